@@ -1,0 +1,24 @@
+# The two commands of the README:  `make run`  and  `make test`.
+.PHONY: run test setup lint format bench clean
+
+setup:
+	@bash scripts/setup.sh
+
+run: setup
+	.venv/bin/xiaozhi-ops serve
+
+test: setup
+	.venv/bin/python -m pytest -q
+
+lint:
+	.venv/bin/ruff check . && .venv/bin/ruff format --check .
+
+format:
+	.venv/bin/ruff check --fix . && .venv/bin/ruff format .
+
+bench: setup
+	.venv/bin/python -m bench.run_all
+
+clean:
+	rm -rf data/* analysis_results/* .pytest_cache
+	touch data/.gitkeep analysis_results/.gitkeep

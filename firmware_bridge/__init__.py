@@ -1,0 +1,4 @@
+"""Device side of xiaozhi: protocol codecs, Opus/audio utilities, OTA models, the virtual device.
+
+Imports nothing of the project (see ARCHITECTURE.md).
+"""

@@ -1,0 +1,1 @@
+"""xiaozhi-ops server: device connections, dialogue, HTTP API, alerts, cases, MCP tools, scheduler."""

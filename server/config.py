@@ -1,0 +1,103 @@
+"""The one settings object, read from the environment and `.env` (prefix ``XOPS_``).
+
+Every option here is documented in `.env.example`. Owner secrets never live here: they are in the vault.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="XOPS_", env_file=".env", extra="ignore")
+
+    # --- service ---
+    host: str = "0.0.0.0"
+    public_host: str = ""  # host name devices use to reach us (OTA websocket URL); empty = best guess
+    ws_port: int = 8000
+    http_port: int = 8003
+    data_dir: Path = Path("data")
+    results_dir: Path = Path("analysis_results")
+    log_level: str = "INFO"
+    timezone: str = "Asia/Shanghai"
+
+    # --- devices ---
+    auth_mode: Literal["open", "token"] = "open"
+    device_tokens: str = ""  # comma-separated accepted tokens when auth_mode=token
+    hello_timeout_s: float = 10.0
+    idle_timeout_s: float = 120.0
+    max_frame_bytes: int = 16384
+    firmware_version: str = "2.4.2"  # echoed to devices that report none (must be numeric dotted)
+
+    # --- speech ---
+    whisper_dir: Path | None = None  # default: <data_dir>/models/whisper-base
+    asr_threads: int = 2
+    asr_window_s: int = 10
+    vad_threshold: float = 0.5
+    vad_silence_ms: int = 400
+    tts_engine: Literal["edge", "espeak"] = "edge"
+    edge_tts_voice: str = "zh-CN-XiaoxiaoNeural"
+    edge_tts_timeout_s: float = 1.5
+    espeak_voice: str = "cmn-latn-pinyin"
+    downlink_sample_rate: int = 16000
+
+    # --- logs & pipeline ---
+    log_source: Literal["local", "cos"] = "local"
+    local_log_dir: Path | None = None  # default: <data_dir>/logs
+    default_owner: str = "default"
+    pipeline_cron: str = "0 1 * * *"
+    sample_lines: int = 60000  # size of the sample day `make run` generates
+
+    # --- LLM (optional; deterministic analyst without it) ---
+    llm_base_url: str = ""
+    llm_api_key: SecretStr = SecretStr("")
+    llm_model: str = "gpt-4o-mini"
+    llm_timeout_s: float = 20.0
+    llm_requests_per_minute: int = 30
+
+    # --- storage ---
+    database_url: str = ""  # empty = SQLite file under data_dir; e.g. postgresql+psycopg://user@host/db
+
+    # --- security ---
+    master_key: SecretStr = SecretStr("")  # vault key; empty = generated key file data/vault.key (0600)
+    alert_basic_user: str = ""
+    alert_basic_password: SecretStr = SecretStr("")
+    alert_path_token: str = ""
+    executor_url: str = ""
+    executor_token: SecretStr = SecretStr("")
+    executor_dry_run: bool = True
+
+    extra: dict[str, str] = Field(default_factory=dict, exclude=True)
+
+    @property
+    def llm_enabled(self) -> bool:
+        return bool(self.llm_base_url)
+
+    @property
+    def whisper_path(self) -> Path:
+        return self.whisper_dir or self.data_dir / "models" / "whisper-base"
+
+    @property
+    def logs_path(self) -> Path:
+        return self.local_log_dir or self.data_dir / "logs"
+
+    @property
+    def db_path(self) -> Path:
+        return self.data_dir / "xiaozhi-ops.sqlite3"
+
+    @property
+    def chroma_path(self) -> Path:
+        return self.data_dir / "chroma"
+
+    def token_list(self) -> list[str]:
+        return [t.strip() for t in self.device_tokens.split(",") if t.strip()]
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

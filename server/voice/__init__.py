@@ -1,0 +1,1 @@
+"""Device connections: transport (WebSocket, hello, auth, framing), downlink pacing, device MCP, dialogue."""
