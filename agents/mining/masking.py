@@ -1,0 +1,200 @@
+"""Masking rules (data) and the tokenizer that turns a message into a *shape*.
+
+A shape is the message with every value that is certainly a parameter replaced by ``<*>``. Rules are data:
+a tuple of :class:`MaskingRule` compiled once into one alternation per level, so adding a rule touches a
+list, not code.
+
+Three levels, coarse to fine, following the conventions of the corrected Loghub-2.0 ground truth
+(values are masked as whole pieces between delimiters and the punctuation around them is kept, so an
+``ip:port`` renders as ``<*>:<*>`` and ``node-12`` as ``node-<*>``):
+
+1. ``TOKEN_RULES`` match a whole whitespace token without its wrapping brackets or quotes (values that
+   contain piece delimiters themselves: URLs, timestamps, image references, ip:port).
+2. ``PIECE_RULES`` match a piece between the delimiters ``PIECE_DELIMITERS`` (numbers, ids, paths, …).
+3. Inside a remaining piece that holds digits, ``SUBPIECE_DELIMITERS`` split it further and bare numbers
+   (or digit runs glued to CJK text) become ``<*>``; mixed letters+digits (``ssh2``, ``host7``) stay
+   literal: whether they vary is decided by the miner from what it sees.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+WILDCARD = "<*>"
+
+
+@dataclass(frozen=True, slots=True)
+class MaskingRule:
+    name: str
+    pattern: str  # must match the whole token / piece (fullmatch)
+    replacement: str = WILDCARD
+
+
+_HEX = "[0-9a-fA-F]"
+
+# Level 1: whole whitespace token (wrapping brackets/quotes removed first).
+TOKEN_RULES: tuple[MaskingRule, ...] = (
+    MaskingRule("url", r"[A-Za-z][A-Za-z0-9+.\-]*://[^\s\"']+"),
+    MaskingRule(
+        "timestamp",
+        r"\d{4}-\d{2}-\d{2}[T_]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?",
+    ),
+    MaskingRule("ip_port", r"/?(?:\d{1,3}\.){3}\d{1,3}:\d{1,5}", "<*>:<*>"),
+    MaskingRule("mac", rf"(?:{_HEX}{{2}}:){{5}}{_HEX}{{2}}"),
+    # container image with a tag or digest: registry.io:5000/team/app:v1.2.3, nginx:1.25, app@sha256:…
+    MaskingRule(
+        "image",
+        r"(?:[a-z0-9][a-z0-9.\-]*(?::\d+)?/)*[a-z0-9][a-z0-9._\-]*"
+        r"(?::[\w][\w.\-]*\d[\w.\-]*|@sha256:[0-9a-f]{16,})",
+    ),
+)
+
+# Level 2: a piece between PIECE_DELIMITERS.
+PIECE_RULES: tuple[MaskingRule, ...] = (
+    MaskingRule("ip", r"/?(?:\d{1,3}\.){3}\d{1,3}"),
+    MaskingRule("uuid", rf"{_HEX}{{8}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{12}}"),
+    # k8s pod of a Deployment (name-<replicaset hash>-<5 chars>) or of a DaemonSet/Job (name-<5 chars>
+    # with a digit), with an optional namespace/ prefix
+    MaskingRule(
+        "pod",
+        r"(?:[a-z0-9][a-z0-9\-]*/)?[a-z][a-z0-9\-]*-(?:[0-9a-z]{8,10}-[0-9a-z]{5}|(?=[0-9]*[a-z])(?=[a-z]*\d)[0-9a-z]{5})",
+    ),
+    MaskingRule("email", r"[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+"),
+    # word_<digits…> ids: blk_-123, attempt_1445_0020_m_000002_0, container_e01_…
+    MaskingRule("block_id", r"[A-Za-z][A-Za-z0-9]*_-?[\w\-]*\d[\w\-]*"),
+    MaskingRule("hex", rf"0[xX]{_HEX}+|(?={_HEX}*[a-fA-F])(?={_HEX}*\d){_HEX}{{8,}}"),
+    MaskingRule("path", r"(?:/[^/\s]+)+/?|[A-Za-z]:\\[^\s]*"),
+    MaskingRule("version", r"[vV]?\d+(?:\.\d+){1,3}(?:-[0-9A-Za-z.]+)?"),
+    MaskingRule(
+        "quantity",
+        r"[-+]?\d+(?:\.\d+)?(?:ns|us|µs|ms|s|m|h|d|min|mins|sec|secs|[KMGTP]i?B?|[kmgt]b|B|%)",
+    ),
+    MaskingRule("number", r"[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?"),
+    # words that are values wherever they appear (the Loghub-2.0 "user string / boolean" convention)
+    MaskingRule("value_word", r"(?i:root|admin|null|true|false)"),
+)
+
+# Rules over the whole message, for values that span whitespace. Each has a cheap substring guard.
+MESSAGE_RULES: tuple[tuple[str, MaskingRule], ...] = (
+    # an HTTP request line's target + protocol version is one value ("GET <*>")
+    (
+        " HTTP/",
+        MaskingRule(
+            "http_request",
+            r"\b(GET|POST|PUT|DELETE|PATCH|HEAD|OPTIONS|CONNECT|TRACE) \S+ HTTP/\d(?:\.\d)?",
+            r"\1 <*>",
+        ),
+    ),
+)
+
+PIECE_DELIMITERS = ",;:=|\"'[](){}!，：；（）【】！、"
+SUBPIECE_DELIMITERS = ".-+@#$%&/"
+_OPEN = "[(\"'{<"
+_CLOSE = "])\"'}>,;"
+
+
+def _alternation(rules: tuple[MaskingRule, ...]) -> re.Pattern[str]:
+    return re.compile("|".join(f"(?P<r{i}>{r.pattern})" for i, r in enumerate(rules)))
+
+
+_TOKEN_RE = _alternation(TOKEN_RULES)
+_PIECE_RE = _alternation(PIECE_RULES)
+_TOKEN_REPL = {f"r{i}": r.replacement for i, r in enumerate(TOKEN_RULES)}
+_PIECE_REPL = {f"r{i}": r.replacement for i, r in enumerate(PIECE_RULES)}
+_MESSAGE_RES = tuple((guard, re.compile(rule.pattern), rule.replacement) for guard, rule in MESSAGE_RULES)
+
+_PIECE_SPLIT = re.compile("([" + re.escape(PIECE_DELIMITERS) + "])")
+_SUB_SPLIT = re.compile("([" + re.escape(SUBPIECE_DELIMITERS) + "])")
+_DIGIT = re.compile(r"\d")
+_LETTER = re.compile(r"[^\W\d_]")
+_NON_ASCII_LETTER = re.compile(r"[^\W\d_A-Za-z]")
+_DIGIT_RUN = re.compile(r"\d+(?:\.\d+)?")
+_ADJACENT = re.compile(r"<\*>(?:[.]?<\*>)+")
+_LIST = re.compile(r"<\*>(?:,<\*>)+")  # "10.0.0.1,10.0.0.2": one list value
+_INTERESTING = re.compile(r"[\d/@]|(?i:\b(?:root|admin|null|true|false)\b)")
+
+
+def collapse(text: str) -> str:
+    """``<*><*>`` and ``<*>.<*>`` (a dotted value such as an IP) are one parameter."""
+    return _ADJACENT.sub(WILDCARD, text) if "<*>" in text else text
+
+
+def mask_message(message: str) -> str:
+    """Apply the multi-token MESSAGE_RULES (guarded, so usually free)."""
+    for guard, rx, repl in _MESSAGE_RES:
+        if guard in message:
+            message = rx.sub(repl, message)
+    return message
+
+
+def _mask_subpieces(piece: str) -> str:
+    parts = _SUB_SPLIT.split(piece)
+    out = []
+    for part in parts:
+        if not part or part in SUBPIECE_DELIMITERS or not _DIGIT.search(part):
+            out.append(part)
+        elif part.isdigit() or not _LETTER.search(part):
+            out.append(WILDCARD)  # digits with at most punctuation: "42", "1>", "**3"
+        elif _NON_ASCII_LETTER.search(part):
+            out.append(_DIGIT_RUN.sub(WILDCARD, part))  # "用户123下单" → "用户<*>下单"
+        elif _PIECE_RE.fullmatch(part):
+            out.append(WILDCARD)
+        else:
+            out.append(part)
+    return collapse("".join(out))
+
+
+def mask_piece(piece: str) -> str:
+    """Mask one piece that contains no PIECE_DELIMITERS."""
+    m = _PIECE_RE.fullmatch(piece)
+    if m is not None:
+        return _PIECE_REPL[m.lastgroup]  # type: ignore[index]
+    if not _DIGIT.search(piece):
+        return piece
+    return _mask_subpieces(piece)
+
+
+def mask_token(token: str) -> str:
+    """Mask one whitespace token; returns it unchanged when nothing in it looks like a value."""
+    if token.isdigit():
+        return WILDCARD
+    if not _INTERESTING.search(token):
+        return token
+    start, end = 0, len(token)
+    while start < end and token[start] in _OPEN:
+        start += 1
+    while end > start and token[end - 1] in _CLOSE:
+        end -= 1
+    core = token[start:end]
+    if core:
+        m = _TOKEN_RE.fullmatch(core)
+        if m is not None:
+            return token[:start] + _TOKEN_REPL[m.lastgroup] + token[end:]  # type: ignore[index]
+    parts = _PIECE_SPLIT.split(token)
+    if len(parts) == 1:
+        return mask_piece(token)
+    masked = "".join(p if (not p or p in PIECE_DELIMITERS) else mask_piece(p) for p in parts)
+    return _LIST.sub(WILDCARD, masked) if ",<*>" in masked else masked
+
+
+def split_pieces(shape: str) -> tuple[str, ...]:
+    """Split a masked message into positions: pieces and delimiters; a piece that followed whitespace
+    carries one leading space so the template renders with its spacing."""
+    out: list[str] = []
+    for i, token in enumerate(shape.split()):
+        first = True
+        for part in _PIECE_SPLIT.split(token):
+            if not part:
+                continue
+            out.append(" " + part if (first and i) else part)
+            first = False
+    return tuple(out)
+
+
+def split_subpieces(piece: str) -> list[str]:
+    return [p for p in _SUB_SPLIT.split(piece) if p]
+
+
+def has_digit(text: str) -> bool:
+    return _DIGIT.search(text.replace(WILDCARD, "")) is not None

@@ -1,0 +1,489 @@
+"""Streaming template miner: one message at a time, state that can be saved and resumed.
+
+How a message finds its template:
+
+1. exact-message cache, then the *shape* (the message after the masking rules, see ``masking``) in a dict:
+   a day of logs repeats heavily, so almost every line ends here after one pass over its tokens, and each
+   token's masked form is itself cached;
+2. a new shape is split into positions (pieces and delimiters) and compared with the templates of the same
+   length; the most specific template that generalises it wins;
+3. otherwise it becomes a new template. Each template registers, for each literal position, a *context*:
+   the pattern with that one position blanked. When enough distinct literals share one context the
+   position is a parameter (Brain-style variable-position detection): the templates of that context merge
+   into one, the oldest id survives and the others become aliases of it. Literals that contain digits
+   (``host7``, ``ssh2``) need ``k_weak`` distinct values, plain words (user names vs. state names like
+   ``FOLLOWING``/``LEADING``) need ``k_word``.
+
+Template ids stay valid forever: a merged id resolves to its survivor (``canonical``). The miner only ever
+generalises, so a template keeps matching every message it matched before.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from agents.mining.masking import (
+    PIECE_DELIMITERS,
+    WILDCARD,
+    collapse,
+    has_digit,
+    mask_message,
+    mask_token,
+    split_pieces,
+    split_subpieces,
+)
+
+STATE_VERSION = 1
+
+_VAR, _DELIM, _WEAK, _WORD = 0, 1, 2, 3
+
+
+@dataclass(frozen=True, slots=True)
+class Template:
+    id: int
+    text: str  # the template with <*> for parameters
+    count: int  # messages seen
+    example: str  # the first message that produced it
+
+
+class PersistenceHandler(Protocol):
+    """Where a miner's state lives (file, memory, a database row…), as in Drain3."""
+
+    def save_state(self, state: bytes) -> None: ...
+
+    def load_state(self) -> bytes | None: ...
+
+
+class MemoryPersistence:
+    def __init__(self) -> None:
+        self.state: bytes | None = None
+
+    def save_state(self, state: bytes) -> None:
+        self.state = state
+
+    def load_state(self) -> bytes | None:
+        return self.state
+
+
+class FilePersistence:
+    def __init__(self, path: str | Any) -> None:
+        from pathlib import Path
+
+        self.path = Path(path)
+
+    def save_state(self, state: bytes) -> None:
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_bytes(state)
+        tmp.replace(self.path)  # atomic: a crash never leaves half a state
+
+    def load_state(self) -> bytes | None:
+        return self.path.read_bytes() if self.path.exists() else None
+
+
+@dataclass(slots=True)
+class _Tpl:
+    id: int
+    pieces: tuple[str, ...]
+    count: int
+    example: str
+    keys: list[tuple[tuple, str]] = field(default_factory=list)  # registered (context, literal)
+
+
+@dataclass(slots=True)
+class _Context:
+    members: dict[str, int] = field(default_factory=dict)  # literal -> template id
+    open: bool = False  # already generalised: any second literal merges at once
+
+
+class _TokenCache(dict):
+    """token -> masked token; a miss masks and remembers (bounded: cleared when full)."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def __missing__(self, token: str) -> str:
+        masked = mask_token(token)
+        if len(self) >= self.limit:
+            self.clear()
+        self[token] = masked
+        return masked
+
+
+def _kind(piece: str) -> int:
+    core = piece[1:] if piece.startswith(" ") else piece
+    if core == WILDCARD:
+        return _VAR
+    if len(core) == 1 and core in PIECE_DELIMITERS:
+        return _DELIM
+    return _WEAK if has_digit(core) else _WORD
+
+
+def _generalise(values: Iterable[str]) -> str:
+    """The most specific piece covering all values: keep equal sub-pieces, wildcard the rest."""
+    vals = list(values)
+    space = " " if vals[0].startswith(" ") else ""
+    cores = [v[1:] if v.startswith(" ") else v for v in vals]
+    split = [split_subpieces(c) for c in cores]
+    n = len(split[0])
+    if n > 1 and all(len(s) == n for s in split):
+        out = []
+        for column in zip(*split, strict=True):
+            first = column[0]
+            if all(c == first for c in column):
+                out.append(first)
+            elif any(len(c) == 1 and not c.isalnum() for c in column):
+                return space + WILDCARD  # delimiters differ: different structure
+            else:
+                out.append(WILDCARD)
+        text = collapse("".join(out))
+        if any(ch.isalnum() for ch in text.replace(WILDCARD, "")):
+            return space + text
+    return space + WILDCARD
+
+
+_piece_rx_cache: dict[str, re.Pattern[str]] = {}
+
+
+def _piece_matches(tpl: str, piece: str) -> bool:
+    if tpl == piece:
+        return True
+    tcore = tpl.lstrip(" ")
+    if tcore == WILDCARD:
+        return True
+    if WILDCARD not in tcore:
+        return False
+    rx = _piece_rx_cache.get(tcore)
+    if rx is None:
+        rx = re.compile(".+?".join(re.escape(p) for p in tcore.split(WILDCARD)), re.DOTALL)
+        _piece_rx_cache[tcore] = rx
+    return rx.fullmatch(piece.lstrip(" ")) is not None
+
+
+def _generalises(pattern: tuple[str, ...], pieces: tuple[str, ...]) -> bool:
+    covered = False
+    for t, p in zip(pattern, pieces, strict=True):
+        if t == p:
+            continue
+        if not _piece_matches(t, p):
+            return False
+        covered = True
+    return not covered or _mostly_literal(pattern)
+
+
+def _mostly_literal(pattern: Iterable[str]) -> bool:
+    """Only a pattern that is still mostly literal may stand for literals: "<*> <*> <*> <*>" explains nothing."""
+    literal = wild = 0
+    for p in pattern:
+        k = _kind(p)
+        if k >= _WEAK:
+            literal += 1
+        elif k == _VAR:
+            wild += 1
+    return literal >= 2 and literal >= wild
+
+
+def _specificity(pattern: tuple[str, ...]) -> int:
+    return sum(1 for p in pattern if WILDCARD not in p)
+
+
+def render(pieces: Iterable[str]) -> str:
+    return collapse("".join(pieces)).strip()
+
+
+class TemplateMiner:
+    """Streaming log template miner. Not thread-safe: use one per worker (shards merge by template text)."""
+
+    def __init__(
+        self,
+        *,
+        k_word: int = 4,
+        k_weak: int = 2,
+        k_many: int = 16,
+        min_spread: float = 0.3,
+        persistence: PersistenceHandler | None = None,
+        cache_size: int = 200_000,
+    ) -> None:
+        self.k_word = k_word
+        self.k_weak = k_weak
+        self.k_many = k_many
+        self.min_spread = min_spread
+        self.persistence = persistence
+        self._cache_size = cache_size
+        self._tokens = _TokenCache(cache_size)
+        self._messages: dict[str, int] = {}
+        self._shapes: dict[str, int] = {}
+        self._tpls: dict[int, _Tpl] = {}
+        self._alias: dict[int, int] = {}
+        self._buckets: dict[int, list[int]] = {}
+        self._contexts: dict[tuple, _Context] = {}
+        self._next_id = 1
+        if persistence is not None:
+            self.load()
+
+    # ----------------------------------------------------------------- public API
+    def add(self, message: str) -> int:
+        """Learn from one message; returns its template id (use ``canonical`` later: ids may merge)."""
+        tid = self._messages.get(message)
+        if tid is None:
+            tid = self._shape_id(message, learn=True)
+            if len(self._messages) >= self._cache_size:
+                self._messages.clear()
+            self._messages[message] = tid
+        elif tid in self._alias:
+            tid = self.canonical(tid)
+            self._messages[message] = tid
+        self._tpls[tid].count += 1
+        return tid
+
+    def add_many(self, messages: Iterable[str]) -> list[int]:
+        """Learn from a batch; returns canonical ids as of the end of the batch."""
+        get_msg = self._messages.get
+        get_shape = self._shapes.get
+        tokens = self._tokens.__getitem__
+        tpls = self._tpls
+        alias = self._alias
+        msg_cache = self._messages
+        out: list[int] = []
+        append = out.append
+        for message in messages:
+            tid = get_msg(message)
+            if tid is None:
+                key = " ".join(map(tokens, mask_message(message).split()))
+                tid = get_shape(key)
+                if tid is None:
+                    tid = self._learn(key, message)
+                if len(msg_cache) >= self._cache_size:
+                    msg_cache.clear()
+                msg_cache[message] = tid
+            if tid in alias:
+                tid = self.canonical(tid)
+            tpls[tid].count += 1
+            append(tid)
+        if alias:
+            resolve = self.canonical
+            out = [resolve(t) if t in alias else t for t in out]
+        return out
+
+    def match(self, message: str) -> int | None:
+        """The template id a message belongs to, without learning anything."""
+        tid = self._messages.get(message)
+        if tid is not None:
+            return self.canonical(tid)
+        return self._shape_id(message, learn=False)
+
+    def canonical(self, tid: int) -> int:
+        """The live id for a template id (ids of merged templates resolve to the survivor)."""
+        alias = self._alias
+        root = tid
+        while root in alias:
+            root = alias[root]
+        while tid in alias and alias[tid] != root:  # path compression
+            alias[tid], tid = root, alias[tid]
+        return root
+
+    def template(self, tid: int) -> str:
+        return render(self._tpls[self.canonical(tid)].pieces)
+
+    def templates(self) -> list[Template]:
+        return [
+            Template(t.id, render(t.pieces), t.count, t.example) for t in sorted(self._tpls.values(), key=_id)
+        ]
+
+    def __len__(self) -> int:
+        return len(self._tpls)
+
+    # ----------------------------------------------------------------- learning
+    def _shape_id(self, message: str, *, learn: bool) -> int | None:
+        key = " ".join(map(self._tokens.__getitem__, mask_message(message).split()))
+        tid = self._shapes.get(key)
+        if tid is not None:
+            return self.canonical(tid)
+        if learn:
+            return self._learn(key, message)
+        best = self._best_match(split_pieces(key))
+        return best.id if best is not None else None
+
+    def _best_match(self, pieces: tuple[str, ...]) -> _Tpl | None:
+        best: _Tpl | None = None
+        for tid in self._buckets.get(len(pieces), ()):
+            tpl = self._tpls[tid]
+            if _generalises(tpl.pieces, pieces) and (
+                best is None or _specificity(tpl.pieces) > _specificity(best.pieces)
+            ):
+                best = tpl
+        return best
+
+    def _learn(self, key: str, message: str) -> int:
+        pieces = split_pieces(key)
+        best = self._best_match(pieces)
+        if best is not None:
+            self._shapes[key] = best.id
+            return best.id
+        tpl = _Tpl(self._next_id, pieces, 0, message)
+        self._next_id += 1
+        self._tpls[tpl.id] = tpl
+        self._buckets.setdefault(len(pieces), []).append(tpl.id)
+        tpl = self._absorb(tpl)
+        self._settle(self._register(tpl))
+        tid = self.canonical(tpl.id)
+        self._shapes[key] = tid
+        return tid
+
+    def _absorb(self, tpl: _Tpl) -> _Tpl:
+        """Merge into ``tpl`` every other template its pattern generalises; returns the survivor."""
+        others = [
+            o
+            for o in self._buckets.get(len(tpl.pieces), ())
+            if o != tpl.id and _generalises(tpl.pieces, self._tpls[o].pieces)
+        ]
+        for o in others:
+            tpl = self._merge(tpl, self._tpls[o])
+        return tpl
+
+    def _merge(self, general: _Tpl, other: _Tpl) -> _Tpl:
+        """One template from two: the older id survives with ``general``'s pattern. Both end unregistered."""
+        keep, drop = (general, other) if general.id < other.id else (other, general)
+        self._unregister(keep)
+        self._unregister(drop)
+        keep.pieces = general.pieces
+        keep.count += drop.count
+        if drop.example and (not keep.example or drop.id < keep.id):
+            keep.example = drop.example
+        del self._tpls[drop.id]
+        self._buckets[len(drop.pieces)].remove(drop.id)
+        self._alias[drop.id] = keep.id
+        return keep
+
+    def _register(self, tpl: _Tpl) -> list[tuple]:
+        """Index each literal position of ``tpl`` under its context; returns contexts now due to merge."""
+        due = []
+        pieces = tpl.pieces
+        for j, piece in enumerate(pieces):
+            if _kind(piece) <= _DELIM:
+                continue
+            ctx_key = (j, pieces[:j], pieces[j + 1 :])
+            ctx = self._contexts.get(ctx_key)
+            if ctx is None:
+                ctx = self._contexts[ctx_key] = _Context()
+            ctx.members[piece] = tpl.id
+            tpl.keys.append((ctx_key, piece))
+            if len(ctx.members) >= 2 and (ctx.open or self._varies(ctx_key, ctx)):
+                due.append(ctx_key)
+        return due
+
+    def _varies(self, ctx_key: tuple, ctx: _Context) -> bool:
+        """Is the blanked position of this context a parameter, judging by the literals seen there?"""
+        n = len(ctx.members)
+        if n < self.k_weak:
+            return False
+        if not _mostly_literal((*ctx_key[1], *ctx_key[2])):
+            return False
+        if any(_kind(v) != _WORD for v in ctx.members):
+            return True  # literals with digits (host7, ssh2): two distinct values are enough
+        if n < self.k_word:
+            return False
+        if n >= self.k_many:
+            return True
+        # a small vocabulary repeated many times (states, verbs) is structure; values keep coming
+        lines = sum(self._tpls[t].count + 1 for t in set(ctx.members.values()) if t in self._tpls)
+        return n / lines >= self.min_spread
+
+    def _unregister(self, tpl: _Tpl) -> None:
+        for ctx_key, piece in tpl.keys:
+            ctx = self._contexts.get(ctx_key)
+            if ctx is not None and ctx.members.get(piece) == tpl.id:
+                del ctx.members[piece]
+                if not ctx.members and not ctx.open:
+                    del self._contexts[ctx_key]
+        tpl.keys.clear()
+
+    def _settle(self, work: list[tuple]) -> None:
+        """Generalise every due context; merges can make further contexts due (worklist)."""
+        while work:
+            ctx_key = work.pop()
+            ctx = self._contexts.get(ctx_key)
+            if ctx is None or len(ctx.members) < 2:
+                continue
+            members = sorted({self.canonical(t) for t in ctx.members.values()} & self._tpls.keys())
+            piece = _generalise(ctx.members)
+            survivor = self._tpls[members[0]]
+            for m in members:
+                self._unregister(self._tpls[m])
+            survivor.pieces = (*ctx_key[1], piece, *ctx_key[2])
+            for m in members[1:]:
+                survivor = self._merge(survivor, self._tpls[m])
+            ctx = self._contexts.setdefault(ctx_key, _Context())
+            ctx.open = True
+            ctx.members.clear()
+            survivor = self._absorb(survivor)
+            work.extend(self._register(survivor))
+
+    # ----------------------------------------------------------------- persistence
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "version": STATE_VERSION,
+            "k_word": self.k_word,
+            "k_weak": self.k_weak,
+            "next_id": self._next_id,
+            "templates": [
+                {"id": t.id, "pieces": list(t.pieces), "count": t.count, "example": t.example}
+                for t in sorted(self._tpls.values(), key=_id)
+            ],
+            "aliases": [[a, self.canonical(a)] for a in sorted(self._alias)],
+            "open_contexts": [
+                [k[0], list(k[1]), list(k[2])] for k, c in self._contexts.items() if c.open and not c.members
+            ],
+        }
+
+    @classmethod
+    def from_dict(cls, state: dict[str, Any], **kwargs: Any) -> TemplateMiner:
+        miner = cls(k_word=state.get("k_word", 4), k_weak=state.get("k_weak", 2), **kwargs)
+        miner._restore(state)
+        return miner
+
+    def _restore(self, state: dict[str, Any]) -> None:
+        if state.get("version") != STATE_VERSION:
+            raise ValueError(f"unsupported miner state version {state.get('version')!r}")
+        self.__init__(k_word=self.k_word, k_weak=self.k_weak, cache_size=self._cache_size)  # type: ignore[misc]
+        self.k_word = int(state["k_word"])
+        self.k_weak = int(state["k_weak"])
+        self._next_id = int(state["next_id"])
+        for t in state["templates"]:
+            tpl = _Tpl(int(t["id"]), tuple(t["pieces"]), int(t["count"]), str(t["example"]))
+            self._tpls[tpl.id] = tpl
+            self._buckets.setdefault(len(tpl.pieces), []).append(tpl.id)
+        self._alias = {int(a): int(b) for a, b in state["aliases"]}
+        for j, before, after in state["open_contexts"]:
+            self._contexts[(int(j), tuple(before), tuple(after))] = _Context(open=True)
+        for tpl in self._tpls.values():
+            self._register(tpl)  # a saved state is settled: nothing is due
+
+    def state_json(self) -> str:
+        return json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":"))
+
+    def save(self) -> None:
+        if self.persistence is None:
+            raise RuntimeError("TemplateMiner has no persistence handler")
+        self.persistence.save_state(self.state_json().encode("utf-8"))
+
+    def load(self) -> bool:
+        """Restore from the persistence handler; False when it holds no state yet."""
+        if self.persistence is None:
+            raise RuntimeError("TemplateMiner has no persistence handler")
+        raw = self.persistence.load_state()
+        if not raw:
+            return False
+        persistence = self.persistence
+        self._restore(json.loads(raw))
+        self.persistence = persistence
+        return True
+
+
+def _id(t: _Tpl) -> int:
+    return t.id

@@ -1,0 +1,515 @@
+"""AlertService: intake → dedup/aggregate → store → a case for every new firing group.
+
+Webhook handlers call ``submit`` (non-blocking, answers in microseconds); one worker drains the queue in batches and
+writes each batch in one transaction in a thread, so a burst of alerts costs a handful of commits, not one each.
+After the commit, ``on_new_case(case, alert)`` fires for each new group (the lead wires it to tracing + delivery).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import json
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from server.alerts.aggregate import DEFAULT_THRESHOLD, DEFAULT_WINDOW_S, Aggregator, Outcome
+from server.alerts.models import Alert
+from server.alerts.store import AlertRecord, AlertStore, GroupRecord
+from server.cases.fsm import State
+from server.cases.service import CaseService
+from server.cases.store import Case, CaseError
+from server.storage.db import Database
+
+log = logging.getLogger(__name__)
+
+NewCaseHook = Callable[[Case, Alert], Awaitable[None] | None]
+RecoveredHook = Callable[[Case, GroupRecord], Awaitable[None] | None]
+OwnerResolver = Callable[[Alert], str]
+SubmitStatus = Literal["accepted", "duplicate", "busy"]
+
+_SEVERITY_RANK = {"info": 0, "warning": 1, "critical": 2}
+
+
+@dataclass(slots=True)
+class _Item:
+    alerts: list[Alert]
+    session_id: str | None
+    source: str
+    received: float
+
+
+@dataclass
+class IngestReport:
+    received: int = 0
+    duplicates: int = 0  # notifications skipped because their sessionId was already processed
+    new_alerts: int = 0
+    repeats: int = 0
+    resolved: int = 0
+    orphan_resolved: int = 0
+    new_groups: int = 0
+    new_cases: list[int] = field(default_factory=list)
+    errors: int = 0
+
+
+class AlertService:
+    def __init__(
+        self,
+        db: Database,
+        cases: CaseService,
+        *,
+        owner_resolver: OwnerResolver | None = None,
+        default_owner: str = "default",
+        on_new_case: NewCaseHook | None = None,
+        on_recovered: RecoveredHook | None = None,
+        window_s: float = DEFAULT_WINDOW_S,
+        storm_threshold: int = DEFAULT_THRESHOLD,
+        queue_size: int = 20000,
+        batch_max: int = 500,
+        remember_sessions: int = 100_000,
+    ) -> None:
+        self.store = AlertStore(db)
+        self.cases = cases
+        self.owner_resolver = owner_resolver
+        self.default_owner = default_owner
+        self.on_new_case = on_new_case
+        self.on_recovered = on_recovered
+        self.aggregator = Aggregator(window_s=window_s, threshold=storm_threshold)
+        self.batch_max = batch_max
+        self._queue_size = queue_size
+        self._queue: asyncio.Queue[_Item] | None = None
+        self._recent: OrderedDict[str, None] = OrderedDict()
+        self._remember = remember_sessions
+        self._worker: asyncio.Task[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._hook_tasks: set[asyncio.Task[Any]] = set()
+        self._loaded = False
+        self.totals = IngestReport()
+
+    # -- lifecycle ----------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        if self._worker is not None and not self._worker.done():
+            return
+        self._loop = asyncio.get_running_loop()
+        self._queue = asyncio.Queue(self._queue_size)
+        await asyncio.to_thread(self._load)
+        self._worker = self._loop.create_task(self._run(), name="alert-intake")
+
+    async def stop(self) -> None:
+        """Process what is queued, then stop."""
+        if self._worker is None:
+            return
+        await self.drain()
+        self._worker.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._worker
+        self._worker = None
+        if self._hook_tasks:
+            await asyncio.gather(*self._hook_tasks, return_exceptions=True)
+
+    async def drain(self) -> None:
+        """Wait until everything submitted so far is stored and its hooks have been scheduled."""
+        if self._queue is not None:
+            await self._queue.join()
+
+    # -- intake -------------------------------------------------------------------------------------
+
+    def submit(self, alerts: list[Alert], *, source: str, session_id: str | None = None) -> SubmitStatus:
+        """Queue one webhook notification. Non-blocking; call from the event loop."""
+        if self._queue is None:
+            raise RuntimeError("AlertService.start() was not awaited")
+        if session_id and session_id in self._recent:
+            self._recent.move_to_end(session_id)
+            return "duplicate"
+        try:
+            self._queue.put_nowait(_Item(alerts, session_id, source, time.time()))
+        except asyncio.QueueFull:
+            return "busy"  # the sender retries (Tencent up to 3 times); nothing is half-accepted
+        if session_id:
+            self._recent[session_id] = None
+            if len(self._recent) > self._remember:
+                self._recent.popitem(last=False)
+        return "accepted"
+
+    def ingest(self, items: list[tuple[list[Alert], str, str | None]]) -> IngestReport:
+        """Synchronous path (tests, tools): process ``(alerts, source, session_id)`` notifications now."""
+        self._ensure_loaded()
+        now = time.time()
+        return self._process([_Item(a, sid, src, now) for a, src, sid in items])
+
+    # -- reads --------------------------------------------------------------------------------------
+
+    def list_alerts(
+        self,
+        *,
+        owner: str | None = None,
+        account: str | None = None,
+        status: str | None = None,
+        limit: int = 50,
+    ) -> list[AlertRecord]:
+        return self.store.list_alerts(owner=owner, account=account, status=status, limit=limit)
+
+    def list_groups(
+        self, *, owner: str | None = None, status: str | None = None, limit: int = 50
+    ) -> list[GroupRecord]:
+        return self.store.list_groups(owner=owner, status=status, limit=limit)
+
+    def get_group(self, group_id: str) -> GroupRecord | None:
+        return self.store.get_group(group_id)
+
+    def group_children(self, group_id: str, limit: int = 1000) -> list[AlertRecord]:
+        return self.store.list_alerts(group_id=group_id, limit=limit)
+
+    def is_case_recovered(self, case_id: int) -> bool | None:
+        """True when the case's alert group has resolved; None if the case has no alert group."""
+        group = self.store.group_for_case(case_id)
+        return None if group is None else group.status == "resolved"
+
+    # -- worker -------------------------------------------------------------------------------------
+
+    async def _run(self) -> None:
+        assert self._queue is not None
+        while True:
+            first = await self._queue.get()
+            batch = [first]
+            while len(batch) < self.batch_max and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            try:
+                await asyncio.to_thread(self._process, batch)
+            except Exception:
+                log.exception("alert batch of %d notifications failed", len(batch))
+            finally:
+                for _ in batch:
+                    self._queue.task_done()
+
+    def _ensure_loaded(self) -> None:
+        if not self._loaded:
+            self._load()
+
+    def _load(self) -> None:
+        firing, groups = self.store.open_state()
+        self.aggregator.load(firing, groups)
+        self._loaded = True
+
+    def _owner(self, alert: Alert) -> str:
+        if self.owner_resolver is not None:
+            try:
+                return self.owner_resolver(alert) or self.default_owner
+            except Exception:
+                log.exception("owner resolver failed; using default owner")
+        return self.default_owner
+
+    def _process(self, items: list[_Item]) -> IngestReport:
+        try:
+            return self._process_batch(items)
+        except Exception:
+            if len(items) == 1:
+                raise
+            # one bad notification must not sink the batch: resync state and retry them one by one
+            log.exception("alert batch write failed; retrying %d notifications individually", len(items))
+            report = IngestReport()
+            for item in items:
+                self._load()
+                try:
+                    one = self._process_batch([item])
+                except Exception:
+                    log.exception("alert notification (session %s) could not be stored", item.session_id)
+                    report.errors += 1
+                    continue
+                _merge(report, one)
+            return report
+
+    def _process_batch(self, items: list[_Item]) -> IngestReport:
+        report = IngestReport()
+        writes = _BatchWrites()
+        try:
+            with self.store.db.engine.begin() as conn:
+                sids = [i.session_id for i in items if i.session_id]
+                seen = self.store.known_sessions(conn, sids)
+                for item in items:
+                    report.received += 1
+                    if item.session_id:
+                        if item.session_id in seen:
+                            report.duplicates += 1
+                            continue
+                        seen.add(item.session_id)
+                        writes.receipts.append(
+                            {
+                                "session_id": item.session_id,
+                                "source": item.source,
+                                "received_at": _dt(item.received),
+                                "alerts": len(item.alerts),
+                            }
+                        )
+                    for alert in item.alerts:
+                        outcome = self.aggregator.apply(alert, item.received)
+                        self._record(outcome, alert, item, writes, report)
+                self.store.insert_receipts(conn, writes.receipts)
+                self.store.insert_groups(
+                    conn, [g for g in writes.group_rows.values() if g.pop("_new", False)]
+                )
+                self.store.insert_alerts(conn, list(writes.new_alerts.values()))
+                self.store.update_alerts(conn, list(writes.alert_updates.values()))
+                created = self._open_cases(conn, writes)
+                self.store.update_groups(conn, [_group_update(g) for g in writes.group_rows.values()])
+                for group_id in writes.storms:
+                    case_id = writes.group_rows[group_id]["case_id"]
+                    if case_id is not None:
+                        g = writes.group_rows[group_id]
+                        self.cases.store.add_note(
+                            case_id,
+                            actor="alerts",
+                            text=f"告警风暴：{self.aggregator.window_s:.0f} 秒内超过 {self.aggregator.threshold} 条，已聚合",
+                            detail={"group_id": group_id, "alert_count": g["alert_count"]},
+                            conn=conn,
+                        )
+        except Exception:
+            self._load()  # memory ran ahead of the rolled-back transaction
+            raise
+        self.aggregator.forget_resolved()
+        report.new_cases = [c.id for c, _ in created]
+        report.new_groups = len(created)
+        _merge(self.totals, report, keep_ids=False)
+        self._after_commit(created, writes.resolved_groups)
+        return report
+
+    def _record(
+        self, outcome: Outcome, alert: Alert, item: _Item, w: _BatchWrites, report: IngestReport
+    ) -> None:
+        now = _dt(item.received)
+        if outcome.kind == "orphan_resolved":
+            report.orphan_resolved += 1
+            return
+        assert outcome.alert_id is not None and outcome.group_id is not None
+        group_row = w.group_rows.get(outcome.group_id)
+        if group_row is None:
+            group_row = self._group_row(outcome, alert, now)
+            w.group_rows[outcome.group_id] = group_row
+        state = self.aggregator.group(outcome.group_id)
+        if state is not None:
+            group_row["alert_count"] = state.alert_count
+            group_row["child_count"] = state.child_count
+            group_row["aggregated"] = state.aggregated
+        group_row["last_seen"] = now
+        if _SEVERITY_RANK[alert.severity] > _SEVERITY_RANK.get(group_row["severity"], 0):
+            group_row["severity"] = alert.severity
+        if outcome.storm_started:
+            w.storms.append(outcome.group_id)
+            group_row["title"] = f"[聚合] {alert.resource}: {state.alert_count if state else ''} 条告警"
+        if outcome.new_group:
+            w.first_alert[outcome.group_id] = alert
+
+        if outcome.kind == "new_alert":
+            report.new_alerts += 1
+            w.new_alerts[outcome.alert_id] = self._alert_row(outcome, alert, item, group_row["owner"], now)
+        elif outcome.kind == "repeat":
+            report.repeats += 1
+            self._touch(w, outcome.alert_id, status="firing", ends_at=None, last_seen=now)
+        else:  # resolved
+            report.resolved += 1
+            self._touch(w, outcome.alert_id, status="resolved", ends_at=alert.ends_at or now, last_seen=now)
+            if outcome.group_resolved:
+                group_row["status"] = "resolved"
+                group_row["resolved_at"] = alert.ends_at or now
+                w.resolved_groups.append(outcome.group_id)
+
+    def _touch(
+        self, w: _BatchWrites, alert_id: str, *, status: str, ends_at: datetime | None, last_seen: datetime
+    ) -> None:
+        new = w.new_alerts.get(alert_id)
+        if new is not None:  # inserted in this same batch: fold the change into the insert
+            new["count"] += 1 if status == "firing" else 0
+            new.update(status=status, ends_at=ends_at, last_seen=last_seen)
+            return
+        upd = w.alert_updates.get(alert_id)
+        if upd is None:
+            upd = w.alert_updates[alert_id] = {"b_id": alert_id, "b_delta": 0}
+        upd["b_delta"] += 1 if status == "firing" else 0
+        upd.update(b_status=status, b_ends_at=ends_at, b_last_seen=last_seen)
+
+    def _group_row(self, outcome: Outcome, alert: Alert, now: datetime) -> dict[str, Any]:
+        if outcome.new_group:
+            return {
+                "_new": True,
+                "id": outcome.group_id,
+                "group_key": alert.group_key,
+                "status": "open",
+                "owner": self._owner(alert),
+                "account": alert.account,
+                "title": alert.title[:500],
+                "severity": alert.severity,
+                "first_seen": now,
+                "last_seen": now,
+                "resolved_at": None,
+                "alert_count": 0,
+                "child_count": 0,
+                "aggregated": False,
+                "case_id": None,
+            }
+        existing = self.store.get_group(outcome.group_id or "")
+        if existing is None:
+            raise RuntimeError(f"alert group {outcome.group_id} missing from the database")
+        row = existing.to_dict()
+        row.update(
+            first_seen=existing.first_seen, last_seen=existing.last_seen, resolved_at=existing.resolved_at
+        )
+        return row
+
+    @staticmethod
+    def _alert_row(outcome: Outcome, alert: Alert, item: _Item, owner: str, now: datetime) -> dict[str, Any]:
+        return {
+            "id": outcome.alert_id,
+            "fingerprint": alert.fingerprint,
+            "source": alert.source,
+            "status": "firing",
+            "policy": alert.policy[:255],
+            "severity": alert.severity,
+            "title": alert.title[:500],
+            "resource": alert.resource[:255],
+            "group_key": alert.group_key[:255],
+            "namespace": alert.namespace,
+            "workload": alert.workload,
+            "pod": alert.pod,
+            "account": alert.account,
+            "owner": owner,
+            "session_id": item.session_id,
+            "description": alert.description,
+            "labels": json.dumps(alert.labels, ensure_ascii=False),
+            "raw": json.dumps(alert.raw, ensure_ascii=False, default=str),
+            "starts_at": alert.starts_at,
+            "ends_at": None,
+            "first_seen": now,
+            "last_seen": now,
+            "count": 1,
+            "group_id": outcome.group_id,
+        }
+
+    def _open_cases(self, conn: Any, w: _BatchWrites) -> list[tuple[Case, Alert]]:
+        created = []
+        for group_id, alert in w.first_alert.items():
+            g = w.group_rows[group_id]
+            if g["status"] != "open":
+                continue  # fired and resolved inside one batch: nothing left to act on
+            case = self.cases.create_case(
+                owner=g["owner"],
+                title=g["title"] if g["aggregated"] else alert.title,
+                account=alert.account,
+                severity=g["severity"],
+                resource=alert.resource,
+                alert_id=w.first_alert_id(group_id),
+                alert_group_id=group_id,
+                actor=f"alerts:{alert.source}",
+                conn=conn,
+            )
+            g["case_id"] = case.id
+            created.append((case, alert))
+        return created
+
+    def _after_commit(self, created: list[tuple[Case, Alert]], resolved_groups: list[str]) -> None:
+        for case, alert in created:
+            self._fire(self.on_new_case, case, alert)
+        for group_id in resolved_groups:
+            group = self.store.get_group(group_id)
+            if group is None or group.case_id is None:
+                continue
+            case = self.cases.get_case(group.case_id)
+            if case is None:
+                continue
+            try:
+                if case.status is State.VERIFYING:
+                    self.cases.verify(case.id, actor="alerts", recovered=True)
+                elif case.status not in (State.CLOSED,):
+                    self.cases.add_note(
+                        case.id, actor="alerts", text="告警已恢复", detail={"group_id": group_id}
+                    )
+            except CaseError as exc:
+                log.warning("recording recovery on case %s failed: %s", case.id, exc)
+            case = self.cases.get_case(case.id) or case
+            self._fire(self.on_recovered, case, group)
+
+    def _fire(self, hook: Callable[..., Any] | None, *args: Any) -> None:
+        if hook is None:
+            return
+        loop = self._loop
+        if loop is None or loop.is_closed():
+            try:
+                result = hook(*args)
+                if inspect.isawaitable(result):
+                    log.warning("async hook %r called without a running service loop; not awaited", hook)
+                    result.close()  # type: ignore[union-attr]
+            except Exception:
+                log.exception("alert hook %r failed", hook)
+            return
+        loop.call_soon_threadsafe(self._schedule_hook, hook, args)
+
+    def _schedule_hook(self, hook: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        async def run() -> None:
+            try:
+                result = hook(*args)
+                if inspect.isawaitable(result):
+                    await result
+            except Exception:
+                log.exception("alert hook %r failed", hook)
+
+        task = asyncio.get_running_loop().create_task(run())
+        self._hook_tasks.add(task)
+        task.add_done_callback(self._hook_tasks.discard)
+
+
+@dataclass
+class _BatchWrites:
+    receipts: list[dict[str, Any]] = field(default_factory=list)
+    new_alerts: dict[str, dict[str, Any]] = field(default_factory=dict)
+    alert_updates: dict[str, dict[str, Any]] = field(default_factory=dict)
+    group_rows: dict[str, dict[str, Any]] = field(default_factory=dict)
+    first_alert: dict[str, Alert] = field(default_factory=dict)
+    storms: list[str] = field(default_factory=list)
+    resolved_groups: list[str] = field(default_factory=list)
+
+    def first_alert_id(self, group_id: str) -> str | None:
+        for aid, row in self.new_alerts.items():
+            if row["group_id"] == group_id:
+                return aid
+        return None
+
+
+def _group_update(g: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "b_id": g["id"],
+        "b_status": g["status"],
+        "b_title": g["title"],
+        "b_severity": g["severity"],
+        "b_last_seen": g["last_seen"],
+        "b_resolved_at": g["resolved_at"],
+        "b_alert_count": g["alert_count"],
+        "b_child_count": g["child_count"],
+        "b_aggregated": g["aggregated"],
+        "b_case_id": g["case_id"],
+    }
+
+
+def _dt(ts: float) -> datetime:
+    return datetime.fromtimestamp(ts, tz=UTC)
+
+
+def _merge(into: IngestReport, other: IngestReport, *, keep_ids: bool = True) -> None:
+    for name in (
+        "received",
+        "duplicates",
+        "new_alerts",
+        "repeats",
+        "resolved",
+        "orphan_resolved",
+        "new_groups",
+        "errors",
+    ):
+        setattr(into, name, getattr(into, name) + getattr(other, name))
+    if keep_ids:
+        into.new_cases.extend(other.new_cases)

@@ -1,0 +1,120 @@
+"""REST API for cases: list, show (with timeline), and transitions with Idempotency-Key + If-Match.
+
+``approve`` is refused here: it needs the identified approver's passed spoken challenge, which only the voice
+dialogue can vouch for (it calls ``CaseService.approve``). Access control for /api is the HTTP app's middleware.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from typing import Any
+
+from aiohttp import web
+
+from server.cases.fsm import Event
+from server.cases.plans import PlanError
+from server.cases.service import CaseService
+from server.cases.store import CaseError, GuardRejected
+
+_VERSION = re.compile(r'^\s*(?:W/)?"?(\d+)"?\s*$')
+_REST_FORBIDDEN = {Event.APPROVE.value}
+
+
+def setup_case_routes(app: web.Application, service: CaseService) -> None:
+    api = _CaseApi(service)
+    app.router.add_get("/api/cases", api.list_cases)
+    app.router.add_get("/api/cases/{case_id}", api.show)
+    app.router.add_post("/api/cases/{case_id}/transitions", api.transition)
+
+    async def _start(_app: web.Application) -> None:
+        service.start()
+
+    async def _stop(_app: web.Application) -> None:
+        await service.stop()
+
+    app.on_startup.append(_start)
+    app.on_cleanup.append(_stop)
+
+
+def _error(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+class _CaseApi:
+    def __init__(self, service: CaseService) -> None:
+        self.service = service
+
+    async def list_cases(self, request: web.Request) -> web.Response:
+        try:
+            limit = int(request.query.get("limit", "50"))
+        except ValueError:
+            return _error(400, "limit must be an integer")
+        cases = await asyncio.to_thread(
+            self.service.list_cases,
+            owner=request.query.get("owner") or None,
+            status=request.query.get("status") or None,
+            limit=limit,
+        )
+        return web.json_response({"cases": [c.to_dict() for c in cases]})
+
+    async def show(self, request: web.Request) -> web.Response:
+        case_id = _case_id(request)
+        if case_id is None:
+            return _error(400, "case id must be an integer")
+        case = await asyncio.to_thread(self.service.get_case, case_id)
+        if case is None:
+            return _error(404, f"case {case_id} not found")
+        timeline = await asyncio.to_thread(self.service.timeline, case_id)
+        return web.json_response(
+            {"case": case.to_dict(), "timeline": [t.to_dict() for t in timeline]},
+            headers={"ETag": f'"{case.version}"'},
+        )
+
+    async def transition(self, request: web.Request) -> web.Response:
+        case_id = _case_id(request)
+        if case_id is None:
+            return _error(400, "case id must be an integer")
+        match = _VERSION.match(request.headers.get("If-Match", ""))
+        if match is None:
+            return _error(428, 'If-Match header with the case version (e.g. If-Match: "3") is required')
+        try:
+            body: Any = await request.json()
+        except ValueError:
+            return _error(400, 'body must be JSON: {"event": ..., "payload": {...}}')
+        if not isinstance(body, dict) or not isinstance(body.get("event"), str):
+            return _error(400, "body must be a JSON object with a string 'event'")
+        event = body["event"]
+        if event not in {e.value for e in Event}:
+            return _error(400, f"unknown event '{event}' (known: {sorted(e.value for e in Event)})")
+        if event in _REST_FORBIDDEN:
+            return _error(403, "approval needs the approver's voice and spoken challenge; use the robot")
+        payload = body.get("payload") or {}
+        if not isinstance(payload, dict):
+            return _error(400, "payload must be a JSON object")
+        actor = str(body.get("actor") or request.headers.get("X-Actor") or "console")[:128]
+        key = request.headers.get("Idempotency-Key") or None
+        if key is not None and not 1 <= len(key) <= 200:
+            return _error(400, "Idempotency-Key must be 1..200 characters")
+        try:
+            result = await asyncio.to_thread(
+                self.service.transition, case_id, event, int(match.group(1)), actor, key, payload
+            )
+        except GuardRejected as exc:
+            return _error(422 if event == Event.PLAN_PROPOSED.value else exc.status, str(exc))
+        except PlanError as exc:
+            return _error(422, str(exc))
+        except CaseError as exc:
+            return _error(exc.status, str(exc))
+        case = await asyncio.to_thread(self.service.get_case, case_id)
+        return web.json_response(
+            {"result": result.to_dict(), "case": case.to_dict() if case else None},
+            headers={"ETag": f'"{case.version}"'} if case else None,
+        )
+
+
+def _case_id(request: web.Request) -> int | None:
+    try:
+        return int(request.match_info["case_id"])
+    except ValueError:
+        return None

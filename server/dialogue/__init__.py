@@ -1,0 +1,1 @@
+"""The dialogue: one SessionHandler per device connection, a turn state machine, and the skills that answer."""

@@ -1,0 +1,274 @@
+"""One dialogue per device connection: the turn state machine (listen → capture → think → speak).
+
+Transport callbacks arrive in order and must return quickly, so each turn runs in its own task: audio keeps
+flowing to the endpointer while a turn thinks or speaks (barge-in in realtime mode, abort at any time).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import numpy as np
+
+from server.config import Settings
+from server.dialogue.replies import Reply
+from server.dialogue.skills import Skills, TurnContext
+from server.dialogue.trace import TurnListener, TurnTrace
+from server.intent.matcher import match_intent
+from server.intent.models import Intent
+from server.speech.stack import SpeechStack
+from server.voice.channel import DeviceChannel, DeviceInfo, SpeechChunk
+
+log = logging.getLogger(__name__)
+
+SAMPLE_RATE = 16000
+PREROLL_SECONDS = 3.0  # wake-word audio the firmware sends before `listen start` (kept for voiceprint)
+MAX_MANUAL_SECONDS = 30.0  # push-to-talk capture cap
+WAKE_TEXTS = ("你好小智", "小智", "嗨小智", "你好呀", "嘿，你好呀")
+
+# Resolves who is speaking: (utterance pcm incl. pre-roll) -> owner id or None (guest). Runs beside ASR.
+OwnerResolver = Callable[[np.ndarray], Awaitable[str | None]]
+
+
+@dataclass
+class DialogueServices:
+    settings: Settings
+    speech: SpeechStack
+    skills: Skills
+    resolve_owner: OwnerResolver | None = None
+    route_unknown: Callable[[str, TurnContext], Awaitable[Intent | None]] | None = None  # LLM router
+    turn_listeners: list[TurnListener] = field(default_factory=list)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.settings.timezone)
+
+    def today(self) -> date:
+        return datetime.now(self.tz).date()
+
+    def session_factory(self) -> Callable[[DeviceInfo], DialogueSession]:
+        return lambda info: DialogueSession(self, info)
+
+
+class DialogueSession:
+    """Implements server.voice.channel.SessionHandler for one device connection."""
+
+    def __init__(self, services: DialogueServices, info: DeviceInfo) -> None:
+        self.services = services
+        self.info = info
+        self.channel: DeviceChannel | None = None
+        self.endpointer = services.speech.new_endpointer()
+        self.listening = False
+        self.mode = "auto"
+        self.preroll: deque[np.ndarray] = deque()
+        self.preroll_samples = 0
+        self.manual: list[np.ndarray] = []
+        self.turn_task: asyncio.Task[None] | None = None
+        self.state: dict[str, Any] = {}  # dialogue memory across turns (pending question, last day, owner)
+        self.owner: str | None = None
+
+    # ---- SessionHandler
+
+    async def on_open(self, channel: DeviceChannel) -> None:
+        self.channel = channel
+
+    async def on_listen(self, state: str, mode: str | None, text: str | None) -> None:
+        if state == "start":
+            self.listening = True
+            self.mode = mode or "auto"
+            self.endpointer.reset()
+            self.manual = []
+        elif state == "stop":
+            self.listening = False
+            if self.mode == "manual" and self.manual:
+                pcm = np.concatenate(self.manual)
+                self.manual = []
+                self._start_turn(pcm=pcm)
+            else:
+                for event in self.endpointer.flush():
+                    if event.kind == "speech_end" and event.pcm is not None and event.pcm.size:
+                        self._start_turn(pcm=event.pcm)
+        elif state == "detect" and text:
+            stripped = text.strip()
+            if stripped and stripped not in WAKE_TEXTS:
+                self._start_turn(text=stripped)  # typed query from a text client
+
+    async def on_audio(self, pcm: np.ndarray) -> None:
+        if not self.listening:
+            self._keep_preroll(pcm)
+            return
+        if self.mode == "manual":
+            if sum(len(p) for p in self.manual) < MAX_MANUAL_SECONDS * SAMPLE_RATE:
+                self.manual.append(pcm)
+            return
+        speaking = self.channel is not None and self.channel.speaking
+        if speaking and self.mode != "realtime":
+            return  # half-duplex device: mic audio while speaking is echo
+        for event in self.endpointer.feed(pcm):
+            if event.kind == "speech_start" and speaking:
+                log.info("barge-in on %s: user spoke while the robot was speaking", self.info.device_id)
+                await self._cancel_turn()
+            elif event.kind == "speech_end" and event.pcm is not None and event.pcm.size:
+                self._start_turn(pcm=event.pcm)
+
+    async def on_abort(self, reason: str | None) -> None:
+        await self._cancel_turn()
+
+    async def on_close(self) -> None:
+        await self._cancel_turn()
+
+    # ---- turns
+
+    def _keep_preroll(self, pcm: np.ndarray) -> None:
+        self.preroll.append(pcm)
+        self.preroll_samples += len(pcm)
+        while self.preroll_samples > PREROLL_SECONDS * SAMPLE_RATE and len(self.preroll) > 1:
+            self.preroll_samples -= len(self.preroll.popleft())
+
+    def _take_preroll(self) -> np.ndarray | None:
+        if not self.preroll:
+            return None
+        pcm = np.concatenate(list(self.preroll))
+        self.preroll.clear()
+        self.preroll_samples = 0
+        return pcm
+
+    def _start_turn(self, pcm: np.ndarray | None = None, text: str | None = None) -> None:
+        trace = TurnTrace(self.info.device_id)
+        if self.turn_task is not None and not self.turn_task.done():
+            self.turn_task.cancel()  # a newer utterance supersedes the one being answered
+        self.turn_task = asyncio.create_task(
+            self._run_turn(trace, pcm, text), name=f"turn-{self.info.session_id}"
+        )
+
+    async def _cancel_turn(self) -> None:
+        task, self.turn_task = self.turn_task, None
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if self.channel is not None and self.channel.speaking:
+            await self.channel.stop_speaking()
+
+    async def _run_turn(self, trace: TurnTrace, pcm: np.ndarray | None, text: str | None) -> None:
+        assert self.channel is not None
+        try:
+            preroll = self._take_preroll()
+            owner_task = None
+            if pcm is not None:
+                if self.services.resolve_owner is not None:
+                    voice = pcm if preroll is None else np.concatenate([preroll, pcm])
+                    owner_task = asyncio.create_task(self.services.resolve_owner(voice))
+                transcript = await self.services.speech.asr.transcribe_async(pcm)
+                text = transcript.text
+                trace.mark("asr", text=text, path=transcript.path)
+            if not text:
+                if owner_task:
+                    owner_task.cancel()
+                trace.mark("empty")
+                return
+            await self.channel.send_json({"type": "stt", "text": text, "session_id": self.info.session_id})
+            owner = await self._owner(owner_task)
+            ctx = TurnContext(
+                owner=owner or self.services.settings.default_owner,
+                device=self.channel,
+                today=self.services.today(),
+                guest=owner is None and self.services.resolve_owner is not None,
+                state=self.state,
+            )
+            intent = await self._route(text, ctx)
+            trace.mark("intent", intent=intent.name, args=intent.args)
+            reply = await self.services.skills.handle(intent, ctx)
+            self.state["pending"] = reply.expect
+            trace.mark("reply", sentences=len(reply.sentences))
+            if not reply.handled_speech:
+                await self.speak(reply, trace)
+        except asyncio.CancelledError:
+            trace.mark("cancelled")
+            raise
+        except Exception:
+            log.exception("turn failed on device %s", self.info.device_id)
+            trace.mark("error")
+            with contextlib.suppress(Exception):
+                await self.speak(Reply.say("抱歉，我这边出了点问题，请再说一次。", emotion="sad"), trace)
+        finally:
+            log.info("turn %s: %s", self.info.device_id, trace.summary())
+            for listener in self.services.turn_listeners:
+                listener(trace)
+
+    async def _owner(self, owner_task: asyncio.Task[str | None] | None) -> str | None:
+        if owner_task is not None:
+            try:
+                self.owner = await owner_task
+            except Exception:
+                log.exception("voiceprint identification failed; treating the speaker as a guest")
+                self.owner = None
+        return self.owner
+
+    async def _route(self, text: str, ctx: TurnContext) -> Intent:
+        intent = match_intent(text, today=ctx.today, pending=self.state.get("pending"))
+        if (
+            intent is None
+            and self.state.get("pending") == "drill"
+            and text.strip("。！!？? ") in ("好", "好的", "可以", "是", "是的", "需要")
+        ):
+            intent = Intent("drill_down", {"kind": "correlate"}, text=text)
+        if intent is None and self.services.route_unknown is not None:
+            intent = await self.services.route_unknown(text, ctx)
+        return intent or Intent("chat", {}, text=text)
+
+    async def speak(self, reply: Reply, trace: TurnTrace | None = None) -> None:
+        """Synthesize sentence by sentence (the next one renders while the current one plays)."""
+        assert self.channel is not None
+        tts = self.services.speech.tts
+        rate = self.services.speech.sample_rate
+
+        async def sentences() -> AsyncIterator[str]:
+            for s in reply.sentences:
+                yield s
+            if reply.stream is not None:
+                async for s in reply.stream:
+                    yield s
+
+        async def chunks() -> AsyncIterator[SpeechChunk]:
+            # Render up to two sentences ahead while the current one plays; a streamed (LLM) answer
+            # starts speaking as soon as its first sentence is rendered.
+            queue: asyncio.Queue[tuple[str, asyncio.Task[np.ndarray]] | None] = asyncio.Queue(maxsize=2)
+
+            async def produce() -> None:
+                try:
+                    async for sentence in sentences():
+                        await queue.put((sentence, asyncio.create_task(tts.synthesize(sentence, rate))))
+                except Exception:
+                    log.exception("reply stream failed on %s; speaking what we have", self.info.device_id)
+                finally:
+                    await queue.put(None)
+
+            producer = asyncio.create_task(produce())
+            try:
+                while (item := await queue.get()) is not None:
+                    sentence, task = item
+                    pcm = await task
+                    if trace is not None and trace.at("tts_first") is None:
+                        trace.mark("tts_first")
+                    yield SpeechChunk(sentence, pcm, rate)
+            finally:
+                producer.cancel()
+                while not queue.empty():
+                    item = queue.get_nowait()
+                    if item is not None:
+                        item[1].cancel()
+
+        result = await self.channel.play(chunks(), emotion=reply.emotion)
+        if trace is not None:
+            if result.first_frame_at is not None:
+                trace.stages.append(("first_audio", result.first_frame_at, {}))
+            trace.mark("spoken", frames=result.frames_sent, aborted=result.aborted)

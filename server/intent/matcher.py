@@ -1,0 +1,322 @@
+"""Fast deterministic intent matcher for the known voice commands (pure functions, no I/O).
+
+Whisper base makes homophone errors on Chinese (日志→日治/日质/日之, 审计→神技, 业务→也无, 播报→波泡) and
+sometimes answers in Traditional script. So matching happens on *fuzzy toneless pinyin*: the text is
+converted to Simplified, every character becomes its toneless syllable, and commonly confused initials and
+finals are merged (zh/z, ch/c, sh/s, p/b, t/d, k/g, l/n, f/h, -ng/-n). Keywords go through the same mapping,
+so "波泡日质" matches "播报日志". Numbers and dates are read from a copy of the text with Chinese numerals
+converted to digits ("把音量调到五十" → 50, "十一月二十号" → 11-20).
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+import warnings
+from dataclasses import dataclass
+from datetime import date, timedelta
+from functools import lru_cache
+
+from pypinyin import lazy_pinyin
+
+from server.intent.models import Intent
+
+with warnings.catch_warnings():  # zhconv imports pkg_resources, which warns on import
+    warnings.simplefilter("ignore")
+    import zhconv
+
+# --- keyword tables (data, not code) ---
+WAKE_WORDS = ("你好小智", "嗨小智", "哈喽小智", "小智小智", "小智同学", "小智")
+GREETING_ONLY = ("你好", "您好", "嗨", "哈喽", "在吗", "在不在")
+FILLERS = "啊呀吗呢吧哦嗯喂了的"
+
+STOP_WORDS = ("停止", "停下", "停一下", "别说了", "不要说了", "闭嘴", "暂停", "住口", "够了", "安静")
+VOLUME_WORDS = ("音量", "声音大", "声音小", "声音调", "声音高", "声音低", "大声", "小声", "静音", "大点声", "小点声")
+VOLUME_UP = ("大声", "大点声", "调大", "大一点", "大一些", "调高", "高一点", "增大", "加大")
+VOLUME_DOWN = ("小声", "小点声", "调小", "小一点", "小一些", "调低", "低一点", "减小", "降低")
+ROLLBACK_WORDS = ("回滚", "回退", "撤回变更")
+ROLLBACK_DENY = re.compile(r"不|别|没|取消|算了|无需|无须|暂缓|先等")
+ROLLBACK_CONFIRM = ("确认", "确定", "同意", "执行", "好的", "可以", "是的", "开始", "马上", "立即", "需要", "要")
+ENROLL_WORDS = ("声纹",)
+ENROLL_VERBS = ("注册", "录入", "登记", "添加", "绑定", "采集", "录制", "创建", "录")
+ALERT_WORDS = ("告警", "报警", "警报", "预警", "警告")
+BROADCAST_WORDS = ("播报", "汇报", "念一下", "读一下", "念给我", "读给我", "日报", "总结一下", "摘要")
+DRILL_VERBS = (
+    "深入", "分析", "详细", "说说", "讲讲", "看看", "查查", "查看", "查一下", "看一下", "说一下",
+    "讲一下", "展开", "介绍", "怎么样", "有没有", "有什么", "情况", "细节", "具体", "解释", "为什么",
+    "找出", "排查",
+)  # fmt: skip
+KIND_WORDS: dict[str, tuple[str, ...]] = {
+    "correlate": ("关联", "三类", "根源", "根因", "综合分析", "串起来"),
+    "business": ("业务", "应用日志", "服务日志"),
+    "event": ("事件", "k8s", "kubernetes", "集群事件", "容器事件"),
+    "audit": ("审计", "操作记录"),
+}
+LOG_WORD = "日志"
+YES_WORDS = ("确认", "确定", "是的", "是", "好的", "好", "可以", "行", "同意", "执行", "对")
+NO_WORDS = ("不用", "不要", "不", "别", "取消", "算了", "不行", "不同意", "否")
+RELATIVE_DAYS = (("大前天", -3), ("前天", -2), ("昨天", -1), ("昨日", -1), ("昨晚", -1), ("今天", 0), ("今日", 0))
+SHORT_KIND_QUERY = 8  # "审计日志呢" alone is a drill-down; longer sentences need a verb
+
+_KEEP = re.compile(r"[^0-9a-z\u4e00-\u9fff]")
+_INITIALS = (("zh", "z"), ("ch", "c"), ("sh", "s"), ("p", "b"), ("t", "d"), ("k", "g"), ("l", "n"), ("f", "h"))
+_CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+_CN_UNITS = {"十": 10, "百": 100, "千": 1000}
+_CN_NUMERAL_RUN = re.compile(r"[零〇一二两三四五六七八九十百千万]+")
+
+
+# --- text normalisation ---
+def normalize(text: str) -> str:
+    """Simplified script, half-width, lower case, only Han characters, ASCII letters and digits."""
+    s = unicodedata.normalize("NFKC", text)
+    s = zhconv.convert(s, "zh-cn").lower()
+    return _KEEP.sub("", s)
+
+
+def fuzzy_syllable(syllable: str) -> str:
+    s = syllable.lower()
+    for src, dst in _INITIALS:
+        if s.startswith(src):
+            s = dst + s[len(src) :]
+            break
+    if len(s) > 2 and s.endswith("ng"):
+        s = s[:-1]
+    return s
+
+
+@lru_cache(maxsize=4096)
+def fuzzy_key(text: str) -> tuple[str, ...]:
+    """One fuzzy syllable per character of normalised ``text`` (non-Han characters stand for themselves)."""
+    syllables = lazy_pinyin(text, errors=lambda chunk: list(chunk))
+    if len(syllables) != len(text):  # pypinyin always maps Han 1:1; guard against surprises anyway
+        syllables = [lazy_pinyin(ch, errors=lambda c: list(c))[0] for ch in text]
+    return tuple(fuzzy_syllable(s) for s in syllables)
+
+
+@dataclass(frozen=True)
+class _Utterance:
+    text: str  # normalised
+    key: tuple[str, ...]  # fuzzy pinyin, aligned with text
+    digits: str  # text with Chinese numerals converted to Arabic digits
+
+    @classmethod
+    def of(cls, text: str) -> _Utterance:
+        return cls(text, fuzzy_key(text), numerals_to_digits(text))
+
+    def find(self, word: str, start: int = 0) -> int:
+        """Index of the first fuzzy occurrence of ``word`` at or after ``start``, or -1."""
+        needle = fuzzy_key(normalize(word))
+        n = len(needle)
+        if n == 0:
+            return -1
+        for i in range(start, len(self.key) - n + 1):
+            if self.key[i : i + n] == needle:
+                return i
+        return -1
+
+    def has(self, *words: str) -> bool:
+        return any(self.find(w) >= 0 for w in words)
+
+    def positions(self, word: str) -> list[int]:
+        found, i = [], self.find(word)
+        while i >= 0:
+            found.append(i)
+            i = self.find(word, i + 1)
+        return found
+
+
+# --- numbers and dates ---
+def cn_to_int(numeral: str) -> int | None:
+    """'五十' → 50, '一万两千' → 12000, '十一' → 11, '一二三' → 123, '50' → 50; None if not a number."""
+    if numeral.isdigit():
+        return int(numeral)
+    if not numeral or any(ch not in _CN_DIGITS and ch not in _CN_UNITS and ch != "万" for ch in numeral):
+        return None
+    if all(ch in _CN_DIGITS for ch in numeral):  # digit by digit: 一二三 / 二零二四
+        return int("".join(str(_CN_DIGITS[ch]) for ch in numeral)) if len(numeral) > 1 else _CN_DIGITS[numeral]
+    total, section, digit = 0, 0, None
+    for ch in numeral:
+        if ch in _CN_DIGITS:
+            digit = _CN_DIGITS[ch]
+        elif ch in _CN_UNITS:
+            section += (1 if digit is None else digit) * _CN_UNITS[ch]
+            digit = None
+        else:  # 万
+            section += digit or 0
+            total += (section or 1) * 10000
+            section, digit = 0, None
+    return total + section + (digit or 0)
+
+
+def numerals_to_digits(text: str) -> str:
+    def repl(m: re.Match[str]) -> str:
+        value = cn_to_int(m.group(0))
+        return m.group(0) if value is None else str(value)
+
+    return _CN_NUMERAL_RUN.sub(repl, text)
+
+
+_FULL_DATE = re.compile(r"(?:(\d{4})年)?(\d{1,2})月(\d{1,2})[日号]")
+_DAY_ONLY = re.compile(r"(?<![\d月])(\d{1,2})[日号]")
+_ISO_DATE = re.compile(r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})")
+
+
+def parse_day(u: _Utterance | str, today: date) -> date | None:
+    """Relative days (今天/昨天/前天/大前天) and dates (11月20号, 2024年11月20日, 20号, 2024-11-20)."""
+    if isinstance(u, str):
+        u = _Utterance.of(normalize(u))
+    for word, offset in RELATIVE_DAYS:
+        if word in u.text:
+            return today + timedelta(days=offset)
+    if m := _ISO_DATE.search(u.digits):
+        return _safe_date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+    if m := _FULL_DATE.search(u.digits):
+        year = int(m.group(1)) if m.group(1) else None
+        return _infer_year(year, int(m.group(2)), int(m.group(3)), today)
+    if m := _DAY_ONLY.search(u.digits):
+        return _infer_year(None, today.month, int(m.group(1)), today)
+    return None
+
+
+def _safe_date(year: int, month: int, day: int) -> date | None:
+    try:
+        return date(year, month, day)
+    except ValueError:
+        return None
+
+
+def _infer_year(year: int | None, month: int, day: int, today: date) -> date | None:
+    """Without a year, a date in the future means last year ("12月31号" said on 1 January)."""
+    if year is not None:
+        return _safe_date(year, month, day)
+    candidate = _safe_date(today.year, month, day)
+    if candidate and candidate > today:
+        return _safe_date(today.year - 1, month, day) if month != today.month else None
+    return candidate
+
+
+_VOLUME_NUMBER = re.compile(r"(?:音量|声音|调到|调成|设为|设成|设置为|设置成|改成|改为|百分之|到)\D{0,3}?(\d{1,3})")
+
+
+def parse_volume(u: _Utterance) -> dict[str, int] | None:
+    if m := _VOLUME_NUMBER.search(u.digits):
+        return {"volume": max(0, min(100, int(m.group(1))))}
+    if u.has("静音"):
+        return {"volume": 0}
+    if u.has("最大"):
+        return {"volume": 100}
+    if u.has(*VOLUME_UP):
+        return {"delta": 10}
+    if u.has(*VOLUME_DOWN):
+        return {"delta": -10}
+    return None
+
+
+# --- the matcher ---
+def strip_wake_word(text: str) -> str:
+    """Remove a leading wake word ("你好小智", "小智") from normalised text, fuzzily."""
+    u = _Utterance.of(text)
+    for wake in WAKE_WORDS:
+        needle = fuzzy_key(wake)
+        if u.key[: len(needle)] == needle:
+            return text[len(needle) :]
+    return text
+
+
+def match_intent(text: str, today: date | None = None, pending: str | None = None) -> Intent | None:
+    """The intent of one utterance, or None when it is not a known command (→ LLM router or chat).
+
+    ``today`` resolves relative days (pass the owner's local date); ``pending="rollback"`` means the robot
+    just asked "是否回滚?", so a bare "确认"/"不用" answers it.
+    """
+    today = today or date.today()
+    norm = normalize(text)
+    if not norm:
+        return None
+    rest = strip_wake_word(norm)
+    if not rest.strip(FILLERS) or rest.strip(FILLERS) in GREETING_ONLY:
+        return Intent("greeting", {}, text=norm)
+    u = _Utterance.of(rest)
+
+    def intent(name: str, **args: object) -> Intent:
+        return Intent(name, {k: v for k, v in args.items() if v is not None}, text=norm)
+
+    if pending == "rollback" and (answer := _yes_no(rest)):
+        return intent(answer)
+    if u.has(*STOP_WORDS) and not u.has(*ROLLBACK_WORDS):
+        return intent("stop")
+    if u.has(*VOLUME_WORDS, "调大", "调小") and (vol := parse_volume(u)):
+        return intent("volume", **vol)
+    if u.has(*ROLLBACK_WORDS) and (answer := _rollback_answer(u)):
+        return intent(answer)
+    if _is_enroll(u):
+        return intent("enroll_voiceprint")
+    day = parse_day(u, today)
+    day_iso = day.isoformat() if day else None
+    kind = _log_kind(u)
+    if u.has(*ALERT_WORDS):
+        return intent("alerts", day=day_iso)
+    if u.has(*BROADCAST_WORDS):
+        return intent("broadcast", day=day_iso, kind=kind)
+    if kind and (u.has(*DRILL_VERBS) or len(u.text) <= SHORT_KIND_QUERY):
+        return intent("drill_down", kind=kind, day=day_iso)
+    return None
+
+
+def _yes_no(text: str) -> str | None:
+    bare = text.strip(FILLERS)
+    if bare in NO_WORDS or any(bare.startswith(w) for w in ("不用", "不要", "取消", "算了", "别")):
+        return "rollback_deny"
+    if bare in YES_WORDS or any(bare.startswith(w) for w in ("确认", "确定", "同意", "执行")):
+        return "rollback_confirm"
+    return None
+
+
+def _rollback_answer(u: _Utterance) -> str | None:
+    where = min(p for w in ROLLBACK_WORDS if (p := u.find(w)) >= 0)
+    before = u.text[:where]
+    if any(q in u.text for q in ("吗", "要不要", "是否", "为什么", "什么", "怎么")):
+        return None  # a question about rolling back, not an answer
+    if ROLLBACK_DENY.search(before[-4:]):
+        return "rollback_deny"
+    if any(w in before for w in ROLLBACK_CONFIRM) or len(u.text.strip(FILLERS)) <= 3:
+        return "rollback_confirm"
+    return None
+
+
+def _is_enroll(u: _Utterance) -> bool:
+    if u.has(*ENROLL_WORDS):
+        return True
+    # "注册声…" survives the usual ASR damage to 纹 (注册声纹 → 住策声轮)
+    voice = fuzzy_key("声")
+    for verb in ENROLL_VERBS:
+        for pos in u.positions(verb):
+            end = pos + len(verb)
+            if len(verb) > 1 and voice[0] in u.key[end : end + 2]:
+                return True
+    return False
+
+
+def _log_kind(u: _Utterance) -> str | None:
+    """The log kind named in the utterance; a kind directly followed by 日志 outweighs a bare one."""
+    if u.has(*KIND_WORDS["correlate"]):
+        return "correlate"
+    log_key = fuzzy_key(LOG_WORD)
+    strong: list[tuple[int, str]] = []
+    weak: list[tuple[int, str]] = []
+    for kind, words in KIND_WORDS.items():
+        if kind == "correlate":
+            continue
+        for word in words:
+            for pos in u.positions(word):
+                end = pos + len(normalize(word))
+                followed = u.key[end : end + 2] == log_key or word.endswith(LOG_WORD)
+                (strong if followed else weak).append((pos, kind))
+    strong_kinds = {k for _, k in strong}
+    if len(strong_kinds) >= 2:
+        return "correlate"
+    if strong_kinds:
+        return strong_kinds.pop()
+    if weak:
+        return min(weak)[1]
+    return None

@@ -1,0 +1,506 @@
+"""Device WebSocket transport: upgrade + auth, hello, framing, Opus decode, dispatch to a SessionHandler.
+
+One ``DeviceConnection`` (a ``DeviceChannel``) per socket; the dialogue never sees frames or JSON. Text
+messages are dispatched by ``type`` through a handler table. Handler callbacks run in order on a per-
+connection queue so a slow handler never blocks the socket: ``abort`` is acted on (speech stopped,
+``tts stop`` sent) before the handler hears of it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from websockets.asyncio.server import Server, ServerConnection, serve
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from firmware_bridge import protocol as P
+from firmware_bridge.audio import OPUS_RATES, AudioError, OpusDecoder
+from server.config import Settings
+from server.voice import metrics
+from server.voice.channel import DeviceInfo, DeviceToolError, PlayResult, SessionHandler, SpeechChunk
+from server.voice.device_mcp import DeviceMcpClient
+from server.voice.downlink import DownlinkPacer, PacerStats
+from server.voice.registry import DeviceRegistry
+
+log = logging.getLogger(__name__)
+
+WS_PATHS = ("/xiaozhi/v1/", "/xiaozhi/v1")
+HandlerFactory = Callable[[DeviceInfo], SessionHandler]
+MAX_EVENT_BACKLOG = 500  # uplink audio beyond this while the handler lags is dropped (counted)
+CLOSE_NO_HELLO = 4000
+CLOSE_IDLE = 4001
+
+
+# --------------------------------------------------------------------------- auth (pure)
+
+
+@dataclass(frozen=True)
+class ConnectAuth:
+    device_id: str
+    client_id: str
+    token: str  # without "Bearer "
+    protocol_version: int | None  # None when neither header nor query said
+
+
+def connect_auth(path: str, headers: Headers | dict[str, str]) -> ConnectAuth:
+    """Identity from headers, or from query params for browsers (``device-id``/``device_id``,
+    ``client-id``, ``authorization``, ``protocol-version``). Headers win."""
+    query = {k.lower(): v[0] for k, v in parse_qs(urlsplit(path).query).items() if v}
+    hdr = {k.lower(): v for k, v in headers.items()}
+
+    def pick(*names: str) -> str:
+        for source in (hdr, query):
+            for name in names:
+                value = source.get(name)
+                if value:
+                    return value.strip()
+        return ""
+
+    auth = pick("authorization")
+    token = auth[7:].strip() if auth.lower().startswith("bearer ") else auth
+    if auth.strip().lower() == "bearer":  # "Bearer " with an empty token (xiaozhi-sdk), stripped
+        token = ""
+    version = pick("protocol-version", "protocol_version")
+    return ConnectAuth(
+        device_id=pick("device-id", "device_id").lower(),
+        client_id=pick("client-id", "client_id"),
+        token=token,
+        protocol_version=(P.normalize_version(version, 0) or None) if version else None,
+    )
+
+
+def token_allowed(settings: Settings, token: str) -> bool:
+    if settings.auth_mode == "open":
+        return True
+    return bool(token) and token in settings.token_list()
+
+
+# --------------------------------------------------------------------------- the channel
+
+
+class DeviceConnection:
+    """The ``DeviceChannel`` of one device socket."""
+
+    def __init__(self, ws: ServerConnection, info: DeviceInfo, settings: Settings) -> None:
+        self.ws = ws
+        self.info = info
+        self.listen_mode = ""
+        self.listening = False
+        self.device_state = "connecting"  # connecting | listening | idle | speaking (server's view)
+        self.closed = False
+        self.last_activity = time.monotonic()
+        self._ready = asyncio.Event()
+        self.pacer = DownlinkPacer(
+            self.send_json,
+            self.send_binary,
+            sample_rate=settings.downlink_sample_rate,
+            frame_ms=60,
+            protocol_version=info.protocol_version,
+        )
+        self.mcp = DeviceMcpClient(self.send_json, session_id=info.session_id)
+        self._tools: list[dict[str, Any]] | None = None
+        self._tools_lock = asyncio.Lock()
+
+    # ---- DeviceChannel
+
+    @property
+    def speaking(self) -> bool:
+        return self.pacer.speaking
+
+    @property
+    def last_play_stats(self) -> PacerStats:
+        return self.pacer.stats
+
+    async def send_json(self, message: dict[str, Any]) -> None:
+        await self.ws.send(P.encode_json(message))
+        self.last_activity = time.monotonic()
+
+    async def send_binary(self, data: bytes) -> None:
+        await self.ws.send(data)
+        self.last_activity = time.monotonic()
+
+    async def play(self, chunks: AsyncIterator[SpeechChunk], emotion: str | None = None) -> PlayResult:
+        self.device_state = "speaking"
+        try:
+            return await self.pacer.play(chunks, emotion)
+        finally:
+            if self.device_state == "speaking":
+                # after tts stop the firmware goes Idle in manual mode, else Listening
+                self.device_state = "idle" if self.listen_mode == "manual" else "listening"
+
+    async def stop_speaking(self) -> None:
+        """Stop audio now and make sure the device gets ``tts stop`` (it stays in Speaking without it)."""
+        if self.pacer.speaking:
+            await self.pacer.stop_and_wait()
+        elif not self.closed:
+            with contextlib.suppress(ConnectionClosed):
+                await self.send_json(P.tts_stop())
+
+    async def call_device_tool(self, name: str, arguments: dict[str, Any], timeout: float = 5.0) -> Any:
+        return await self.mcp.call_tool(name, arguments, timeout)
+
+    async def device_tools(self) -> list[dict[str, Any]]:
+        """The device's MCP tools (listed once, then cached). Empty if the device has no MCP."""
+        if not self.info.features.get("mcp"):
+            return []
+        async with self._tools_lock:
+            if self._tools is None:
+                self._tools = await self.mcp.list_tools()
+            return list(self._tools)
+
+    async def close(self) -> None:
+        await self.ws.close()
+
+    # ---- used by the server and the registry
+
+    async def wait_ready(self, timeout: float) -> None:
+        """Until the device left Connecting (first ``listen`` message); TimeoutError otherwise."""
+        await asyncio.wait_for(self._ready.wait(), timeout)
+
+    def mark_ready(self) -> None:
+        self._ready.set()
+
+    async def init_mcp(self) -> None:
+        """Device MCP handshake, after the server hello (an earlier initialize is never answered)."""
+        try:
+            await self.mcp.initialize()
+            await self.device_tools()
+        except DeviceToolError as exc:
+            log.info("device %s MCP init failed: %s", self.info.device_id, exc)
+
+
+# --------------------------------------------------------------------------- one session
+
+
+_CLOSE = object()
+
+
+class _Session:
+    """Runtime of one connection after the hello: dispatch table, event queue, handler task."""
+
+    def __init__(self, server: DeviceServer, channel: DeviceConnection, handler: SessionHandler) -> None:
+        self.server = server
+        self.channel = channel
+        self.handler = handler
+        rate = channel.info.uplink_sample_rate
+        self.decoder = OpusDecoder(rate if rate in OPUS_RATES else 16000)
+        self.queue: asyncio.Queue[object] = asyncio.Queue()
+        self.text_handlers: dict[str, Callable[[dict[str, Any]], Awaitable[None]]] = {
+            "hello": self.on_hello,
+            "listen": self.on_listen,
+            "abort": self.on_abort,
+            "mcp": self.on_mcp,
+        }
+
+    # ---- handler side: callbacks in order, failures logged, never fatal to the socket
+
+    async def run_handler(self) -> None:
+        while True:
+            item = await self.queue.get()
+            if item is _CLOSE:
+                return
+            name, args = item  # type: ignore[misc]
+            try:
+                await getattr(self.handler, name)(*args)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("session handler %s failed (device %s)", name, self.channel.info.device_id)
+
+    def emit(self, name: str, *args: Any) -> None:
+        if name == "on_audio" and self.queue.qsize() >= MAX_EVENT_BACKLOG:
+            metrics.BAD_FRAMES.labels("backlog").inc()
+            return
+        self.queue.put_nowait((name, args))
+
+    # ---- text
+
+    async def on_text(self, text: str) -> None:
+        try:
+            msg = P.decode_json(text)
+        except P.ProtocolError as exc:
+            metrics.BAD_MESSAGES.labels("malformed").inc()
+            log.warning("device %s sent a bad text frame: %s", self.channel.info.device_id, exc)
+            return
+        handler = self.text_handlers.get(msg["type"])
+        if handler is None:
+            metrics.BAD_MESSAGES.labels("unknown_type").inc()
+            log.info(
+                "device %s sent unknown message type %r (ignored)", self.channel.info.device_id, msg["type"]
+            )
+            return
+        try:
+            await handler(msg)
+        except P.ProtocolError as exc:
+            metrics.BAD_MESSAGES.labels("invalid").inc()
+            log.warning("device %s sent an invalid %s: %s", self.channel.info.device_id, msg["type"], exc)
+
+    async def on_hello(self, msg: dict[str, Any]) -> None:
+        # a repeated hello gets the same answer (same session); harmless to the firmware
+        await self.channel.send_json(self.server.server_hello(self.channel.info).to_dict())
+
+    async def on_listen(self, msg: dict[str, Any]) -> None:
+        listen = P.parse_listen(msg)
+        ch = self.channel
+        if listen.state == "start":
+            ch.listening, ch.listen_mode = True, listen.mode or "auto"
+            if not ch.speaking:
+                ch.device_state = "listening"
+        elif listen.state == "stop":
+            ch.listening = False
+            if not ch.speaking:
+                ch.device_state = "idle"
+        elif ch.device_state == "connecting":
+            ch.device_state = "listening"
+        ch.mark_ready()
+        self.emit("on_listen", listen.state, listen.mode, listen.text)
+
+    async def on_abort(self, msg: dict[str, Any]) -> None:
+        abort = P.parse_abort(msg)
+        await self.channel.stop_speaking()
+        self.emit("on_abort", abort.reason)
+
+    async def on_mcp(self, msg: dict[str, Any]) -> None:
+        self.channel.mcp.handle_message(P.parse_mcp(msg).payload)
+
+    # ---- binary
+
+    def on_binary(self, data: bytes) -> None:
+        try:
+            frame = P.decode_frame(data, self.channel.info.protocol_version)
+        except P.ProtocolError as exc:
+            metrics.BAD_FRAMES.labels("framing").inc()
+            log.debug("device %s: bad frame: %s", self.channel.info.device_id, exc)
+            return
+        if not frame.payload:  # the browser page marks "end of recording" with an empty frame
+            return
+        try:
+            pcm = self.decoder.decode(frame.payload)
+        except AudioError as exc:
+            metrics.BAD_FRAMES.labels("opus").inc()
+            self.server.bad_frames += 1
+            log.debug("device %s: %s", self.channel.info.device_id, exc)
+            return
+        metrics.FRAMES_IN.inc()
+        self.server.frames_in += 1
+        if len(pcm):
+            self.emit("on_audio", pcm)
+
+
+# --------------------------------------------------------------------------- the server
+
+
+class DeviceServer:
+    """WebSocket server for xiaozhi devices at ``/xiaozhi/v1/`` (with or without the slash)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        handler_factory: HandlerFactory,
+        registry: DeviceRegistry | None = None,
+    ) -> None:
+        self.settings = settings
+        self.handler_factory = handler_factory
+        self.registry = registry or DeviceRegistry()
+        self.connections: set[DeviceConnection] = set()
+        self.frames_in = 0
+        self.bad_frames = 0
+        self._server: Server | None = None
+        self._auth: dict[ServerConnection, ConnectAuth] = {}
+
+    # ---- lifecycle
+
+    async def start(self, host: str | None = None, port: int | None = None) -> None:
+        self._server = await serve(
+            self._serve,
+            host if host is not None else self.settings.host,
+            port if port is not None else self.settings.ws_port,
+            process_request=self._process_request,
+            max_size=self.settings.max_frame_bytes,
+            ping_interval=20,
+            ping_timeout=20,
+            open_timeout=10,
+        )
+        log.info("device server listening on port %d", self.port)
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None, "server not started"
+        return self._server.sockets[0].getsockname()[1]
+
+    @property
+    def url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/xiaozhi/v1/"
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+
+    async def serve_forever(self) -> None:
+        assert self._server is not None, "call start() first"
+        await self._server.serve_forever()
+
+    async def __aenter__(self) -> DeviceServer:
+        if self._server is None:
+            await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    def server_hello(self, info: DeviceInfo) -> P.ServerHello:
+        return P.ServerHello(
+            session_id=info.session_id,
+            audio_params=P.AudioParams(sample_rate=self.settings.downlink_sample_rate, frame_duration=60),
+        )
+
+    # ---- HTTP upgrade
+
+    def _process_request(self, connection: ServerConnection, request: Request) -> Response | None:
+        path = urlsplit(request.path).path
+        if path not in WS_PATHS:
+            metrics.REJECTED.labels("path").inc()
+            return connection.respond(HTTPStatus.NOT_FOUND, "not a xiaozhi endpoint\n")
+        auth = connect_auth(request.path, request.headers)
+        if not token_allowed(self.settings, auth.token):
+            metrics.REJECTED.labels("auth").inc()
+            log.warning("device %s refused: missing or wrong token", auth.device_id or "?")
+            return connection.respond(HTTPStatus.UNAUTHORIZED, "missing or invalid device token\n")
+        self._auth[connection] = auth
+        return None
+
+    # ---- one connection
+
+    async def _serve(self, ws: ServerConnection) -> None:
+        auth = self._auth.pop(ws, None) or connect_auth(ws.request.path if ws.request else "", {})
+        metrics.CONNECTIONS.inc()
+        hello = await self._await_hello(ws)
+        if hello is None:
+            return
+        info = self._device_info(ws, auth, hello)
+        channel = DeviceConnection(ws, info, self.settings)
+        try:
+            await channel.send_json(self.server_hello(info).to_dict())  # before anything else, MCP included
+            handler = self.handler_factory(info)
+        except ConnectionClosed:
+            return
+        except Exception:
+            log.exception("session handler factory failed for device %s", info.device_id)
+            await ws.close(1011, "server error")
+            return
+        session = _Session(self, channel, handler)
+        self.connections.add(channel)
+        self.registry.register(channel)
+        metrics.ACTIVE.inc()
+        handler_task = asyncio.create_task(session.run_handler(), name=f"session-{info.session_id}")
+        session.emit("on_open", channel)
+        mcp_task = asyncio.create_task(channel.init_mcp()) if hello.mcp else None
+        log.info(
+            "device %s connected (session %s, protocol v%d, %s)",
+            info.device_id,
+            info.session_id,
+            info.protocol_version,
+            info.remote,
+        )
+        try:
+            await self._receive_loop(ws, session)
+        finally:
+            channel.closed = True
+            channel.pacer.stop()
+            channel.mcp.close()
+            if mcp_task is not None:
+                mcp_task.cancel()
+            self.registry.unregister(channel)
+            self.connections.discard(channel)
+            metrics.ACTIVE.dec()
+            session.emit("on_close")
+            session.queue.put_nowait(_CLOSE)
+            try:
+                await asyncio.wait_for(handler_task, 10.0)
+            except TimeoutError:
+                log.warning("session handler of %s did not finish; cancelled", info.device_id)
+            log.info("device %s disconnected (code %s)", info.device_id, ws.close_code)
+
+    async def _await_hello(self, ws: ServerConnection) -> P.ClientHello | None:
+        """The first ``hello`` within hello_timeout_s; binary and other text before it is ignored."""
+        deadline = time.monotonic() + self.settings.hello_timeout_s
+        while True:
+            remaining = deadline - time.monotonic()
+            try:
+                if remaining <= 0:
+                    raise TimeoutError
+                msg = await asyncio.wait_for(ws.recv(), remaining)
+            except TimeoutError:
+                metrics.REJECTED.labels("no_hello").inc()
+                log.info("connection from %s sent no hello in time; closing", ws.remote_address)
+                await ws.close(CLOSE_NO_HELLO, "no hello")
+                return None
+            except ConnectionClosed:
+                return None
+            if isinstance(msg, bytes):
+                metrics.BAD_FRAMES.labels("before_hello").inc()
+                continue
+            try:
+                obj = P.decode_json(msg)
+            except P.ProtocolError as exc:
+                metrics.BAD_MESSAGES.labels("malformed").inc()
+                log.warning("bad text frame before hello: %s", exc)
+                continue
+            if obj["type"] == "hello":
+                return P.parse_client_hello(obj)
+            log.info("message %r before hello ignored", obj["type"])
+
+    def _device_info(self, ws: ServerConnection, auth: ConnectAuth, hello: P.ClientHello) -> DeviceInfo:
+        params = hello.audio_params or P.AudioParams()
+        remote = ws.remote_address
+        remote_s = f"{remote[0]}:{remote[1]}" if remote else ""
+        device_id = auth.device_id or (hello.device_id or "").lower() or auth.client_id or f"anon-{remote_s}"
+        return DeviceInfo(
+            device_id=device_id,
+            client_id=auth.client_id,
+            session_id=uuid.uuid4().hex,
+            protocol_version=auth.protocol_version or hello.version or 1,
+            features=dict(hello.features),
+            uplink_sample_rate=params.sample_rate,
+            uplink_frame_ms=params.frame_duration,
+            remote=remote_s,
+        )
+
+    async def _receive_loop(self, ws: ServerConnection, session: _Session) -> None:
+        channel = session.channel
+        idle = self.settings.idle_timeout_s
+        while True:
+            wait = channel.last_activity + idle - time.monotonic()
+            try:
+                if wait <= 0:
+                    raise TimeoutError
+                msg = await asyncio.wait_for(ws.recv(), wait)
+            except TimeoutError:
+                if channel.speaking:
+                    channel.last_activity = time.monotonic()
+                    continue
+                if time.monotonic() - channel.last_activity >= idle:
+                    log.info("device %s idle for %.0f s; closing", channel.info.device_id, idle)
+                    await ws.close(CLOSE_IDLE, "idle timeout")
+                    return
+                continue
+            except ConnectionClosed:
+                return
+            channel.last_activity = time.monotonic()
+            if isinstance(msg, str):
+                await session.on_text(msg)
+            else:
+                session.on_binary(msg)

@@ -1,0 +1,1 @@
+"""Voiceprints: who is speaking. Resemblyzer embeddings, per-owner calibrated thresholds, unknown = guest."""

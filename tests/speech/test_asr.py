@@ -1,0 +1,88 @@
+from __future__ import annotations
+
+import asyncio
+import threading
+
+import numpy as np
+import pytest
+
+from server.speech.asr import WhisperASR, clean_transcript, collapse_repeats, is_non_speech
+from tests.speech.audio import RATE, command, silence
+
+
+def test_clean_transcript_simplifies_and_removes_loops():
+    assert clean_transcript("幫我看看審計日誌") == "帮我看看审计日志"
+    assert clean_transcript("帮我看看 审计日志") == "帮我看看，审计日志"  # Whisper's pause → a comma
+    assert collapse_repeats("喀喀喀喀喀喀喀") == "喀"
+    assert collapse_repeats("好的好的好的好的好的") == "好的"
+    assert collapse_repeats("看看审计日志") == "看看审计日志"  # a real doubled word stays
+    assert clean_transcript("字幕由Amara.org社区提供") == ""
+
+
+def test_non_speech_rule():
+    assert is_non_speech(0.86, -1.02)  # measured on white noise
+    assert not is_non_speech(0.02, -0.1)  # measured on a command
+
+
+def test_silence_is_not_sent_to_the_model(whisper: WhisperASR):
+    t = whisper.transcribe(silence(2.0))
+    assert t.text == "" and t.path == "skipped"
+
+
+@pytest.mark.parametrize("amplitude", [300, 3000])
+def test_noise_does_not_become_a_command(whisper: WhisperASR, amplitude: int):
+    # Whisper base with command hotwords "hears" 审计日志 in white noise; the no-speech rule must drop it.
+    noise = (np.random.default_rng(amplitude).standard_normal(RATE * 3) * amplitude).astype(np.int16)
+    assert whisper.transcribe(noise).text == ""
+
+
+def test_short_command_uses_the_short_window(whisper: WhisperASR):
+    t = whisper.transcribe(command("broadcast.wav"))
+    assert t.path == "window" and t.text == "开始播报日志"
+    assert 0 < t.elapsed_s and t.duration_s == pytest.approx(1.2625)
+
+
+def test_audio_longer_than_the_window_takes_the_full_path(whisper: WhisperASR):
+    pcm = np.concatenate([command("long.wav"), silence(0.8), command("drill_audit.wav")])
+    assert len(pcm) / RATE > whisper.window_s
+    t = whisper.transcribe(pcm)
+    assert t.path == "full"
+    assert "业务日志" in t.text and "审计日志" in t.text and "有没有" in t.text
+
+
+def test_float_input_and_rate_check(whisper: WhisperASR):
+    pcm = command("enroll.wav")
+    assert whisper.transcribe(pcm.astype(np.float32) / 32768).text == "注册声纹"
+    with pytest.raises(ValueError, match="16000"):
+        whisper.transcribe(pcm, sample_rate=8000)
+
+
+async def test_async_wrapper_does_not_block_the_loop(whisper: WhisperASR):
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.01)
+            ticks += 1
+
+    task = asyncio.create_task(ticker())
+    t = await whisper.transcribe_async(command("rollback_yes.wav"))
+    task.cancel()
+    assert t.text == "确认回滚"
+    assert ticks >= 3  # the event loop kept running while Whisper worked
+
+
+def test_concurrent_callers_get_their_own_text(whisper: WhisperASR):
+    names = {"rollback_no.wav": "不用回滚", "enroll.wav": "注册声纹"}
+    got: dict[str, str] = {}
+
+    def run(name: str) -> None:
+        got[name] = whisper.transcribe(command(name)).text
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in names]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join(60)
+    assert got == names
