@@ -297,8 +297,10 @@ class LLMClient:
         response_format: dict[str, Any] | None = None,
         temperature: float = 0,
         max_tokens: int | None = None,
+        timeout: float | None = None,
     ) -> ChatResult:
-        kwargs = self._request_kwargs(messages, tools, response_format, temperature, max_tokens)
+        """One completion. `timeout` overrides the configured per-call timeout (e.g. shorter for routing)."""
+        kwargs = self._request_kwargs(messages, tools, response_format, temperature, max_tokens, timeout)
         started = time.monotonic()
         try:
             completion = await self._with_retries(lambda: self._client.chat.completions.create(**kwargs))
@@ -329,13 +331,14 @@ class LLMClient:
         *,
         temperature: float = 0,
         max_tokens: int | None = None,
+        timeout: float | None = None,
     ) -> AsyncIterator[Delta]:
         """Yield text and tool-call fragments as they arrive; the last Delta has done=True.
 
         Retries happen only before the first chunk: once text reached the caller (and maybe the
         speaker) a retry would repeat it.
         """
-        kwargs = self._request_kwargs(messages, tools, None, temperature, max_tokens)
+        kwargs = self._request_kwargs(messages, tools, None, temperature, max_tokens, timeout)
         kwargs["stream"] = True
         kwargs["stream_options"] = {"include_usage": True}
         stream = await self._with_retries(lambda: self._client.chat.completions.create(**kwargs), count=False)
@@ -371,7 +374,7 @@ class LLMClient:
                     )
         except openai.APITimeoutError as e:
             self._failed("timeout")
-            raise LLMTimeoutError(f"LLM stream timed out after {self.config.timeout_s}s") from e
+            raise LLMTimeoutError("LLM stream timed out") from e
         except openai.APIError as e:
             self._failed("error")
             raise LLMError(f"LLM stream failed: {type(e).__name__}") from e
@@ -391,6 +394,7 @@ class LLMClient:
         name: str = "result",
         temperature: float = 0,
         max_tokens: int | None = None,
+        timeout: float | None = None,
     ) -> dict[str, Any]:
         """Ask for a JSON object matching `schema`; one corrective retry, then LLMSchemaError."""
         jsonschema.Draft202012Validator.check_schema(schema)
@@ -431,8 +435,11 @@ class LLMClient:
         response_format: dict[str, Any] | None,
         temperature: float,
         max_tokens: int | None,
+        timeout: float | None = None,
     ) -> dict[str, Any]:
         kwargs: dict[str, Any] = {"model": self.model, "messages": messages, "temperature": temperature}
+        if timeout:
+            kwargs["timeout"] = timeout
         if tools:
             kwargs["tools"] = tools
         if response_format:
@@ -459,7 +466,7 @@ class LLMClient:
                 result = await call()
             except openai.APITimeoutError as e:  # subclass of APIConnectionError: check first
                 self._failed("timeout")
-                raise LLMTimeoutError(f"LLM call timed out after {self.config.timeout_s}s") from e
+                raise LLMTimeoutError("LLM call timed out") from e
             except _RETRYABLE as e:
                 if attempt >= self.config.max_retries:
                     self._failed("error")

@@ -65,6 +65,7 @@ class Settings(BaseSettings):
 
     # --- security ---
     master_key: SecretStr = SecretStr("")  # vault key; empty = generated key file data/vault.key (0600)
+    admin_token: SecretStr = SecretStr("")  # owner/credential API; empty = loopback clients only
     alert_basic_user: str = ""
     alert_basic_password: SecretStr = SecretStr("")
     alert_path_token: str = ""

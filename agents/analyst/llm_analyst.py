@@ -39,7 +39,12 @@ _SEVERITY_RANK = {s: i for i, s in enumerate(SEVERITIES)}
 def analysis_schema(finding_ids: list[str]) -> dict[str, Any]:
     """JSON schema of the model's answer; evidence may only cite the given finding ids."""
     if finding_ids:
-        evidence = {"type": "array", "minItems": 1, "maxItems": 10, "items": {"enum": sorted(set(finding_ids))}}
+        evidence = {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": 10,
+            "items": {"enum": sorted(set(finding_ids))},
+        }
     else:
         evidence = {"type": "array", "maxItems": 0}
     text = {"type": "string", "minLength": 1, "maxLength": 400}
@@ -105,7 +110,9 @@ class LLMAnalyst:
         context = self._context(report, findings, index)
         messages = self.build_messages(report, findings, context)
         schema = analysis_schema([f.id for f in findings])
-        answer = await self.llm.complete_json(messages, schema, name="log_analysis", max_tokens=self.max_tokens)
+        answer = await self.llm.complete_json(
+            messages, schema, name="log_analysis", max_tokens=self.max_tokens
+        )
         by_id = {f.id: f for f in findings}
         return Analysis(
             analysis_md=render_analysis_md(report, answer, by_id, f"llm:{self.llm.model}"),
@@ -183,10 +190,18 @@ def _clean(value: Any, limit: int) -> Any:
     return value
 
 
-def prompt_data(report: DayReport, findings: list[Finding], context: list[dict[str, Any]], max_chars: int) -> str:
+def prompt_data(
+    report: DayReport, findings: list[Finding], context: list[dict[str, Any]], max_chars: int
+) -> str:
     """The JSON inside the data block, shrunk (examples, then context, then findings) to fit max_chars."""
     stats = {
-        k: {"lines": s.lines, "records": s.records, "levels": s.levels, "templates": s.templates, "failed": s.error}
+        k: {
+            "lines": s.lines,
+            "records": s.records,
+            "levels": s.levels,
+            "templates": s.templates,
+            "failed": s.error,
+        }
         for k, s in report.stats.items()
     }
 
@@ -283,8 +298,17 @@ def _md(text: str) -> str:
     return sanitize(text, 400).replace("`", "'").replace("<", "&lt;")
 
 
-def render_analysis_md(report: DayReport, answer: dict[str, Any], by_id: dict[str, Finding], analyst: str) -> str:
-    lines = [f"# 日志分析 · {report.day}", "", f"_analyst: {analyst} · owner: {_md(report.owner)}_", "", "## 结论", ""]
+def render_analysis_md(
+    report: DayReport, answer: dict[str, Any], by_id: dict[str, Finding], analyst: str
+) -> str:
+    lines = [
+        f"# 日志分析 · {report.day}",
+        "",
+        f"_analyst: {analyst} · owner: {_md(report.owner)}_",
+        "",
+        "## 结论",
+        "",
+    ]
     items = answer.get("analysis") or []
     if not items:
         lines += ["没有发现需要处理的问题。", ""]

@@ -156,7 +156,9 @@ class LogIndex:
         elif conds:
             where = {"$and": conds}
         qvec = self.embedder.query(query)
-        colls = [c for s, c in (("template", self._templates), ("finding", self._findings)) if source in (None, s)]
+        colls = [
+            c for s, c in (("template", self._templates), ("finding", self._findings)) if source in (None, s)
+        ]
         hits: list[dict[str, Any]] = []
         for coll in colls:
             n = coll.count()

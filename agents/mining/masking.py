@@ -35,19 +35,18 @@ _HEX = "[0-9a-fA-F]"
 
 # Level 1: whole whitespace token (wrapping brackets/quotes removed first).
 TOKEN_RULES: tuple[MaskingRule, ...] = (
-    MaskingRule("url", r"[A-Za-z][A-Za-z0-9+.\-]*://[^\s\"']+"),
+    # scheme kept: "hdfs://<*>:<*>" for host:port, "https://<*>" with a path
+    MaskingRule("url_host_port", r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*)://[\w.\-]+:\d{1,5}/?", r"\g<scheme>://<*>:<*>"),
+    MaskingRule("url", r"(?P<scheme>[A-Za-z][A-Za-z0-9+.\-]*)://[^\s\"']+", r"\g<scheme>://<*>"),
     MaskingRule(
         "timestamp",
         r"\d{4}-\d{2}-\d{2}[T_]\d{2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?",
     ),
     MaskingRule("ip_port", r"/?(?:\d{1,3}\.){3}\d{1,3}:\d{1,5}", "<*>:<*>"),
+    MaskingRule("host_ip_port", r"[A-Za-z][\w.\-]*/(?:\d{1,3}\.){3}\d{1,3}:\d{1,5}", "<*>/<*>:<*>"),
+    # a host name with a digit or a dot, then a port: msra-sa-41:9000, db-0.mysql.svc:3306
+    MaskingRule("host_port", r"(?=[\w.\-]*[\d.])[A-Za-z][\w.\-]*[A-Za-z0-9]:\d{2,5}", "<*>:<*>"),
     MaskingRule("mac", rf"(?:{_HEX}{{2}}:){{5}}{_HEX}{{2}}"),
-    # container image with a tag or digest: registry.io:5000/team/app:v1.2.3, nginx:1.25, app@sha256:…
-    MaskingRule(
-        "image",
-        r"(?:[a-z0-9][a-z0-9.\-]*(?::\d+)?/)*[a-z0-9][a-z0-9._\-]*"
-        r"(?::[\w][\w.\-]*\d[\w.\-]*|@sha256:[0-9a-f]{16,})",
-    ),
 )
 
 # Level 2: a piece between PIECE_DELIMITERS.
@@ -78,6 +77,8 @@ PIECE_RULES: tuple[MaskingRule, ...] = (
 # Rules over the whole message, for values that span whitespace. Each has a cheap substring guard.
 MESSAGE_RULES: tuple[tuple[str, MaskingRule], ...] = (
     # an HTTP request line's target + protocol version is one value ("GET <*>")
+    # a container image reference in kubelet messages: Pulling image "registry.io/team/app:v1.2.3"
+    ('mage "', MaskingRule("image", r'(?<=[Ii]mage )"[^"\s]+"', '"<*>"')),
     (
         " HTTP/",
         MaskingRule(
@@ -91,16 +92,16 @@ MESSAGE_RULES: tuple[tuple[str, MaskingRule], ...] = (
 PIECE_DELIMITERS = ",;:=|\"'[](){}!，：；（）【】！、"
 SUBPIECE_DELIMITERS = ".-+@#$%&/"
 _OPEN = "[(\"'{<"
-_CLOSE = "])\"'}>,;"
+_CLOSE = "])\"'}>,;.:"
 
 
 def _alternation(rules: tuple[MaskingRule, ...]) -> re.Pattern[str]:
     return re.compile("|".join(f"(?P<r{i}>{r.pattern})" for i, r in enumerate(rules)))
 
 
-_TOKEN_RE = _alternation(TOKEN_RULES)
+# token rules are tried one by one (they may use groups in their replacement); piece rules as one alternation
+_TOKEN_RES = tuple((re.compile(r.pattern), r.replacement) for r in TOKEN_RULES)
 _PIECE_RE = _alternation(PIECE_RULES)
-_TOKEN_REPL = {f"r{i}": r.replacement for i, r in enumerate(TOKEN_RULES)}
 _PIECE_REPL = {f"r{i}": r.replacement for i, r in enumerate(PIECE_RULES)}
 _MESSAGE_RES = tuple((guard, re.compile(rule.pattern), rule.replacement) for guard, rule in MESSAGE_RULES)
 
@@ -152,6 +153,8 @@ def mask_piece(piece: str) -> str:
         return _PIECE_REPL[m.lastgroup]  # type: ignore[index]
     if not _DIGIT.search(piece):
         return piece
+    if not _LETTER.search(piece):
+        return WILDCARD  # digits and punctuation only: "-17>", "3/4", "**3"
     return _mask_subpieces(piece)
 
 
@@ -167,10 +170,11 @@ def mask_token(token: str) -> str:
     while end > start and token[end - 1] in _CLOSE:
         end -= 1
     core = token[start:end]
-    if core:
-        m = _TOKEN_RE.fullmatch(core)
-        if m is not None:
-            return token[:start] + _TOKEN_REPL[m.lastgroup] + token[end:]  # type: ignore[index]
+    if core and (":" in core or "/" in core):
+        for rx, repl in _TOKEN_RES:
+            m = rx.fullmatch(core)
+            if m is not None:
+                return token[:start] + m.expand(repl) + token[end:]
     parts = _PIECE_SPLIT.split(token)
     if len(parts) == 1:
         return mask_piece(token)

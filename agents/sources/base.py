@@ -16,6 +16,7 @@ import codecs
 import gzip
 import io
 import re
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -45,6 +46,19 @@ class SourceError(Exception):
         self.status = status
         self.key = key
         self.request_id = request_id
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Retries for transient failures (5xx, connection errors): ``attempts`` tries in total, backoff doubling."""
+
+    attempts: int = 4
+    base_delay: float = 0.5  # seconds before the first retry
+    max_delay: float = 8.0
+    sleep: Callable[[float], None] = time.sleep  # tests pass a no-op
+
+    def delay(self, attempt: int) -> float:
+        return min(self.max_delay, self.base_delay * (2**attempt))
 
 
 @dataclass(frozen=True, slots=True)

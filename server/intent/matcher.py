@@ -44,7 +44,7 @@ BROADCAST_WORDS = ("播报", "汇报", "念一下", "读一下", "念给我", "�
 DRILL_VERBS = (
     "深入", "分析", "详细", "说说", "讲讲", "看看", "查查", "查看", "查一下", "看一下", "说一下",
     "讲一下", "展开", "介绍", "怎么样", "有没有", "有什么", "情况", "细节", "具体", "解释", "为什么",
-    "找出", "排查",
+    "找出", "排查", "对比", "比较",
 )  # fmt: skip
 KIND_WORDS: dict[str, tuple[str, ...]] = {
     "correlate": ("关联", "三类", "根源", "根因", "综合分析", "串起来"),
@@ -149,27 +149,27 @@ def cn_to_int(numeral: str) -> int | None:
 
 
 def numerals_to_digits(text: str) -> str:
-    def repl(m: re.Match[str]) -> str:
-        value = cn_to_int(m.group(0))
-        return m.group(0) if value is None else str(value)
+    """Chinese numerals → digits; 百分之N → N%. A lone unit (百/千/万) is a word, not a number."""
 
-    return _CN_NUMERAL_RUN.sub(repl, text)
+    def repl(m: re.Match[str]) -> str:
+        run = m.group(0)
+        value = None if run in ("百", "千", "万") else cn_to_int(run)
+        return run if value is None else str(value)
+
+    return _CN_NUMERAL_RUN.sub(repl, text.replace("百分之", "%"))
 
 
 _FULL_DATE = re.compile(r"(?:(\d{4})年)?(\d{1,2})月(\d{1,2})[日号]")
 _DAY_ONLY = re.compile(r"(?<![\d月])(\d{1,2})[日号]")
-_ISO_DATE = re.compile(r"(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})")
 
 
 def parse_day(u: _Utterance | str, today: date) -> date | None:
-    """Relative days (今天/昨天/前天/大前天) and dates (11月20号, 2024年11月20日, 20号, 2024-11-20)."""
+    """Relative days (今天/昨天/前天/大前天) and dates (11月20号, 2024年11月20日, 20号)."""
     if isinstance(u, str):
         u = _Utterance.of(normalize(u))
     for word, offset in RELATIVE_DAYS:
         if word in u.text:
             return today + timedelta(days=offset)
-    if m := _ISO_DATE.search(u.digits):
-        return _safe_date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
     if m := _FULL_DATE.search(u.digits):
         year = int(m.group(1)) if m.group(1) else None
         return _infer_year(year, int(m.group(2)), int(m.group(3)), today)
@@ -195,7 +195,8 @@ def _infer_year(year: int | None, month: int, day: int, today: date) -> date | N
     return candidate
 
 
-_VOLUME_NUMBER = re.compile(r"(?:音量|声音|调到|调成|设为|设成|设置为|设置成|改成|改为|百分之|到)\D{0,3}?(\d{1,3})")
+# "大一点" becomes "大1点" in the digits copy: a number followed by 点/些/下 is not a level
+_VOLUME_NUMBER = re.compile(r"(?:音量|声音|调到|调成|设为|设成|设置为|设置成|改成|改为|到)\D{0,3}?(\d{1,3})(?![\d点些下])")
 
 
 def parse_volume(u: _Utterance) -> dict[str, int] | None:
@@ -265,9 +266,9 @@ def match_intent(text: str, today: date | None = None, pending: str | None = Non
 
 def _yes_no(text: str) -> str | None:
     bare = text.strip(FILLERS)
-    if bare in NO_WORDS or any(bare.startswith(w) for w in ("不用", "不要", "取消", "算了", "别")):
+    if bare in NO_WORDS or text.startswith(("不用", "不要", "取消", "算了", "别", "先不")):
         return "rollback_deny"
-    if bare in YES_WORDS or any(bare.startswith(w) for w in ("确认", "确定", "同意", "执行")):
+    if bare in YES_WORDS or text.startswith(("确认", "确定", "同意", "执行")):
         return "rollback_confirm"
     return None
 

@@ -88,7 +88,9 @@ class VoiceEncoder:
 
         samples = as_int16(pcm).astype(np.float32) / 32768.0
         if samples.size < int(MIN_SPEECH_S * SAMPLE_RATE):
-            raise AudioError(f"too short: {samples.size / SAMPLE_RATE:.2f} s of audio (need ≥ {MIN_SPEECH_S} s of speech)")
+            raise AudioError(
+                f"too short: {samples.size / SAMPLE_RATE:.2f} s of audio (need ≥ {MIN_SPEECH_S} s of speech)"
+            )
         rms = float(np.sqrt(np.mean(samples.astype(np.float64) ** 2)))
         if rms <= 0 or 20 * np.log10(rms) < MIN_RMS_DBFS:
             raise AudioError("no speech: the clip is silent")
@@ -107,7 +109,9 @@ class VoiceEncoder:
         batch = np.stack([mel[a:b] for a, b in windows])  # equal lengths: one window, or all full-size
         with self._lock, self._torch.inference_mode():
             partials = self._model(self._torch.from_numpy(batch)).numpy().astype(np.float32)
-        return Utterance(partials=partials, vector=_unit(partials.mean(axis=0)), speech_s=wav.size / SAMPLE_RATE)
+        return Utterance(
+            partials=partials, vector=_unit(partials.mean(axis=0)), speech_s=wav.size / SAMPLE_RATE
+        )
 
     def embed(self, pcm: np.ndarray | bytes) -> np.ndarray:
         """L2-normalised 256-d speaker embedding of one clip."""

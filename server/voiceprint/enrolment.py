@@ -67,7 +67,7 @@ class Step:
 
 
 def extract_name(transcript: str) -> str:
-    """"我叫张三。" -> "张三"; keeps letters/digits/CJK only."""
+    """ "我叫张三。" -> "张三"; keeps letters/digits/CJK only."""
     text = re.sub(r"[\s，。！？,.!?、:：\"'“”]", "", transcript or "")
     text = _NAME_PREFIX.sub("", text)
     return text[:16]

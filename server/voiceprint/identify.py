@@ -43,7 +43,13 @@ class Identifier:
         except AudioError as exc:
             ident, err = GUEST, str(exc)
         elapsed = (time.perf_counter() - t0) * 1000
-        log.debug("voiceprint owner=%s score=%.3f thr=%.3f %.0f ms", ident.owner_id, ident.score, ident.threshold, elapsed)
+        log.debug(
+            "voiceprint owner=%s score=%.3f thr=%.3f %.0f ms",
+            ident.owner_id,
+            ident.score,
+            ident.threshold,
+            elapsed,
+        )
         return IdentifyResult(ident, elapsed, err)
 
     async def identify(self, pcm: np.ndarray | bytes) -> IdentifyResult:

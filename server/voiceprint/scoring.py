@@ -7,8 +7,10 @@ embedding, and it keeps short and long utterances on the same scale.
 threshold, per owner, at enrolment:
   genuine estimate  = lowest leave-one-out score of an enrolment clip against the centroid of the others;
   threshold         = clamp(genuine estimate - GENUINE_MARGIN, FLOOR, CEILING);
-  then raised to (closest other owner's enrolment score + IMPOSTOR_MARGIN), capped at CEILING, so two similar
-  owners do not swallow each other's voices. Recomputed for every owner whenever anyone enrols.
+  then raised to (closest other owner's mean enrolment-clip score + IMPOSTOR_MARGIN), capped at CEILING, so two
+  similar owners do not swallow each other's voices. Recomputed for every owner whenever anyone enrols.
+  (The mean, not the max, over the other owner's clips: one clip of a similar voice can score as high as this
+  owner's own probes, and a threshold above those would lock the owner out.)
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import numpy as np
 FLOOR = 0.80
 CEILING = 0.92
 GENUINE_MARGIN = 0.03
-IMPOSTOR_MARGIN = 0.03
+IMPOSTOR_MARGIN = 0.02
 MIN_MARGIN = 0.03  # best owner must beat the runner-up by this much, or the speaker is a guest
 MIN_CLIPS = 3
 
@@ -63,20 +65,18 @@ class Calibration:
 
 
 def calibrate(
-    clips: Sequence[np.ndarray], impostor_clips: Sequence[np.ndarray], *, floor: float = FLOOR
+    clips: Sequence[np.ndarray], impostors: Sequence[Sequence[np.ndarray]], *, floor: float = FLOOR
 ) -> Calibration:
     """Threshold for one owner. ``clips``: that owner's enrolment partials (one (n,256) array per clip);
-    ``impostor_clips``: other owners' enrolment partials."""
+    ``impostors``: for each other owner, their enrolment clips' partials."""
     if len(clips) < 2:
         raise ValueError("calibration needs at least two enrolment clips")
     vectors = [unit(c.mean(axis=0)) for c in clips]
-    loo = [
-        score(clips[i], centroid([v for j, v in enumerate(vectors) if j != i])) for i in range(len(clips))
-    ]
+    loo = [score(clips[i], centroid([v for j, v in enumerate(vectors) if j != i])) for i in range(len(clips))]
     genuine = min(loo)
     threshold = min(max(genuine - GENUINE_MARGIN, floor), CEILING)
     own = centroid(vectors)
-    impostor = max((score(c, own) for c in impostor_clips), default=0.0)
+    impostor = max((float(np.mean([score(c, own) for c in other])) for other in impostors if other), default=0.0)
     if impostor + IMPOSTOR_MARGIN > threshold:
         threshold = min(impostor + IMPOSTOR_MARGIN, CEILING)
     return Calibration(threshold=round(threshold, 4), genuine=genuine, impostor=impostor)

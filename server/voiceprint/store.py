@@ -176,7 +176,7 @@ class VoiceprintStore:
         return self._owner(row)
 
     @staticmethod
-    def _owner(r) -> Owner:  # noqa: ANN001 - a SQLAlchemy row mapping
+    def _owner(r) -> Owner:  # r: a SQLAlchemy row mapping
         return Owner(
             id=r["id"],
             name=r["name"],
@@ -206,7 +206,14 @@ class VoiceprintStore:
     ) -> EnrolmentResult:
         """(Re-)enrol an owner from ≥3 clips; creates the owner first when ``owner_id`` is None and ``name`` is
         given. Replaces any earlier voiceprint only after every clip has been embedded successfully."""
-        utterances = self.embed_clips(clips)
+        return self.enrol_embedded(owner_id, self.embed_clips(clips), name=name)
+
+    def enrol_embedded(
+        self, owner_id: int | None, utterances: Sequence[Utterance], *, name: str | None = None
+    ) -> EnrolmentResult:
+        """``enrol`` for clips already run through the encoder (evaluation, or a dialogue that embedded them)."""
+        if len(utterances) < MIN_CLIPS:
+            raise AudioError(f"need at least {MIN_CLIPS} clips, got {len(utterances)}")
         if owner_id is None:
             if not name:
                 raise OwnerError("enrol needs an owner id or a name")
@@ -226,7 +233,7 @@ class VoiceprintStore:
             thresholds: dict[int, float] = {}
             mine = None
             for oid, own in all_clips.items():
-                others = [c for other, cs in all_clips.items() if other != oid for c in cs]
+                others = [cs for other, cs in all_clips.items() if other != oid]
                 cal = calibrate(own, others)
                 thresholds[oid] = cal.threshold
                 if oid == owner_id:
@@ -246,7 +253,9 @@ class VoiceprintStore:
                 conn.execute(insert(voiceprints).values(owner_id=owner_id, **row))
             for oid, thr in thresholds.items():
                 if oid != owner_id:
-                    conn.execute(update(voiceprints).where(voiceprints.c.owner_id == oid).values(threshold=thr))
+                    conn.execute(
+                        update(voiceprints).where(voiceprints.c.owner_id == oid).values(threshold=thr)
+                    )
             self._profiles = None
         log.info(
             "voiceprint enrolled owner=%s clips=%d threshold=%.3f (genuine %.3f, closest other %.3f)",
@@ -272,7 +281,8 @@ class VoiceprintStore:
                         select(voiceprints.c.owner_id, voiceprints.c.centroid, voiceprints.c.threshold)
                     ).all()
                 self._profiles = {
-                    r.owner_id: Profile(r.owner_id, _unpack_vector(r.centroid), float(r.threshold)) for r in rows
+                    r.owner_id: Profile(r.owner_id, _unpack_vector(r.centroid), float(r.threshold))
+                    for r in rows
                 }
             return self._profiles
 

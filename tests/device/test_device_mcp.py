@@ -30,7 +30,9 @@ def test_initialize_reports_server_info_and_keeps_vision() -> None:
 
 def test_set_volume_checks_range_and_errors_have_no_code() -> None:
     server = DeviceMcpServer()
-    ok = server.handle(rpc("tools/call", {"name": "self.audio_speaker.set_volume", "arguments": {"volume": 35}}))
+    ok = server.handle(
+        rpc("tools/call", {"name": "self.audio_speaker.set_volume", "arguments": {"volume": 35}})
+    )
     assert ok["result"] == {"content": [{"type": "text", "text": "true"}], "isError": False}
     assert server.state.volume == 35
     too_loud = server.handle(
@@ -60,7 +62,9 @@ def test_silent_cases_like_the_firmware() -> None:
     assert server.handle({"jsonrpc": "2.0", "id": 1, "result": {}}) is None  # a response sent to the device
     assert server.handle({"jsonrpc": "2.0", "method": "notifications/initialized"}) is None
     assert server.handle({"jsonrpc": "1.0", "id": 1, "method": "tools/list"}) is None
-    assert server.handle(rpc("resources/list"))["error"] == {"message": "Method not implemented: resources/list"}
+    assert server.handle(rpc("resources/list"))["error"] == {
+        "message": "Method not implemented: resources/list"
+    }
 
 
 def test_user_only_tools_are_hidden_by_default() -> None:
@@ -94,7 +98,9 @@ def test_tools_list_pages_at_8000_bytes_with_next_cursor() -> None:
     while True:
         reply = server.handle(rpc("tools/list", {"cursor": cursor}, pages + 1))
         result = reply["result"]
-        assert len(json.dumps(result, ensure_ascii=False, separators=(",", ":")).encode()) <= MAX_TOOLS_PAYLOAD
+        assert (
+            len(json.dumps(result, ensure_ascii=False, separators=(",", ":")).encode()) <= MAX_TOOLS_PAYLOAD
+        )
         seen += [t["name"] for t in result["tools"]]
         pages += 1
         if "nextCursor" not in result:

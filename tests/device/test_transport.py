@@ -20,7 +20,9 @@ async def test_firmware_handshake_hello_before_mcp_and_device_info() -> None:
     async with running_server(downlink_sample_rate=24000) as h:
         dev = VirtualDevice(h.url, device_id="AA:BB:CC:00:00:01", client_id="c-1", protocol_version=1)
         hello = await dev.connect()
-        await dev.wait_for(lambda e: e.message is not None and e.message.get("payload", {}).get("method") == "tools/list")
+        await dev.wait_for(
+            lambda e: e.message is not None and e.message.get("payload", {}).get("method") == "tools/list"
+        )
         incoming = [e.message for e in dev.events if e.direction == "in" and e.kind == "json"]
         assert incoming[0] == {
             "type": "hello",
@@ -34,7 +36,11 @@ async def test_firmware_handshake_hello_before_mcp_and_device_info() -> None:
         handler = h.handler_for("aa:bb:cc:00:00:01")
         await handler.wait_event("open")
         info = handler.info
-        assert (info.device_id, info.client_id, info.session_id) == ("aa:bb:cc:00:00:01", "c-1", hello.session_id)
+        assert (info.device_id, info.client_id, info.session_id) == (
+            "aa:bb:cc:00:00:01",
+            "c-1",
+            hello.session_id,
+        )
         assert info.protocol_version == 1 and info.features["mcp"] is True
         assert [d.device_id for d in h.registry.online()] == ["aa:bb:cc:00:00:01"]
         await dev.close()
@@ -102,7 +108,12 @@ async def test_binary_framing_both_directions(version: int) -> None:
 async def test_protocol_version_header_wins_over_hello_version() -> None:
     async with running_server() as h:
         dev = VirtualDevice(h.url, device_id="aa:00:00:00:02:01", protocol_version=3)
-        dev.config.hello = {"type": "hello", "version": 1, "transport": "websocket", "features": {"mcp": True}}
+        dev.config.hello = {
+            "type": "hello",
+            "version": 1,
+            "transport": "websocket",
+            "features": {"mcp": True},
+        }
         await dev.connect()
         assert h.handler_for("aa:00:00:00:02:01").info.protocol_version == 3
         await dev.close()
@@ -174,7 +185,9 @@ async def test_legacy_device_id_query_param() -> None:
 
 async def test_xiaozhi_sdk_client_with_empty_bearer_token() -> None:
     async with running_server() as h:
-        dev = VirtualDevice(h.url, device_id="aa:00:00:00:06:01", authorization="Bearer ", listen_mode="realtime")
+        dev = VirtualDevice(
+            h.url, device_id="aa:00:00:00:06:01", authorization="Bearer ", listen_mode="realtime"
+        )
         hello = await dev.connect()
         # the SDK fails its handshake unless all three are present
         raw = dev.received("hello")[0].message["audio_params"]

@@ -45,7 +45,9 @@ def test_query_and_passage_roles_differ_and_rank_chinese_to_english(embedder: E5
     q = embedder.query("哪个服务内存溢出了")
     assert q.shape == (384,)
     assert docs[0] @ q > docs[1] @ q
-    assert not np.allclose(embedder.query("Scaled up replica set"), embedder.passage(["Scaled up replica set"])[0])
+    assert not np.allclose(
+        embedder.query("Scaled up replica set"), embedder.passage(["Scaled up replica set"])[0]
+    )
 
 
 def test_is_a_chroma_embedding_function_without_warnings(tmp_path: Path):

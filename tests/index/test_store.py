@@ -4,7 +4,6 @@ from pathlib import Path
 
 import pytest
 
-from agents.findings import Finding
 from agents.index import E5Embedder, LogIndex, select_templates
 from agents.records import LogKind
 from tests.index.conftest import FINDINGS, TEMPLATES, tpl
@@ -127,10 +126,16 @@ def test_selection_keeps_notable_and_mutating_audit_and_top_others():
         {"template": "", "level": "ERROR"},  # empty: skipped
     ]
     chosen = [t["template"] for t in select_templates(templates, max_other=2)]
-    assert chosen == ["db error <*>", "slow thing", "alice@corp patch roles/<*> status=200", "GET /a 200", "GET /b 200"]
+    assert chosen == [
+        "db error <*>",
+        "slow thing",
+        "alice@corp patch roles/<*> status=200",
+        "GET /a 200",
+        "GET /b 200",
+    ]
 
 
 def test_finding_kind_metadata(day_index: LogIndex):
     hits = day_index.search("集群管理员权限", k=1, owner="owner-a", source="finding")
     assert hits[0]["kind"] == str(LogKind.AUDIT)
-    assert isinstance(FINDINGS[0], Finding)
+    assert hits[0]["finding_id"] == FINDINGS[0].id

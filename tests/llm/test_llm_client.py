@@ -172,10 +172,17 @@ async def test_json_schema_mode_sends_the_schema(fake_openai):
 
 
 async def test_timeout_raises_llm_timeout(fake_openai):
-    fake_openai.push(Reply(text="late", delay=3))
+    fake_openai.push(Reply(text="late", delay=1))
     async with make(fake_openai, timeout_s=0.3) as llm:
         with pytest.raises(LLMTimeoutError):
             await llm.chat(USER)
+
+
+async def test_per_call_timeout_override(fake_openai):
+    fake_openai.push(Reply(text="late", delay=1))
+    async with make(fake_openai, timeout_s=30) as llm:
+        with pytest.raises(LLMTimeoutError):
+            await llm.chat(USER, timeout=0.3)
 
 
 async def test_429_then_success_retries_with_backoff(fake_openai, clock):

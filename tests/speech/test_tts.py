@@ -4,7 +4,6 @@ import asyncio
 import io
 import logging
 import time
-from collections.abc import AsyncIterator
 
 import av
 import numpy as np
@@ -42,13 +41,6 @@ class BlackHole:
         self.server.close()
 
 
-@pytest.fixture
-async def black_hole() -> AsyncIterator[tuple[BlackHole, str]]:
-    hole = BlackHole()
-    async with hole as proxy:
-        yield hole, proxy
-
-
 async def test_espeak_duration_is_plausible_for_the_text():
     tts = EspeakTTS()
     pcm16 = await tts.synthesize(SENTENCE, 16000)
@@ -84,38 +76,41 @@ def test_mp3_decoding_and_resampling():
     assert len(resample(tone, 24000, 8000)) == pytest.approx(len(tone) / 3, abs=64)
 
 
-async def test_edge_black_holed_falls_back_within_the_timeout(black_hole, caplog, tmp_path):
-    hole, proxy = black_hole
-    tts = FallbackTTS(EdgeTTS(timeout_s=0.5, proxy=proxy), EspeakTTS(), PcmCache(tmp_path))
-    caplog.set_level(logging.INFO, logger="server.speech.tts")
-    started = time.monotonic()
-    pcm = await tts.synthesize("开始播报日志", 16000)
-    elapsed = time.monotonic() - started
-    assert hole.connections == 1  # edge really tried the (dead) network
-    assert len(pcm) > 16000 * 0.5 and elapsed < 0.5 + 1.0
-    assert tts.engine_in_use == "espeak"
-    # the next sentences don't pay the timeout again, and nothing more is logged
-    started = time.monotonic()
-    for text in ("审计日志有三条异常。", "是否回滚？"):
-        assert len(await tts.synthesize(text, 16000)) > 0
-    assert time.monotonic() - started < 0.5
-    assert hole.connections == 1
+async def test_edge_black_holed_falls_back_within_the_timeout(caplog, tmp_path):
+    # The dead server runs inside the test: an async fixture would live on another event loop.
+    hole = BlackHole()
+    async with hole as proxy:
+        tts = FallbackTTS(EdgeTTS(timeout_s=0.5, proxy=proxy), EspeakTTS(), PcmCache(tmp_path))
+        caplog.set_level(logging.INFO, logger="server.speech.tts")
+        started = time.monotonic()
+        pcm = await tts.synthesize("开始播报日志", 16000)
+        elapsed = time.monotonic() - started
+        assert hole.connections == 1  # edge really tried the (dead) network
+        assert len(pcm) > 16000 * 0.5 and elapsed < 0.5 + 1.0
+        assert tts.engine_in_use == "espeak"
+        # the next sentences don't pay the timeout again, and nothing more is logged
+        started = time.monotonic()
+        for text in ("审计日志有三条异常。", "是否回滚？"):
+            assert len(await tts.synthesize(text, 16000)) > 0
+        assert time.monotonic() - started < 0.5
+        assert hole.connections == 1
     warnings = [r for r in caplog.records if r.levelno >= logging.WARNING]
     assert len(warnings) == 1 and "edge" in warnings[0].getMessage()
     assert "espeak" in warnings[0].getMessage()
 
 
-async def test_edge_is_retried_after_the_quiet_period(black_hole, tmp_path):
-    hole, proxy = black_hole
+async def test_edge_is_retried_after_the_quiet_period():
+    hole = BlackHole()
     now = [1000.0]
-    tts = FallbackTTS(EdgeTTS(timeout_s=0.3, proxy=proxy), EspeakTTS(), clock=lambda: now[0])
-    await tts.synthesize("第一句", 16000)
-    now[0] += 299
-    await tts.synthesize("第二句", 16000)
-    assert hole.connections == 1
-    now[0] += 2
-    await tts.synthesize("第三句", 16000)
-    assert hole.connections == 2
+    async with hole as proxy:
+        tts = FallbackTTS(EdgeTTS(timeout_s=0.3, proxy=proxy), EspeakTTS(), clock=lambda: now[0])
+        await tts.synthesize("第一句", 16000)
+        now[0] += 299
+        await tts.synthesize("第二句", 16000)
+        assert hole.connections == 1
+        now[0] += 2
+        await tts.synthesize("第三句", 16000)
+        assert hole.connections == 2
 
 
 async def test_refused_connection_falls_back_at_once(tmp_path):

@@ -1,0 +1,292 @@
+"""Template-mining benchmark: ``python -m bench.mining [--lines N] [--seed S] [--no-loghub]``.
+
+1. Throughput on one core, measured in-process: a synthetic but realistic day of business, Kubernetes
+   event and audit messages (Chinese and English, ids, durations, trace ids, pod names, images…), run
+   through ``TemplateMiner.add_many`` (batch path) and ``add`` (streaming), and through Drain3 on a slice.
+2. Accuracy on Loghub-2k (GA/PA/FGA/FTA), ours next to Drain3.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import string
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+LOGHUB = REPO.parent / "shared" / "datasets" / "loghub2k"
+
+SERVICES = ["order-api", "payment-svc", "cart", "user-center", "inventory", "gateway", "notify-worker"]
+NAMESPACES = ["shop", "pay", "infra"]
+USERS = ["alice", "bob", "carol", "ci-bot", "system:serviceaccount:kube-system:deployment-controller"]
+TABLES = ["orders", "payments", "users", "sku_stock"]
+REGISTRY = "registry.example.com/shop"
+
+
+class DayGenerator:
+    """Deterministic generator of one day of mixed messages (no I/O)."""
+
+    def __init__(self, seed: int = 7) -> None:
+        self.r = random.Random(seed)
+        r = self.r
+        self.pods = {
+            s: [f"{s}-{self._hex(9)}-{self._suffix()}" for _ in range(r.randint(2, 5))] for s in SERVICES
+        }
+        self.nodes = [f"node-{i}" for i in range(1, 9)]
+        self.versions = [f"v1.{r.randint(0, 9)}.{r.randint(0, 30)}" for _ in range(6)]
+        self.templates: list[tuple[float, Callable[[], str]]] = [
+            (18, self._order_created),
+            (10, self._zh_order),
+            (9, self._http_access),
+            (6, self._json_like),
+            (5, self._payment_callback),
+            (4, self._db_slow),
+            (3, self._zh_login),
+            (3, self._cache_miss),
+            (2, self._error_upstream),
+            (4, self._probe_failed),
+            (3, self._pulling),
+            (2, self._backoff_pull),
+            (1, self._failed_pull),
+            (2, self._unschedulable),
+            (2, self._backoff_restart),
+            (3, self._created_started),
+            (2, self._scheduled),
+            (1, self._scaled),
+            (4, self._audit),
+            (1, self._oom),
+        ]
+        total = sum(w for w, _ in self.templates)
+        self._weights = [w / total for w, _ in self.templates]
+        self._makers = [m for _, m in self.templates]
+
+    # helpers
+    def _hex(self, n: int) -> str:
+        return "".join(self.r.choice("0123456789abcdef") for _ in range(n))
+
+    def _suffix(self) -> str:
+        return "".join(self.r.choice("bcdfghjklmnpqrstvwxz2456789") for _ in range(5))
+
+    def _svc(self) -> str:
+        return self.r.choice(SERVICES)
+
+    def _pod(self, svc: str | None = None) -> str:
+        return self.r.choice(self.pods[svc or self._svc()])
+
+    def _ms(self) -> int:
+        return int(self.r.lognormvariate(3.5, 1.0))
+
+    def _uid(self) -> str:
+        return f"u_{self.r.randint(10000, 99999)}"
+
+    def _order(self) -> str:
+        return f"ORD{self.r.randint(20240501000000, 20240501999999)}"
+
+    def _trace(self) -> str:
+        return self._hex(32)
+
+    def _ip(self) -> str:
+        return f"10.{self.r.randint(0, 3)}.{self.r.randint(0, 255)}.{self.r.randint(1, 254)}"
+
+    # business
+    def _order_created(self) -> str:
+        r = self.r
+        return (
+            f"order created order_id={self._order()} user_id={self._uid()} amount={r.randint(100, 99999) / 100} "
+            f"items={r.randint(1, 9)} cost={self._ms()}ms trace_id={self._trace()}"
+        )
+
+    def _zh_order(self) -> str:
+        r = self.r
+        return r.choice(
+            [
+                f"用户 {self._uid()} 下单成功，订单号 {self._order()}，金额 {r.randint(100, 99999) / 100} 元，耗时 {self._ms()}ms",
+                f"库存扣减成功 sku={r.randint(100000, 999999)} 剩余 {r.randint(0, 500)} 件 trace_id={self._trace()}",
+                f"订单 {self._order()} 支付超时，已自动取消",
+            ]
+        )
+
+    def _http_access(self) -> str:
+        r = self.r
+        path = r.choice(["/api/v1/orders", "/api/v1/cart/items", "/api/v1/users/me", "/api/v1/pay/notify"])
+        if r.random() < 0.4:
+            path += f"/{r.randint(1, 999999)}"
+        status = r.choices([200, 201, 400, 404, 500, 502], [80, 5, 5, 5, 3, 2])[0]
+        return f'{self._ip()} "{r.choice(["GET", "POST", "PUT"])} {path} HTTP/1.1" {status} {r.randint(80, 20000)} {self._ms()}ms'
+
+    def _json_like(self) -> str:
+        r = self.r
+        return (
+            f'{{"event":"{r.choice(["cart_updated", "coupon_applied", "address_saved"])}","user":"{self._uid()}",'
+            f'"count":{r.randint(1, 20)},"latency_ms":{self._ms()},"trace":"{self._trace()[:16]}"}}'
+        )
+
+    def _payment_callback(self) -> str:
+        r = self.r
+        if r.random() < 0.8:
+            return f"payment callback ok channel={r.choice(['wechat', 'alipay', 'card'])} order={self._order()} took {self._ms()}ms"
+        return f"payment callback failed order={self._order()} code=E{r.randint(1000, 1010)} retry={r.randint(1, 5)}/5"
+
+    def _db_slow(self) -> str:
+        r = self.r
+        return f"slow query on {r.choice(TABLES)} took {r.randint(1000, 9000)}ms rows={r.randint(1, 100000)} conn=db-{r.randint(0, 2)}.mysql.{r.choice(NAMESPACES)}.svc:3306"
+
+    def _zh_login(self) -> str:
+        r = self.r
+        return r.choice(
+            [
+                f"用户 {self._uid()} 登录成功 ip={self._ip()}",
+                f"用户 {self._uid()} 登录失败：密码错误（第 {r.randint(1, 5)} 次）",
+                f"发送短信验证码到 1{r.randint(3000000000, 9999999999)} 成功",
+            ]
+        )
+
+    def _cache_miss(self) -> str:
+        r = self.r
+        return f"cache miss key=product:{r.randint(1, 500000)} fallback to db in {self._ms()}ms"
+
+    def _error_upstream(self) -> str:
+        r = self.r
+        return (
+            f"upstream {self._svc()} returned 503 after {r.randint(1, 3)} retries, request_id={self._hex(8)}-"
+            f"{self._hex(4)}-{self._hex(4)}-{self._hex(4)}-{self._hex(12)}"
+        )
+
+    # k8s events
+    def _probe_failed(self) -> str:
+        r = self.r
+        if r.random() < 0.5:
+            return f"Readiness probe failed: HTTP probe failed with statuscode: {r.choice([500, 503])}"
+        return f'Liveness probe failed: Get "http://{self._ip()}:8080/healthz": context deadline exceeded (Client.Timeout exceeded while awaiting headers)'
+
+    def _image(self) -> str:
+        return f"{REGISTRY}/{self._svc()}:{self.r.choice(self.versions)}"
+
+    def _pulling(self) -> str:
+        r = self.r
+        if r.random() < 0.5:
+            return f'Pulling image "{self._image()}"'
+        s = r.randint(1, 40000) / 1000
+        return f'Successfully pulled image "{self._image()}" in {s}s ({s + 0.1:.3f}s including waiting). Image size: {r.randint(10**7, 10**9)} bytes.'
+
+    def _backoff_pull(self) -> str:
+        return f'Back-off pulling image "{self._image()}"'
+
+    def _failed_pull(self) -> str:
+        img = self._image()
+        return f'Failed to pull image "{img}": rpc error: code = NotFound desc = failed to pull and unpack image "{img}": not found'
+
+    def _unschedulable(self) -> str:
+        r = self.r
+        a = r.randint(1, 4)
+        return (
+            f"0/5 nodes are available: {a} Insufficient memory, {5 - a} node(s) had untolerated taint "
+            "{node-role.kubernetes.io/control-plane: }. preemption: 0/5 nodes are available: "
+            "5 No preemption victims found for incoming pod."
+        )
+
+    def _backoff_restart(self) -> str:
+        svc = self._svc()
+        return f"Back-off restarting failed container {svc} in pod {self._pod(svc)}_{self.r.choice(NAMESPACES)}({self._hex(8)}-{self._hex(4)}-{self._hex(4)}-{self._hex(4)}-{self._hex(12)})"
+
+    def _created_started(self) -> str:
+        return f"{self.r.choice(['Created', 'Started'])} container {self._svc()}"
+
+    def _scheduled(self) -> str:
+        svc = self._svc()
+        return f"Successfully assigned {self.r.choice(NAMESPACES)}/{self._pod(svc)} to {self.r.choice(self.nodes)}"
+
+    def _scaled(self) -> str:
+        svc = self._svc()
+        rs = self._pod(svc).rsplit("-", 1)[0]
+        return f"Scaled {self.r.choice(['up', 'down'])} replica set {rs} to {self.r.randint(0, 6)}"
+
+    def _oom(self) -> str:
+        return f"Memory cgroup out of memory: Killed process {self.r.randint(1000, 99999)} (java) total-vm:{self.r.randint(10**6, 10**7)}kB"
+
+    # audit summaries
+    def _audit(self) -> str:
+        r = self.r
+        verb = r.choice(["update", "patch", "delete", "create", "get"])
+        res = r.choice(["deployments", "configmaps", "secrets", "pods", "services"])
+        name = self._svc() if res != "pods" else self._pod()
+        msg = f"{verb} {res} {r.choice(NAMESPACES)}/{name} by {r.choice(USERS)}"
+        if r.random() < 0.1:
+            msg += " (403 Forbidden)"
+        return msg
+
+    def lines(self, n: int) -> list[str]:
+        makers = self.r.choices(self._makers, self._weights, k=n)
+        return [m() for m in makers]
+
+
+def throughput(lines: list[str]) -> dict[str, float]:
+    from agents.mining import TemplateMiner
+
+    miner = TemplateMiner()
+    t0 = time.perf_counter()
+    miner.add_many(lines)
+    batch = time.perf_counter() - t0
+    templates = len(miner)
+
+    miner = TemplateMiner()
+    add = miner.add
+    t0 = time.perf_counter()
+    for line in lines:
+        add(line)
+    stream = time.perf_counter() - t0
+
+    from agents.mining.evaluate import drain3_miner
+
+    sample = lines[:50_000]
+    d3 = drain3_miner()
+    t0 = time.perf_counter()
+    for line in sample:
+        d3.add_log_message(line)
+    drain = time.perf_counter() - t0
+    return {
+        "lines": len(lines),
+        "templates": templates,
+        "batch_lines_per_s": len(lines) / batch,
+        "stream_lines_per_s": len(lines) / stream,
+        "drain3_lines_per_s": len(sample) / drain,
+        "drain3_templates": len(d3.drain.clusters),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench.mining", description=__doc__.splitlines()[0])
+    ap.add_argument("--lines", type=int, default=600_000)
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--no-loghub", action="store_true", help="skip the Loghub accuracy table")
+    ap.add_argument("--show-templates", type=int, default=0, help="print the N most frequent templates")
+    args = ap.parse_args(argv)
+
+    t0 = time.perf_counter()
+    lines = DayGenerator(args.seed).lines(args.lines)
+    print(f"generated {len(lines):,} synthetic lines in {time.perf_counter() - t0:.1f}s")
+    res = throughput(lines)
+    print(
+        f"ours   batch  : {res['batch_lines_per_s']:>10,.0f} lines/s  ({res['templates']} templates)\n"
+        f"ours   stream : {res['stream_lines_per_s']:>10,.0f} lines/s\n"
+        f"Drain3        : {res['drain3_lines_per_s']:>10,.0f} lines/s  (first 50k lines, {res['drain3_templates']} templates)"
+    )
+    if args.show_templates:
+        from agents.mining import TemplateMiner
+
+        miner = TemplateMiner()
+        miner.add_many(lines)
+        for t in sorted(miner.templates(), key=lambda t: -t.count)[: args.show_templates]:
+            print(f"{t.count:>8} {t.text}")
+    if not args.no_loghub and LOGHUB.is_dir():
+        from agents.mining.evaluate import evaluate, format_table
+
+        print()
+        print(format_table(evaluate([LOGHUB])))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
