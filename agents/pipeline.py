@@ -180,10 +180,16 @@ def _feed_kind(
             timers.seconds["agents"] += clock() - t2
             timers.records += len(batch)
             if progress:
-                progress(ProgressEvent("parse", kind.value, timers.lines, timers.bytes_done, timers.bytes_total))
+                progress(
+                    ProgressEvent("parse", kind.value, timers.lines, timers.bytes_done, timers.bytes_total)
+                )
         timers.bytes_done += max(0, ref.size)
         if progress:
-            progress(ProgressEvent("source", kind.value, timers.lines, timers.bytes_done, timers.bytes_total, ref.key))
+            progress(
+                ProgressEvent(
+                    "source", kind.value, timers.lines, timers.bytes_done, timers.bytes_total, ref.key
+                )
+            )
     return stats
 
 
@@ -273,7 +279,9 @@ async def run_async(
         index_error = None
         if index is not None:
             if progress:
-                progress(ProgressEvent("index", lines=timers.lines, message="indexing templates and findings"))
+                progress(
+                    ProgressEvent("index", lines=timers.lines, message="indexing templates and findings")
+                )
             t = time.perf_counter()
             try:
                 await asyncio.to_thread(index.index_day, owner, day, templates, report.findings)
@@ -296,16 +304,26 @@ async def run_async(
             "index_error": index_error,
             "templates": _notable_templates(templates),
         }
-        out_dir = await asyncio.to_thread(write_results, config.results_dir, day, owner, report, analysis, extra)
+        out_dir = await asyncio.to_thread(
+            write_results, config.results_dir, day, owner, report, analysis, extra
+        )
         timers.seconds["write"] = time.perf_counter() - t
     total = time.perf_counter() - started
     seconds = {k: round(v, 3) for k, v in timers.seconds.items()}
     seconds["total"] = round(total, 3)
     report.stage_seconds = seconds
-    lps = {k: round(timers.lines / v) for k, v in seconds.items() if k in ("source", "parse", "mine", "agents") and v > 0}
+    lps = {
+        k: round(timers.lines / v)
+        for k, v in seconds.items()
+        if k in ("source", "parse", "mine", "agents") and v > 0
+    }
     lps["end_to_end"] = round(timers.lines / total) if total > 0 else 0
     if progress:
-        progress(ProgressEvent("done", lines=timers.lines, bytes_done=timers.bytes_done, bytes_total=timers.bytes_total))
+        progress(
+            ProgressEvent(
+                "done", lines=timers.lines, bytes_done=timers.bytes_done, bytes_total=timers.bytes_total
+            )
+        )
     return PipelineResult(
         owner=owner, day=day, out_dir=out_dir, report=report, analysis=analysis, stage_seconds=seconds,
         lines=timers.lines, records=timers.records, lines_per_second=lps, analyst_error=analyst_error,
@@ -339,7 +357,12 @@ async def _analyse(
             error = "analyst returned an empty analysis"
         except Exception as exc:  # any failure → deterministic fallback, never a missing report
             error = f"{type(exc).__name__}: {exc}"[:500] or type(exc).__name__
-            log.warning("analyst failed for %s/%s, using the deterministic fallback: %s", report.owner, report.day, error)
+            log.warning(
+                "analyst failed for %s/%s, using the deterministic fallback: %s",
+                report.owner,
+                report.day,
+                error,
+            )
     analysis = await DeterministicAnalyst().analyze(report, index)
     if error:
         analysis.extra["fallback_reason"] = error

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from operator import itemgetter
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from agents.sources.base import DEFAULT_PREFIXES
@@ -144,7 +144,7 @@ def _rand_id(rng: random.Random, n: int, alphabet: str = "bcdfghjklmnpqrstvwxz24
 
 
 def _hex(rng: random.Random, n: int) -> str:
-    return "%0*x" % (n, rng.getrandbits(4 * n))
+    return f"{rng.getrandbits(4 * n):0{n}x}"
 
 
 def _dumps(obj: Any) -> str:
@@ -176,7 +176,9 @@ class Cluster:
 # ---------------------------------------------------------------- line builders
 
 
-def business_line(ts: float, tz: ZoneInfo, ns: str, w: str, pod: str, level: str, msg: str, **extra: Any) -> str:
+def business_line(
+    ts: float, tz: ZoneInfo, ns: str, w: str, pod: str, level: str, msg: str, **extra: Any
+) -> str:
     rec = {
         "time": datetime.fromtimestamp(ts, tz).isoformat(timespec="milliseconds"),
         "level": level,
@@ -204,7 +206,11 @@ def core_event(
     field_path: str = "",
     ev_name: str = "",
 ) -> str:
-    obj: dict[str, Any] = {"kind": obj_kind, "name": obj_name, "uid": str(uuid.uuid5(uuid.NAMESPACE_DNS, obj_name))}
+    obj: dict[str, Any] = {
+        "kind": obj_kind,
+        "name": obj_name,
+        "uid": str(uuid.uuid5(uuid.NAMESPACE_DNS, obj_name)),
+    }
     if ns:
         obj["namespace"] = ns
     obj["apiVersion"] = "v1" if obj_kind in ("Pod", "Node", "PersistentVolumeClaim") else "apps/v1"
@@ -235,7 +241,9 @@ def core_event(
     return _dumps(ev)
 
 
-def new_event(ts: float, ns: str, obj_kind: str, obj_name: str, reason: str, note: str, etype: str, controller: str) -> str:
+def new_event(
+    ts: float, ns: str, obj_kind: str, obj_name: str, reason: str, note: str, etype: str, controller: str
+) -> str:
     """An events.k8s.io/v1 Event (what kube-scheduler emits)."""
     ev = {
         "kind": "Event",
@@ -301,7 +309,9 @@ def audit_line(
         "stageTimestamp": _micro_utc(ts + 0.004),
         "annotations": {
             "authorization.k8s.io/decision": "allow" if code != 403 else "forbid",
-            "authorization.k8s.io/reason": "" if code != 403 else f'RBAC: user "{user}" cannot {verb} resource',
+            "authorization.k8s.io/reason": ""
+            if code != 403
+            else f'RBAC: user "{user}" cannot {verb} resource',
         },
     }
     if code >= 400:
@@ -337,7 +347,9 @@ class DayGenerator:
         self.intensity = max(1.0, (total / 50_000) ** 0.5)
         self.incidents: list[Incident] = []
         self.extra: dict[str, list[Line]] = {k: [] for k in KINDS}  # incident lines
-        self.effects: dict[str, list[tuple[float, float, float, str, str]]] = {}  # service -> (t0,t1,p,level,msg)
+        self.effects: dict[
+            str, list[tuple[float, float, float, str, str]]
+        ] = {}  # service -> (t0,t1,p,level,msg)
         self.busy: set[str] = set()  # workloads that must not get background rollouts
         self._plan()
 
@@ -356,7 +368,9 @@ class DayGenerator:
         taken.append((h, h + dur_h))
         return h
 
-    def _add(self, kind: str, ts: float, line: str, host: str = "", ns: str = "", pod: str = "", ctr: str = "") -> None:
+    def _add(
+        self, kind: str, ts: float, line: str, host: str = "", ns: str = "", pod: str = "", ctr: str = ""
+    ) -> None:
         self.extra[kind].append((ts, line, (host, ns, pod, ctr)))
 
     # ---- incident planning
@@ -380,6 +394,16 @@ class DayGenerator:
             out.append(t)
             t += step * self.rng.uniform(0.7, 1.3) / self.intensity
         return out
+
+    def _business_errors(self, ns: str, w: str, t0: float, t1: float, step: float, msgs: list[str]) -> None:
+        """An error stream independent of traffic (retries, consumers, health checks): visible even at night."""
+        c = self.cluster
+        for t in self._pod_events_every(t0, t1, step):
+            pod = self.rng.choice(c.pods[w])
+            line = business_line(
+                t, self.tz, ns, w, pod, "ERROR", self.rng.choice(msgs), trace_id=_hex(self.rng, 16)
+            )
+            self._add("business", t, line, c.node_of[pod], ns, pod, w)
 
     def _image_pull(self, ns: str, w: str, user: str, rollback_user: str, taken: list) -> None:
         c, rng = self.cluster, self.rng
@@ -408,9 +432,7 @@ class DayGenerator:
         for pod in pods:
             host = rng.choice(NODES)
             fp = f"spec.containers{{{w}}}"
-            n = 0
-            for t in self._pod_events_every(t0 + 3, t1, 40.0):
-                n += 1
+            for n, t in enumerate(self._pod_events_every(t0 + 3, t1, 40.0), start=1):
                 if n % 6 == 1:
                     self._add("event", t, core_event(t, ns, "Pod", pod, "Pulling", f'Pulling image "{bad_image}"',
                               "Normal", host=host, count=n, field_path=fp), host, ns, pod, w)  # fmt: skip
@@ -429,6 +451,7 @@ class DayGenerator:
         # one old pod was replaced: the rest are overloaded, and callers see 503s
         self.effects.setdefault(w, []).append((t0 + 60, t1, 0.3, "ERROR", "request queue full, rejecting request: too many in-flight requests (limit 200)"))  # fmt: skip
         self.effects.setdefault("web-frontend", []).append((t0 + 60, t1, 0.12, "ERROR", f"调用 {w} 失败: 503 Service Unavailable, upstream connect error"))  # fmt: skip
+        self._business_errors(ns, w, t0 + 60, t1, 60.0, ["request queue full, rejecting request: too many in-flight requests (limit 200)"])  # fmt: skip
         self.incidents.append(Incident("image-pull", "image_pull_failure", ns, w, "Deployment", t0, t1, user,
                                        must_mention=[w, user, bad_tag],
                                        details={"bad_image": bad_image, "bad_tag": bad_tag, "old_image": old_image,
@@ -442,9 +465,7 @@ class DayGenerator:
         pod = c.pods[w][0]
         host = c.node_of[pod]
         fp = f"spec.containers{{{w}}}"
-        n = 0
-        for t in self._pod_events_every(t0, t1, 150.0):
-            n += 1
+        for n, t in enumerate(self._pod_events_every(t0, t1, 150.0), start=1):
             pid = rng.randint(1000, 60000)
             msg = (f"Memory cgroup out of memory: Killed process {pid} (java) total-vm:{rng.randint(4, 6) * 1048576}kB, "
                    f"anon-rss:{rng.randint(2000000, 2100000)}kB, file-rss:0kB, shmem-rss:0kB, UID:0 "
@@ -457,7 +478,9 @@ class DayGenerator:
             self._add("event", t + 20, core_event(t + 20, ns, "Pod", pod, "BackOff",
                       f"Back-off restarting failed container {w} in pod {pod}_{ns}({uuid.uuid5(uuid.NAMESPACE_DNS, pod)})",
                       host=host, count=n, first_ts=t0, field_path=fp), host, ns, pod, w)  # fmt: skip
-        self.effects.setdefault(w, []).append((t0, t1, 0.08, "ERROR", "java.lang.OutOfMemoryError: Java heap space"))
+        self.effects.setdefault(w, []).append(
+            (t0, t1, 0.08, "ERROR", "java.lang.OutOfMemoryError: Java heap space")
+        )
         self.effects.setdefault(w, []).append((t0, t1, 0.03, "ERROR", "Exception in thread \"kafka-consumer-1\" java.lang.OutOfMemoryError: GC overhead limit exceeded"))  # fmt: skip
         self.incidents.append(Incident("oom", "oom_kill", ns, w, "Deployment", t0, t1, must_mention=[w],
                                        details={"node": host, "pod": pod, "process": "java"}))  # fmt: skip
@@ -507,7 +530,9 @@ class DayGenerator:
         for t in self._pod_events_every(t0 + 600, t1, 900.0):
             msg = (f"Unable to attach or mount volumes: unmounted volumes=[data], unattached volumes=[data "
                    f"kube-api-access-{_rand_id(rng, 5)}]: timed out waiting for the condition")  # fmt: skip
-            self._add("event", t, core_event(t, ns, "Pod", pod, "FailedMount", msg, host=NODES[0], field_path=""))
+            self._add(
+                "event", t, core_event(t, ns, "Pod", pod, "FailedMount", msg, host=NODES[0], field_path="")
+            )
         self.incidents.append(Incident("unbound-pvc", "unbound_pvc", ns, sts, "StatefulSet", t0, t1, user,
                                        must_mention=[sts, sc], details={"storage_class": sc, "pvc": pvc}))  # fmt: skip
 
@@ -518,9 +543,7 @@ class DayGenerator:
         t0, t1 = self.at(h), self.at(h + dur)
         err = ("unable to get metrics for resource cpu: unable to fetch metrics from resource metrics API: the server "
                "is currently unable to handle the request (get pods.metrics.k8s.io)")  # fmt: skip
-        n = 0
-        for t in self._pod_events_every(t0, t1, 90.0):
-            n += 1
+        for n, t in enumerate(self._pod_events_every(t0, t1, 90.0), start=1):
             self._add("event", t, core_event(t, ns, "HorizontalPodAutoscaler", w, "FailedGetResourceMetric",
                       f"failed to get cpu utilization: {err}", component="horizontal-pod-autoscaler", count=n,
                       first_ts=t0, ev_name=f"{w}.hpa1"))  # fmt: skip
@@ -544,22 +567,35 @@ class DayGenerator:
         cm = f"{w}-config"
         req = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": cm, "namespace": ns},
                "data": {"db.pool.size": "abc", "db.host": "mysql-proxy.infra.svc", "cache.ttl": "300"}}  # fmt: skip
-        self._add("audit", t0, audit_line(t0, user, "update", "configmaps", ns, cm, request_object=req, source_ip="10.0.0.25"))
+        self._add(
+            "audit",
+            t0,
+            audit_line(t0, user, "update", "configmaps", ns, cm, request_object=req, source_ip="10.0.0.25"),
+        )
         self._add("audit", t1, audit_line(t1, user, "update", "configmaps", ns, cm,
                   request_object={**req, "data": {**req["data"], "db.pool.size": "50"}}, source_ip="10.0.0.25"))  # fmt: skip
-        self.effects.setdefault(w, []).append((t0 + 90, t1, 0.25, "ERROR", f'加载配置失败: invalid value "abc" for key db.pool.size, configmap {cm}'))  # fmt: skip
-        self.effects.setdefault(w, []).append((t0 + 90, t1, 0.15, "ERROR", "failed to connect to mysql mysql-proxy.infra.svc:3306: Error 1040: Too many connections"))  # fmt: skip
+        msgs = [f'加载配置失败: invalid value "abc" for key db.pool.size, configmap {cm}',
+                "failed to connect to mysql mysql-proxy.infra.svc:3306: Error 1040: Too many connections"]  # fmt: skip
+        self.effects.setdefault(w, []).append((t0 + 90, t1, 0.25, "ERROR", msgs[0]))
+        self.effects.setdefault(w, []).append((t0 + 90, t1, 0.15, "ERROR", msgs[1]))
+        self._business_errors(ns, w, t0 + 90, t1, 60.0, msgs)
         self.incidents.append(Incident("configmap-change", "configmap_change", ns, w, "Deployment", t0, t1, user,
                                        must_mention=[w, user], details={"configmap": cm}))  # fmt: skip
 
     def _rbac(self, taken: list) -> None:
         rng = self.rng
         user = rng.choice(SUSPICIOUS_USERS)
-        binding = rng.choice(["debug-admin", "tmp-access", "ops-temp", "break-glass"]) + "-" + _rand_id(rng, 4)
+        binding = (
+            rng.choice(["debug-admin", "tmp-access", "ops-temp", "break-glass"]) + "-" + _rand_id(rng, 4)
+        )
         h = self._slot(taken, 0.3)
         t0 = self.at(h)
         ip = f"203.0.113.{rng.randint(2, 250)}"
-        self._add("audit", t0 - 60, audit_line(t0 - 60, user, "list", "secrets", "kube-system", code=403, source_ip=ip))
+        self._add(
+            "audit",
+            t0 - 60,
+            audit_line(t0 - 60, user, "list", "secrets", "kube-system", code=403, source_ip=ip),
+        )
         req = {"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding", "metadata": {"name": binding},
                "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "cluster-admin"},
                "subjects": [{"kind": "User", "name": user, "apiGroup": "rbac.authorization.k8s.io"}]}  # fmt: skip
@@ -567,7 +603,9 @@ class DayGenerator:
                   code=201, request_object=req, source_ip=ip))  # fmt: skip
         secret_ns = rng.choice(["payment", "user"])
         secret = f"{secret_ns}-db-credentials"
-        self._add("audit", t0 + 45, audit_line(t0 + 45, user, "get", "secrets", secret_ns, secret, source_ip=ip))
+        self._add(
+            "audit", t0 + 45, audit_line(t0 + 45, user, "get", "secrets", secret_ns, secret, source_ip=ip)
+        )
         self._add("audit", t0 + 50, audit_line(t0 + 50, user, "list", "secrets", "kube-system", source_ip=ip))
         self.incidents.append(Incident("rbac-escalation", "rbac_escalation", "", binding, "ClusterRoleBinding", t0 - 60,
                                        t0 + 50, user, must_mention=[user, "cluster-admin"],
@@ -582,7 +620,9 @@ class DayGenerator:
         base = self.at(h)
         out: list[Line] = []
         rand = rng.random
-        for (ns, w), ts in zip(rng.choices(services, weights, k=n), sorted(rand() for _ in range(n)), strict=True):
+        for (ns, w), ts in zip(
+            rng.choices(services, weights, k=n), sorted(rand() for _ in range(n)), strict=True
+        ):
             ts = base + ts * 3600.0
             pod = rng.choice(c.pods[w])
             level, msg, extra = "INFO", "", {}
@@ -593,7 +633,9 @@ class DayGenerator:
                     break
             if not msg:
                 level, msg, extra = self._business_msg(w, rng)
-            out.append((ts, business_line(ts, tz, ns, w, pod, level, msg, **extra), (c.node_of[pod], ns, pod, w)))
+            out.append(
+                (ts, business_line(ts, tz, ns, w, pod, level, msg, **extra), (c.node_of[pod], ns, pod, w))
+            )
         return out
 
     def _business_msg(self, w: str, rng: random.Random) -> tuple[str, str, dict[str, Any]]:
@@ -602,26 +644,56 @@ class DayGenerator:
         ms = int(rng.lognormvariate(3.3, 0.7))
         uid = rng.randint(100000, 999999)
         if r < 0.0015:
-            return "ERROR", f"redis timeout after {rng.randint(500, 3000)}ms on GET session:{_hex(rng, 8)}", {"trace_id": tid}
+            return (
+                "ERROR",
+                f"redis timeout after {rng.randint(500, 3000)}ms on GET session:{_hex(rng, 8)}",
+                {"trace_id": tid},
+            )
         if r < 0.0025:
-            return "ERROR", "数据库查询超时: SELECT * FROM orders WHERE user_id = ? 耗时 %dms" % rng.randint(3000, 9000), {"trace_id": tid}
+            return (
+                "ERROR",
+                f"数据库查询超时: SELECT * FROM orders WHERE user_id = ? 耗时 {rng.randint(3000, 9000)}ms",
+                {"trace_id": tid},
+            )
         if r < 0.012:
-            return "WARN", f"slow query took {rng.randint(800, 3000)}ms: SELECT id, status FROM t_order WHERE uid=?", {"trace_id": tid}
+            return (
+                "WARN",
+                f"slow query took {rng.randint(800, 3000)}ms: SELECT id, status FROM t_order WHERE uid=?",
+                {"trace_id": tid},
+            )
         if r < 0.02:
-            return "WARN", f"cache miss for key product:{rng.randint(1, 99999)}, loading from db", {"trace_id": tid}
+            return (
+                "WARN",
+                f"cache miss for key product:{rng.randint(1, 99999)}, loading from db",
+                {"trace_id": tid},
+            )
         if w in ("auth-service", "user-api") and r < 0.2:
             if r < 0.03:
                 return "WARN", f"login failed for user {uid}: invalid password", {"user_id": str(uid)}
-            return "INFO", f"用户 {uid} 登录成功, ip=10.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}", {"user_id": str(uid)}
+            return (
+                "INFO",
+                f"用户 {uid} 登录成功, ip=10.{rng.randint(0, 255)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}",
+                {"user_id": str(uid)},
+            )
         if w in ("payment-gateway", "refund-api", "billing-worker") and r < 0.3:
             order = f"P{rng.randint(10**11, 10**12 - 1)}"
             if r < 0.026:
-                return "WARN", f"payment {order} declined by channel alipay: insufficient balance", {"trace_id": tid}
+                return (
+                    "WARN",
+                    f"payment {order} declined by channel alipay: insufficient balance",
+                    {"trace_id": tid},
+                )
             amt = rng.randint(100, 99999) / 100
-            return "INFO", f"支付订单 {order} 成功, 金额 {amt} 元, 渠道 {rng.choice(['wechat', 'alipay', 'unionpay'])}", {"trace_id": tid, "user_id": str(uid)}
+            return (
+                "INFO",
+                f"支付订单 {order} 成功, 金额 {amt} 元, 渠道 {rng.choice(['wechat', 'alipay', 'unionpay'])}",
+                {"trace_id": tid, "user_id": str(uid)},
+            )
         if r < 0.06:
             return "DEBUG", f"cache hit for key product:{rng.randint(1, 99999)}", {}
-        path = rng.choice(["/api/v1/orders/%d", "/api/v1/cart/%d", "/api/v1/products/%d", "/api/v1/users/%d"]) % rng.randint(1, 99999)
+        path = rng.choice(
+            ["/api/v1/orders/%d", "/api/v1/cart/%d", "/api/v1/products/%d", "/api/v1/users/%d"]
+        ) % rng.randint(1, 99999)
         method = rng.choice(["GET", "GET", "GET", "POST"])
         return "INFO", f"{method} {path} 200 {ms}ms", {"trace_id": tid, "latency_ms": ms, "status": 200}  # fmt: skip
 
@@ -648,14 +720,44 @@ class DayGenerator:
                 line = core_event(ts, ns, "Pod", pod, "Pulled", f'Container image "{c.image(w)}" already present on machine',
                                   "Normal", host=host, field_path=fp)  # fmt: skip
             elif r < 0.45:
-                line = core_event(ts, ns, "Pod", pod, "Created", f"Created container {w}", "Normal", host=host, field_path=fp)
+                line = core_event(
+                    ts,
+                    ns,
+                    "Pod",
+                    pod,
+                    "Created",
+                    f"Created container {w}",
+                    "Normal",
+                    host=host,
+                    field_path=fp,
+                )
             elif r < 0.65:
-                line = core_event(ts, ns, "Pod", pod, "Started", f"Started container {w}", "Normal", host=host, field_path=fp)
+                line = core_event(
+                    ts,
+                    ns,
+                    "Pod",
+                    pod,
+                    "Started",
+                    f"Started container {w}",
+                    "Normal",
+                    host=host,
+                    field_path=fp,
+                )
             elif r < 0.75:
                 line = new_event(ts, ns, "Pod", pod, "Scheduled", f"Successfully assigned {ns}/{pod} to {host}", "Normal",
                                  "default-scheduler")  # fmt: skip
             elif r < 0.85:
-                line = core_event(ts, ns, "Pod", pod, "Killing", f"Stopping container {w}", "Normal", host=host, field_path=fp)
+                line = core_event(
+                    ts,
+                    ns,
+                    "Pod",
+                    pod,
+                    "Killing",
+                    f"Stopping container {w}",
+                    "Normal",
+                    host=host,
+                    field_path=fp,
+                )
             elif r < 0.93:
                 line = core_event(ts, ns, "HorizontalPodAutoscaler", w, "SuccessfulRescale",
                                   f"New size: {rng.randint(2, 6)}; reason: cpu resource utilization (percentage of request) above target",
@@ -721,9 +823,9 @@ class DayGenerator:
         local_dir = day_dir if spec.local else None
         cos_dir = cos_mirror_dir(root, spec.owner) if spec.cos else None
         malformed_total = spec.malformed if spec.malformed is not None else max(3, spec.lines // 5000)
-        bad_at = {k: set() for k in KINDS}
+        bad_at: dict[str, list[int]] = {k: [0] * 24 for k in KINDS}  # malformed lines per kind and hour
         for _ in range(malformed_total):
-            bad_at[rng.choice(("business", "business", "event", "audit"))].add((rng.randrange(24), rng.randrange(1, 200)))
+            bad_at[rng.choice(("business", "business", "event", "audit"))][rng.randrange(24)] += 1
         for k in KINDS:
             self.extra[k].sort(key=itemgetter(0))
         counts = {k: 0 for k in KINDS}
@@ -748,11 +850,11 @@ class DayGenerator:
                 n_bg = max(0, round(self.per_kind[kind] * self.hour_weights[h]) - len(incident_lines))
                 lines = builders[kind](h, n_bg) + incident_lines
                 lines.sort(key=itemgetter(0))
-                for hour_pos, pos in sorted(bad_at[kind]):
-                    if hour_pos == h and pos < len(lines):
-                        ts, text, meta = lines[pos]
-                        lines.insert(pos, (ts, self._malformed(rng, text), meta))
-                        malformed_written += 1
+                for _ in range(bad_at[kind][h]):
+                    pos = rng.randrange(len(lines)) if lines else 0
+                    ts, text, meta = lines[pos] if lines else (self.at(h), "{}", ("", "", "", ""))
+                    lines.insert(pos, (ts, self._malformed(rng, text), meta))
+                    malformed_written += 1
                 counts[kind] += len(lines)
                 if local_dir is not None:
                     self._write_local(local_dir, kind, h, lines)
@@ -784,17 +886,15 @@ class DayGenerator:
         d = day_dir / kind
         d.mkdir(parents=True, exist_ok=True)
         name = f"{kind}-{self.spec.day:%Y%m%d}-{h:02d}.ndjson"
-        fh: IO[str]
+        text = "".join(line + "\n" for _, line, _ in lines)
         if self.spec.gzip_local:
-            fh = gzip.open(d / (name + ".gz"), "wt", encoding="utf-8", compresslevel=3)
+            (d / (name + ".gz")).write_bytes(gzip.compress(text.encode("utf-8"), compresslevel=3))
         else:
-            fh = open(d / name, "w", encoding="utf-8")  # noqa: SIM115 - closed below
-        with fh:
-            fh.write("\n".join(line for _, line, _ in lines))
-            if lines:
-                fh.write("\n")
+            (d / name).write_text(text, encoding="utf-8")
 
-    def _write_cos(self, root: Path, kind: str, h: int, lines: list[Line], partition: int, offset: int) -> int:
+    def _write_cos(
+        self, root: Path, kind: str, h: int, lines: list[Line], partition: int, offset: int
+    ) -> int:
         """Two shipping windows per hour; file named by delivery time, in the delivery hour's partition folder."""
         prefix = self.spec.cos_prefixes[kind].strip("/")
         half = self.at(h + 0.5)
@@ -824,7 +924,9 @@ def cls_wrap(kind: str, ts: float, line: str, host: str, ns: str, pod: str, ctr:
                 f'"__FILENAME__":"/var/log/containers/{pod}_{ns}_{ctr}.log","__TAG__.namespace":"{ns}",'
                 f'"__TAG__.pod_name":"{pod}","__TAG__.container_name":"{ctr}",')  # fmt: skip
     else:
-        tag = _dumps({"cluster_id": "cls-k8s-demo", "log_type": "k8s_event" if kind == "event" else "k8s_audit"})
+        tag = _dumps(
+            {"cluster_id": "cls-k8s-demo", "log_type": "k8s_event" if kind == "event" else "k8s_audit"}
+        )
         meta = f'{{"__TIMESTAMP__":"{ms}","__SOURCE__":"{host or "10.0.0.2"}","__TAG__":{tag},'
     return meta + line[1:]
 

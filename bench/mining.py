@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import random
-import string
 import time
 from collections.abc import Callable
 from pathlib import Path

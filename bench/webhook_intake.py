@@ -50,7 +50,9 @@ def _client(url: str, count: int, concurrency: int, workloads: int, max_seconds:
                 if time.perf_counter() > deadline:
                     return
                 t = time.perf_counter()
-                async with session.post(url, data=data, headers={**headers, "Content-Type": "application/json"}) as r:
+                async with session.post(
+                    url, data=data, headers={**headers, "Content-Type": "application/json"}
+                ) as r:
                     await r.read()
                     statuses[r.status] = statuses.get(r.status, 0) + 1
                 latencies.append(time.perf_counter() - t)
@@ -76,7 +78,7 @@ def _client(url: str, count: int, concurrency: int, workloads: int, max_seconds:
     asyncio.run(main())
 
 
-async def _run(args: argparse.Namespace) -> dict[str, Any]:
+async def _run(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     from aiohttp import web
 
     from server.alerts.routes import setup_alert_routes
@@ -85,9 +87,12 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
     from server.config import Settings
     from server.storage.db import Database
 
-    tmp = Path(tempfile.mkdtemp(prefix="xops-bench-"))
     settings = Settings(
-        _env_file=None, data_dir=tmp, alert_basic_user=USER, alert_basic_password=PASSWORD, alert_path_token=TOKEN
+        _env_file=None,
+        data_dir=tmp,
+        alert_basic_user=USER,
+        alert_basic_password=PASSWORD,
+        alert_path_token=TOKEN,
     )
     db = Database.sqlite(tmp / "bench.sqlite3")
     db.create_all()
@@ -110,7 +115,9 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
 
     ctx = mp.get_context("spawn")
     out = ctx.Queue()
-    proc = ctx.Process(target=_client, args=(url, args.count, args.concurrency, args.workloads, args.max_seconds, out))
+    proc = ctx.Process(
+        target=_client, args=(url, args.count, args.concurrency, args.workloads, args.max_seconds, out)
+    )
     t0 = time.perf_counter()
     proc.start()
     client = await asyncio.to_thread(out.get, True, args.max_seconds + 60)
@@ -131,7 +138,9 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
         "http_rate_per_s": round(client["sent"] / client["elapsed_s"], 1),
         "end_to_end_s": round(end_to_end, 2),
         "end_to_end_rate_per_s": round(accepted / end_to_end, 1),
-        "latency_ms": {k: round(client[k], 2) for k in ("p50_ms", "p99_ms", "max_ms") if client[k] is not None},
+        "latency_ms": {
+            k: round(client[k], 2) for k in ("p50_ms", "p99_ms", "max_ms") if client[k] is not None
+        },
         "alerts_stored": stored,
         "groups": len(groups),
         "aggregated_groups": sum(g.aggregated for g in groups),
@@ -143,16 +152,23 @@ async def _run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--count", type=int, default=5000, help="distinct alarms to send (plus 5%% replays)")
     parser.add_argument("--concurrency", type=int, default=32)
-    parser.add_argument("--workloads", type=int, default=50, help="alarms are spread over this many workloads")
+    parser.add_argument(
+        "--workloads", type=int, default=50, help="alarms are spread over this many workloads"
+    )
     parser.add_argument("--max-seconds", type=float, default=60.0)
     args = parser.parse_args()
-    result = asyncio.run(_run(args))
+    with tempfile.TemporaryDirectory(prefix="xops-bench-") as tmp:
+        result = asyncio.run(_run(args, Path(tmp)))
     print(json.dumps(result, ensure_ascii=False, indent=2))
     ok = result["end_to_end_rate_per_s"] >= 500
-    print(f"end-to-end intake: {result['end_to_end_rate_per_s']} alerts/s ({'meets' if ok else 'BELOW'} the 500/s target)")
+    print(
+        f"end-to-end intake: {result['end_to_end_rate_per_s']} alerts/s ({'meets' if ok else 'BELOW'} the 500/s target)"
+    )
 
 
 if __name__ == "__main__":

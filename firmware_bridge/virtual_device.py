@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import json
 import logging
 import time
@@ -51,11 +52,17 @@ class DeviceError(RuntimeError):
     pass
 
 
+@functools.cache
+def _default_preroll(frame_ms: int) -> tuple[bytes, ...]:
+    """~2 s of quiet hum as wake-word pre-roll, encoded once (many devices in one process share it)."""
+    return tuple(OpusEncoder(UPLINK_RATE, frame_ms).encode_pcm(tone(220.0, 2.0, UPLINK_RATE, amplitude=0.02)))
+
+
 @dataclass
 class DeviceEvent:
     t: float  # time.monotonic()
     direction: str  # "in" (server -> device) | "out" (device -> server) | "local"
-    kind: str  # json | audio | audio_dropped | audio_overflow | closed | state | invalid
+    kind: str  # json | raw | audio (received, accepted) | audio_out | audio_dropped | audio_overflow | closed | state | invalid
     message: dict[str, Any] | None = None
     size: int = 0  # bytes of the Opus payload for audio events
     samples: int = 0  # decoded samples for accepted audio
@@ -201,16 +208,17 @@ class VirtualDevice:
         if self._ws is None:
             raise DeviceError("not connected")
         await self._ws.send(P.encode_frame(packet, self.config.protocol_version, timestamp))
-        self._record("out", "audio", size=len(packet))
+        self._record("out", "audio_out", size=len(packet))
 
     async def wake(
         self, wake_word: str = "你好小智", preroll: np.ndarray | None = None, then_listen: bool = True
     ) -> None:
         """What a wake word does: ~2 s of pre-roll Opus frames, ``listen detect``, then ``listen start``."""
         if preroll is None:
-            preroll = tone(220.0, 2.0, UPLINK_RATE, amplitude=0.02)
-        enc = OpusEncoder(UPLINK_RATE, self.config.frame_ms)
-        for packet in enc.encode_pcm(preroll):  # sent in a burst, as the firmware does
+            packets = _default_preroll(self.config.frame_ms)
+        else:
+            packets = OpusEncoder(UPLINK_RATE, self.config.frame_ms).encode_pcm(preroll)
+        for packet in packets:  # sent in a burst, as the firmware does
             await self.send_opus(packet)
         await self.send_json(P.listen_detect(self.session_id, wake_word))
         if then_listen:

@@ -9,7 +9,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -21,6 +21,7 @@ class Settings(BaseSettings):
     public_host: str = ""  # host name devices use to reach us (OTA websocket URL); empty = best guess
     ws_port: int = 8000
     http_port: int = 8003
+    mcp_port: int = 8004  # MCP tools over streamable HTTP at /mcp (0 = a free port)
     data_dir: Path = Path("data")
     results_dir: Path = Path("analysis_results")
     log_level: str = "INFO"
@@ -72,8 +73,6 @@ class Settings(BaseSettings):
     executor_url: str = ""
     executor_token: SecretStr = SecretStr("")
     executor_dry_run: bool = True
-
-    extra: dict[str, str] = Field(default_factory=dict, exclude=True)
 
     @property
     def llm_enabled(self) -> bool:

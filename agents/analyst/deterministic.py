@@ -20,7 +20,9 @@ from agents.findings import Finding
 from agents.log_agents.common import clean_text
 from agents.report import Analysis, DayReport, SearchIndex
 
-FOLLOW_UP = "是否需要针对某类日志进行更详细的分析？比如业务日志、事件日志或审计日志，也可以让我关联分析三类日志。"
+FOLLOW_UP = (
+    "是否需要针对某类日志进行更详细的分析？比如业务日志、事件日志或审计日志，也可以让我关联分析三类日志。"
+)
 MAX_SUMMARY_CHARS = 400  # ≈ 90 s at 4.5 Chinese characters per second
 KIND_ZH = {"business": "业务日志", "event": "事件日志", "audit": "审计日志"}
 SEV_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}
@@ -61,6 +63,7 @@ class DeterministicAnalyst:
 
     def __init__(self, max_chars: int = MAX_SUMMARY_CHARS, timezone: str = "Asia/Shanghai") -> None:
         self.max_chars = max_chars
+        self.last_untrimmed = ""
         self.timezone = timezone
 
     async def analyze(self, report: DayReport, index: SearchIndex | None = None) -> Analysis:
@@ -70,7 +73,11 @@ class DeterministicAnalyst:
             analysis_md=md,
             summary=summary,
             analyst=self.name,
-            extra={"summary_chars": len(summary), "speech_seconds": speech_seconds(summary), "findings_used": used},
+            extra={
+                "summary_chars": len(summary),
+                "speech_seconds": speech_seconds(summary),
+                "findings_used": used,
+            },
         )
 
     # ------------------------------------------------------------ summary
@@ -80,8 +87,13 @@ class DeterministicAnalyst:
         head = f"{_day_zh(report.day)}日志分析。"
         if not clauses:
             failed = [KIND_ZH.get(k, k) for k, s in report.stats.items() if s.error]
-            body = "三类日志都没有发现明显异常。" if not failed else f"{'、'.join(failed)}读取失败，其余日志没有发现明显异常。"
+            body = (
+                "三类日志都没有发现明显异常。"
+                if not failed
+                else f"{'、'.join(failed)}读取失败，其余日志没有发现明显异常。"
+            )
             return head + body + FOLLOW_UP, used
+        self.last_untrimmed = head + _render(clauses) + FOLLOW_UP
         while True:
             text = head + _render(clauses) + FOLLOW_UP
             if len(text) <= self.max_chars:
@@ -115,49 +127,74 @@ class DeterministicAnalyst:
         spike_names = [name(f.workload) for f in spikes if f.workload]
         if spike_names:
             # services whose errors a change explains are named in section 2 already
-            lead = [w for w in spike_names if w not in linked_wl] or spike_names
-            add(f"业务日志中，{'、'.join(lead[:4])} 错误激增", 20, 1, spikes[0])
-        elif any(f.kind == "business" and f.category == "error_template" and f.severity in ("high", "critical") for f in fs):
+            explained = linked_wl | {
+                f.workload for f in fs if f.kind == "event" and SEV_RANK.get(f.severity, 9) <= 1
+            }
+            lead = [name(f.workload) for f in spikes if f.workload and f.workload not in explained
+                    and not explained & set(f.evidence.get("mentions") or [])]  # fmt: skip
+            add(
+                f"业务日志中，{'、'.join((lead or spike_names)[:3])} 错误激增",
+                30 if lead else 48,
+                1,
+                spikes[0],
+            )
+        elif any(
+            f.kind == "business" and f.category == "error_template" and f.severity in ("high", "critical")
+            for f in fs
+        ):
             top = next(f for f in fs if f.kind == "business" and f.category == "error_template")
-            add(f"业务日志中，{name(top.workload) or '部分服务'} 错误较多", 25, 1, top)
-        events = [f for f in fs if f.kind == "event" and f.category == "k8s_warning" and SEV_RANK.get(f.severity, 9) <= 2]
+            add(f"业务日志中，{name(top.workload) or '部分服务'} 错误较多", 30, 1, top)
+        events = [
+            f
+            for f in fs
+            if f.kind == "event" and f.category == "k8s_warning" and SEV_RANK.get(f.severity, 9) <= 2
+        ]
         ev_clauses = []
+        stated: set[str] = set()  # workloads whose event problem section 1 names
         for f in events:
             phrase = self._event_phrase(f)
             if phrase:
                 covered = f.workload in linked_wl and f.evidence.get("class") == "image_pull"
-                ev_clauses.append((phrase, SEV_RANK[f.severity] * 10 + (30 if covered else 0), f))
+                minor = f.evidence.get("class") in ("probe_failure", "scheduling", "other")
+                ev_clauses.append((phrase, 50 if covered else 20 if minor else 10 + SEV_RANK[f.severity], f))
+                stated.add(f.workload)
         for i, (phrase, prio, f) in enumerate(ev_clauses[:7]):
-            add(("事件日志中，" if i == 0 else "") + phrase, prio + (0 if i else -5), 1, f)
+            add(("事件日志中，" if i == 0 else "") + phrase, prio, 1, f)
         risky = [f for f in fs if f.category == "risky_audit" and SEV_RANK.get(f.severity, 9) <= 1]
         seen_users: set[str] = set()
         audit_phrases = []
         for f in risky:
             phrase = self._audit_phrase(f, seen_users)
             if phrase:
-                audit_phrases.append((phrase, SEV_RANK[f.severity] * 10, f))
+                audit_phrases.append((phrase, 10 if f.evidence.get("risk") == "rbac" else 25, f))
         for i, (phrase, prio, f) in enumerate(audit_phrases[:3]):
             add(("审计日志中，" if i == 0 else "") + phrase, prio, 1, f)
         # 2. key findings and risks: changes followed by errors, privilege risks
-        for f in links[:4]:
-            add(self._link_phrase(f), SEV_RANK[f.severity] * 10 + 1, 2, f)
-        for f in risky:
-            ev = f.evidence
-            if ev.get("risk") == "rbac" and ev.get("unusual_user"):
-                add(f"{name(f.user)} 是不常见的账号，有越权风险", 12, 2, f)
-                break
+        for f in links[:5]:
+            ch = f.evidence.get("change", {})
+            causal = ch.get("images") or ch.get("resource") == "configmaps"
+            prio = 11 if causal else 35 if f.workload in stated else 15
+            add(self._link_phrase(f), prio, 2, f)
         # 3. what needs handling now
         for f in links:
             ch = f.evidence.get("change", {})
             if ch.get("images"):
                 old = [_tag(i) for i in (ch.get("old_images") or {}).values()]
                 target = f"到 {name(old[0])}" if old else "的镜像"
-                add(f"回滚 {name(f.workload)} {target}", 40 if f is links[0] else 60, 3, f)
+                if ch.get("reverted_by"):
+                    add(
+                        f"确认 {name(f.workload)} 已回滚{target.removeprefix('的镜像')}",
+                        40 if f is links[0] else 60,
+                        3,
+                        f,
+                    )
+                else:
+                    add(f"回滚 {name(f.workload)} {target}", 40 if f is links[0] else 60, 3, f)
             elif ch.get("resource") == "configmaps":
-                add(f"回退配置 {name(ch.get('name'))}", 62, 3, f)
+                add(f"回退配置 {name(ch.get('name'))}", 46, 3, f)
         for f in risky:
             if f.evidence.get("risk") == "rbac":
-                add(f"撤销 {name(f.user)} 的权限绑定并轮换密钥", 45, 3, f)
+                add(f"撤销 {name(f.user)} 的权限并轮换密钥", 28, 3, f)
                 break
         # 4. possible solutions
         for f in events:
@@ -190,11 +227,14 @@ class DeterministicAnalyst:
             return f"{w} 容器反复重启"
         if cls == "insufficient_resources":
             res = ev.get("resources") or []
-            zh = "、".join("内存" if r == "memory" else "CPU" if r == "cpu" else name(r) for r in res) or "资源"
+            zh = (
+                "、".join("内存" if r == "memory" else "CPU" if r == "cpu" else name(r) for r in res)
+                or "资源"
+            )
             return f"{w} {zh}不足无法调度"
         if cls == "unbound_pvc":
             sc = ev.get("storage_classes") or []
-            return f"{w} 存储卷无法绑定" + (f"，存储类 {name(sc[0])} 不存在" if sc else "")
+            return f"{w} 缺少存储类 {name(sc[0])}" if sc else f"{w} 存储卷无法绑定"
         if cls == "hpa_metrics":
             return f"{w} 的 HPA 取不到指标"
         if cls == "probe_failure":
@@ -213,7 +253,8 @@ class DeterministicAnalyst:
         if risk == "rbac":
             seen.add(user)
             role = name(ev.get("role")) or "高权限"
-            return f"{user} 创建了 {role} 权限绑定" + ("并读取密钥" if ev.get("secret_reads") else "")
+            odd = "陌生账号 " if ev.get("unusual_user") else ""
+            return f"{odd}{user} 创建了 {role} 权限绑定" + ("并读取密钥" if ev.get("secret_reads") else "")
         if user in seen:
             return ""
         seen.add(user)
@@ -242,13 +283,14 @@ class DeterministicAnalyst:
                 "反复重启" if {"crash_loop", "oom_kill"} & set(classes) else "出现告警事件"
             )  # fmt: skip
         if biz.get("linked"):
-            effects.append("业务报错激增")
+            effects.append("报错激增")
         effect = "、".join(effects)
         if ch.get("images"):
             tags = "、".join(name(t) for t in ch.get("image_tags") or [])
             return f"{user} 把 {w} 镜像改为 {tags} 后{effect}"
         if ch.get("resource") == "configmaps":
-            return f"{user} 修改配置 {name(ch.get('name'))} 后 {w} {effect}"
+            cm = name(ch.get("name"))
+            return f"{user} 修改配置 {cm} 后{'' if cm.startswith(w) else ' ' + w + ' '}{effect}"
         if ch.get("replicas") is not None:
             return f"{user} 把 {w} 扩到 {ch['replicas']} 副本后{effect}"
         if ch.get("verb") == "create":
@@ -261,12 +303,12 @@ class DeterministicAnalyst:
         w = name(f.workload) or name(f.object.partition("/")[2])
         cls = ev.get("class")
         if cls == "oom_kill":
-            return f"调大 {w} 的内存限制并排查内存泄漏"
+            return f"调大 {w} 内存限制"
         if cls == "insufficient_resources":
-            return f"扩容节点或降低 {w} 的资源请求"
+            return f"扩容节点或降低 {w} 资源请求"
         if cls == "unbound_pvc":
             sc = ev.get("storage_classes") or []
-            return f"创建存储类 {name(sc[0])} 或改用已有存储类" if sc else f"检查 {w} 的存储卷声明"
+            return f"补建存储类 {name(sc[0])}" if sc else f"检查 {w} 的存储卷声明"
         if cls == "hpa_metrics":
             return "检查 metrics-server 是否正常"
         if cls == "crash_loop":
@@ -297,17 +339,25 @@ class DeterministicAnalyst:
         for k, s in report.stats.items():
             levels = ", ".join(f"{lv} {n}" for lv, n in sorted(s.levels.items()))
             status = f"失败: {_md_inline(s.error)}" if s.error else "完成"
-            lines.append(f"| {KIND_ZH.get(k, k)} | {s.lines} | {s.records} | {s.bad_lines} | {s.templates} | {levels} | {status} |")
+            lines.append(
+                f"| {KIND_ZH.get(k, k)} | {s.lines} | {s.records} | {s.bad_lines} | {s.templates} | {levels} | {status} |"
+            )
         bad = [(k, x) for k, s in report.stats.items() for x in s.bad_samples[:2]]
         if bad:
             lines += ["", "被拒绝的行（节选）：", "", "```text"]
             lines += [f"[{k}] {_code(x, 200)}" for k, x in bad]
             lines.append("```")
         sections = [
-            ("关联分析：变更之后出现的错误", [f for f in report.findings if f.category == "change_before_errors"]),
+            (
+                "关联分析：变更之后出现的错误",
+                [f for f in report.findings if f.category == "change_before_errors"],
+            ),
             ("业务日志", [f for f in report.findings if f.kind == "business"]),
             ("事件日志", [f for f in report.findings if f.kind == "event"]),
-            ("审计日志", [f for f in report.findings if f.kind == "audit" and f.category != "change_before_errors"]),
+            (
+                "审计日志",
+                [f for f in report.findings if f.kind == "audit" and f.category != "change_before_errors"],
+            ),
         ]
         for title, items in sections:
             lines += ["", f"## {title}", ""]
@@ -322,9 +372,16 @@ class DeterministicAnalyst:
             lines += ["", "## 时间线", ""]
             for e in report.timeline[:60]:
                 when = datetime.fromtimestamp(e["ts"], tz).strftime("%H:%M") if e.get("ts") else "--:--"
-                lines.append(f"- {when} [{KIND_ZH.get(e.get('kind', ''), '')}] `{_md_inline(e.get('what', ''), 240)}`")
+                lines.append(
+                    f"- {when} [{KIND_ZH.get(e.get('kind', ''), '')}] `{_md_inline(e.get('what', ''), 240)}`"
+                )
         if report.stage_seconds:
-            lines += ["", "## 运行耗时（秒）", "", ", ".join(f"{k} {v}" for k, v in report.stage_seconds.items())]
+            lines += [
+                "",
+                "## 运行耗时（秒）",
+                "",
+                ", ".join(f"{k} {v}" for k, v in report.stage_seconds.items()),
+            ]
         return "\n".join(lines) + "\n"
 
     @staticmethod
@@ -334,7 +391,7 @@ class DeterministicAnalyst:
             a = datetime.fromtimestamp(f.first_ts, tz).strftime("%H:%M")
             b = datetime.fromtimestamp(f.last_ts or f.first_ts, tz).strftime("%H:%M")
             span = f"{a}–{b}"
-        who = " / ".join(x for x in (f.namespace and f.workload and f"{f.namespace}/{f.workload}" or f.workload,
+        who = " / ".join(x for x in ((f.namespace and f.workload and f"{f.namespace}/{f.workload}") or f.workload,
                                      f.user and f"用户 {f.user}") if x)  # fmt: skip
         out = [
             f"### [{f.severity}] {f.category}{' — ' + _md_inline(who, 120) if who else ''}",
@@ -344,7 +401,9 @@ class DeterministicAnalyst:
             f"- 次数：{f.count}" + (f"；时间：{span}" if span else ""),
         ]
         if f.evidence:
-            out.append(f"- 证据：`{_md_inline(json.dumps(f.evidence, ensure_ascii=False, default=str), 700)}`")
+            out.append(
+                f"- 证据：`{_md_inline(json.dumps(f.evidence, ensure_ascii=False, default=str), 700)}`"
+            )
         if f.template:
             out += ["", "```text", _code(f.template, 400), "```"]
         if f.examples:
@@ -363,7 +422,11 @@ def _render(clauses: list[Clause]) -> str:
         if sec:
             joined = ""
             for i, c in enumerate(sec):
-                sep = "" if i == 0 else ("；" if c.text.startswith(("事件日志", "审计日志", "业务日志")) else "，")
+                sep = (
+                    ""
+                    if i == 0
+                    else ("；" if c.text.startswith(("事件日志", "审计日志", "业务日志")) else "，")
+                )
                 joined += sep + c.text
             parts.append(heads[s] + joined + "。")
     return "".join(parts)

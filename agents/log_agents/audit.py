@@ -10,6 +10,7 @@ Request bodies are only decoded for the rare mutating requests; the get/list/wat
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass, field
 from typing import Any
@@ -74,7 +75,11 @@ def images_in(obj: Any) -> dict[str, str]:
     out: dict[str, str] = {}
     if isinstance(obj, list):  # JSON patch: [{"op": "replace", "path": ".../containers/0/image", "value": …}]
         for op in obj:
-            if isinstance(op, dict) and str(op.get("path", "")).endswith("/image") and isinstance(op.get("value"), str):
+            if (
+                isinstance(op, dict)
+                and str(op.get("path", "")).endswith("/image")
+                and isinstance(op.get("value"), str)
+            ):
                 out[str(op["path"]).split("/")[-2]] = op["value"]
         return out
     if not isinstance(obj, dict):
@@ -156,7 +161,9 @@ class AuditAgent:
         ops = self._ops(user)
         items = getattr(ops, what)
         if len(items) < MAX_ITEMS:
-            items.append({"ts": rec.ts, "verb": verb, "resource": res, "object": rec.object, "ns": rec.namespace})
+            items.append(
+                {"ts": rec.ts, "verb": verb, "resource": res, "object": rec.object, "ns": rec.namespace}
+            )
         ips = rec.fields.get("source_ips") or []
         if ips and len(ops.source_ips) < 10:
             ops.source_ips.add(str(ips[0]))
@@ -169,7 +176,9 @@ class AuditAgent:
         ref = ev.get("objectRef") if isinstance(ev.get("objectRef"), dict) else {}
         role_ref = body.get("roleRef") if isinstance(body.get("roleRef"), dict) else {}
         subjects = [
-            f"{s.get('kind', '')}:{s.get('name', '')}" for s in body.get("subjects") or [] if isinstance(s, dict)
+            f"{s.get('kind', '')}:{s.get('name', '')}"
+            for s in body.get("subjects") or []
+            if isinstance(s, dict)
         ][:10]
         name = ref.get("name") or (body.get("metadata") or {}).get("name") or ""
         self._note(user, "rbac", rec, verb, res)
@@ -188,11 +197,11 @@ class AuditAgent:
         c = Change(rec.ts, user, verb, res, sub, rec.namespace, name, workload=name if res in WORKLOADS else "",
                    source_ip=str(ips[0]), user_agent=str(rec.fields.get("user_agent", "")))  # fmt: skip
         if body is not None:
-            if sub == "scale" or (isinstance(body, dict) and set(body) == {"spec"} and "replicas" in body["spec"]):
-                try:
+            if sub == "scale" or (
+                isinstance(body, dict) and set(body) == {"spec"} and "replicas" in body["spec"]
+            ):
+                with contextlib.suppress(KeyError, TypeError, ValueError):
                     c.replicas = int(body["spec"]["replicas"])
-                except (KeyError, TypeError, ValueError):
-                    pass
             else:
                 c.images = images_in(body)
             if isinstance(body, dict):
@@ -227,12 +236,21 @@ class AuditAgent:
         for user, ops in sorted(self.ops.items()):
             result.findings.extend(self._user_findings(user, ops))
         result.findings.extend(self._change_findings())
-        linked = correlate_changes(self.changes, self.start, context.get("business", {}), context.get("event", {}))
+        linked = correlate_changes(
+            self.changes, self.start, context.get("business", {}), context.get("event", {})
+        )
         result.findings.extend(linked)
         for f in result.findings:
             if f.severity in ("critical", "high") or f.category == "workload_change":
                 result.timeline.append(
-                    {"ts": f.first_ts, "kind": "audit", "what": f.title, "user": f.user, "workload": f.workload, "id": f.id}
+                    {
+                        "ts": f.first_ts,
+                        "kind": "audit",
+                        "what": f.title,
+                        "user": f.user,
+                        "workload": f.workload,
+                        "id": f.id,
+                    }
                 )
         if self.history is not None:
             from agents.log_agents.common import template_hash
@@ -255,6 +273,17 @@ class AuditAgent:
                 if key in last_image and last_image[key] != img:
                     c.old_images[ctr] = last_image[key]
                 last_image[key] = img
+        # an image change later undone (the old image set again) is marked, so nobody is told to roll back twice
+        by_wl: dict[tuple[str, str], list[Change]] = {}
+        for c in sorted(self.changes, key=lambda c: c.ts):
+            if c.images:
+                by_wl.setdefault((c.namespace, c.workload), []).append(c)
+        for seq in by_wl.values():
+            for i, c in enumerate(seq):
+                for later in seq[i + 1 :]:
+                    if c.old_images and any(later.images.get(k) == v for k, v in c.old_images.items()):
+                        c.reverted_by, c.reverted_ts = later.user, later.ts
+                        break
 
     def _user_findings(self, user: str, ops: UserOps) -> list[Finding]:
         out: list[Finding] = []
@@ -263,7 +292,11 @@ class AuditAgent:
         base = {"user": user, "source_ips": sorted(ops.source_ips), "requests_today": self.users.get(user, 0),
                 "unusual_user": odd}  # fmt: skip
         if ops.rbac:
-            powerful = [r for r in ops.rbac if r.get("role") in POWERFUL_ROLES and r["verb"] in ("create", "update", "patch")]
+            powerful = [
+                r
+                for r in ops.rbac
+                if r.get("role") in POWERFUL_ROLES and r["verb"] in ("create", "update", "patch")
+            ]
             sev = "critical" if powerful or odd else "high"
             first = (powerful or ops.rbac)[0]
             role = first.get("role") or "?"
@@ -283,7 +316,9 @@ class AuditAgent:
             )  # fmt: skip
         if ops.secret_reads and is_human(user):
             sev = "high" if odd or ops.rbac else "medium"
-            objs = sorted({s["object"] if s["ns"] == "" else f"{s['ns']}/{s['object']}" for s in ops.secret_reads})
+            objs = sorted(
+                {s["object"] if s["ns"] == "" else f"{s['ns']}/{s['object']}" for s in ops.secret_reads}
+            )
             out.append(
                 Finding(
                     kind=LogKind.AUDIT, category="risky_audit", severity=sev,

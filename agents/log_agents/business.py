@@ -84,7 +84,9 @@ class BusinessAgent:
         result.findings.extend(self._service_spikes(notable, texts, mentions))
         errors = sorted(notable, key=lambda a: (a.level not in ERROR_LEVELS, -a.count))
         for agg in errors[:MAX_ERROR_TEMPLATES]:
-            result.findings.append(self._template_finding(agg, texts[agg.tid], mentions[agg.tid], "error_template"))
+            result.findings.append(
+                self._template_finding(agg, texts[agg.tid], mentions[agg.tid], "error_template")
+            )
         for agg in notable:
             hours = hourly_spikes(agg.hours, self.min_spike)
             if hours:
@@ -111,8 +113,19 @@ class BusinessAgent:
                 for i, v in enumerate(agg.bins):
                     acc[i] += v
                 mention_sources.setdefault(w, set()).update(s for s in agg.workloads if s != w)
+        # a service's *own* errors: errors about calling another named workload are that workload's signal
+        own_bins = {svc: list(b) for svc, b in self.svc_error_bins.items()}
+        for agg in notable:
+            if agg.bins is None or agg.level not in ERROR_LEVELS:
+                continue
+            for svc, n in agg.workloads.items():
+                if svc in own_bins and any(m != svc for m in mentions[agg.tid]):
+                    own, share = own_bins[svc], n / agg.count
+                    for i, v in enumerate(agg.bins):
+                        if v:
+                            own[i] = max(0, own[i] - round(v * share))
         result.signals = {
-            "error_bins": {s: b for s, b in self.svc_error_bins.items() if any(b)},
+            "error_bins": {s: b for s, b in own_bins.items() if any(b)},
             "mention_bins": mention_bins,
             "mention_sources": {w: sorted(s) for w, s in mention_sources.items()},
             "namespaces": dict(self.svc_ns),
@@ -125,11 +138,19 @@ class BusinessAgent:
         for f in result.findings:
             if f.category == "error_spike":
                 result.timeline.append(
-                    {"ts": f.first_ts, "kind": "business", "what": f.title, "workload": f.workload, "id": f.id}
+                    {
+                        "ts": f.first_ts,
+                        "kind": "business",
+                        "what": f.title,
+                        "workload": f.workload,
+                        "id": f.id,
+                    }
                 )
         return result
 
-    def _service_spikes(self, notable: list, texts: dict[int, str], mentions: dict[int, list[str]]) -> list[Finding]:
+    def _service_spikes(
+        self, notable: list, texts: dict[int, str], mentions: dict[int, list[str]]
+    ) -> list[Finding]:
         out = []
         for svc, errs in self.svc_errors.items():
             total = self.svc_total[svc]
@@ -151,7 +172,9 @@ class BusinessAgent:
             start_bin = min(hours) * 12
             bins = self.svc_error_bins[svc]
             first_bin = next((i for i in range(start_bin, DAY_BINS) if bins[i]), start_bin)
-            last_bin = max((i for i in range(DAY_BINS) if bins[i] and i // 12 <= max(hours)), default=first_bin)
+            last_bin = max(
+                (i for i in range(DAY_BINS) if bins[i] and i // 12 <= max(hours)), default=first_bin
+            )
             n_spike = sum(errs[h] for h in hours)
             ns = self.svc_ns.get(svc, "")
             ranges = [f"{a:02d}:00-{b:02d}:59" for a, b in contiguous(hours)]

@@ -45,16 +45,22 @@ class Change:
     storage_classes: list[str] = field(default_factory=list)
     source_ip: str = ""
     user_agent: str = ""
+    reverted_by: str = ""  # who later set the old image again
+    reverted_ts: float = 0.0
 
     def describe(self) -> str:
         what = f"{self.resource}/{self.subresource}" if self.subresource else self.resource
         target = f"{self.namespace}/{self.name}" if self.namespace else self.name
         text = f"{self.verb} {what} {target} by {self.user}"
         if self.images:
-            text += " (image " + ", ".join(
-                f"{self.old_images.get(c, '?')} → {img}" if self.old_images.get(c) else f"→ {img}"
-                for c, img in self.images.items()
-            ) + ")"
+            text += (
+                " (image "
+                + ", ".join(
+                    f"{self.old_images.get(c, '?')} → {img}" if self.old_images.get(c) else f"→ {img}"
+                    for c, img in self.images.items()
+                )
+                + ")"
+            )
         if self.replicas is not None:
             text += f" (replicas → {self.replicas})"
         return text
@@ -91,6 +97,8 @@ class Change:
             d["replicas"] = self.replicas
         if self.storage_classes:
             d["storage_classes"] = list(self.storage_classes)
+        if self.reverted_by:
+            d["reverted_by"], d["reverted_ts"] = self.reverted_by, self.reverted_ts
         return d
 
 
@@ -136,7 +144,10 @@ def correlate_changes(
             by_wl.setdefault(c.workload, []).append(c)
     out: list[Finding] = []
     for w, seq in by_wl.items():
-        biz = [a + b for a, b in zip(err_bins.get(w, [0] * DAY_BINS), mention_bins.get(w, [0] * DAY_BINS), strict=True)]
+        biz = [
+            a + b
+            for a, b in zip(err_bins.get(w, [0] * DAY_BINS), mention_bins.get(w, [0] * DAY_BINS), strict=True)
+        ]
         ev = warn_bins.get(w)
         for i, c in enumerate(seq):
             b0 = int((c.ts - day_start) // BIN_SECONDS)

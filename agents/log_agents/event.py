@@ -26,7 +26,7 @@ from agents.records import LogKind, LogRecord
 
 _IMAGE = re.compile(r'image "([^"\s]{1,300})"')
 _STORAGE_CLASS = re.compile(r'storageclass\.storage\.k8s\.io "([^"]{1,100})" not found')
-_INSUFFICIENT = re.compile(r"Insufficient ([a-z0-9./-]{2,40})")
+_INSUFFICIENT = re.compile(r"Insufficient ([a-z0-9./-]{0,40}[a-z0-9])")
 _KILLED = re.compile(r"Killed process \d+ \(([^)]{1,60})\)")
 _PVC_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?-(\d+)$")
 OOM_LINK_SECONDS = 900
@@ -59,7 +59,12 @@ def classify(reason: str, text: str) -> str:
     if reason == "BackOff":
         return "image_pull" if "pulling image" in text else "crash_loop"
     if reason == "Failed":
-        if "pull image" in text or "ErrImagePull" in text or "ImagePullBackOff" in text or "InvalidImageName" in text:
+        if (
+            "pull image" in text
+            or "ErrImagePull" in text
+            or "ImagePullBackOff" in text
+            or "InvalidImageName" in text
+        ):
             return "image_pull"
         return "crash_loop"
     if reason in ("ErrImageNeverPull", "InspectFailed"):
@@ -230,7 +235,9 @@ class EventAgent:
                 continue
             linked = 0
             for o in ooms:
-                if not (g.hosts & o.hosts or any(obj.endswith("/" + h) for obj in o.objects for h in g.hosts)):
+                if not (
+                    g.hosts & o.hosts or any(obj.endswith("/" + h) for obj in o.objects for h in g.hosts)
+                ):
                     continue
                 for t in o.times:
                     if g.first_ts - OOM_LINK_SECONDS <= t <= g.last_ts + OOM_LINK_SECONDS:
@@ -277,7 +284,9 @@ class EventAgent:
             summary = f"{subject} 的存储卷无法绑定，存储类 {'、'.join(sorted(g.storage_classes))} 不存在。"
         if g.resources:
             evidence["resources"] = sorted(g.resources)
-            res_zh = "、".join("内存" if r == "memory" else "CPU" if r == "cpu" else r for r in sorted(g.resources))
+            res_zh = "、".join(
+                "内存" if r == "memory" else "CPU" if r == "cpu" else r for r in sorted(g.resources)
+            )
             title += f": insufficient {', '.join(sorted(g.resources))}"
             summary = f"{subject} 因节点{res_zh}不足无法调度，共 {g.count} 次。"
         if g.processes:

@@ -391,8 +391,9 @@ class TemplateMiner:
         if n >= self.k_many:
             return True
         # a small vocabulary repeated many times (states, verbs) is structure; values keep coming
+        # judged only once the literals have had a chance to repeat (a quick burst of 4 states is no proof)
         lines = sum(self._tpls[t].count + 1 for t in set(ctx.members.values()) if t in self._tpls)
-        return n / lines >= self.min_spread
+        return lines >= 2 * n and n / lines >= self.min_spread
 
     def _unregister(self, tpl: _Tpl) -> None:
         for ctx_key, piece in tpl.keys:

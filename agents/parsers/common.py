@@ -151,7 +151,7 @@ def normalize_level(value: Any, default: str = "INFO") -> str:
 
 _LEVEL_WORD = re.compile(
     r"(?<![A-Za-z])(TRACE|DEBUG|INFO|NOTICE|WARNING|WARN|ERROR|ERR|SEVERE|FATAL|CRITICAL|PANIC|"
-    r"trace|debug|info|warning|warn|error|fatal|critical|panic)(?![A-Za-z])"
+    r"trace|debug|info|notice|warning|warn|error|fatal|critical|panic)(?![A-Za-z])"
 )
 
 

@@ -22,17 +22,21 @@ _TS = re.compile(
      |(?P<slash>\d{4}/\d{2}/\d{2}[ T]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?)
      |(?P<yy>\d{2}/\d{2}/\d{2}[ ]\d{2}:\d{2}:\d{2})
      |(?P<hdfs>\d{6}[ ]\d{6})
+     |(?P<ctime>(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)[ ](?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[ ]+\d{1,2}[ ]\d{2}:\d{2}:\d{2}[ ]\d{4})
      |(?P<syslog>(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[ ]+\d{1,2}[ ]\d{2}:\d{2}:\d{2})
      |(?P<klog>[IWEF]\d{4}[ ]\d{2}:\d{2}:\d{2}\.\d+)
      |(?P<epoch>\d{10}(?:\.\d+)?|\d{13})(?=[\s\]])
     )\]?[ \t]*""",
     re.VERBOSE,
 )
+_ISO_NEAR = re.compile(
+    r"(?<!\d)(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:[.,]\d+)?(?:Z|[+-]\d{2}:?\d{2})?)(?!\d)"
+)
 # CRI container log: "<RFC3339Nano> stdout F <log>"
 _CRI = re.compile(r"^(stdout|stderr) ([FP]) ")
 _LEAD_LEVEL = re.compile(
-    r"^[\[<(]?(TRACE|DEBUG|INFO|NOTICE|WARNING|WARN|ERROR|ERR|FATAL|CRITICAL|PANIC|"
-    r"trace|debug|info|warning|warn|error|fatal|critical|panic)[\]>)]?:?[ \t]+"
+    r"^(?:-[ \t]+)?[\[<(]?(TRACE|DEBUG|INFO|NOTICE|WARNING|WARN|ERROR|ERR|FATAL|CRITICAL|"
+    r"trace|debug|info|notice|warning|warn|error|fatal|critical)[\]>)]?:?[ \t]+"
 )
 _KLOG_LEVEL = {"I": "INFO", "W": "WARN", "E": "ERROR", "F": "FATAL"}
 
@@ -45,7 +49,11 @@ def leading_ts(line: str, tz: tzinfo = UTC, year: int | None = None) -> tuple[fl
     """(epoch seconds or 0.0, klog level or "", rest of the line after the timestamp)."""
     m = _TS.match(line)
     if m is None:
-        return 0.0, "", line
+        # e.g. OpenStack: "<file name> 2017-05-16 00:00:00.008 25746 INFO …": an ISO stamp near the start
+        found = _ISO_NEAR.search(line, 0, 100)
+        if found is None:
+            return 0.0, "", line
+        return parse_ts(found.group(1), tz) or 0.0, "", line[found.end() :].lstrip()
     rest = line[m.end() :]
     group = m.lastgroup
     text = m.group(group)
@@ -59,6 +67,8 @@ def leading_ts(line: str, tz: tzinfo = UTC, year: int | None = None) -> tuple[fl
             return _naive(datetime.strptime(text, "%y/%m/%d %H:%M:%S"), tz), "", rest
         if group == "hdfs":
             return _naive(datetime.strptime(text, "%y%m%d %H%M%S"), tz), "", rest
+        if group == "ctime":
+            return _naive(datetime.strptime(" ".join(text.split()), "%a %b %d %H:%M:%S %Y"), tz), "", rest
         if group == "syslog":
             mon, day, hms = text.split()
             h, mi, s = (int(x) for x in hms.split(":"))

@@ -244,11 +244,20 @@ def _parse(
                         got = [business_from_text(line, line, tz, year)]  # keep the text: nothing is lost
                     else:
                         if business and type(value) is dict:
-                            got = [business_from_obj(value, line, tz)]
+                            # hot path (one object per line): no intermediate list
+                            rec = business_from_obj(value, line, tz)
+                            if rec.ts:
+                                last_ts = rec.ts
+                            else:
+                                rec.ts = last_ts
+                                stats.no_ts += 1
+                            records += 1
+                            yield rec
+                            continue
                         else:
                             got = parse_object(kind, value, line, tz)
                             if not got:
-                                stats.add_bad(n, f"not a {kind.value} record", line, source)
+                                stats.add_bad(n, f"no {kind.value} record in this JSON", line, source)
                                 continue
                 elif business:
                     got = [business_from_text(line, line, tz, year)]

@@ -117,7 +117,10 @@ class ClsSearch:
                 got = self._records(kind, info)
                 if not got:
                     stats.add_bad(
-                        stats.lines, f"not a {kind.value} record", info.RawLog or info.LogJson or "", topic_id
+                        stats.lines,
+                        f"no {kind.value} record in this JSON",
+                        info.RawLog or info.LogJson or "",
+                        topic_id,
                     )
                     continue
                 for rec in got:

@@ -40,6 +40,9 @@ class OpenGroup:
     child_count: int = 0
     aggregated: bool = False
     window: deque[float] = field(default_factory=deque)  # receive times of recent notifications
+    row: dict[str, Any] = field(
+        default_factory=dict
+    )  # last written DB row (owner, title, case_id...): no reads
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +81,7 @@ class Aggregator:
                 alert_count=g.alert_count,
                 child_count=g.child_count,
                 aggregated=bool(g.aggregated),
+                row=dict(g._mapping),
             )
             self.groups[g.group_key] = group
             self._groups_by_id[g.id] = group

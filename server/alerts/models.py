@@ -47,6 +47,13 @@ class Alert:
             if value is not None and value.tzinfo is None:
                 raise ValueError(f"Alert.{name} must be timezone-aware")
 
+    @property
+    def group_resource(self) -> str:
+        """The resource the group stands for: the workload when pods roll up to it."""
+        if self.pod and self.workload and self.resource.endswith("/" + self.pod):
+            return self.resource[: -len(self.pod) - 1]
+        return self.resource
+
     def to_dict(self) -> dict[str, Any]:
         return {
             "source": self.source,

@@ -12,6 +12,7 @@ import contextlib
 import inspect
 import json
 import logging
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -91,6 +92,7 @@ class AlertService:
         self._hook_tasks: set[asyncio.Task[Any]] = set()
         self._loaded = False
         self.totals = IngestReport()
+        self._lock = threading.RLock()
 
     # -- lifecycle ----------------------------------------------------------------------------------
 
@@ -115,9 +117,12 @@ class AlertService:
             await asyncio.gather(*self._hook_tasks, return_exceptions=True)
 
     async def drain(self) -> None:
-        """Wait until everything submitted so far is stored and its hooks have been scheduled."""
+        """Wait until everything submitted so far is stored and its hooks have run (tests, bench, shutdown)."""
         if self._queue is not None:
             await self._queue.join()
+        await asyncio.sleep(0)  # let hook callbacks scheduled by the worker thread create their tasks
+        if self._hook_tasks:
+            await asyncio.gather(*list(self._hook_tasks), return_exceptions=True)
 
     # -- intake -------------------------------------------------------------------------------------
 
@@ -127,6 +132,7 @@ class AlertService:
             raise RuntimeError("AlertService.start() was not awaited")
         if session_id and session_id in self._recent:
             self._recent.move_to_end(session_id)
+            self.totals.duplicates += 1
             return "duplicate"
         try:
             self._queue.put_nowait(_Item(alerts, session_id, source, time.time()))
@@ -207,6 +213,10 @@ class AlertService:
         return self.default_owner
 
     def _process(self, items: list[_Item]) -> IngestReport:
+        with self._lock:  # the worker and a direct ``ingest`` call must not interleave on the aggregator
+            return self._process_locked(items)
+
+    def _process_locked(self, items: list[_Item]) -> IngestReport:
         try:
             return self._process_batch(items)
         except Exception:
@@ -273,6 +283,10 @@ class AlertService:
         except Exception:
             self._load()  # memory ran ahead of the rolled-back transaction
             raise
+        for group_id, row in writes.group_rows.items():
+            state = self.aggregator.group(group_id)
+            if state is not None:
+                state.row = {k: v for k, v in row.items() if k != "_new"}
         self.aggregator.forget_resolved()
         report.new_cases = [c.id for c, _ in created]
         report.new_groups = len(created)
@@ -302,7 +316,10 @@ class AlertService:
             group_row["severity"] = alert.severity
         if outcome.storm_started:
             w.storms.append(outcome.group_id)
-            group_row["title"] = f"[聚合] {alert.resource}: {state.alert_count if state else ''} 条告警"
+            group_row["title"] = (
+                f"[聚合] {alert.group_resource}: {self.aggregator.window_s:.0f} 秒内超过 "
+                f"{self.aggregator.threshold} 条告警"
+            )
         if outcome.new_group:
             w.first_alert[outcome.group_id] = alert
 
@@ -353,14 +370,10 @@ class AlertService:
                 "aggregated": False,
                 "case_id": None,
             }
-        existing = self.store.get_group(outcome.group_id or "")
-        if existing is None:
-            raise RuntimeError(f"alert group {outcome.group_id} missing from the database")
-        row = existing.to_dict()
-        row.update(
-            first_seen=existing.first_seen, last_seen=existing.last_seen, resolved_at=existing.resolved_at
-        )
-        return row
+        state = self.aggregator.group(outcome.group_id or "")
+        if state is None or not state.row:
+            raise RuntimeError(f"alert group {outcome.group_id} is not in the intake state")
+        return dict(state.row)
 
     @staticmethod
     def _alert_row(outcome: Outcome, alert: Alert, item: _Item, owner: str, now: datetime) -> dict[str, Any]:
@@ -402,7 +415,7 @@ class AlertService:
                 title=g["title"] if g["aggregated"] else alert.title,
                 account=alert.account,
                 severity=g["severity"],
-                resource=alert.resource,
+                resource=alert.group_resource,
                 alert_id=w.first_alert_id(group_id),
                 alert_group_id=group_id,
                 actor=f"alerts:{alert.source}",

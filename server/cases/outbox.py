@@ -75,14 +75,17 @@ class OutboxDispatcher:
 
     def wake(self) -> None:
         """Deliver soon instead of at the next poll (call after a transition). Safe from any thread."""
+        task = self._task
+        if task is None or task.done():
+            return  # not running: the next dispatch_once()/start() picks the messages up
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             loop = None
-        if self._task is not None and loop is not self._task.get_loop():
-            self._task.get_loop().call_soon_threadsafe(self._wake.set)
-        else:
+        if loop is task.get_loop():
             self._wake.set()
+        else:
+            task.get_loop().call_soon_threadsafe(self._wake.set)
 
     async def dispatch_once(self) -> int:
         """Deliver every due message once; returns how many were delivered."""

@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from server.cases.executor import ExecutorAdapter
+from server.cases.executor import ExecutionResult, ExecutorAdapter, ExecutorUnavailable
 from server.cases.fsm import MSG_EXECUTE, Event, State
 from server.cases.outbox import IdempotentConsumer, OutboxDispatcher
 from server.cases.plans import Plan, PlanPolicy, validate_plan
@@ -42,12 +42,14 @@ class CaseService:
         executor: ExecutorAdapter | None = None,
         dispatcher: OutboxDispatcher | None = None,
         min_error_rate_drop: float = 0.5,
+        max_execution_attempts: int = 5,
     ) -> None:
         self.plan_policy = plan_policy or PlanPolicy()
         self.store = CaseStore(db, approvers=approvers, plan_policy=self.plan_policy)
         self.executor = executor or ExecutorAdapter(plan_policy=self.plan_policy)
         self.dispatcher = dispatcher or OutboxDispatcher(self.store)
         self.min_error_rate_drop = min_error_rate_drop
+        self.max_execution_attempts = max_execution_attempts
         self.dispatcher.register(
             MSG_EXECUTE, IdempotentConsumer(self.store, EXECUTOR_CONSUMER, self._on_execute)
         )
@@ -210,12 +212,15 @@ class CaseService:
     ) -> TransitionResult:
         return self.transition(case_id, Event.PARK, expected_version, actor, payload={"reason": reason})
 
-    async def execute(self, case_id: int, *, execution_key: str) -> TransitionResult | None:
+    async def execute(
+        self, case_id: int, *, execution_key: str, give_up_if_unavailable: bool = False
+    ) -> TransitionResult | None:
         """Run the approved plan through the executor and record execution_succeeded/failed.
 
         Called by the outbox consumer for ``case.execute``; safe to call twice with the same key (the result
         transition is keyed on it, and the endpoint receives the same Idempotency-Key). Returns None when the
-        case is no longer EXECUTING and this key recorded nothing (e.g. parked meanwhile).
+        case is no longer EXECUTING and this key recorded nothing (e.g. parked meanwhile). An unreachable endpoint
+        raises ExecutorUnavailable (the outbox retries) unless ``give_up_if_unavailable``: then the case is parked.
         """
         case = await asyncio.to_thread(self._require, case_id)
         result_key = f"{execution_key}:result"
@@ -226,7 +231,14 @@ class CaseService:
                     "case %s is %s, not EXECUTING; execution %s skipped", case_id, case.status, execution_key
                 )
             return prior
-        outcome = await self.executor.execute(case_id=case_id, plan=case.plan, execution_key=execution_key)
+        try:
+            outcome = await self.executor.execute(
+                case_id=case_id, plan=case.plan, execution_key=execution_key
+            )
+        except ExecutorUnavailable as exc:
+            if not give_up_if_unavailable:
+                raise
+            outcome = ExecutionResult(False, False, execution_key, error=f"gave up: {exc}")
         event = Event.EXECUTION_SUCCEEDED if outcome.ok else Event.EXECUTION_FAILED
         payload = outcome.to_payload()
         if not outcome.ok:
@@ -276,4 +288,5 @@ class CaseService:
 
     async def _on_execute(self, msg: OutboxMessage) -> None:
         key = str(msg.payload.get("execution_key") or f"case-{msg.case_id}-msg{msg.id}")
-        await self.execute(msg.case_id, execution_key=key)
+        give_up = msg.attempts + 1 >= self.max_execution_attempts
+        await self.execute(msg.case_id, execution_key=key, give_up_if_unavailable=give_up)

@@ -30,7 +30,7 @@ from sqlalchemy import (
     select,
     update,
 )
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from server.cases.fsm import AI_ACTORS, MSG_EXECUTE, Event, GuardContext, Risk, State, decide
 from server.cases.plans import Plan, PlanError, PlanPolicy, validate_plan
@@ -484,6 +484,10 @@ class CaseStore:
                 # a concurrent request with the same Idempotency-Key won the insert; the retry replays its result
                 if idempotency_key and attempt == 1:
                     continue
+                raise
+            except OperationalError as exc:
+                if "locked" in str(exc).lower():  # SQLite: another writer held the lock past busy_timeout
+                    raise ConflictError(f"case {case_id} is being changed by another request; retry") from exc
                 raise
             if isinstance(outcome, GuardRejected):
                 raise outcome  # its 'refused' audit entry is committed

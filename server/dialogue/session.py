@@ -24,6 +24,7 @@ from server.dialogue.skills import Skills, TurnContext
 from server.dialogue.trace import TurnListener, TurnTrace
 from server.intent.matcher import match_intent
 from server.intent.models import Intent
+from server.speech.asr import Transcript
 from server.speech.stack import SpeechStack
 from server.voice.channel import DeviceChannel, DeviceInfo, SpeechChunk
 
@@ -33,6 +34,9 @@ SAMPLE_RATE = 16000
 PREROLL_SECONDS = 3.0  # wake-word audio the firmware sends before `listen start` (kept for voiceprint)
 MAX_MANUAL_SECONDS = 30.0  # push-to-talk capture cap
 WAKE_TEXTS = ("你好小智", "小智", "嗨小智", "你好呀", "嘿，你好呀")
+# Recognition starts this far into a pause, while the endpointer is still waiting for its full silence
+# (vad_silence_ms). If the pause becomes the end of the utterance, the transcript is (nearly) ready.
+SPECULATE_AFTER_MS = 128
 
 # Resolves who is speaking: (utterance pcm incl. pre-roll) -> owner id or None (guest). Runs beside ASR.
 OwnerResolver = Callable[[np.ndarray], Awaitable[str | None]]
@@ -72,6 +76,7 @@ class DialogueSession:
         self.preroll_samples = 0
         self.manual: list[np.ndarray] = []
         self.turn_task: asyncio.Task[None] | None = None
+        self.speculation: tuple[int, asyncio.Task[Transcript]] | None = None  # (silence start, ASR task)
         self.state: dict[str, Any] = {}  # dialogue memory across turns (pending question, last day, owner)
         self.owner: str | None = None
 
@@ -112,17 +117,46 @@ class DialogueSession:
         speaking = self.channel is not None and self.channel.speaking
         if speaking and self.mode != "realtime":
             return  # half-duplex device: mic audio while speaking is echo
-        for event in self.endpointer.feed(pcm):
+        ep = self.endpointer
+        for event in ep.feed(pcm):
             if event.kind == "speech_start" and speaking:
                 log.info("barge-in on %s: user spoke while the robot was speaking", self.info.device_id)
                 await self._cancel_turn()
             elif event.kind == "speech_end" and event.pcm is not None and event.pcm.size:
-                self._start_turn(pcm=event.pcm)
+                self._start_turn(pcm=event.pcm, transcript=self._take_speculation(event.forced))
+        self._speculate()
+
+    def _speculate(self) -> None:
+        """Start ASR early in a pause; drop it when the user keeps talking."""
+        ep = self.endpointer
+        silence_from = ep.silence_started_ms
+        if self.speculation is not None and self.speculation[0] != silence_from:
+            self.speculation[1].cancel()  # speech resumed: that transcript would be incomplete
+            self.speculation = None
+        if (
+            self.speculation is None
+            and silence_from is not None
+            and ep.trailing_silence_ms >= SPECULATE_AFTER_MS
+        ):
+            task = asyncio.create_task(self.services.speech.asr.transcribe_async(ep.utterance_so_far()))
+            self.speculation = (silence_from, task)
+
+    def _take_speculation(self, forced: bool) -> asyncio.Task[Transcript] | None:
+        spec, self.speculation = self.speculation, None
+        if spec is None:
+            return None
+        if forced:  # cut by max length or flush: the speculative audio may be incomplete
+            spec[1].cancel()
+            return None
+        return spec[1]
 
     async def on_abort(self, reason: str | None) -> None:
         await self._cancel_turn()
 
     async def on_close(self) -> None:
+        if self.speculation is not None:
+            self.speculation[1].cancel()
+            self.speculation = None
         await self._cancel_turn()
 
     # ---- turns
@@ -141,12 +175,17 @@ class DialogueSession:
         self.preroll_samples = 0
         return pcm
 
-    def _start_turn(self, pcm: np.ndarray | None = None, text: str | None = None) -> None:
+    def _start_turn(
+        self,
+        pcm: np.ndarray | None = None,
+        text: str | None = None,
+        transcript: asyncio.Task[Transcript] | None = None,
+    ) -> None:
         trace = TurnTrace(self.info.device_id)
         if self.turn_task is not None and not self.turn_task.done():
             self.turn_task.cancel()  # a newer utterance supersedes the one being answered
         self.turn_task = asyncio.create_task(
-            self._run_turn(trace, pcm, text), name=f"turn-{self.info.session_id}"
+            self._run_turn(trace, pcm, text, transcript), name=f"turn-{self.info.session_id}"
         )
 
     async def _cancel_turn(self) -> None:
@@ -158,7 +197,13 @@ class DialogueSession:
         if self.channel is not None and self.channel.speaking:
             await self.channel.stop_speaking()
 
-    async def _run_turn(self, trace: TurnTrace, pcm: np.ndarray | None, text: str | None) -> None:
+    async def _run_turn(
+        self,
+        trace: TurnTrace,
+        pcm: np.ndarray | None,
+        text: str | None,
+        speculative: asyncio.Task[Transcript] | None = None,
+    ) -> None:
         assert self.channel is not None
         try:
             preroll = self._take_preroll()
@@ -167,9 +212,12 @@ class DialogueSession:
                 if self.services.resolve_owner is not None:
                     voice = pcm if preroll is None else np.concatenate([preroll, pcm])
                     owner_task = asyncio.create_task(self.services.resolve_owner(voice))
-                transcript = await self.services.speech.asr.transcribe_async(pcm)
+                if speculative is not None:
+                    transcript = await speculative
+                else:
+                    transcript = await self.services.speech.asr.transcribe_async(pcm)
                 text = transcript.text
-                trace.mark("asr", text=text, path=transcript.path)
+                trace.mark("asr", text=text, path=transcript.path, speculative=speculative is not None)
             if not text:
                 if owner_task:
                     owner_task.cancel()

@@ -31,12 +31,37 @@ GREETING_ONLY = ("你好", "您好", "嗨", "哈喽", "在吗", "在不在")
 FILLERS = "啊呀吗呢吧哦嗯喂了的"
 
 STOP_WORDS = ("停止", "停下", "停一下", "别说了", "不要说了", "闭嘴", "暂停", "住口", "够了", "安静")
-VOLUME_WORDS = ("音量", "声音大", "声音小", "声音调", "声音高", "声音低", "大声", "小声", "静音", "大点声", "小点声")
+VOLUME_WORDS = (
+    "音量",
+    "声音大",
+    "声音小",
+    "声音调",
+    "声音高",
+    "声音低",
+    "大声",
+    "小声",
+    "静音",
+    "大点声",
+    "小点声",
+)
 VOLUME_UP = ("大声", "大点声", "调大", "大一点", "大一些", "调高", "高一点", "增大", "加大")
 VOLUME_DOWN = ("小声", "小点声", "调小", "小一点", "小一些", "调低", "低一点", "减小", "降低")
 ROLLBACK_WORDS = ("回滚", "回退", "撤回变更")
 ROLLBACK_DENY = re.compile(r"不|别|没|取消|算了|无需|无须|暂缓|先等")
-ROLLBACK_CONFIRM = ("确认", "确定", "同意", "执行", "好的", "可以", "是的", "开始", "马上", "立即", "需要", "要")
+ROLLBACK_CONFIRM = (
+    "确认",
+    "确定",
+    "同意",
+    "执行",
+    "好的",
+    "可以",
+    "是的",
+    "开始",
+    "马上",
+    "立即",
+    "需要",
+    "要",
+)
 ENROLL_WORDS = ("声纹",)
 ENROLL_VERBS = ("注册", "录入", "登记", "添加", "绑定", "采集", "录制", "创建", "录")
 ALERT_WORDS = ("告警", "报警", "警报", "预警", "警告")
@@ -55,12 +80,42 @@ KIND_WORDS: dict[str, tuple[str, ...]] = {
 LOG_WORD = "日志"
 YES_WORDS = ("确认", "确定", "是的", "是", "好的", "好", "可以", "行", "同意", "执行", "对")
 NO_WORDS = ("不用", "不要", "不", "别", "取消", "算了", "不行", "不同意", "否")
-RELATIVE_DAYS = (("大前天", -3), ("前天", -2), ("昨天", -1), ("昨日", -1), ("昨晚", -1), ("今天", 0), ("今日", 0))
+RELATIVE_DAYS = (
+    ("大前天", -3),
+    ("前天", -2),
+    ("昨天", -1),
+    ("昨日", -1),
+    ("昨晚", -1),
+    ("今天", 0),
+    ("今日", 0),
+)
 SHORT_KIND_QUERY = 8  # "审计日志呢" alone is a drill-down; longer sentences need a verb
 
 _KEEP = re.compile(r"[^0-9a-z\u4e00-\u9fff]")
-_INITIALS = (("zh", "z"), ("ch", "c"), ("sh", "s"), ("p", "b"), ("t", "d"), ("k", "g"), ("l", "n"), ("f", "h"))
-_CN_DIGITS = {"零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
+_INITIALS = (
+    ("zh", "z"),
+    ("ch", "c"),
+    ("sh", "s"),
+    ("p", "b"),
+    ("t", "d"),
+    ("k", "g"),
+    ("l", "n"),
+    ("f", "h"),
+)
+_CN_DIGITS = {
+    "零": 0,
+    "〇": 0,
+    "一": 1,
+    "二": 2,
+    "两": 2,
+    "三": 3,
+    "四": 4,
+    "五": 5,
+    "六": 6,
+    "七": 7,
+    "八": 8,
+    "九": 9,
+}
 _CN_UNITS = {"十": 10, "百": 100, "千": 1000}
 _CN_NUMERAL_RUN = re.compile(r"[零〇一二两三四五六七八九十百千万]+")
 
@@ -133,7 +188,9 @@ def cn_to_int(numeral: str) -> int | None:
     if not numeral or any(ch not in _CN_DIGITS and ch not in _CN_UNITS and ch != "万" for ch in numeral):
         return None
     if all(ch in _CN_DIGITS for ch in numeral):  # digit by digit: 一二三 / 二零二四
-        return int("".join(str(_CN_DIGITS[ch]) for ch in numeral)) if len(numeral) > 1 else _CN_DIGITS[numeral]
+        return (
+            int("".join(str(_CN_DIGITS[ch]) for ch in numeral)) if len(numeral) > 1 else _CN_DIGITS[numeral]
+        )
     total, section, digit = 0, 0, None
     for ch in numeral:
         if ch in _CN_DIGITS:
@@ -196,7 +253,9 @@ def _infer_year(year: int | None, month: int, day: int, today: date) -> date | N
 
 
 # "大一点" becomes "大1点" in the digits copy: a number followed by 点/些/下 is not a level
-_VOLUME_NUMBER = re.compile(r"(?:音量|声音|调到|调成|设为|设成|设置为|设置成|改成|改为|到)\D{0,3}?(\d{1,3})(?![\d点些下])")
+_VOLUME_NUMBER = re.compile(
+    r"(?:音量|声音|调到|调成|设为|设成|设置为|设置成|改成|改为|到)\D{0,3}?(\d{1,3})(?![\d点些下])"
+)
 
 
 def parse_volume(u: _Utterance) -> dict[str, int] | None:

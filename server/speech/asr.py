@@ -20,7 +20,7 @@ import zlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 import numpy as np
 
@@ -28,12 +28,17 @@ with warnings.catch_warnings():  # zhconv imports pkg_resources, which warns on 
     warnings.simplefilter("ignore")
     import zhconv
 
+if TYPE_CHECKING:
+    from server.config import Settings
+
 log = logging.getLogger(__name__)
 
 SAMPLE_RATE = 16000
 # Command words as Whisper "hotwords" (a previous-text prompt): they fix script (Simplified) and the
 # homophones base makes on these words. Kept to command vocabulary; long prompts leak into the output.
-DEFAULT_HOTWORDS = "你好小智 开始播报日志 深入分析业务日志 事件日志 审计日志 关联分析 根源 异常 告警 回滚 注册声纹"
+DEFAULT_HOTWORDS = (
+    "你好小智 开始播报日志 深入分析业务日志 事件日志 审计日志 关联分析 根源 异常 告警 回滚 注册声纹"
+)
 # Phrases Whisper invents on silence/noise (subtitle credits from its training data).
 HALLUCINATIONS = (
     "字幕由",
@@ -155,12 +160,8 @@ class WhisperASR:
         )
 
     @classmethod
-    def from_settings(cls, settings: object) -> WhisperASR:
-        return cls(
-            settings.whisper_path,  # type: ignore[attr-defined]
-            threads=settings.asr_threads,  # type: ignore[attr-defined]
-            window_s=settings.asr_window_s,  # type: ignore[attr-defined]
-        )
+    def from_settings(cls, settings: Settings) -> WhisperASR:
+        return cls(settings.whisper_path, threads=settings.asr_threads, window_s=settings.asr_window_s)
 
     def transcribe(self, pcm: np.ndarray, sample_rate: int = SAMPLE_RATE) -> Transcript:
         if sample_rate != SAMPLE_RATE:

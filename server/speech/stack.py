@@ -26,12 +26,14 @@ class SpeechStack:
     timings: dict[str, float] = field(default_factory=dict)  # stage → seconds spent loading/warming
 
     @classmethod
-    def load(cls, settings: Settings) -> SpeechStack:
-        """Load every model (blocking, a few seconds). Call once at start-up, then ``await warm()``."""
+    def load(cls, settings: Settings, asr: WhisperASR | None = None) -> SpeechStack:
+        """Load every model (blocking, a few seconds). Call once at start-up, then ``await warm()``.
+
+        ``asr`` reuses an already loaded Whisper (tests share one per session)."""
         t0 = time.monotonic()
         vad_model = SileroModel()
         t1 = time.monotonic()
-        asr = WhisperASR.from_settings(settings)
+        asr = asr or WhisperASR.from_settings(settings)
         t2 = time.monotonic()
         tts = tts_from_settings(settings)
         cfg = VadConfig(threshold=settings.vad_threshold, silence_ms=settings.vad_silence_ms)

@@ -17,10 +17,13 @@ import struct
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import av
 import numpy as np
+
+if TYPE_CHECKING:
+    from server.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -269,7 +272,7 @@ class FallbackTTS:
         if self.primary is not None and self.primary_available:
             try:
                 pcm = await self.primary.synthesize(text, sample_rate)
-            except Exception as e:  # noqa: BLE001 - any failure of the online engine means "fall back"
+            except Exception as e:
                 self._mark_down(e)
             else:
                 self._mark_up()
@@ -277,7 +280,7 @@ class FallbackTTS:
                 return pcm
         try:
             pcm = await self.fallback.synthesize(text, sample_rate)
-        except Exception as e:  # noqa: BLE001 - a turn must never fail because of TTS
+        except Exception as e:
             log.error("TTS %s failed, the sentence stays silent: %s", self.fallback.name, e)
             return np.zeros(0, dtype=np.int16)
         self._store(self.fallback, text, sample_rate, pcm)
@@ -323,13 +326,10 @@ class FallbackTTS:
         self._primary_down = False
 
 
-def tts_from_settings(settings: object) -> FallbackTTS:
-    s = settings
-    espeak = EspeakTTS(voice=s.espeak_voice)  # type: ignore[attr-defined]
-    edge = (
-        EdgeTTS(voice=s.edge_tts_voice, timeout_s=s.edge_tts_timeout_s)  # type: ignore[attr-defined]
-        if s.tts_engine == "edge"  # type: ignore[attr-defined]
-        else None
-    )
-    cache = PcmCache(Path(s.data_dir) / "tts_cache")  # type: ignore[attr-defined]
-    return FallbackTTS(edge, espeak, cache)
+def tts_from_settings(settings: Settings) -> FallbackTTS:
+    """edge-tts (if ``tts_engine == "edge"``) falling back to espeak-ng, cached under data_dir/tts_cache."""
+    espeak = EspeakTTS(voice=settings.espeak_voice)
+    edge = None
+    if settings.tts_engine == "edge":
+        edge = EdgeTTS(voice=settings.edge_tts_voice, timeout_s=settings.edge_tts_timeout_s)
+    return FallbackTTS(edge, espeak, PcmCache(Path(settings.data_dir) / "tts_cache"))

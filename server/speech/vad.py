@@ -117,6 +117,20 @@ class Endpointer:
     def position_ms(self) -> int:
         return self._ms(self._pos)
 
+    @property
+    def silence_started_ms(self) -> int | None:
+        """Inside an utterance: where the current trailing silence began (None while voiced)."""
+        return self._ms(self._silence_from) if self._in_speech and self._silence_from is not None else None
+
+    @property
+    def trailing_silence_ms(self) -> int:
+        """How long the current utterance has been silent (0 while voiced or outside speech)."""
+        return self._ms(self._pos - self._silence_from) if self.silence_started_ms is not None else 0
+
+    def utterance_so_far(self) -> np.ndarray:
+        """The open utterance's audio (pre-roll included) — for speculative recognition during the silence."""
+        return np.concatenate(self._speech) if self._speech else np.zeros(0, dtype=np.int16)
+
     def feed(self, pcm: np.ndarray) -> list[VadEvent]:
         """Feed int16 mono 16 kHz samples (any length, empty allowed); returns the events they caused."""
         if pcm.size == 0:
@@ -188,7 +202,10 @@ class Endpointer:
             self._last_speech_end = self._pos
         elif self._silence_from is None:
             self._silence_from = start
-        if self._silence_from is not None and self._pos - self._silence_from >= cfg.silence_ms * SAMPLE_RATE // 1000:
+        if (
+            self._silence_from is not None
+            and self._pos - self._silence_from >= cfg.silence_ms * SAMPLE_RATE // 1000
+        ):
             return [self._end(self._last_speech_end, forced=False)]
         if self._pos - self._start >= cfg.max_speech_s * SAMPLE_RATE:
             return [self._end(self._pos, forced=True)]

@@ -128,7 +128,7 @@ class DownlinkPacer:
         """Send every sentence; return the monotonic time the device will have played it all."""
         frame_s = self.frame_ms / 1000
         lead_s = self.prebuffer_frames * frame_s
-        encoder = OpusEncoder(self.sample_rate, self.frame_ms, application="audio")
+        encoder = OpusEncoder(self.sample_rate, self.frame_ms, application="audio", complexity=5)
         play_end = 0.0  # when the device's queue runs empty, as far as we can tell
         it = aiter(chunks)
         while True:

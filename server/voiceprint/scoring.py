@@ -76,7 +76,9 @@ def calibrate(
     genuine = min(loo)
     threshold = min(max(genuine - GENUINE_MARGIN, floor), CEILING)
     own = centroid(vectors)
-    impostor = max((float(np.mean([score(c, own) for c in other])) for other in impostors if other), default=0.0)
+    impostor = max(
+        (float(np.mean([score(c, own) for c in other])) for other in impostors if other), default=0.0
+    )
     if impostor + IMPOSTOR_MARGIN > threshold:
         threshold = min(impostor + IMPOSTOR_MARGIN, CEILING)
     return Calibration(threshold=round(threshold, 4), genuine=genuine, impostor=impostor)

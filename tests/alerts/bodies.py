@@ -15,7 +15,11 @@ TENCENT_METRIC: dict[str, Any] = {
         "namespace": "qce/cvm",
         "appId": "1250000000",
         "uin": "100000000001",
-        "dimensions": {"unInstanceId": "ins-o9p3rg3m", "objId": "xxxxxxxxxxxx", "objName": "172.21.30.15#588789"},
+        "dimensions": {
+            "unInstanceId": "ins-o9p3rg3m",
+            "objId": "xxxxxxxxxxxx",
+            "objName": "172.21.30.15#588789",
+        },
     },
     "alarmPolicyInfo": {
         "policyId": "policy-n4exeh88",
@@ -90,7 +94,11 @@ TENCENT_EVENT: dict[str, Any] = {
         "region": "gz",
         "dimensions": {
             "unInstanceId": "ins-pftdvqa2",
-            "objDetail": {"deviceLanIp": "172.21.0.17", "deviceWanIp": "118.89.233.99", "uniqVpcId": "vpc-ilrwkcbw"},
+            "objDetail": {
+                "deviceLanIp": "172.21.0.17",
+                "deviceWanIp": "118.89.233.99",
+                "uniqVpcId": "vpc-ilrwkcbw",
+            },
         },
     },
     "alarmPolicyInfo": {
@@ -199,7 +207,9 @@ def alertmanager_v4(alerts: list[dict[str, Any]], status: str = "firing") -> dic
     }
 
 
-def am_alert(pod: str, status: str = "firing", *, namespace: str = "prod", deployment: str = "api") -> dict[str, Any]:
+def am_alert(
+    pod: str, status: str = "firing", *, namespace: str = "prod", deployment: str = "api"
+) -> dict[str, Any]:
     return {
         "status": status,
         "labels": {
@@ -211,7 +221,10 @@ def am_alert(pod: str, status: str = "firing", *, namespace: str = "prod", deplo
             "container": deployment,
             "account": "1250000000",
         },
-        "annotations": {"summary": f"Pod {namespace}/{pod} is crash looping", "description": "restarts > 3 in 10m"},
+        "annotations": {
+            "summary": f"Pod {namespace}/{pod} is crash looping",
+            "description": "restarts > 3 in 10m",
+        },
         "startsAt": "2026-11-20T02:00:00.123456789Z",
         "endsAt": "2026-11-20T02:30:00Z" if status == "resolved" else "0001-01-01T00:00:00Z",
         "generatorURL": "http://prometheus:9090/graph?g0.expr=...",

@@ -36,7 +36,6 @@ from tests.alerts.bodies import (
 from tests.alerts.helpers import serve
 
 
-
 def basic(user: str, password: str) -> dict[str, str]:
     """The header Tencent sends for http://user:password@host/... callback URLs."""
     return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
@@ -97,7 +96,12 @@ async def test_every_tencent_variant_is_accepted_and_stored(tmp_path: Path) -> N
         await s.alerts.drain()
         stored = s.alerts.list_alerts(limit=100)
     firing = {a.resource for a in stored if a.status == "firing"}
-    assert firing == {"ins-o9p3rg3m", "ins-pftdvqa2", "prod/deployment/api/api-7d9f-abcde", "prod/deployment/api/api-other"}
+    assert firing == {
+        "ins-o9p3rg3m",
+        "ins-pftdvqa2",
+        "prod/deployment/api/api-7d9f-abcde",
+        "prod/deployment/api/api-other",
+    }
     # the recovered callback had no firing partner: nothing to resolve, no row, no case
     assert all(a.resource != "ins-4ap7abk6" for a in stored)
     # doc event + real event share policy/event/instance: one alert seen twice
@@ -127,7 +131,10 @@ async def test_auth_rules(tmp_path: Path) -> None:
 
 async def test_path_token_alone_and_basic_alone(tmp_path: Path) -> None:
     body = tke_pod_alarm("tok-1")
-    async with stack(tmp_path / "a", alert_basic_user="", alert_basic_password="") as s, aiohttp.ClientSession() as http:
+    async with (
+        stack(tmp_path / "a", alert_basic_user="", alert_basic_password="") as s,
+        aiohttp.ClientSession() as http,
+    ):
         assert (await post(http, s.tencent(), body))[0] == 200
         assert (await post(http, s.tencent("nope"), body))[0] == 401
     async with stack(tmp_path / "b", alert_path_token="") as s, aiohttp.ClientSession() as http:
@@ -147,7 +154,9 @@ async def test_no_auth_configured_accepts_loopback_only(tmp_path: Path) -> None:
 async def test_malformed_and_oversized_bodies(tmp_path: Path) -> None:
     bad_status = copy.deepcopy(TENCENT_METRIC) | {"alarmStatus": "2"}
     async with stack(tmp_path) as s, aiohttp.ClientSession(headers=AUTH_HEADERS) as http:
-        async with http.post(s.tencent(), data=b"{not json", headers={"Content-Type": "application/json"}) as r:
+        async with http.post(
+            s.tencent(), data=b"{not json", headers={"Content-Type": "application/json"}
+        ) as r:
             assert r.status == 400 and "not valid JSON" in (await r.json())["error"]
         async with http.post(s.tencent(), data=b"") as r:
             assert r.status == 400 and "empty body" in (await r.json())["error"]
@@ -155,7 +164,9 @@ async def test_malformed_and_oversized_bodies(tmp_path: Path) -> None:
         assert status == 400 and "JSON object" in reply["error"]
         status, reply = await post(http, s.tencent(), bad_status)
         assert status == 400 and "alarmStatus" in reply["error"]
-        status, reply = await post(http, f"{s.url}/webhooks/alertmanager/{TOKEN}", {"version": "4", "alerts": []})
+        status, reply = await post(
+            http, f"{s.url}/webhooks/alertmanager/{TOKEN}", {"version": "4", "alerts": []}
+        )
         assert status == 400 and "non-empty" in reply["error"]
         huge = tke_pod_alarm("big") | {"padding": "x" * (MAX_BODY_BYTES + 10)}
         status, reply = await post(http, s.tencent(), huge)
@@ -199,6 +210,8 @@ async def test_storm_aggregates_into_one_group_with_children(tmp_path: Path) -> 
         children = s.alerts.group_children(group.id)
         assert len(children) == 25 and {c.group_id for c in children} == {group.id}
         assert len(s.cases.list_cases()) == 1 and len(s.new_cases) == 1
+        case = s.cases.get_case(group.case_id)
+        assert case.resource == "prod/deployment/api" and group.title.startswith("[聚合] prod/deployment/api")
         timeline = s.cases.timeline(group.case_id)
         assert any("告警风暴" in t.detail.get("text", "") for t in timeline)
 
@@ -229,10 +242,14 @@ async def test_recovery_resolves_alert_group_and_closes_verifying_case(tmp_path:
                 break
         assert s.cases.get_case(case_id).status is State.VERIFYING
 
-        await post(http, s.tencent(), tke_pod_alarm("r-1", pod="api-1", status="0", recover="2026-11-20 10:05:00"))
+        await post(
+            http, s.tencent(), tke_pod_alarm("r-1", pod="api-1", status="0", recover="2026-11-20 10:05:00")
+        )
         await s.alerts.drain()
         assert s.alerts.get_group(group.id).status == "open"  # api-2 still firing
-        await post(http, s.tencent(), tke_pod_alarm("r-2", pod="api-2", status=0, recover="2026-11-20 10:06:00"))
+        await post(
+            http, s.tencent(), tke_pod_alarm("r-2", pod="api-2", status=0, recover="2026-11-20 10:06:00")
+        )
         await s.alerts.drain()
         assert {a.status for a in s.alerts.list_alerts()} == {"resolved"}
         assert s.alerts.get_group(group.id).status == "resolved"
@@ -258,8 +275,14 @@ async def test_alertmanager_webhook(tmp_path: Path) -> None:
         assert s.alerts.list_alerts(account="1250000000", status="firing")
         assert len(s.new_cases) == 1
         case, alert = s.new_cases[0]
-        assert alert.source == "alertmanager" and case.resource.startswith("prod/deployment/api")
-        await post(http, url, alertmanager_v4([am_alert("api-1", "resolved"), am_alert("api-2", "resolved")], "resolved"))
+        assert (
+            alert.source == "alertmanager" and case.resource == "prod/deployment/api"
+        )  # the workload, not a pod
+        await post(
+            http,
+            url,
+            alertmanager_v4([am_alert("api-1", "resolved"), am_alert("api-2", "resolved")], "resolved"),
+        )
         await s.alerts.drain()
         assert s.alerts.list_groups()[0].status == "resolved"
         assert any(t.detail.get("text") == "告警已恢复" for t in s.cases.timeline(case.id))

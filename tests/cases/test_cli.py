@@ -29,6 +29,13 @@ def test_list_and_show(db: Database, service: CaseService, capsys: pytest.Captur
     assert f"#{case.id}" in listing and "PARKED" in listing and "prod/api 5xx 激增" in listing
     assert run(["cases", "show", str(case.id), "--database-url", url]) == 0
     shown = capsys.readouterr().out
-    for expected in ("start_analysis", "plan_proposed", "deny", "WAIT_GATE→PARKED", "不用回滚", "回滚到上一个版本"):
+    for expected in (
+        "start_analysis",
+        "plan_proposed",
+        "deny",
+        "WAIT_GATE→PARKED",
+        "不用回滚",
+        "回滚到上一个版本",
+    ):
         assert expected in shown
     assert run(["cases", "show", "424242", "--database-url", url]) == 1

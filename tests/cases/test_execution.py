@@ -121,7 +121,7 @@ async def test_dry_run_records_what_would_be_done(db: Database) -> None:
         service.approve(case.id, approver="owner:alice", challenge_passed=True)
         await deliver_all(service)
     assert endpoint.calls == []  # nothing left the building
-    entry = [t for t in service.timeline(case.id) if t.event == Event.EXECUTION_SUCCEEDED.value][0]
+    entry = next(t for t in service.timeline(case.id) if t.event == Event.EXECUTION_SUCCEEDED.value)
     assert entry.detail["dry_run"] is True
     assert entry.detail["would_do"][0]["deployment"] == "api"
 
@@ -146,7 +146,9 @@ async def test_outbox_redelivery_acts_once_through_idempotent_consumer(db: Datab
     assert await dispatcher.dispatch_once() >= 1
     # a crash after the consumers ran but before 'delivered' was recorded: the message comes round again
     with db.engine.begin() as c:
-        c.execute(update(case_outbox).where(case_outbox.c.msg_type == MSG_TRANSITIONED).values(delivered_at=None))
+        c.execute(
+            update(case_outbox).where(case_outbox.c.msg_type == MSG_TRANSITIONED).values(delivered_at=None)
+        )
     await dispatcher.dispatch_once()
     (msg_id,) = set(raw_calls)
     assert raw_calls == [msg_id, msg_id]  # delivered twice (at least once) ...
@@ -170,7 +172,11 @@ async def test_failing_consumer_is_retried_until_it_succeeds(db: Database) -> No
         await dispatcher.dispatch_once()
     assert len(attempts) == 3
     (row,) = [m for m in service.store.outbox_messages(case.id) if m["msg_type"] == MSG_TRANSITIONED]
-    assert row["attempts"] == 2 and row["delivered_at"] is not None and json.loads(row["payload"])["to_state"] == "ANALYZING"
+    assert (
+        row["attempts"] == 2
+        and row["delivered_at"] is not None
+        and json.loads(row["payload"])["to_state"] == "ANALYZING"
+    )
 
 
 async def test_running_dispatcher_executes_after_wake(db: Database) -> None:
@@ -188,3 +194,16 @@ async def test_running_dispatcher_executes_after_wake(db: Database) -> None:
         finally:
             await service.stop()
     assert service.get_case(case.id).status is State.VERIFYING and len(endpoint.calls) == 1
+
+
+async def test_unreachable_executor_parks_after_bounded_retries(db: Database) -> None:
+    async with executor_endpoint() as endpoint:
+        endpoint.replies.extend([(503, {"error": "down"})] * 10)
+        service = live_service(db, endpoint.url)
+        service.max_execution_attempts = 3
+        case = case_at_gate(service)
+        service.approve(case.id, approver="owner:alice", challenge_passed=True)
+        await deliver_all(service, rounds=6)
+    assert len(endpoint.calls) == 3
+    parked = service.get_case(case.id)
+    assert parked.status is State.PARKED and "gave up" in parked.reason and "503" in parked.reason

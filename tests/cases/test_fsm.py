@@ -6,7 +6,16 @@ import itertools
 
 import pytest
 
-from server.cases.fsm import MSG_EXECUTE, MSG_TRANSITIONED, Event, GuardContext, Risk, State, allowed_events, decide
+from server.cases.fsm import (
+    MSG_EXECUTE,
+    MSG_TRANSITIONED,
+    Event,
+    GuardContext,
+    Risk,
+    State,
+    allowed_events,
+    decide,
+)
 
 S, E = State, Event
 # The product's intended table, written out independently of the implementation.
@@ -23,7 +32,9 @@ SPEC: dict[tuple[State, Event], State] = {
     (S.VERIFYING, E.VERIFICATION_FAILED): S.PARKED,
     (S.PARKED, E.REOPEN): S.ANALYZING,
     (S.PARKED, E.CLOSE): S.CLOSED,
-    **{(s, E.PARK): S.PARKED for s in (S.NEW, S.ANALYZING, S.PLANNING, S.WAIT_GATE, S.EXECUTING, S.VERIFYING)},
+    **{
+        (s, E.PARK): S.PARKED for s in (S.NEW, S.ANALYZING, S.PLANNING, S.WAIT_GATE, S.EXECUTING, S.VERIFYING)
+    },
 }
 
 ALL_GUARDS_PASS = GuardContext(
@@ -52,7 +63,9 @@ def test_every_pair(state: State, event: Event) -> None:
 
 def test_executing_only_from_wait_gate_by_approve() -> None:
     entries = [
-        (s, e) for s, e in itertools.product(State, Event) if decide(s, e, ALL_GUARDS_PASS).next_state is S.EXECUTING
+        (s, e)
+        for s, e in itertools.product(State, Event)
+        if decide(s, e, ALL_GUARDS_PASS).next_state is S.EXECUTING
     ]
     assert entries == [(S.WAIT_GATE, E.APPROVE)]
 
@@ -64,7 +77,9 @@ def test_closed_is_terminal_and_allowed_events_match() -> None:
 
 
 def test_plan_must_be_valid_before_wait_gate() -> None:
-    d = decide(S.PLANNING, E.PLAN_PROPOSED, GuardContext(plan_valid=False, plan_error="actions: field required"))
+    d = decide(
+        S.PLANNING, E.PLAN_PROPOSED, GuardContext(plan_valid=False, plan_error="actions: field required")
+    )
     assert not d.ok and d.kind == "guard" and "actions: field required" in d.error
 
 

@@ -7,7 +7,9 @@ import pytest
 from server.cases.fsm import Risk
 from server.cases.plans import PlanError, PlanPolicy, deterministic_plan, validate_plan
 
-POLICY = PlanPolicy.from_mapping(endpoints={"restart-api": ["POST"], "health": ["GET"]}, scripts=["flush-cache"])
+POLICY = PlanPolicy.from_mapping(
+    endpoints={"restart-api": ["POST"], "health": ["GET"]}, scripts=["flush-cache"]
+)
 
 
 def test_rollout_undo_plan() -> None:
@@ -15,7 +17,9 @@ def test_rollout_undo_plan() -> None:
         {
             "summary": "roll back api",
             "risk": "medium",
-            "actions": [{"type": "k8s_rollout_undo", "namespace": "prod", "deployment": "api", "to_revision": 41}],
+            "actions": [
+                {"type": "k8s_rollout_undo", "namespace": "prod", "deployment": "api", "to_revision": 41}
+            ],
             "rollback": {"kind": "k8s_revision", "namespace": "prod", "deployment": "api", "revision": 42},
         },
         POLICY,

@@ -43,7 +43,11 @@ async def test_cases_rest_api(service: CaseService) -> None:
         headers = {"If-Match": f'"{case.version}"', "Idempotency-Key": "console-1"}
         async with http.post(tr, json=deny, headers=headers) as r:
             first = await r.json()
-            assert r.status == 200 and first["case"]["status"] == "PARKED" and r.headers["ETag"] == f'"{case.version + 1}"'
+            assert (
+                r.status == 200
+                and first["case"]["status"] == "PARKED"
+                and r.headers["ETag"] == f'"{case.version + 1}"'
+            )
         async with http.post(tr, json=deny, headers=headers) as r:  # client retry after a lost reply
             again = await r.json()
             assert r.status == 200 and again["result"]["replayed"] is True
@@ -54,7 +58,12 @@ async def test_cases_rest_api(service: CaseService) -> None:
             current = service.get_case(other.id).version
             async with http.post(tr2, json={"event": event}, headers={"If-Match": str(current)}) as r:
                 assert r.status == 200
-        bad_plan = {"event": "plan_proposed", "payload": {"plan": {"summary": "x", "risk": "low", "actions": []}}}
-        async with http.post(tr2, json=bad_plan, headers={"If-Match": str(service.get_case(other.id).version)}) as r:
+        bad_plan = {
+            "event": "plan_proposed",
+            "payload": {"plan": {"summary": "x", "risk": "low", "actions": []}},
+        }
+        async with http.post(
+            tr2, json=bad_plan, headers={"If-Match": str(service.get_case(other.id).version)}
+        ) as r:
             assert r.status == 422 and "actions" in (await r.json())["error"]
     assert [t.event for t in service.timeline(case.id)].count("deny") == 1

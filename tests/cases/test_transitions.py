@@ -61,12 +61,20 @@ def test_illegal_transition(service: CaseService) -> None:
 
 def test_idempotency_key_replay_returns_first_result(service: CaseService) -> None:
     case = case_at_gate(service)
-    first = service.deny(case.id, actor="owner:alice", reason="不用回滚", expected_version=case.version, idempotency_key="k-1")
+    first = service.deny(
+        case.id, actor="owner:alice", reason="不用回滚", expected_version=case.version, idempotency_key="k-1"
+    )
     after_first = counts(service)
     # a retried request (same key, now-stale version) gets the same answer and changes nothing
-    again = service.deny(case.id, actor="owner:alice", reason="不用回滚", expected_version=case.version, idempotency_key="k-1")
+    again = service.deny(
+        case.id, actor="owner:alice", reason="不用回滚", expected_version=case.version, idempotency_key="k-1"
+    )
     assert again.replayed and not first.replayed
-    assert (again.timeline_id, again.version, again.to_state) == (first.timeline_id, first.version, State.PARKED)
+    assert (again.timeline_id, again.version, again.to_state) == (
+        first.timeline_id,
+        first.version,
+        State.PARKED,
+    )
     assert counts(service) == after_first
     with pytest.raises(IdempotencyKeyReused):
         service.transition(case.id, Event.REOPEN, None, "owner:alice", idempotency_key="k-1")
@@ -87,7 +95,9 @@ def test_timeline_and_outbox_are_atomic(service: CaseService, monkeypatch: pytes
     assert (after.status, after.version) == (State.WAIT_GATE, case.version)
     assert counts(service) == before
     monkeypatch.undo()
-    result = service.approve(case.id, approver="owner:alice", challenge_passed=True, idempotency_key="k-atomic")
+    result = service.approve(
+        case.id, approver="owner:alice", challenge_passed=True, idempotency_key="k-atomic"
+    )
     assert result.to_state is State.EXECUTING and not result.replayed
 
 
@@ -155,5 +165,8 @@ def test_verify_outcomes(service: CaseService) -> None:
     a, b, c = executing_to_verifying(), executing_to_verifying(), executing_to_verifying()
     assert service.verify(a, recovered=True).to_state is State.CLOSED
     assert service.verify(b, error_rate_before=0.2, error_rate_after=0.01).to_state is State.CLOSED
-    assert service.verify(c, recovered=False, error_rate_before=0.2, error_rate_after=0.19).to_state is State.PARKED
+    assert (
+        service.verify(c, recovered=False, error_rate_before=0.2, error_rate_after=0.19).to_state
+        is State.PARKED
+    )
     assert "did not fall" in service.get_case(c).reason

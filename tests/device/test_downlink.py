@@ -161,3 +161,33 @@ async def test_empty_and_resampled_sentences() -> None:
         assert abs(dominant_hz(dev.received_pcm()[1600:-1600], 16000) - 500) < 10
         assert [text for _, text in dev.transcript()] == ["空", "22k"]
         await dev.close()
+
+
+async def test_virtual_device_refuses_speech_while_connecting() -> None:
+    async with running_server() as h:
+        dev = VirtualDevice(h.url, device_id="bb:00:00:00:00:08")
+        await dev.connect()  # no listen yet: the firmware is still Connecting
+        channel = h.handler_for("bb:00:00:00:00:08").channel
+        await channel.play(chunks_from(tone_sentences(1)))
+        await dev.wait_json("tts", "stop")
+        assert any(e.kind == "invalid" and "connecting" in e.note for e in dev.events)
+        assert len(dev.audio_events("audio_dropped")) == 10 and len(dev.received_pcm()) == 0
+        await dev.close()
+
+
+async def test_virtual_device_drops_an_unpaced_burst_like_the_firmware() -> None:
+    from firmware_bridge import protocol as P
+    from firmware_bridge.audio import encode_opus, tone
+
+    async with running_server() as h:
+        dev = await _speaking_device(h, "bb:00:00:00:00:09")
+        channel = h.handler_for("bb:00:00:00:00:09").channel
+        await channel.send_json(P.tts_start())
+        await asyncio.sleep(0.1)
+        for packet in encode_opus(tone(440.0, 3.6)):  # 60 frames at once, no pacing
+            await channel.send_binary(P.encode_frame(packet, 1))
+        await channel.send_json(P.tts_stop())
+        await dev.wait_json("tts", "stop")
+        assert len(dev.audio_events("audio")) <= 41  # the 40-packet decode queue (+1 already playing)
+        assert len(dev.audio_events("audio_overflow")) >= 19
+        await dev.close()

@@ -93,7 +93,15 @@ def test_dates():
 
 
 def test_chinese_numerals():
-    cases = {"五十": 50, "十一": 11, "二十": 20, "一百": 100, "八十五": 85, "两千零五": 2005, "一万两千": 12000}
+    cases = {
+        "五十": 50,
+        "十一": 11,
+        "二十": 20,
+        "一百": 100,
+        "八十五": 85,
+        "两千零五": 2005,
+        "一万两千": 12000,
+    }
     assert {k: cn_to_int(k) for k in cases} == cases
     assert cn_to_int("一二三") == 123 and cn_to_int("42") == 42 and cn_to_int("abc") is None
 

@@ -125,7 +125,9 @@ async def test_refused_connection_falls_back_at_once(tmp_path):
 
 
 async def test_turn_never_raises_even_when_every_engine_fails(caplog):
-    tts = FallbackTTS(EdgeTTS(timeout_s=0.2, proxy="http://127.0.0.1:9"), EspeakTTS(binary="/nonexistent/espeak"))
+    tts = FallbackTTS(
+        EdgeTTS(timeout_s=0.2, proxy="http://127.0.0.1:9"), EspeakTTS(binary="/nonexistent/espeak")
+    )
     pcm = await tts.synthesize("你好", 16000)
     assert pcm.dtype == np.int16 and pcm.size == 0
     assert any("silent" in r.getMessage() for r in caplog.records)

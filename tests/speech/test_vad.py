@@ -46,7 +46,7 @@ def test_segments_match_the_truth(vad_model: SileroModel):
 
 @pytest.mark.parametrize("silence_ms", [300, 800])
 def test_speech_end_fires_after_the_configured_silence(vad_model: SileroModel, silence_ms: int):
-    pcm, truth = recording()
+    pcm, _truth = recording()
     events = stream(Endpointer(vad_model, VadConfig(silence_ms=silence_ms)), pcm)
     ends = [(ev, at) for ev, at in events if ev.kind == "speech_end"]
     starts = [ev for ev, _ in events if ev.kind == "speech_start"]

@@ -1,0 +1,162 @@
+"""`xiaozhi-ops owners add|list|enrol|bind-keys`: manage owners, voiceprints and their vaulted cloud keys.
+
+Secrets are read from stdin or a hidden prompt, never from argv (argv shows up in `ps` and shell history).
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("owners", help="owners, voiceprints and credentials")
+    osub = p.add_subparsers(dest="owners_cmd", required=True)
+    a = osub.add_parser("add", help="create an owner")
+    a.add_argument("name")
+    a.add_argument("--can-approve", action="store_true", help="may approve sensitive actions")
+    a.set_defaults(func=_add)
+    ls = osub.add_parser("list", help="list owners (credentials masked)")
+    ls.set_defaults(func=_list)
+    e = osub.add_parser("enrol", help="enrol an owner's voiceprint from ≥3 WAV clips")
+    e.add_argument("owner", help="owner id or name")
+    e.add_argument("wavs", nargs="+")
+    e.set_defaults(func=_enrol)
+    b = osub.add_parser("bind-keys", help="store Tencent Cloud credentials for an owner (encrypted)")
+    b.add_argument("owner", help="owner id or name")
+    b.add_argument(
+        "--secret-id-stdin", action="store_true", help="read SecretId then SecretKey from stdin lines"
+    )
+    b.add_argument("--region", required=True, help="e.g. ap-guangzhou")
+    b.add_argument("--bucket", default="", help="COS bucket, name-appid")
+    b.add_argument("--key-template", action="append", default=[], metavar="KIND=TEMPLATE")
+    b.add_argument("--cls-topic", action="append", default=[], metavar="KIND=TOPIC_ID")
+    b.set_defaults(func=_bind)
+
+
+def _open():
+    from server.config import get_settings
+    from server.storage.db import Database
+    from server.vault import store as _vault_tables  # noqa: F401 - registers tables
+    from server.voiceprint import store as _owner_tables  # noqa: F401
+
+    settings = get_settings()
+    db = Database(settings.database_url) if settings.database_url else Database.sqlite(settings.db_path)
+    db.create_all()
+    return settings, db
+
+
+def _vault(settings, db):
+    from server.vault.crypto import VaultCipher, master_key
+    from server.vault.store import CredentialVault
+
+    return CredentialVault(
+        db, VaultCipher(master_key(settings.master_key.get_secret_value(), settings.data_dir))
+    )
+
+
+def _owner_store(db, encoder=None):
+    from server.voiceprint.store import VoiceprintStore
+
+    return VoiceprintStore(db, encoder)
+
+
+def _pairs(items: list[str], flag: str) -> dict[str, str]:
+    out = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise SystemExit(f"{flag} expects KIND=VALUE, got {item!r}")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def _add(args: argparse.Namespace) -> int:
+    import sys
+
+    from server.voiceprint.store import OwnerError
+
+    _, db = _open()
+    try:
+        owner = _owner_store(db).create_owner(args.name, can_approve=args.can_approve)
+    except OwnerError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"owner {owner.id}: {owner.name}")
+    return 0
+
+
+def _list(_args: argparse.Namespace) -> int:
+    settings, db = _open()
+    vault = _vault(settings, db)
+    for o in _owner_store(db).list_owners():
+        creds = vault.masked(o.id)
+        voice = f"voiceprint thr={o.threshold:.3f}" if o.enrolled else "no voiceprint"
+        keys = f"keys {creds['secret_id']} {creds['region']} {creds['bucket']}" if creds else "no keys"
+        print(f"{o.id:>3}  {o.name:<20} {'approver' if o.can_approve else 'owner':<8} {voice:<22} {keys}")
+    return 0
+
+
+def _enrol(args: argparse.Namespace) -> int:
+    import sys
+    from pathlib import Path
+
+    from server.voiceprint.audio import AudioError, decode_wav
+    from server.voiceprint.encoder import get_encoder
+    from server.voiceprint.store import OwnerError
+
+    _, db = _open()
+    try:
+        clips = [decode_wav(Path(w).read_bytes(), w) for w in args.wavs]
+        store = _owner_store(db, get_encoder())
+        owner = store.get_owner(args.owner)
+        result = store.enrol(owner.id, clips)
+    except (AudioError, OwnerError, OSError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"enrolled {owner.name}: {result.n_samples} clips, threshold {result.threshold:.3f}")
+    return 0
+
+
+def _bind(args: argparse.Namespace) -> int:
+    import getpass
+    import sys
+
+    from pydantic import ValidationError
+
+    from server.vault.store import CredentialsIn
+    from server.voiceprint.store import OwnerError
+
+    settings, db = _open()
+    try:
+        owner = _owner_store(db).get_owner(args.owner)
+    except OwnerError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    if args.secret_id_stdin or not sys.stdin.isatty():
+        lines = sys.stdin.read().splitlines()
+        if len(lines) < 2:
+            print("error: stdin must hold two lines: SecretId, then SecretKey", file=sys.stderr)
+            return 1
+        secret_id, secret_key = lines[0].strip(), lines[1].strip()
+    else:
+        secret_id = getpass.getpass("SecretId: ").strip()
+        secret_key = getpass.getpass("SecretKey: ").strip()
+    try:
+        creds = CredentialsIn(
+            secret_id=secret_id,
+            secret_key=secret_key,
+            region=args.region,
+            bucket=args.bucket,
+            key_templates=_pairs(args.key_template, "--key-template"),
+            cls_topics=_pairs(args.cls_topic, "--cls-topic"),
+        )
+    except ValidationError as exc:
+        errors = "; ".join(
+            f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors(include_input=False)
+        )
+        print(f"error: {errors}", file=sys.stderr)
+        return 1
+    vault = _vault(settings, db)
+    vault.bind(owner.id, creds)
+    print(f"bound keys for {owner.name}: {vault.masked(owner.id)['secret_id']}")
+    return 0

@@ -1,0 +1,79 @@
+"""Masking rules: values become <*>, the punctuation around them stays (Loghub-2.0 conventions)."""
+
+import pytest
+
+from agents.mining.masking import PIECE_RULES, TOKEN_RULES, mask_message, mask_token, split_pieces
+
+
+@pytest.mark.parametrize(
+    ("token", "masked"),
+    [
+        ("12345", "<*>"),
+        ("10.251.71.16:50010", "<*>:<*>"),
+        ("/10.10.34.11:45307", "<*>:<*>"),
+        ("msra-sa-41:9000", "<*>:<*>"),
+        ("hdfs://msra-sa-41:9000", "hdfs://<*>:<*>"),
+        ("https://shop.example.com/api/v1/orders?id=3", "https://<*>"),
+        ("blk_-6952295868487656571", "<*>"),
+        ("appattempt_1445144423722_0020_000001", "<*>"),
+        ("b9000564-fe1a-409b-b8cc-1e88b294cd1d]", "<*>]"),
+        ("0x00004ed8", "<*>"),
+        ("4bf92f3577b34da6a3ce929d0e0e4736", "<*>"),
+        ("/etc/httpd/conf/workers2.properties", "<*>"),
+        ("node-246", "node-<*>"),
+        ("uid=0", "uid=<*>"),
+        ("35ms", "<*>"),
+        ("1.5GiB", "<*>"),
+        ("v1.2.3", "<*>"),
+        ("2024-05-01T10:00:00.123Z", "<*>"),
+        ("alice@example.com", "<*>"),
+        ("order-api-7d9f8c6b5-x2x4q", "<*>"),
+        ("shop/order-api-7d9f8c6b5-x2x4q", "<*>"),
+        ("user=root", "user=<*>"),
+        ("(uid=0)", "(uid=<*>)"),
+        ("金额12345元，", "金额<*>元，"),
+        # literals stay literal
+        ("ssh2", "ssh2"),
+        ("jk2_init()", "jk2_init()"),
+        ("type:create", "type:create"),
+        ("order-api", "order-api"),
+        ("Back-off", "Back-off"),
+    ],
+)
+def test_mask_token(token: str, masked: str) -> None:
+    assert mask_token(token) == masked
+
+
+def test_message_rules_image_and_http_request_line():
+    assert (
+        mask_message('Back-off pulling image "registry.io/team/app:v1.2.3"') == 'Back-off pulling image "<*>"'
+    )
+    assert mask_message('10.0.0.1 "GET /v2/servers/detail HTTP/1.1" status: 200').startswith(
+        '<*> "GET <*>" status: <*>'
+    )
+
+
+def test_standalone_prepass_agrees_with_token_masking():
+    msg = 'order_id=ORD20240501919387 took 35ms {"count":12} trace=4bf92f3577b34da6 port 8080'
+    assert " ".join(mask_token(t) for t in mask_message(msg).split()) == " ".join(
+        mask_token(t) for t in msg.split()
+    )
+
+
+def test_pieces_keep_delimiters_and_spacing():
+    assert split_pieces("uid=<*> euid=<*> tty=ssh") == (
+        "uid",
+        "=",
+        "<*>",
+        " euid",
+        "=",
+        "<*>",
+        " tty",
+        "=",
+        "ssh",
+    )
+
+
+def test_rules_are_data_with_unique_names():
+    names = [r.name for r in (*TOKEN_RULES, *PIECE_RULES)]
+    assert len(names) == len(set(names))

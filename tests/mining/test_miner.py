@@ -1,0 +1,141 @@
+"""TemplateMiner behaviour on realistic k8s / business lines it has never seen."""
+
+import json
+from pathlib import Path
+
+from agents.mining import FilePersistence, MemoryPersistence, TemplateMiner
+
+K8S = [
+    ('Back-off pulling image "registry.example.com/shop/order-api:v1.4.2"', "pull"),
+    ('Back-off pulling image "nginx:1.25.3"', "pull"),
+    (
+        'Back-off pulling image "registry.example.com/pay/payment-svc@sha256:9f86d081884c7d659a2feaa0c55ad015"',
+        "pull",
+    ),
+    ("0/5 nodes are available: 3 Insufficient memory, 2 node(s) had untolerated taint.", "sched"),
+    ("0/7 nodes are available: 1 Insufficient memory, 6 node(s) had untolerated taint.", "sched"),
+    ("Successfully assigned shop/order-api-7d9f8c6b5-x2x4q to node-3", "assign"),
+    ("Successfully assigned pay/payment-svc-5c6d7e8f9a-k8j2m to node-12", "assign"),
+    ("Readiness probe failed: HTTP probe failed with statuscode: 503", "probe"),
+    ("Readiness probe failed: HTTP probe failed with statuscode: 500", "probe"),
+    ("update deployments shop/order-api by alice", "audit-alice"),
+    (
+        "order created order_id=ORD20240501919387 user_id=u_10234 cost=35ms trace_id=4bf92f3577b34da6a3ce929d0e0e4736",
+        "order",
+    ),
+    (
+        "order created order_id=ORD20240501000001 user_id=u_99999 cost=2.5s trace_id=00f067aa0ba902b7a3ce929d0e0e4736",
+        "order",
+    ),
+    ("用户 u_10234 下单成功，订单号 ORD20240501919387，耗时 35ms", "zh-order"),
+    ("用户 u_55501 下单成功，订单号 ORD20240501000002，耗时 120ms", "zh-order"),
+    ("用户 u_10234 登录失败：密码错误", "zh-login"),
+    ("Started container order-api", "started-order"),
+    ("Started container payment-svc", "started-pay"),  # two names of a small vocabulary stay literal
+]
+
+
+def _groups(miner: TemplateMiner, ids: list[int]) -> dict[str, set[int]]:
+    out: dict[str, set[int]] = {}
+    for (_, label), tid in zip(K8S, ids, strict=True):
+        out.setdefault(label, set()).add(miner.canonical(tid))
+    return out
+
+
+def test_unseen_k8s_and_business_lines_group_by_meaning():
+    miner = TemplateMiner()
+    ids = [miner.add(m) for m, _ in K8S]
+    groups = _groups(miner, ids)
+    # each label maps to one template, and no template is shared by two labels
+    assert all(len(g) == 1 for g in groups.values()), groups
+    assert len({next(iter(g)) for g in groups.values()}) == len(groups)
+    text = {label: miner.template(next(iter(g))) for label, g in groups.items()}
+    assert text["pull"] == 'Back-off pulling image "<*>"'
+    assert text["assign"] == "Successfully assigned <*> to node-<*>"
+    assert text["order"] == "order created order_id=<*> user_id=<*> cost=<*> trace_id=<*>"
+    assert text["zh-order"] == "用户 <*> 下单成功，订单号 <*>，耗时 <*>"
+    assert text["probe"] == "Readiness probe failed: HTTP probe failed with statuscode: <*>"
+
+
+def test_a_varying_word_becomes_a_parameter_but_a_small_vocabulary_stays_literal():
+    miner = TemplateMiner()
+    users = [
+        f"{name}{suffix}"
+        for name in ("web", "test", "oracle", "guest", "pg")
+        for suffix in ("", "x", "adm", "ops")
+    ]
+    ids = [miner.add(f"Invalid user {u} from 10.0.0.{i}") for i, u in enumerate(users)]
+    assert len({miner.canonical(t) for t in ids}) == 1
+    assert miner.template(ids[0]) == "Invalid user <*> from <*>"
+    # states repeat many times: they are part of the template, not values
+    states = [
+        miner.add(f"[instance: {i:08x}-aaaa-bbbb-cccc-1e88b294cd1d] VM {s} (Lifecycle Event)")
+        for i in range(40)
+        for s in ("Started", "Paused", "Resumed", "Stopped")
+    ]
+    assert len({miner.canonical(t) for t in states}) == 4
+
+
+def test_ids_survive_merges_and_templates_report_counts_and_first_example():
+    miner = TemplateMiner()
+    first = miner.add("Invalid user webmaster from 10.0.0.1")
+    second = miner.add("Invalid user test from 10.0.0.2")
+    assert miner.canonical(first) != miner.canonical(second)  # two words: no evidence yet
+    for i in range(20):
+        miner.add(f"Invalid user user{chr(97 + i)} from 10.0.0.2")
+    assert miner.canonical(first) == miner.canonical(second) == first  # the oldest id survives
+    assert miner.template(second) == "Invalid user <*> from <*>"
+    (tpl,) = miner.templates()
+    assert (tpl.id, tpl.count, tpl.example) == (first, 22, "Invalid user webmaster from 10.0.0.1")
+
+
+def test_match_does_not_learn():
+    miner = TemplateMiner()
+    tid = miner.add("Started container order-api")
+    assert miner.match("Started container order-api") == tid
+    assert miner.match("Killing container with id docker://abc") is None
+    assert len(miner) == 1
+    assert miner.templates()[0].count == 1
+
+
+def test_add_many_agrees_with_add():
+    msgs = [m for m, _ in K8S] * 3
+    one, batch = TemplateMiner(), TemplateMiner()
+    streamed = [one.canonical(t) for t in [one.add(m) for m in msgs]]
+    streamed = [one.canonical(t) for t in streamed]
+    assert batch.add_many(msgs) == streamed
+    assert [t.text for t in one.templates()] == [t.text for t in batch.templates()]
+
+
+def test_state_round_trip_through_file(tmp_path: Path):
+    path = tmp_path / "miner" / "state.json"
+    miner = TemplateMiner(persistence=FilePersistence(path))
+    ids = {m: miner.add(m) for m, _ in K8S}
+    miner.save()
+    assert json.loads(path.read_text("utf-8"))["version"] == 1
+
+    resumed = TemplateMiner(persistence=FilePersistence(path))
+    assert [t.text for t in resumed.templates()] == [t.text for t in miner.templates()]
+    for m, tid in ids.items():  # same ids, no relearning
+        assert resumed.match(m) == miner.canonical(tid)
+    before = len(resumed)
+    assert resumed.add("Readiness probe failed: HTTP probe failed with statuscode: 404") == miner.match(
+        "Readiness probe failed: HTTP probe failed with statuscode: 503"
+    )
+    assert len(resumed) == before
+
+
+def test_memory_persistence_and_empty_state():
+    store = MemoryPersistence()
+    fresh = TemplateMiner(persistence=store)  # nothing stored yet: starts empty
+    assert len(fresh) == 0
+    fresh.add("Started container a")
+    fresh.save()
+    assert TemplateMiner(persistence=store).templates()[0].text == "Started container a"
+
+
+def test_unknown_state_version_is_a_clear_error():
+    import pytest
+
+    with pytest.raises(ValueError, match="version"):
+        TemplateMiner.from_dict({"version": 99})
