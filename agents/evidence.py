@@ -46,7 +46,9 @@ NORMAL_REASONS = frozenset(
      "Pulled", "Preempting", "NotTriggerScaleUp", "TriggeredScaleUp", "ScaleDown", "DeploymentRollback",
      "DeploymentRollout", "NodeNotReady", "Rebooted", "OOMKilling", "SystemOOM", "Evicted", "Drain"}
 )  # fmt: skip
-MUTATING = frozenset({"create", "update", "patch", "delete", "deletecollection", "escalate", "bind", "impersonate"})
+MUTATING = frozenset(
+    {"create", "update", "patch", "delete", "deletecollection", "escalate", "bind", "impersonate"}
+)
 EXEC_SUBRESOURCES = frozenset({"exec", "attach", "portforward"})
 # Mutations that happen every few seconds and say nothing about a change (heartbeats, self-reviews).
 CHURN_RESOURCES = frozenset(
@@ -220,7 +222,9 @@ def _audit_detail(rec: LogRecord, category: str) -> dict[str, Any]:
         return d
     if isinstance(body, dict):
         spec = body.get("spec") if isinstance(body.get("spec"), dict) else {}
-        if "replicas" in spec and (f.get("subresource") == "scale" or set(body) == {"spec"} or set(spec) == {"replicas"}):
+        if "replicas" in spec and (
+            f.get("subresource") == "scale" or set(body) == {"spec"} or set(spec) == {"replicas"}
+        ):
             with contextlib.suppress(TypeError, ValueError):
                 d["replicas"] = int(spec["replicas"])
         scs = [
@@ -236,7 +240,9 @@ def _audit_detail(rec: LogRecord, category: str) -> dict[str, Any]:
         if isinstance(role, dict):
             d["role"] = str(role.get("name") or "")
             d["subjects"] = [
-                f"{s.get('kind', '')}:{s.get('name', '')}" for s in body.get("subjects") or [] if isinstance(s, dict)
+                f"{s.get('kind', '')}:{s.get('name', '')}"
+                for s in body.get("subjects") or []
+                if isinstance(s, dict)
             ][:10]
         if not rec.object.partition("/")[2] and isinstance(body.get("metadata"), dict):
             d["name"] = str(body["metadata"].get("name") or "")
@@ -280,7 +286,11 @@ def evidence_row(rec: LogRecord, tid: int = -1) -> tuple[Any, ...] | None:
     if detail.get("name") and "/" not in obj:
         obj = f"{obj}/{detail['name']}"
     workload = rec.workload
-    if not workload and f.get("resource") in ("statefulsets", "deployments", "daemonsets") and detail.get("name"):
+    if (
+        not workload
+        and f.get("resource") in ("statefulsets", "deployments", "daemonsets")
+        and detail.get("name")
+    ):
         workload = detail["name"]
     return (rec.ts, "audit", level, rec.namespace, workload, rec.pod, obj, rec.user, category,
             str(f.get("verb", "")), str(f.get("resource", "")), "", tid, _trunc(rec.message, MESSAGE_CHARS),
@@ -431,7 +441,9 @@ class EvidenceStore:
             self._db = sqlite3.connect(f"file:{self.path}?mode=ro", uri=True, check_same_thread=False)
             self.meta = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
         except sqlite3.DatabaseError as exc:
-            raise EvidenceError(f"evidence store {self.path.name} is unreadable: {exc}", code="BadStore") from None
+            raise EvidenceError(
+                f"evidence store {self.path.name} is unreadable: {exc}", code="BadStore"
+            ) from None
 
     @classmethod
     def open_day(cls, root: Path | str, owner: str, day: str | date) -> EvidenceStore | None:

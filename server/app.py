@@ -1,7 +1,8 @@
-"""The running service: wires settings, storage, speech, dialogue, device server, HTTP and scheduler.
+"""The running service: wires settings, storage, speech, voiceprints, dialogue, device server, HTTP, alerts,
+cases, MCP tools and the nightly pipeline.
 
 Start-up order matters: models load and warm *before* the device port opens, so the first user turn is
-never the slow one.
+never the slow one; the sample day and the pipeline catch-up run in the background after it opens.
 """
 
 from __future__ import annotations
@@ -14,18 +15,38 @@ from typing import Any
 
 from aiohttp import web
 
+from server.alerts.routes import setup_alert_routes
+from server.alerts.service import AlertService
+from server.cases.routes import setup_case_routes
+from server.cases.service import CaseService
 from server.config import Settings
+from server.delivery import AlertDelivery
+from server.dialogue.agent import DialogueAgent, build_agent, llm_from_settings
+from server.dialogue.owner_skills import OwnerSkills
 from server.dialogue.reports import ReportStore
 from server.dialogue.session import DialogueServices
 from server.dialogue.skills import Skills
 from server.http.app import build_http_app
+from server.owners import OwnerApprovers, OwnerDirectory
+from server.scheduler import PipelineScheduler, ensure_sample_data
 from server.speech.models import assemble_whisper_base
 from server.speech.stack import SpeechStack
 from server.storage.db import Database
+from server.tools.context import ToolContext
+from server.tools.mcp_server import McpHttpServer, start_mcp_http
+from server.vault.crypto import VaultCipher, master_key
+from server.vault.store import CredentialVault
 from server.voice.registry import DeviceRegistry
 from server.voice.transport import DeviceServer
+from server.voiceprint.challenge import ChallengeManager
+from server.voiceprint.encoder import get_encoder
+from server.voiceprint.identify import Identifier
+from server.voiceprint.routes import setup_owner_routes
+from server.voiceprint.store import VoiceprintStore
 
 log = logging.getLogger(__name__)
+
+UPLOAD_LIMIT = 32 << 20  # voiceprint WAV uploads
 
 
 @dataclass
@@ -38,10 +59,19 @@ class App:
     services: DialogueServices | None = None
     http_runner: web.AppRunner | None = None
     http_port: int = 0
+    voiceprints: VoiceprintStore | None = None
+    vault: CredentialVault | None = None
+    owners: OwnerDirectory | None = None
+    cases: CaseService | None = None
+    alerts: AlertService | None = None
+    delivery: AlertDelivery | None = None
+    scheduler: PipelineScheduler | None = None
+    tools: ToolContext | None = None  # what the MCP tools reach
+    agent: DialogueAgent | None = None
+    mcp_http: McpHttpServer | None = None
     background: list[asyncio.Task[Any]] = field(default_factory=list)
-    extras: dict[str, Any] = field(default_factory=dict)
 
-    async def start(self, speech: SpeechStack | None = None) -> None:
+    async def start(self, speech: SpeechStack | None = None, *, run_pipeline: bool = True) -> None:
         s = self.settings
         t0 = time.monotonic()
         s.data_dir.mkdir(parents=True, exist_ok=True)
@@ -55,18 +85,96 @@ class App:
             speech = await asyncio.to_thread(SpeechStack.load, s)
             await speech.warm()
         self.speech = speech
-        reports = ReportStore(s.results_dir)
-        skills = Skills(reports, s.timezone)
-        self.services = DialogueServices(settings=s, speech=speech, skills=skills)
+        encoder = get_encoder()
+        if not encoder.warm:  # numba compiles on the first call: never inside a user's turn
+            await asyncio.to_thread(encoder.warmup)
 
+        # owners: voiceprints + encrypted keys
+        self.voiceprints = VoiceprintStore(self.db, encoder)
+        self.vault = CredentialVault(
+            self.db, VaultCipher(master_key(s.master_key.get_secret_value(), s.data_dir))
+        )
+        self.owners = OwnerDirectory(s, self.voiceprints, self.vault)
+        identifier = Identifier(self.voiceprints)
+
+        # nightly pipeline (runs for the default owner and every owner with bound keys)
+        self.scheduler = PipelineScheduler(
+            s,
+            owners=self.owners.names,
+            source_factory=self.owners.source_for,
+            index_factory=lambda: _open_index(s),
+        )
+
+        # cases and alerts
+        self.cases = CaseService.from_settings(self.db, s, approvers=OwnerApprovers(self.voiceprints))
+        reports = ReportStore(s.results_dir)
+        self.delivery = AlertDelivery(s, self.registry, self.cases, self.db)
+        self.alerts = AlertService(
+            self.db,
+            self.cases,
+            default_owner=s.default_owner,
+            on_new_case=self.delivery.on_new_case,
+            on_recovered=self.delivery.on_recovered,
+        )
+
+        # dialogue
+        skills = Skills(reports, s.timezone)
+        self.tools = ToolContext(settings=s, reports=reports, registry=self.registry)
+        self.tools.alerts, self.tools.cases = self.alerts, self.cases
+        self.agent = build_agent(self.tools, llm_from_settings(s))
+        self.agent.register(skills)  # drill_down (findings + index, LLM when configured), chat with an LLM
+        owner_skills = OwnerSkills(
+            settings=s,
+            reports=reports,
+            owners=self.owners,
+            voiceprints=self.voiceprints,
+            scheduler=self.scheduler,
+            challenges=ChallengeManager(),
+            cases=self.cases,
+            delivery=self.delivery,
+        )
+        owner_skills.register(skills)
+        self.services = DialogueServices(
+            settings=s,
+            speech=speech,
+            skills=skills,
+            resolve_owner=owner_skills.resolver(identifier),
+            turn_hooks=[owner_skills.intercept],
+        )
+        self.delivery.attach(self.services)
+
+        # sockets: devices, HTTP, MCP
         self.device_server = DeviceServer(s, self.services.session_factory(), self.registry)
         await self.device_server.start()
-        http_app = build_http_app(s, self.registry)
+        http_app = build_http_app(
+            s,
+            self.registry,
+            extra_setup=[
+                lambda app: setup_alert_routes(app, s, self.alerts),
+                lambda app: setup_case_routes(app, self.cases),
+                lambda app: setup_owner_routes(
+                    app,
+                    store=self.voiceprints,
+                    vault=self.vault,
+                    admin_token=s.admin_token.get_secret_value(),
+                ),
+            ],
+        )
+        http_app._client_max_size = (
+            UPLOAD_LIMIT  # voiceprint uploads; webhook bodies are capped by their routes
+        )
         self.http_runner = web.AppRunner(http_app, access_log=None)
         await self.http_runner.setup()
         site = web.TCPSite(self.http_runner, s.host, s.http_port)
         await site.start()
         self.http_port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        try:
+            self.mcp_http = await start_mcp_http(self.tools, host=s.mcp_host, port=s.mcp_port)
+        except OSError as exc:  # e.g. port taken: the voice service still runs, without MCP over HTTP
+            log.warning("MCP over HTTP not started on %s:%d: %s", s.mcp_host, s.mcp_port, exc)
+
+        if run_pipeline:
+            self.background.append(asyncio.create_task(self._bootstrap_reports(), name="bootstrap-reports"))
         log.info(
             "xiaozhi-ops ready in %.1fs: devices ws://%s:%d/xiaozhi/v1/, HTTP (OTA, API) http://%s:%d/xiaozhi/ota/",
             time.monotonic() - t0,
@@ -76,13 +184,28 @@ class App:
             self.http_port,
         )
 
+    async def _bootstrap_reports(self) -> None:
+        """Embedded defaults: a sample day for yesterday, then the cron with a catch-up of missed runs."""
+        assert self.scheduler is not None
+        try:
+            await asyncio.to_thread(ensure_sample_data, self.settings)
+        except Exception:
+            log.exception("could not generate the sample day; the pipeline runs on what exists")
+        self.scheduler.start(catch_up=True)
+
     async def stop(self) -> None:
         for task in self.background:
             task.cancel()
+        if self.scheduler is not None:
+            self.scheduler.shutdown()
         if self.device_server is not None:
             await self.device_server.stop()
         if self.http_runner is not None:
             await self.http_runner.cleanup()
+        if self.mcp_http is not None:
+            await self.mcp_http.stop()
+        if self.agent is not None:
+            await self.agent.close()
         if self.db is not None:
             self.db.dispose()
 
@@ -90,6 +213,12 @@ class App:
     def ws_port(self) -> int:
         assert self.device_server is not None
         return self.device_server.port
+
+
+def _open_index(settings: Settings) -> Any:
+    from agents.index.store import LogIndex
+
+    return LogIndex(settings.chroma_path)
 
 
 async def run_forever(settings: Settings) -> None:

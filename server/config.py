@@ -22,6 +22,7 @@ class Settings(BaseSettings):
     ws_port: int = 8000
     http_port: int = 8003
     mcp_port: int = 8004  # MCP tools over streamable HTTP at /mcp (0 = a free port)
+    mcp_host: str = "127.0.0.1"  # MCP has no auth of its own: loopback unless you put auth in front
     data_dir: Path = Path("data")
     results_dir: Path = Path("analysis_results")
     log_level: str = "INFO"
@@ -53,6 +54,7 @@ class Settings(BaseSettings):
     default_owner: str = "default"
     pipeline_cron: str = "0 1 * * *"
     sample_lines: int = 60000  # size of the sample day `make run` generates
+    cos_endpoint: str = ""  # override the COS endpoint for every owner, e.g. http://127.0.0.1:9000 (private link)
 
     # --- LLM (optional; deterministic analyst without it) ---
     llm_base_url: str = ""

@@ -21,6 +21,7 @@ def make_settings(tmp: Path, **overrides: object) -> Settings:
         "host": "127.0.0.1",
         "ws_port": 0,
         "http_port": 0,
+        "mcp_port": 0,
         "tts_engine": "espeak",  # deterministic audio; edge-tts is unreachable offline anyway
         "timezone": "Asia/Shanghai",
     }
@@ -49,7 +50,7 @@ async def start_app(speech_stack: object, tmp_path: Path) -> AsyncIterator[Calla
 
     async def _start(**overrides: object) -> App:
         app = App(make_settings(tmp_path, **overrides))
-        await app.start(speech=speech_stack)  # type: ignore[arg-type]
+        await app.start(speech=speech_stack, run_pipeline=False)  # type: ignore[arg-type]
         apps.append(app)
         return app
 

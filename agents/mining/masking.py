@@ -19,6 +19,7 @@ Three levels, coarse to fine, following the conventions of the corrected Loghub-
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 WILDCARD = "<*>"
@@ -97,15 +98,41 @@ _OPEN = "[(\"'{<"
 _CLOSE = "])\"'}>,;.:"
 
 
+_GROUP_REF = re.compile(r"\\(\d+)|\\g<(\w+)>")
+
+
+def replacer(replacement: str) -> str | Callable[[re.Match[str]], str]:
+    """A replacement for ``Pattern.sub``: the string itself when it has no group references, else a
+    function. Why: CPython 3.11 re-parses a ``\\1`` template (and ``Match.expand``) on every match, which
+    costs more than the match itself on the hot path."""
+    literals: list[str] = []  # literals[i] comes before groups[i]; one literal more than groups
+    groups: list[int | str] = []
+    pos = 0
+    for m in _GROUP_REF.finditer(replacement):
+        literals.append(replacement[pos : m.start()])
+        groups.append(int(m[1]) if m[1] else m[2])
+        pos = m.end()
+    if not groups:
+        return replacement
+    literals.append(replacement[pos:])
+    pairs = tuple(zip(literals, groups, strict=False))
+    tail = literals[-1]
+
+    def expand(match: re.Match[str]) -> str:
+        return "".join([lit + (match[g] or "") for lit, g in pairs]) + tail
+
+    return expand
+
+
 def _alternation(rules: tuple[MaskingRule, ...]) -> re.Pattern[str]:
     return re.compile("|".join(f"(?P<r{i}>{r.pattern})" for i, r in enumerate(rules)))
 
 
 # token rules are tried one by one (they may use groups in their replacement); piece rules as one alternation
-_TOKEN_RES = tuple((re.compile(r.pattern), r.replacement) for r in TOKEN_RULES)
+_TOKEN_RES = tuple((re.compile(r.pattern), replacer(r.replacement)) for r in TOKEN_RULES)
 _PIECE_RE = _alternation(PIECE_RULES)
 _PIECE_REPL = {f"r{i}": r.replacement for i, r in enumerate(PIECE_RULES)}
-_MESSAGE_RES = tuple((guard, re.compile(rule.pattern), rule.replacement) for guard, rule in MESSAGE_RULES)
+_MESSAGE_RES = tuple((guard, re.compile(rule.pattern), replacer(rule.replacement)) for guard, rule in MESSAGE_RULES)
 
 _PIECE_SPLIT = re.compile("([" + re.escape(PIECE_DELIMITERS) + "])")
 _SUB_SPLIT = re.compile("([" + re.escape(SUBPIECE_DELIMITERS) + "])")
@@ -128,8 +155,10 @@ def collapse(text: str) -> str:
 # hex, ids with 4+ digits) when they stand alone between whitespace or piece delimiters, exactly as
 # ``mask_piece`` would. What is left varies little, so the per-token cache absorbs it. ':' and '.' are not
 # boundaries here: times, ports, URLs and IPs belong to the token rules.
+# The leading lookahead ("a digit somewhere in this word") runs at every boundary of every line: written
+# possessively over the non-digit part of [\w.+-] it never backtracks (same language, ~20% faster pass).
 _VALUE = (
-    r"(?=[\w.+-]*\d)"
+    r"(?=[A-Za-z_.+-]*+\d)"
     r"(?:(?:\d{1,3}\.){3}\d{1,3}(?=:\d)"  # an IP before its port: "<*>:8080" masks like "ip:port"
     rf"|{_HEX}{{8}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{4}}-{_HEX}{{12}}"
     r"|(?:\d{1,3}\.){3}\d{1,3}"
@@ -204,7 +233,7 @@ def mask_token(token: str) -> str:
         for rx, repl in _TOKEN_RES:
             m = rx.fullmatch(core)
             if m is not None:
-                return token[:start] + m.expand(repl) + token[end:]
+                return token[:start] + (repl if isinstance(repl, str) else repl(m)) + token[end:]
     parts = _PIECE_SPLIT.split(token)
     if len(parts) == 1:
         return mask_piece(token)
@@ -232,3 +261,28 @@ def split_subpieces(piece: str) -> list[str]:
 
 def has_digit(text: str) -> bool:
     return _DIGIT.search(text.replace(WILDCARD, "")) is not None
+
+
+# ----------------------------------------------------------------- digit keys (a cache key, not a rule)
+# Every rule above sees an ASCII digit only as "a digit" (\d, 0-9 inside a class, counted runs), never as
+# a particular one, with one exception: the hex prefix "0x"/"0X". So two messages that differ only in
+# which ASCII digits they hold are masked by the same decisions, and when the resulting shape keeps no
+# ASCII digit (none was copied through as a literal, as in "ssh2") their shapes are equal. The miner
+# uses that to recognise most lines from this key alone, before any regex (see ``TemplateMiner``).
+# tests/mining/test_masking.py checks the rule patterns for digit-specific classes.
+DIGIT_SENSITIVE: tuple[bytes, ...] = (b"0x", b"0X")
+DIGIT_KEY_TABLE = bytes.maketrans(b"123456789", b"000000000")
+_ASCII_DIGIT = re.compile(r"[0-9]")
+
+
+def digit_key(message: str) -> bytes:
+    """The message as UTF-8 with every ASCII digit turned into ``0`` (two C calls, ~0.3 µs a line).
+
+    Multi-byte UTF-8 sequences never contain ASCII bytes, so only real digits change; ``surrogatepass``
+    keeps lines decoded with ``surrogateescape`` from raising."""
+    return message.encode("utf-8", "surrogatepass").translate(DIGIT_KEY_TABLE)
+
+
+def digit_key_decides(key: bytes, shape: str) -> bool:
+    """May every message with this digit key be given this shape? (See the note above.)"""
+    return _ASCII_DIGIT.search(shape) is None and not any(s in key for s in DIGIT_SENSITIVE)

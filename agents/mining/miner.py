@@ -2,9 +2,15 @@
 
 How a message finds its template:
 
-1. exact-message cache, then the *shape* (the message after the masking rules, see ``masking``) in a dict:
-   a day of logs repeats heavily, so almost every line ends here after one pass over its tokens, and each
-   token's masked form is itself cached;
+1. caches, cheapest first (a day of logs repeats heavily, so almost every line ends here):
+   a. the *digit key* (the message with every ASCII digit made ``0``: two C calls, no regex). Lines that
+      differ only in numbers share it, and the masking rules provably give them one shape when that shape
+      keeps no digit (``masking.digit_key_decides``), so most lines never reach the masking regexes;
+   b. the exact message (for the lines whose shape keeps digits, e.g. ``ssh2``);
+   c. the message after the one-pass regex pre-mask (random hex ids such as trace ids differ in letters,
+      so they miss (a), but their pre-masked text repeats);
+   d. the *shape* (the message after all masking rules, see ``masking``), each token's masked form being
+      cached too;
 2. a new shape is split into positions (pieces and delimiters) and compared with the templates of the same
    length; the most specific template that generalises it wins;
 3. otherwise it becomes a new template. Each template registers, for each literal position, a *context*:
@@ -22,14 +28,18 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any, Protocol
 
 from agents.mining.masking import (
+    DIGIT_KEY_TABLE,
     PIECE_DELIMITERS,
     WILDCARD,
     collapse,
+    digit_key,
+    digit_key_decides,
     has_digit,
     mask_message,
     mask_token,
@@ -85,6 +95,10 @@ class FilePersistence:
         return self.path.read_bytes() if self.path.exists() else None
 
 
+def _no_literals(_pieces: tuple[str, ...]) -> tuple[()]:
+    return ()
+
+
 @dataclass(slots=True)
 class _Tpl:
     id: int
@@ -92,6 +106,19 @@ class _Tpl:
     count: int
     example: str
     keys: list[tuple[tuple, str]] = field(default_factory=list)  # registered (context, literal)
+    # A cheap necessary condition for ``_generalises(self.pieces, p)``: every wildcard-free position must
+    # be equal, checked by one C-level itemgetter before the piece-by-piece test (learning scans buckets).
+    probe: Callable[[tuple[str, ...]], Any] = _no_literals
+    literals: Any = ()
+
+    def __post_init__(self) -> None:
+        self.reshape(self.pieces)
+
+    def reshape(self, pieces: tuple[str, ...]) -> None:
+        self.pieces = pieces
+        where = [j for j, p in enumerate(pieces) if WILDCARD not in p]
+        self.probe = itemgetter(*where) if where else _no_literals
+        self.literals = self.probe(pieces)
 
 
 @dataclass(slots=True)
@@ -216,7 +243,10 @@ class TemplateMiner:
         self.persistence = persistence
         self._cache_size = cache_size
         self._tokens = _TokenCache(cache_size)
+        # caches in front of the shapes (see the module doc); each is cleared when it reaches cache_size
+        self._digit_keys: dict[bytes, int] = {}
         self._messages: dict[str, int] = {}
+        self._premasked: dict[str, tuple[int, bool]] = {}  # -> (template id, digit key decides)
         self._shapes: dict[str, int] = {}
         self._tpls: dict[int, _Tpl] = {}
         self._alias: dict[int, int] = {}
@@ -229,53 +259,59 @@ class TemplateMiner:
     # ----------------------------------------------------------------- public API
     def add(self, message: str) -> int:
         """Learn from one message; returns its template id (use ``canonical`` later: ids may merge)."""
-        tid = self._messages.get(message)
+        key = digit_key(message)
+        tid = self._digit_keys.get(key)
         if tid is None:
-            tid = self._shape_id(message, learn=True)
-            if len(self._messages) >= self._cache_size:
-                self._messages.clear()
-            self._messages[message] = tid
+            tid = self._resolve(message, key)
         elif tid in self._alias:
-            tid = self.canonical(tid)
-            self._messages[message] = tid
+            tid = self._digit_keys[key] = self.canonical(tid)
         self._tpls[tid].count += 1
         return tid
 
     def add_many(self, messages: Iterable[str]) -> list[int]:
-        """Learn from a batch; returns canonical ids as of the end of the batch."""
-        get_msg = self._messages.get
-        get_shape = self._shapes.get
-        tokens = self._tokens.__getitem__
+        """Learn from a batch; returns canonical ids as of the end of the batch.
+
+        The fast path (the pipeline's): same result as ``add`` per message, with the common case (a digit
+        key seen before) inlined: encode, translate, one dict lookup, no regex and no Python call."""
+        digit_keys = self._digit_keys
+        get_key = digit_keys.get
+        table = DIGIT_KEY_TABLE
+        resolve = self._resolve
         tpls = self._tpls
         alias = self._alias
-        msg_cache = self._messages
         out: list[int] = []
         append = out.append
         for message in messages:
-            tid = get_msg(message)
+            key = message.encode("utf-8", "surrogatepass").translate(table)  # = digit_key(message)
+            tid = get_key(key)
             if tid is None:
-                key = " ".join(map(tokens, mask_message(message).split()))
-                tid = get_shape(key)
-                if tid is None:
-                    tid = self._learn(key, message)
-                if len(msg_cache) >= self._cache_size:
-                    msg_cache.clear()
-                msg_cache[message] = tid
-            if tid in alias:
-                tid = self.canonical(tid)
+                tid = resolve(message, key)
+            elif tid in alias:
+                tid = digit_keys[key] = self.canonical(tid)
             tpls[tid].count += 1
             append(tid)
         if alias:
-            resolve = self.canonical
-            out = [resolve(t) if t in alias else t for t in out]
+            canonical = self.canonical
+            out = [canonical(t) if t in alias else t for t in out]
         return out
 
     def match(self, message: str) -> int | None:
-        """The template id a message belongs to, without learning anything."""
-        tid = self._messages.get(message)
-        if tid is not None:
-            return self.canonical(tid)
-        return self._shape_id(message, learn=False)
+        """The template id a message belongs to, without learning anything (caches are only read)."""
+        tid = self._digit_keys.get(digit_key(message))
+        if tid is None:
+            tid = self._messages.get(message)
+        if tid is None:
+            premasked = mask_message(message)
+            hit = self._premasked.get(premasked)
+            if hit is not None:
+                tid = hit[0]
+            else:
+                shape = " ".join(map(self._tokens.__getitem__, premasked.split()))
+                tid = self._shapes.get(shape)
+                if tid is None:
+                    best = self._best_match(split_pieces(shape))
+                    return best.id if best is not None else None
+        return self.canonical(tid)
 
     def canonical(self, tid: int) -> int:
         """The live id for a template id (ids of merged templates resolve to the survivor)."""
@@ -299,21 +335,33 @@ class TemplateMiner:
         return len(self._tpls)
 
     # ----------------------------------------------------------------- learning
-    def _shape_id(self, message: str, *, learn: bool) -> int | None:
-        key = " ".join(map(self._tokens.__getitem__, mask_message(message).split()))
-        tid = self._shapes.get(key)
+    def _resolve(self, message: str, key: bytes) -> int:
+        """The live template id for a message whose digit key missed; learns, and fills the caches."""
+        tid = self._messages.get(message)
         if tid is not None:
             return self.canonical(tid)
-        if learn:
-            return self._learn(key, message)
-        best = self._best_match(split_pieces(key))
-        return best.id if best is not None else None
+        premasked = mask_message(message)
+        hit = self._premasked.get(premasked)
+        if hit is not None:
+            tid, decides = self.canonical(hit[0]), hit[1]
+        else:
+            shape = " ".join(map(self._tokens.__getitem__, premasked.split()))
+            tid = self._shapes.get(shape)
+            tid = self._learn(shape, message) if tid is None else self.canonical(tid)
+            decides = digit_key_decides(key, shape)
+            _remember(self._premasked, premasked, (tid, decides), self._cache_size)
+        if decides:
+            _remember(self._digit_keys, key, tid, self._cache_size)
+        else:
+            _remember(self._messages, message, tid, self._cache_size)
+        return tid
 
     def _best_match(self, pieces: tuple[str, ...]) -> _Tpl | None:
         best: _Tpl | None = None
+        tpls = self._tpls
         for tid in self._buckets.get(len(pieces), ()):
-            tpl = self._tpls[tid]
-            if _generalises(tpl.pieces, pieces) and (
+            tpl = tpls[tid]
+            if tpl.probe(pieces) == tpl.literals and _generalises(tpl.pieces, pieces) and (
                 best is None or _specificity(tpl.pieces) > _specificity(best.pieces)
             ):
                 best = tpl
@@ -337,10 +385,13 @@ class TemplateMiner:
 
     def _absorb(self, tpl: _Tpl) -> _Tpl:
         """Merge into ``tpl`` every other template its pattern generalises; returns the survivor."""
+        probe, literals, tpls = tpl.probe, tpl.literals, self._tpls
         others = [
             o
             for o in self._buckets.get(len(tpl.pieces), ())
-            if o != tpl.id and _generalises(tpl.pieces, self._tpls[o].pieces)
+            if o != tpl.id
+            and probe(tpls[o].pieces) == literals
+            and _generalises(tpl.pieces, tpls[o].pieces)
         ]
         for o in others:
             tpl = self._merge(tpl, self._tpls[o])
@@ -351,7 +402,7 @@ class TemplateMiner:
         keep, drop = (general, other) if general.id < other.id else (other, general)
         self._unregister(keep)
         self._unregister(drop)
-        keep.pieces = general.pieces
+        keep.reshape(general.pieces)
         keep.count += drop.count
         if drop.example and (not keep.example or drop.id < keep.id):
             keep.example = drop.example
@@ -416,7 +467,7 @@ class TemplateMiner:
             survivor = self._tpls[members[0]]
             for m in members:
                 self._unregister(self._tpls[m])
-            survivor.pieces = (*ctx_key[1], piece, *ctx_key[2])
+            survivor.reshape((*ctx_key[1], piece, *ctx_key[2]))
             for m in members[1:]:
                 survivor = self._merge(survivor, self._tpls[m])
             ctx = self._contexts.setdefault(ctx_key, _Context())
@@ -488,3 +539,10 @@ class TemplateMiner:
 
 def _id(t: _Tpl) -> int:
     return t.id
+
+
+def _remember(cache: dict, key: Any, value: Any, limit: int) -> None:
+    """Bounded cache insert: a full cache starts over (a day's working set refills it in moments)."""
+    if len(cache) >= limit:
+        cache.clear()
+    cache[key] = value

@@ -8,11 +8,14 @@ carries only MCP messages.
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("mcp", help="serve the MCP tools over stdio (logs, alerts, cases, health)")
-    p.add_argument("--data-dir", default=None, help="runtime state directory (default XOPS_DATA_DIR or ./data)")
+    p.add_argument(
+        "--data-dir", default=None, help="runtime state directory (default XOPS_DATA_DIR or ./data)"
+    )
     p.add_argument("--results-dir", default=None, help="analysis results (default XOPS_RESULTS_DIR)")
     p.add_argument("--no-db", action="store_true", help="serve without the alert/case database")
     p.set_defaults(func=_mcp)
@@ -50,7 +53,8 @@ def _mcp(args: argparse.Namespace) -> int:
     return 0
 
 
-def open_services(settings):  # noqa: ANN001, ANN201 - Settings -> (Database, CaseService, AlertService)
+def open_services(settings: Any) -> tuple[Any, Any, Any]:
+    """(Database, CaseService, AlertService) for the configured database."""
     from server.alerts.service import AlertService
     from server.cases.service import CaseService
     from server.storage.db import Database

@@ -102,7 +102,9 @@ def drill_down(
     levels = stats.get("levels") or {}
     errors = int(levels.get("ERROR", 0)) + int(levels.get("FATAL", 0))
     warns = int(levels.get("WARN", 0))
-    counts = "，".join(p for p in (f"错误{errors}条" if errors else "", f"警告{warns}条" if warns else "") if p)
+    counts = "，".join(
+        p for p in (f"错误{errors}条" if errors else "", f"警告{warns}条" if warns else "") if p
+    )
     head = f"{day}的{name}共{lines}条" + (f"，{counts}" if counts else "") if lines else f"{day}的{name}"
     sentences.append(f"{head}，{len(mine)}个问题值得关注，最严重的是：")
     for i, f in enumerate(mine[:4], 1):
@@ -148,7 +150,9 @@ def evidence_sentence(hits: list[dict[str, Any]]) -> str | None:
             continue
         who = _clause(h.get("workload") or "", 40)
         count = int(h.get("count") or 0)
-        return f"日志里最多的一类错误是{who + ' 的' if who else ''}“{text}”" + (f"，共{count}条。" if count else "。")
+        return f"日志里最多的一类错误是{who + ' 的' if who else ''}“{text}”" + (
+            f"，共{count}条。" if count else "。"
+        )
     return None
 
 
@@ -203,7 +207,9 @@ def advice_for(f: dict[str, Any]) -> str | None:
         if change.get("replicas"):
             return f"{user}把 {workload} 扩到了{change['replicas']}个副本，建议调回副本数或者给集群扩容节点。"
         if change.get("resource") == "configmaps":
-            return f"建议把配置 {_clause(change.get('name') or '', 60)} 恢复到修改前的版本，再重启 {workload}。"
+            return (
+                f"建议把配置 {_clause(change.get('name') or '', 60)} 恢复到修改前的版本，再重启 {workload}。"
+            )
         if change.get("storage_classes"):
             classes = "、".join(_clause(c, 30) for c in change["storage_classes"][:2])
             return f"{workload} 用的存储类 {classes} 不存在，建议改成集群里已有的存储类。"
@@ -220,7 +226,9 @@ def advice(report: dict[str, Any] | None, day: str, tz: str) -> list[str]:
     if not report:
         return [f"{day_cn(day)}还没有日志分析报告，暂时给不出处理建议。", "需要我现在开始分析吗？"]
     findings = ranked(
-        f for f in report.get("findings") or [] if f.get("category") in ("change_before_errors", "risky_audit")
+        f
+        for f in report.get("findings") or []
+        if f.get("category") in ("change_before_errors", "risky_audit")
     )
     sentences: list[str] = []
     seen: set[str] = set()
@@ -237,5 +245,7 @@ def advice(report: dict[str, Any] | None, day: str, tz: str) -> list[str]:
     head = f"根据{day_cn(day)}的分析，我的处理建议是："
     if _fits([head, *sentences], ADVICE_NEXT):
         sentences.insert(0, head)
-    sentences.append("回滚需要你确认后才会执行。" if _fits(sentences, "回滚需要你确认后才会执行。" + ADVICE_NEXT) else "")
+    sentences.append(
+        "回滚需要你确认后才会执行。" if _fits(sentences, "回滚需要你确认后才会执行。" + ADVICE_NEXT) else ""
+    )
     return [s for s in sentences if s] + [ADVICE_NEXT]

@@ -12,7 +12,7 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_OWNER = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
+_OWNER = re.compile(r"^(?!\.{1,2}$)[\w\-. @]{1,64}$")  # owner names may be Chinese (张三); never . or ..
 
 
 @dataclass(frozen=True)

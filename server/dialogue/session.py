@@ -19,8 +19,9 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from server.config import Settings
+from server.dialogue.context import Speaker, TurnContext
 from server.dialogue.replies import Reply
-from server.dialogue.skills import Skills, TurnContext
+from server.dialogue.skills import Skills
 from server.dialogue.trace import TurnListener, TurnTrace
 from server.intent.matcher import match_intent
 from server.intent.models import Intent
@@ -38,8 +39,10 @@ WAKE_TEXTS = ("你好小智", "小智", "嗨小智", "你好呀", "嘿，你好�
 # (vad_silence_ms). If the pause becomes the end of the utterance, the transcript is (nearly) ready.
 SPECULATE_AFTER_MS = 128
 
-# Resolves who is speaking: (utterance pcm incl. pre-roll) -> owner id or None (guest). Runs beside ASR.
-OwnerResolver = Callable[[np.ndarray], Awaitable[str | None]]
+# Resolves who is speaking from the utterance (pre-roll included). Runs beside ASR, so it adds no latency.
+OwnerResolver = Callable[[np.ndarray], Awaitable[Speaker]]
+# Multi-turn flows (enrolment, approval challenge) see a turn before intent routing; a Reply ends the turn.
+TurnHook = Callable[[str, TurnContext], Awaitable[Reply | None]]
 
 
 @dataclass
@@ -49,7 +52,9 @@ class DialogueServices:
     skills: Skills
     resolve_owner: OwnerResolver | None = None
     route_unknown: Callable[[str, TurnContext], Awaitable[Intent | None]] | None = None  # LLM router
+    turn_hooks: list[TurnHook] = field(default_factory=list)
     turn_listeners: list[TurnListener] = field(default_factory=list)
+    sessions: dict[str, DialogueSession] = field(default_factory=dict)  # device id → open session
 
     @property
     def tz(self) -> ZoneInfo:
@@ -78,12 +83,14 @@ class DialogueSession:
         self.turn_task: asyncio.Task[None] | None = None
         self.speculation: tuple[int, asyncio.Task[Transcript]] | None = None  # (silence start, ASR task)
         self.state: dict[str, Any] = {}  # dialogue memory across turns (pending question, last day, owner)
-        self.owner: str | None = None
+        self.owner: str | None = None  # last identified owner on this device (alert routing)
+        self.speak_lock = asyncio.Lock()  # one utterance at a time: turns and announcements take turns
 
     # ---- SessionHandler
 
     async def on_open(self, channel: DeviceChannel) -> None:
         self.channel = channel
+        self.services.sessions[self.info.device_id] = self
 
     async def on_listen(self, state: str, mode: str | None, text: str | None) -> None:
         if state == "start":
@@ -154,6 +161,8 @@ class DialogueSession:
         await self._cancel_turn()
 
     async def on_close(self) -> None:
+        if self.services.sessions.get(self.info.device_id) is self:
+            del self.services.sessions[self.info.device_id]
         if self.speculation is not None:
             self.speculation[1].cancel()
             self.speculation = None
@@ -224,14 +233,25 @@ class DialogueSession:
                 trace.mark("empty")
                 return
             await self.channel.send_json({"type": "stt", "text": text, "session_id": self.info.session_id})
-            owner = await self._owner(owner_task)
+            speaker = await self._speaker(owner_task)
+            settings = self.services.settings
             ctx = TurnContext(
-                owner=owner or self.services.settings.default_owner,
+                owner=speaker.owner or settings.default_owner,
                 device=self.channel,
                 today=self.services.today(),
-                guest=owner is None and self.services.resolve_owner is not None,
+                guest=speaker.owner is None,
                 state=self.state,
+                speaker=speaker,
+                audio=pcm,
+                text=text,
+                say=lambda r: self.speak(r, trace),
             )
+            for hook in self.services.turn_hooks:
+                if (reply := await hook(text, ctx)) is not None:
+                    self.state["pending"] = reply.expect
+                    trace.mark("reply", sentences=len(reply.sentences), hook=True)
+                    await self.speak(reply, trace)
+                    return
             intent = await self._route(text, ctx)
             trace.mark("intent", intent=intent.name, args=intent.args)
             reply = await self.services.skills.handle(intent, ctx)
@@ -252,14 +272,20 @@ class DialogueSession:
             for listener in self.services.turn_listeners:
                 listener(trace)
 
-    async def _owner(self, owner_task: asyncio.Task[str | None] | None) -> str | None:
-        if owner_task is not None:
-            try:
-                self.owner = await owner_task
-            except Exception:
-                log.exception("voiceprint identification failed; treating the speaker as a guest")
-                self.owner = None
-        return self.owner
+    async def _speaker(self, owner_task: asyncio.Task[Speaker] | None) -> Speaker:
+        if owner_task is None:  # typed text: no voice to identify; the session's owner, if any
+            if self.services.resolve_owner is None:
+                return Speaker(self.services.settings.default_owner)
+            speaker = await self.services.resolve_owner(np.zeros(0, dtype=np.int16))
+            return speaker if speaker.owner is not None or self.owner is None else Speaker(self.owner)
+        try:
+            speaker = await owner_task
+        except Exception:
+            log.exception("voiceprint identification failed; treating the speaker as a guest")
+            speaker = Speaker(None)
+        if speaker.owner is not None:
+            self.owner = speaker.owner
+        return speaker
 
     async def _route(self, text: str, ctx: TurnContext) -> Intent:
         intent = match_intent(text, today=ctx.today, pending=self.state.get("pending"))
@@ -273,7 +299,19 @@ class DialogueSession:
             intent = await self.services.route_unknown(text, ctx)
         return intent or Intent("chat", {}, text=text)
 
+    async def announce(self, sentences: list[str], case_id: int | None = None) -> None:
+        """Server-initiated speech (alerts): waits for a running turn's speech, leaves a question open."""
+        if case_id is not None:
+            self.state["case_id"] = case_id
+        await self.speak(Reply(sentences=sentences, expect="rollback" if case_id is not None else None))
+        if case_id is not None:
+            self.state["pending"] = "rollback"
+
     async def speak(self, reply: Reply, trace: TurnTrace | None = None) -> None:
+        async with self.speak_lock:
+            await self._speak(reply, trace)
+
+    async def _speak(self, reply: Reply, trace: TurnTrace | None = None) -> None:
         """Synthesize sentence by sentence (the next one renders while the current one plays)."""
         assert self.channel is not None
         tts = self.services.speech.tts

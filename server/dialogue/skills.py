@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 from server.dialogue import answers
 from server.dialogue.answers import day_cn
+from server.dialogue.context import TurnContext
 from server.dialogue.replies import Reply
 from server.dialogue.reports import ReportStore
 from server.intent.models import Intent
 from server.speech.text import speakable_sentences
-from server.voice.channel import DeviceChannel, DeviceToolError
+from server.voice.channel import DeviceToolError
 
 log = logging.getLogger(__name__)
 
@@ -29,15 +29,6 @@ HELP = (
 WEEKDAYS = "一二三四五六日"
 VOLUME_TOOL = "self.audio_speaker.set_volume"
 STATUS_TOOL = "self.get_device_status"
-
-
-@dataclass
-class TurnContext:
-    owner: str  # whose reports and keys this turn uses
-    device: DeviceChannel
-    today: date
-    guest: bool = False
-    state: dict[str, Any] = field(default_factory=dict)  # per-session dialogue memory
 
 
 Skill = Callable[[Intent, TurnContext], Awaitable[Reply]]

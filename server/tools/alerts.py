@@ -65,7 +65,9 @@ def _find_alert(ctx: ToolContext, alert_id: str) -> tuple[dict[str, Any], list[A
     raise ToolError(f"no alert or alert group with id '{alert_id}'")
 
 
-def trace(ctx: ToolContext, owner: str, namespace: str | None, workload: str | None, at: datetime) -> dict[str, Any]:
+def trace(
+    ctx: ToolContext, owner: str, namespace: str | None, workload: str | None, at: datetime
+) -> dict[str, Any]:
     """Business errors → k8s events → audit changes on one workload, from the day reports around ``at``."""
     local = at.astimezone(ctx.tz).date()
     for day in (local.isoformat(), (local - timedelta(days=1)).isoformat()):
@@ -84,7 +86,13 @@ def trace(ctx: ToolContext, owner: str, namespace: str | None, workload: str | N
         k: [compact_finding(f, ctx.tz) for f in ranked([f for f in on if f.get("kind") == k])[:3]]
         for k in ("business", "event", "audit")
     }
-    out: dict[str, Any] = {"day": day, "found": bool(on), "namespace": namespace, "workload": workload, **steps}
+    out: dict[str, Any] = {
+        "day": day,
+        "found": bool(on),
+        "namespace": namespace,
+        "workload": workload,
+        **steps,
+    }
     if chains:
         out["cause"] = compact_finding(chains[0], ctx.tz)
     return out
@@ -194,7 +202,9 @@ async def confirm_action(ctx: ToolContext, args: dict[str, Any], caller: Caller)
         else:
             challenge = args.get("challenge_id") or ""
             passed = bool(
-                challenge and ctx.approvals is not None and ctx.approvals.challenge_passed(challenge, approver, case_id)
+                challenge
+                and ctx.approvals is not None
+                and ctx.approvals.challenge_passed(challenge, approver, case_id)
             )
             # The FSM guard, not this tool, decides: it refuses AI approvers, approvers without rights,
             # plans above their risk level and approvals without a passed challenge.
@@ -219,7 +229,13 @@ TOOLSET = Toolset(
         ToolSpec(
             "list_alerts",
             "Recent alerts, newest first, optionally only firing or resolved ones.",
-            obj({"owner": OWNER, "status": ALERT_STATUS, "limit": {"type": "integer", "minimum": 1, "maximum": 50}}),
+            obj(
+                {
+                    "owner": OWNER,
+                    "status": ALERT_STATUS,
+                    "limit": {"type": "integer", "minimum": 1, "maximum": 50},
+                }
+            ),
             list_alerts,
             "alerts_cases",
             owner_scoped=True,

@@ -109,7 +109,9 @@ def _clip_strings(value: Any, limit: int) -> Any:
     return value
 
 
-def trim_to_budget(value: dict[str, Any], max_tokens: int = DEFAULT_BUDGET_TOKENS) -> tuple[dict[str, Any], bool]:
+def trim_to_budget(
+    value: dict[str, Any], max_tokens: int = DEFAULT_BUDGET_TOKENS
+) -> tuple[dict[str, Any], bool]:
     """Shrink a result until its JSON fits ``max_tokens``: long strings first, then the longest list is
     halved (keeping its head, which tools order best-first), repeatedly. Returns (value, truncated)."""
     if approx_tokens(_dumps(value)) <= max_tokens:
@@ -184,7 +186,9 @@ class ToolRegistry:
             return self._error(name, "invalid arguments: " + "; ".join(problems), started)
         spec = self.tools[name]
         if caller.actor == AGENT_ACTOR and not spec.agent_visible:
-            return self._error(name, f"{name} is not available to the assistant: an AI may only propose", started)
+            return self._error(
+                name, f"{name} is not available to the assistant: an AI may only propose", started
+            )
         if spec.owner_scoped and caller.owner is not None:
             args = {**args, "owner": caller.owner}  # the speaker's reports only, whatever the model asked
         try:

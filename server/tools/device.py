@@ -11,7 +11,12 @@ from server.voice.channel import DeviceToolError
 
 STATUS_TOOL = "self.get_device_status"
 VOLUME_TOOL = "self.audio_speaker.set_volume"
-DEVICE_ID = {"type": "string", "minLength": 1, "maxLength": 64, "description": "device id (MAC); optional when one device is online"}
+DEVICE_ID = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": 64,
+    "description": "device id (MAC); optional when one device is online",
+}
 
 
 def _channel(ctx: ToolContext, args: dict[str, Any], caller: Caller) -> Any:
@@ -62,7 +67,10 @@ TOOLSET = Toolset(
         ToolSpec(
             "set_volume",
             "Set the robot's speaker volume (0-100).",
-            obj({"volume": {"type": "integer", "minimum": 0, "maximum": 100}, "device_id": DEVICE_ID}, ("volume",)),
+            obj(
+                {"volume": {"type": "integer", "minimum": 0, "maximum": 100}, "device_id": DEVICE_ID},
+                ("volume",),
+            ),
             set_volume,
             "device",
             read_only=False,

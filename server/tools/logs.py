@@ -52,7 +52,11 @@ async def get_log_summary(ctx: ToolContext, args: dict[str, Any], caller: Caller
         out["findings_by_severity"] = {
             sev: n
             for sev in ("critical", "high", "medium", "low", "info")
-            if (n := sum(1 for f in findings if f.get("severity") == sev and (not kind or f.get("kind") == kind)))
+            if (
+                n := sum(
+                    1 for f in findings if f.get("severity") == sev and (not kind or f.get("kind") == kind)
+                )
+            )
         }
         top = ranked([f for f in findings if not kind or f.get("kind") == kind])[:5]
         out["top_findings"] = [compact_finding(f, ctx.tz) for f in top]
@@ -138,6 +142,8 @@ def _compact_hit(h: dict[str, Any], ctx: ToolContext) -> dict[str, Any]:
         "text": clean(h.get("summary_zh") or h.get("text") or h.get("template") or h.get("title"), 240),
         "score": h.get("score"),
     }
+    if h.get("source") == "finding" and h.get("title"):
+        out["title"] = clean(h["title"], 200)
     for key in ("severity", "level", "count", "namespace", "workload", "user", "id"):
         if h.get(key):
             out[key] = h[key] if not isinstance(h[key], str) else clean(h[key], 80)
@@ -211,7 +217,12 @@ TOOLSET = Toolset(
             "Findings of one log kind (business | event | audit) for a day, most severe first, with the "
             "notable error/warning templates and line counts.",
             obj(
-                {"kind": KIND, "day": DAY, "owner": OWNER, "limit": {"type": "integer", "minimum": 1, "maximum": 20}},
+                {
+                    "kind": KIND,
+                    "day": DAY,
+                    "owner": OWNER,
+                    "limit": {"type": "integer", "minimum": 1, "maximum": 20},
+                },
                 ("kind",),
             ),
             analyze_log_type,

@@ -43,7 +43,9 @@ def tool_definitions(registry: ToolRegistry) -> list[types.Tool]:
     ]
 
 
-def build_mcp_server(ctx: ToolContext, registry: ToolRegistry | None = None, caller: Caller | None = None) -> Server:
+def build_mcp_server(
+    ctx: ToolContext, registry: ToolRegistry | None = None, caller: Caller | None = None
+) -> Server:
     """An MCP ``Server`` whose tools run against ``ctx``. ``caller`` identifies who its clients are."""
     registry = registry or build_registry()
     caller = caller or Caller(actor="mcp", ai=True)
@@ -54,7 +56,9 @@ def build_mcp_server(ctx: ToolContext, registry: ToolRegistry | None = None, cal
     ) -> types.ListToolsResult:
         return types.ListToolsResult(tools=tools)
 
-    async def on_call_tool(_: ServerRequestContext[Any], params: types.CallToolRequestParams) -> types.CallToolResult:
+    async def on_call_tool(
+        _: ServerRequestContext[Any], params: types.CallToolRequestParams
+    ) -> types.CallToolResult:
         outcome = await registry.call(ctx, params.name, params.arguments or {}, caller)
         return types.CallToolResult(
             content=[types.TextContent(text=outcome.text)],
@@ -69,7 +73,9 @@ def build_mcp_server(ctx: ToolContext, registry: ToolRegistry | None = None, cal
         instructions=INSTRUCTIONS,
         on_list_tools=on_list_tools,
         on_call_tool=on_call_tool,
-        get_tool_input_schema=lambda name: registry.tools[name].input_schema if name in registry.tools else None,
+        get_tool_input_schema=lambda name: (
+            registry.tools[name].input_schema if name in registry.tools else None
+        ),
     )
 
 

@@ -13,7 +13,15 @@ from agents.index.gloss import with_gloss
 
 _ASCII_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:/-]+")
 _CJK_RUN = re.compile(r"[\u4e00-\u9fff]+")
-_STOP = frozenset("的了吗呢吧啊是在有和与把被".split()) | {"日志", "什么", "怎么", "哪些", "一下", "为什么", "有没有"}
+_STOP = frozenset("的了吗呢吧啊是在有和与把被") | {
+    "日志",
+    "什么",
+    "怎么",
+    "哪些",
+    "一下",
+    "为什么",
+    "有没有",
+}
 
 
 def terms(query: str) -> list[str]:

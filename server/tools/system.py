@@ -33,7 +33,9 @@ def _health(ctx: ToolContext, owner: str) -> dict[str, Any]:
             problems.append(f"alert store: {type(exc).__name__}")
     if ctx.cases is not None:
         try:
-            open_cases = [c for c in ctx.cases.list_cases(owner=owner, limit=200) if str(c.status) != "CLOSED"]
+            open_cases = [
+                c for c in ctx.cases.list_cases(owner=owner, limit=200) if str(c.status) != "CLOSED"
+            ]
             out["open_cases"] = len(open_cases)
         except Exception as exc:
             problems.append(f"case store: {type(exc).__name__}")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from server.tools import alerts, device, logs, system
-from server.tools.base import DEFAULT_BUDGET_TOKENS, Toolset, ToolRegistry
+from server.tools.base import DEFAULT_BUDGET_TOKENS, ToolRegistry, Toolset
 
 TOOLSETS: tuple[Toolset, ...] = (logs.TOOLSET, alerts.TOOLSET, device.TOOLSET, system.TOOLSET)
 
