@@ -27,6 +27,7 @@ from zoneinfo import ZoneInfo
 
 from agents.analyst.deterministic import DeterministicAnalyst
 from agents.analyst.writer import write_results
+from agents.evidence import EvidenceWriter
 from agents.findings import SEVERITIES
 from agents.log_agents import AuditAgent, BusinessAgent, DayClock, EventAgent, TemplateHistory
 from agents.log_agents.common import AgentResult
@@ -144,6 +145,7 @@ def _feed_kind(
     timers: _Timers,
     config: PipelineConfig,
     progress: Progress | None,
+    evidence: EvidenceWriter | None = None,
 ) -> ParseStats:
     stats = ParseStats()
     clock = time.perf_counter
@@ -177,6 +179,8 @@ def _feed_kind(
             timers.seconds["mine"] += t2 - t1
             for rec, tid in zip(batch, tids, strict=True):
                 observe(rec, tid)
+            if evidence is not None:  # notable records, indexed for the alert tracer
+                evidence.add_many(batch, tids)
             timers.seconds["agents"] += clock() - t2
             timers.records += len(batch)
             if progress:
@@ -214,11 +218,14 @@ def collect(
     miners = {kind: TemplateMiner() for kind in LogKind}
     kind_stats: dict[str, KindStats] = {}
     alive: dict[LogKind, Any] = {}
+    evidence = EvidenceWriter.for_day(config.state_dir, owner, day)
     for kind in config.kinds:
         ks = KindStats(kind)
         kind_stats[kind.value] = ks
         try:
-            pstats = _feed_kind(kind, source, day, agents[kind], miners[kind], timers, config, progress)
+            pstats = _feed_kind(
+                kind, source, day, agents[kind], miners[kind], timers, config, progress, evidence
+            )
             alive[kind] = agents[kind]
             ks.lines, ks.records, ks.bad_lines = pstats.lines, pstats.records, pstats.bad
             ks.bad_samples = [f"line {s.line_no} ({s.reason}): {s.sample}" for s in pstats.samples]
@@ -227,6 +234,10 @@ def collect(
         except Exception as exc:  # isolate: this kind failed, the others go on
             log.exception("pipeline %s/%s: %s logs failed", owner, day, kind.value)
             ks.error = f"{type(exc).__name__}: {exc}"[:1000]
+    try:
+        evidence.close()  # optional for the report: never fail the run for it
+    except Exception:
+        log.exception("evidence store for %s/%s not written", owner, day)
     t = time.perf_counter()
     known: set[str] = set()
     for agent in alive.values():
@@ -276,19 +287,12 @@ async def run_async(
     timers = _Timers()
     with run_lock(config.state_dir, owner, day):
         report, templates = await asyncio.to_thread(collect, owner, day, source, config, progress, timers)
-        index_error = None
-        if index is not None:
-            if progress:
-                progress(
-                    ProgressEvent("index", lines=timers.lines, message="indexing templates and findings")
-                )
-            t = time.perf_counter()
-            try:
-                await asyncio.to_thread(index.index_day, owner, day, templates, report.findings)
-            except Exception as exc:  # the index is optional: the report is still written
-                log.warning("pipeline %s/%s: index failed: %s", owner, day, exc)
-                index_error = f"{type(exc).__name__}: {exc}"[:500]
-            timers.seconds["index"] = time.perf_counter() - t
+        # The LLM analyst reads the index, so it is built first; the deterministic analyst doesn't, so the
+        # report is written first and a listener (the on-demand broadcast) never waits for embeddings.
+        index_first = index is not None and analyst is not None
+        index_error = (
+            await _index(owner, day, index, templates, report, timers, progress) if index_first else None
+        )
         if progress:
             progress(ProgressEvent("analyst", lines=timers.lines))
         t = time.perf_counter()
@@ -308,6 +312,8 @@ async def run_async(
             write_results, config.results_dir, day, owner, report, analysis, extra
         )
         timers.seconds["write"] = time.perf_counter() - t
+        if index is not None and not index_first:
+            index_error = await _index(owner, day, index, templates, report, timers, progress)
     total = time.perf_counter() - started
     seconds = {k: round(v, 3) for k, v in timers.seconds.items()}
     seconds["total"] = round(total, 3)
@@ -343,6 +349,29 @@ def run(
 ) -> PipelineResult:
     """Synchronous entry point (CLI, bench). Inside an event loop use `run_async`."""
     return asyncio.run(run_async(owner, day, source, config, analyst, index, progress))
+
+
+async def _index(
+    owner: str,
+    day: str,
+    index: Any,
+    templates: list[dict[str, Any]],
+    report: DayReport,
+    timers: _Timers,
+    progress: Progress | None,
+) -> str | None:
+    """Index templates and findings; the index is optional, so a failure is returned, never raised."""
+    if progress:
+        progress(ProgressEvent("index", lines=timers.lines, message="indexing templates and findings"))
+    t = time.perf_counter()
+    error = None
+    try:
+        await asyncio.to_thread(index.index_day, owner, day, templates, report.findings)
+    except Exception as exc:
+        log.warning("pipeline %s/%s: index failed: %s", owner, day, exc)
+        error = f"{type(exc).__name__}: {exc}"[:500]
+    timers.seconds["index"] = time.perf_counter() - t
+    return error
 
 
 async def _analyse(

@@ -35,14 +35,37 @@ WAVS = ("drill_business.wav", "drill_event.wav", "drill_audit.wav", "correlate.w
 TZ = "Asia/Shanghai"
 
 
-def voice_end_s(pcm: np.ndarray, rate: int, frame_ms: int = 20, floor_db: float = -40.0) -> float:
-    """Seconds into the recording where the last frame louder than ``floor_db`` dBFS ends."""
+def voice_ends_s(
+    pcm: np.ndarray, rate: int, pause_ms: int = 400, frame_ms: int = 20, floor_db: float = -40.0
+) -> list[float]:
+    """Where each spoken phrase of a recording ends (seconds): a phrase is followed by at least
+    ``pause_ms`` below ``floor_db`` dBFS, as the server's VAD endpoint sees it (or by the end of the file)."""
     n = rate * frame_ms // 1000
     frames = len(pcm) // n
     x = pcm[: frames * n].astype(np.float32).reshape(frames, n) / 32768.0
-    db = 20 * np.log10(np.sqrt((x**2).mean(axis=1)) + 1e-9)
-    loud = np.nonzero(db > floor_db)[0]
-    return float((loud[-1] + 1) * n / rate) if loud.size else len(pcm) / rate
+    loud = 20 * np.log10(np.sqrt((x**2).mean(axis=1)) + 1e-9) > floor_db
+    ends, quiet_run, last_loud = [], 0, None
+    for i, is_loud in enumerate(loud):
+        if is_loud:
+            last_loud, quiet_run = i, 0
+        elif last_loud is not None:
+            quiet_run += 1
+            if quiet_run * frame_ms == pause_ms:
+                ends.append((last_loud + 1) * n / rate)
+    if last_loud is not None and quiet_run * frame_ms < pause_ms:
+        ends.append((last_loud + 1) * n / rate)
+    return ends or [len(pcm) / rate]
+
+
+async def settle(device: Any) -> None:
+    """Let a trailing phrase (a pause inside a command makes two turns) finish, and silence its answer."""
+    for _ in range(3):
+        await asyncio.sleep(0.8)
+        if device.state != "speaking":
+            return
+        since = len(device.events)
+        await device.abort()
+        await device.wait_json("tts", "stop", timeout=10, since=since)
 
 
 def pct(values: list[float], q: float) -> float:
@@ -104,14 +127,17 @@ async def run(turns: int) -> dict[str, Any]:
                 audio = np.concatenate([pcm, np.zeros(rate, dtype=np.int16)])
                 t_send = time.monotonic()
                 sender = asyncio.create_task(device.send_pcm(audio, rate, realtime=True))
-                t_voice_end = t_send + voice_end_s(pcm, rate)
+                phrase_ends = [t_send + e for e in voice_ends_s(pcm, rate)]
                 first = await device.wait_for(
                     lambda e: e.kind == "audio" and e.direction == "in", timeout=60, since=since
                 )
+                # the phrase whose end the VAD answered: the last one that ended before the answer
+                t_voice_end = max([t for t in phrase_ends if t <= first.t] or phrase_ends[:1])
                 said = [e.message["text"] for e in device.received("tts", "sentence_start") if e.t >= t_send]
                 await device.abort()
                 await device.wait_json("tts", "stop", timeout=10, since=since)
                 await sender
+                await settle(device)
                 for _ in range(100):
                     if len(traces) > before:
                         break
@@ -128,12 +154,12 @@ async def run(turns: int) -> dict[str, Any]:
                     "endpoint_to_audio_ms": stages.get("first_audio"),
                     "stages_ms": {k: round(v, 1) for k, v in stages.items() if v is not None},
                     "first_sentence": said[0] if said else "",
+                    "phrases": len(phrase_ends),
                 }
                 rows.append(row)
                 print(
                     f"{i + 1:2d} {wav:20s} speech→audio {row['speech_to_audio_ms']:7.1f} ms  {row['stages_ms']}"
                 )
-                await asyncio.sleep(0.3)
                 await device.start_listening()
     finally:
         await app.stop()

@@ -1,21 +1,30 @@
-"""Template-mining benchmark: ``python -m bench.mining [--lines N] [--seed S] [--no-loghub]``.
+"""Template-mining benchmark: ``python -m bench.mining [--lines N] [--seed S] [--cpu C] [--no-loghub]``.
 
-1. Throughput on one core, measured in-process: a synthetic but realistic day of business, Kubernetes
-   event and audit messages (Chinese and English, ids, durations, trace ids, pod names, images…), run
-   through ``TemplateMiner.add_many`` (batch path) and ``add`` (streaming), and through Drain3 on a slice.
+1. Throughput on one core (the process pins itself with ``sched_setaffinity``), measured in-process: a
+   synthetic but realistic day of business, Kubernetes event and audit messages (Chinese and English, ids,
+   durations, trace ids, pod names, images…) through ``TemplateMiner.add_many`` (batch, the pipeline's
+   path) and ``add`` (streaming), each the median of ``--repeat`` fresh miners; Drain3 the same way on
+   a slice (it is ~30x slower).
 2. Accuracy on Loghub-2k (GA/PA/FGA/FTA), ours next to Drain3.
+
+Writes ``bench/results/mining.json`` with the machine (cores, CPU model, load average at start).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import platform
 import random
+import statistics
 import time
 from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 LOGHUB = REPO.parent / "shared" / "datasets" / "loghub2k"
+RESULT = REPO / "bench" / "results" / "mining.json"
 
 SERVICES = ["order-api", "payment-svc", "cart", "user-center", "inventory", "gateway", "notify-worker"]
 NAMESPACES = ["shop", "pay", "infra"]
@@ -221,36 +230,80 @@ class DayGenerator:
         return [m() for m in makers]
 
 
-def throughput(lines: list[str]) -> dict[str, float]:
+def machine() -> dict[str, object]:
+    """What the numbers were measured on: they mean little without it."""
+    model = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "cores": os.cpu_count(),
+        "cpu_model": model,
+        "loadavg_at_start": [round(x, 2) for x in os.getloadavg()],
+        "python": platform.python_version(),
+    }
+
+
+def pin_to_one_core(cpu: int | None) -> int | None:
+    """Pin this process to one core (the last one allowed unless told): one-core numbers, less noise."""
+    if not hasattr(os, "sched_setaffinity"):
+        return None
+    allowed = sorted(os.sched_getaffinity(0))
+    core = cpu if cpu is not None else allowed[-1]
+    os.sched_setaffinity(0, {core})
+    return core
+
+
+def _median_rate(run: Callable[[], object], n_lines: int, repeat: int) -> tuple[float, list[float]]:
+    rates = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        run()
+        rates.append(n_lines / (time.perf_counter() - t0))
+    return statistics.median(rates), [round(r) for r in rates]
+
+
+def throughput(lines: list[str], *, repeat: int = 3, drain3_lines: int = 20_000) -> dict[str, object]:
     from agents.mining import TemplateMiner
-
-    miner = TemplateMiner()
-    t0 = time.perf_counter()
-    miner.add_many(lines)
-    batch = time.perf_counter() - t0
-    templates = len(miner)
-
-    miner = TemplateMiner()
-    add = miner.add
-    t0 = time.perf_counter()
-    for line in lines:
-        add(line)
-    stream = time.perf_counter() - t0
-
     from agents.mining.evaluate import drain3_miner
 
-    sample = lines[:50_000]
-    d3 = drain3_miner()
-    t0 = time.perf_counter()
+    def batch() -> None:
+        TemplateMiner().add_many(lines)
+
+    def stream() -> None:
+        add = TemplateMiner().add
+        for line in lines:
+            add(line)
+
+    sample = lines[:drain3_lines]
+
+    def drain3() -> None:
+        add = drain3_miner().add_log_message
+        for line in sample:
+            add(line)
+
+    batch_rate, batch_runs = _median_rate(batch, len(lines), repeat)
+    stream_rate, stream_runs = _median_rate(stream, len(lines), repeat)
+    drain_rate, drain_runs = _median_rate(drain3, len(sample), repeat)
+    miner, d3 = TemplateMiner(), drain3_miner()
+    miner.add_many(lines)
     for line in sample:
         d3.add_log_message(line)
-    drain = time.perf_counter() - t0
     return {
         "lines": len(lines),
-        "templates": templates,
-        "batch_lines_per_s": len(lines) / batch,
-        "stream_lines_per_s": len(lines) / stream,
-        "drain3_lines_per_s": len(sample) / drain,
+        "repeat": repeat,
+        "templates": len(miner),
+        "batch_lines_per_s": round(batch_rate),
+        "batch_runs": batch_runs,
+        "stream_lines_per_s": round(stream_rate),
+        "stream_runs": stream_runs,
+        "drain3_lines": len(sample),
+        "drain3_lines_per_s": round(drain_rate),
+        "drain3_runs": drain_runs,
         "drain3_templates": len(d3.drain.clusters),
     }
 
@@ -259,19 +312,33 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.mining", description=__doc__.splitlines()[0])
     ap.add_argument("--lines", type=int, default=600_000)
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--repeat", type=int, default=3, help="runs per measurement (the median is reported)")
+    ap.add_argument("--drain3-lines", type=int, default=20_000, help="Drain3 runs on this many first lines")
+    ap.add_argument("--cpu", type=int, default=None, help="core to pin to (default: the last allowed)")
     ap.add_argument("--no-loghub", action="store_true", help="skip the Loghub accuracy table")
+    ap.add_argument("--no-drain3", action="store_true", help="skip Drain3 in the Loghub table")
     ap.add_argument("--show-templates", type=int, default=0, help="print the N most frequent templates")
+    ap.add_argument("--out", type=Path, default=RESULT, help="where to write the JSON result")
     args = ap.parse_args(argv)
 
+    host = machine()  # load average before we add our own
+    host["pinned_core"] = pin_to_one_core(args.cpu)
+    print(
+        f"machine: {host['cores']} cores, {host['cpu_model']}, load {host['loadavg_at_start']}, "
+        f"pinned to core {host['pinned_core']}"
+    )
     t0 = time.perf_counter()
     lines = DayGenerator(args.seed).lines(args.lines)
     print(f"generated {len(lines):,} synthetic lines in {time.perf_counter() - t0:.1f}s")
-    res = throughput(lines)
+    res = throughput(lines, repeat=args.repeat, drain3_lines=args.drain3_lines)
     print(
-        f"ours   batch  : {res['batch_lines_per_s']:>10,.0f} lines/s  ({res['templates']} templates)\n"
-        f"ours   stream : {res['stream_lines_per_s']:>10,.0f} lines/s\n"
-        f"Drain3        : {res['drain3_lines_per_s']:>10,.0f} lines/s  (first 50k lines, {res['drain3_templates']} templates)"
+        f"ours   batch  : {res['batch_lines_per_s']:>10,} lines/s  median of {res['batch_runs']}"
+        f"  ({res['templates']} templates)\n"
+        f"ours   stream : {res['stream_lines_per_s']:>10,} lines/s  median of {res['stream_runs']}\n"
+        f"Drain3        : {res['drain3_lines_per_s']:>10,} lines/s  median of {res['drain3_runs']}"
+        f"  (first {res['drain3_lines']:,} lines, {res['drain3_templates']} templates)"
     )
+    result: dict[str, object] = {"machine": host, "seed": args.seed, "throughput": res}
     if args.show_templates:
         from agents.mining import TemplateMiner
 
@@ -280,10 +347,22 @@ def main(argv: list[str] | None = None) -> int:
         for t in sorted(miner.templates(), key=lambda t: -t.count)[: args.show_templates]:
             print(f"{t.count:>8} {t.text}")
     if not args.no_loghub and LOGHUB.is_dir():
-        from agents.mining.evaluate import evaluate, format_table
+        from agents.mining.evaluate import average, evaluate, format_table
 
+        results = evaluate([LOGHUB], with_drain3=not args.no_drain3)
         print()
-        print(format_table(evaluate([LOGHUB])))
+        print(format_table(results))
+        result["loghub2k"] = {
+            "datasets": {r.name: {"ours": r.ours.as_dict(), "drain3": r.drain3 and r.drain3.as_dict()}
+                         for r in results},
+            "average_ours": average([r.ours for r in results]).as_dict(),
+            "average_drain3": average([r.drain3 for r in results if r.drain3]).as_dict()
+            if not args.no_drain3
+            else None,
+        }  # fmt: skip
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    print(f"\nwrote {args.out}")
     return 0
 
 

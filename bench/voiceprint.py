@@ -1,6 +1,7 @@
 """`python -m bench.voiceprint`: identification time for 3 s of speech (target ≤ 60 ms) and enrolment time.
 
 Measures both torch thread settings, since torch's thread count is process-wide and the server picks one.
+identify_3s is the whole path (preprocess, embed, pitch, decide); pitch_3s is the pitch check's share of it.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ def main() -> None:
     from server.vault import store as _tables  # noqa: F401
     from server.voiceprint.audio import decode_wav
     from server.voiceprint.encoder import VoiceEncoder
+    from server.voiceprint.pitch import median_pitch
     from server.voiceprint.store import VoiceprintStore
 
     def load(name: str, f: str) -> np.ndarray:
@@ -46,6 +48,7 @@ def main() -> None:
     load_s = time.perf_counter() - t0
     warm_s = enc.warmup()
     probe = load("espeak_m3", "probe_audit.wav")[: 3 * 16000]  # exactly 3 s
+    wav = enc.preprocess(probe)
     clips = {
         n: [load(n, f"enroll_{i}.wav") for i in (1, 2, 3)] for n in ("espeak_f2", "espeak_m1", "espeak_m3")
     }
@@ -68,6 +71,7 @@ def main() -> None:
             results[f"threads_{threads}"] = {
                 "identify_3s": _ms(lambda: store.identify_pcm(probe), 30),
                 "embed_3s": _ms(lambda: enc.analyse(probe), 30),
+                "pitch_3s": _ms(lambda: median_pitch(wav), 30),
                 "enrol_3_clips": enrol,
             }
         db.dispose()

@@ -66,6 +66,7 @@ class App:
     alerts: AlertService | None = None
     delivery: AlertDelivery | None = None
     scheduler: PipelineScheduler | None = None
+    challenges: ChallengeManager = field(default_factory=ChallengeManager)
     tools: ToolContext | None = None  # what the MCP tools reach
     agent: DialogueAgent | None = None
     mcp_http: McpHttpServer | None = None
@@ -129,7 +130,7 @@ class App:
             owners=self.owners,
             voiceprints=self.voiceprints,
             scheduler=self.scheduler,
-            challenges=ChallengeManager(),
+            challenges=self.challenges,
             cases=self.cases,
             delivery=self.delivery,
         )
@@ -206,6 +207,8 @@ class App:
             await self.mcp_http.stop()
         if self.agent is not None:
             await self.agent.close()
+            if self.agent.llm is not None:
+                await self.agent.llm.close()
         if self.db is not None:
             self.db.dispose()
 

@@ -66,7 +66,7 @@ class AlertDelivery:
         self.settings = settings
         self.registry = registry
         self.cases = cases
-        self.evidence_root = Path(settings.data_dir) / "evidence"
+        self.evidence_root = Path(settings.data_dir) / "pipeline"  # the pipeline's state dir holds evidence/
         self.services: DialogueServices | None = None
         self.traces: dict[int, Trace] = {}  # case id → its trace (also written to the case timeline)
 

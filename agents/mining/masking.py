@@ -132,7 +132,9 @@ def _alternation(rules: tuple[MaskingRule, ...]) -> re.Pattern[str]:
 _TOKEN_RES = tuple((re.compile(r.pattern), replacer(r.replacement)) for r in TOKEN_RULES)
 _PIECE_RE = _alternation(PIECE_RULES)
 _PIECE_REPL = {f"r{i}": r.replacement for i, r in enumerate(PIECE_RULES)}
-_MESSAGE_RES = tuple((guard, re.compile(rule.pattern), replacer(rule.replacement)) for guard, rule in MESSAGE_RULES)
+_MESSAGE_RES = tuple(
+    (guard, re.compile(rule.pattern), replacer(rule.replacement)) for guard, rule in MESSAGE_RULES
+)
 
 _PIECE_SPLIT = re.compile("([" + re.escape(PIECE_DELIMITERS) + "])")
 _SUB_SPLIT = re.compile("([" + re.escape(SUBPIECE_DELIMITERS) + "])")

@@ -358,10 +358,9 @@ class TemplateMiner:
 
     def _best_match(self, pieces: tuple[str, ...]) -> _Tpl | None:
         best: _Tpl | None = None
-        tpls = self._tpls
-        for tid in self._buckets.get(len(pieces), ()):
-            tpl = tpls[tid]
-            if tpl.probe(pieces) == tpl.literals and _generalises(tpl.pieces, pieces) and (
+        bucket = map(self._tpls.__getitem__, self._buckets.get(len(pieces), ()))
+        for tpl in [t for t in bucket if t.probe(pieces) == t.literals]:  # cheap filter first, in C
+            if _generalises(tpl.pieces, pieces) and (
                 best is None or _specificity(tpl.pieces) > _specificity(best.pieces)
             ):
                 best = tpl
@@ -389,9 +388,7 @@ class TemplateMiner:
         others = [
             o
             for o in self._buckets.get(len(tpl.pieces), ())
-            if o != tpl.id
-            and probe(tpls[o].pieces) == literals
-            and _generalises(tpl.pieces, tpls[o].pieces)
+            if o != tpl.id and probe(tpls[o].pieces) == literals and _generalises(tpl.pieces, tpls[o].pieces)
         ]
         for o in others:
             tpl = self._merge(tpl, self._tpls[o])

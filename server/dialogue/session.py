@@ -85,6 +85,7 @@ class DialogueSession:
         self.state: dict[str, Any] = {}  # dialogue memory across turns (pending question, last day, owner)
         self.owner: str | None = None  # last identified owner on this device (alert routing)
         self.speak_lock = asyncio.Lock()  # one utterance at a time: turns and announcements take turns
+        self.side_speech: set[asyncio.Task[None]] = set()
 
     # ---- SessionHandler
 
@@ -198,6 +199,8 @@ class DialogueSession:
         )
 
     async def _cancel_turn(self) -> None:
+        for side in list(self.side_speech):
+            side.cancel()
         task, self.turn_task = self.turn_task, None
         if task is not None and not task.done():
             task.cancel()
@@ -244,7 +247,7 @@ class DialogueSession:
                 speaker=speaker,
                 audio=pcm,
                 text=text,
-                say=lambda r: self.speak(r, trace),
+                say=self._say_meanwhile,
             )
             for hook in self.services.turn_hooks:
                 if (reply := await hook(text, ctx)) is not None:
@@ -298,6 +301,12 @@ class DialogueSession:
         if intent is None and self.services.route_unknown is not None:
             intent = await self.services.route_unknown(text, ctx)
         return intent or Intent("chat", {}, text=text)
+
+    async def _say_meanwhile(self, reply: Reply) -> None:
+        """Start speaking (e.g. "正在为您分析…") while the skill keeps working; its own reply queues behind."""
+        task = asyncio.create_task(self.speak(reply))
+        self.side_speech.add(task)
+        task.add_done_callback(self.side_speech.discard)
 
     async def announce(self, sentences: list[str], case_id: int | None = None) -> None:
         """Server-initiated speech (alerts): waits for a running turn's speech, leaves a question open."""

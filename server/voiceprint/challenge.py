@@ -110,6 +110,12 @@ def judge(challenge: Challenge, transcript: str, ident: Identification, now: flo
     return Verdict.OK
 
 
+def _random_digits(lo: int, hi: int) -> str:
+    """Fresh digits from the OS CSPRNG: a recording of an earlier answer is useless."""
+    n = lo + secrets.randbelow(hi - lo + 1)
+    return "".join(str(secrets.randbelow(10)) for _ in range(n))
+
+
 class ChallengeManager:
     """Issues and verifies challenges; thread-safe; keeps only outstanding challenges in memory."""
 
@@ -118,12 +124,14 @@ class ChallengeManager:
         ttl_s: float = DEFAULT_TTL_S,
         digits: tuple[int, int] = (4, 6),
         clock: Callable[[], float] = time.monotonic,
+        draw_digits: Callable[[int, int], str] | None = None,
     ) -> None:
         if not 1 <= digits[0] <= digits[1]:
             raise ValueError("digits must be (min, max) with 1 <= min <= max")
         self.ttl_s = ttl_s
         self.digit_range = digits
         self.clock = clock
+        self.draw_digits = draw_digits or _random_digits  # injectable only so tests can say the answer
         self._open: dict[str, Challenge] = {}
         self._used: dict[
             str, float
@@ -131,9 +139,7 @@ class ChallengeManager:
         self._lock = threading.Lock()
 
     def issue(self, owner_id: int, action: str = "") -> Challenge:
-        lo, hi = self.digit_range
-        n = lo + secrets.randbelow(hi - lo + 1)
-        digits = "".join(str(secrets.randbelow(10)) for _ in range(n))
+        digits = self.draw_digits(*self.digit_range)
         now = self.clock()
         ch = Challenge(secrets.token_urlsafe(12), owner_id, action, digits, now, now + self.ttl_s)
         with self._lock:

@@ -7,6 +7,8 @@ Two choices differ from ``resemblyzer.VoiceEncoder.embed_utterance`` and were me
   padding drags it toward "silence" (short commands scored 0.79 padded vs 0.81+ unpadded against their owner);
 * we keep the per-window ("partial") embeddings, because the median window score is a steadier speaker score than
   the cosine of the averaged embedding (see ``scoring.py``).
+
+``analyse`` also measures the clip's median pitch (``pitch.py``, a few ms), the second check behind the embedding.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from server.voiceprint.audio import SAMPLE_RATE, AudioError, as_int16
+from server.voiceprint.pitch import median_pitch
 
 log = logging.getLogger(__name__)
 
@@ -30,11 +33,12 @@ MIN_RMS_DBFS = -55.0  # quieter than this is silence, not a quiet speaker
 
 @dataclass(frozen=True)
 class Utterance:
-    """What the encoder extracts from one clip: per-window embeddings and their normalised mean."""
+    """What the encoder extracts from one clip: per-window embeddings, their normalised mean, and the pitch."""
 
     partials: np.ndarray  # (n_windows, 256) float32, each L2-normalised
     vector: np.ndarray  # (256,) float32, L2-normalised mean of the windows
     speech_s: float  # seconds of speech left after trimming silence
+    pitch_hz: float | None = None  # median F0 of the voiced frames; None when too little is voiced
 
 
 def _unit(v: np.ndarray) -> np.ndarray:
@@ -110,7 +114,10 @@ class VoiceEncoder:
         with self._lock, self._torch.inference_mode():
             partials = self._model(self._torch.from_numpy(batch)).numpy().astype(np.float32)
         return Utterance(
-            partials=partials, vector=_unit(partials.mean(axis=0)), speech_s=wav.size / SAMPLE_RATE
+            partials=partials,
+            vector=_unit(partials.mean(axis=0)),
+            speech_s=wav.size / SAMPLE_RATE,
+            pitch_hz=median_pitch(wav),
         )
 
     def embed(self, pcm: np.ndarray | bytes) -> np.ndarray:

@@ -2,6 +2,9 @@
 
 A speaker directory holds ``enroll_*.wav`` (enrolment) and ``probe_*.wav`` (probes); if it has no probe_ files,
 every other WAV is a probe (so /work/shared/audio/commands, one voice saying many commands, works too).
+
+Every probe is identified on its own, exactly as the live product identifies one utterance: thresholds and pitch
+bands come from the enrolment clips only.
 """
 
 from __future__ import annotations
@@ -82,6 +85,11 @@ def evaluate(speakers: list[SpeakerData], encoder: VoiceEncoder) -> dict:
     with tempfile.TemporaryDirectory(prefix="xops-vp-eval-") as tmp:
         store, ids = _enrolled_store(Path(tmp), encoder, enrol_emb, names, "all")
         thresholds = {ids[oid]: p.threshold for oid, p in store.profiles().items()}
+        pitch = {
+            ids[oid]: {"hz": p.pitch.hz, "tol_st": p.pitch.tol_st}
+            for oid, p in store.profiles().items()
+            if p.pitch is not None
+        }
         for name in names:
             for fname, utt in probe_emb[name]:
                 ident = store.identify(utt)
@@ -95,6 +103,8 @@ def evaluate(speakers: list[SpeakerData], encoder: VoiceEncoder) -> dict:
                         "score": ident.score,
                         "threshold": ident.threshold,
                         "margin": ident.margin,
+                        "pitch_st": ident.pitch_st,
+                        "reason": ident.reason,
                         "seconds": round(utt.speech_s, 2),
                     }
                 )
@@ -114,6 +124,8 @@ def evaluate(speakers: list[SpeakerData], encoder: VoiceEncoder) -> dict:
                             "closest": ids.get(ident.candidate_id),
                             "score": ident.score,
                             "threshold": ident.threshold,
+                            "pitch_st": ident.pitch_st,
+                            "reason": ident.reason,
                         }
                     )
                 store.db.dispose()
@@ -124,6 +136,7 @@ def evaluate(speakers: list[SpeakerData], encoder: VoiceEncoder) -> dict:
     return {
         "speakers": names,
         "thresholds": thresholds,
+        "pitch": pitch,
         "closed_set": {
             "probes": len(probes),
             "correct": correct,
@@ -143,6 +156,8 @@ def format_report(report: dict) -> str:
     lines = [
         f"speakers: {', '.join(report['speakers'])}",
         "thresholds: " + ", ".join(f"{k}={v:.3f}" for k, v in report["thresholds"].items()),
+        "pitch bands: "
+        + ", ".join(f"{k}={v['hz']:.0f} Hz ±{v['tol_st']:.1f} st" for k, v in report["pitch"].items()),
         f"closed set: {cs['correct']}/{cs['probes']} correct (accuracy {cs['accuracy']:.1%}), "
         f"false accepts {cs['false_accepts']}, false rejects {cs['false_rejects']}",
         f"open set (leave-one-speaker-out): {os_['false_accepts']} false accepts in {os_['trials']} trials",
@@ -151,12 +166,17 @@ def format_report(report: dict) -> str:
         if p["identified"] != p["speaker"]:
             lines.append(
                 f"  MISS {p['speaker']}/{p['file']}: got {p['identified']} "
-                f"(closest {p['candidate']} {p['score']:.3f} vs threshold {p['threshold']:.3f})"
+                f"(closest {p['candidate']} {p['score']:.3f} vs threshold {p['threshold']:.3f}; {p['reason']})"
             )
     for t in report["open_set_results"]:
         if t["accepted_as"] is not None:
             lines.append(
                 f"  FALSE ACCEPT {t['left_out']}/{t['file']} as {t['accepted_as']} "
-                f"({t['score']:.3f} vs threshold {t['threshold']:.3f})"
+                f"({t['score']:.3f} vs threshold {t['threshold']:.3f}, pitch {t['pitch_st']:+.1f} st)"
             )
+    vetoed = [t for t in report["open_set_results"] if (t["reason"] or "").startswith("pitch ")]
+    if vetoed:
+        lines.append(
+            f"  (pitch check turned {len(vetoed)} open-set trials that cleared the embedding into guests)"
+        )
     return "\n".join(lines)

@@ -11,6 +11,10 @@ threshold, per owner, at enrolment:
   similar owners do not swallow each other's voices. Recomputed for every owner whenever anyone enrols.
   (The mean, not the max, over the other owner's clips: one clip of a similar voice can score as high as this
   owner's own probes, and a threshold above those would lock the owner out.)
+
+decision: the best-scoring owner is accepted only if its score clears its threshold, it beats the runner-up by
+MIN_MARGIN, **and** the probe's median pitch is inside that owner's pitch band (``pitch.py``). The embedding alone
+accepts an unenrolled voice of the same timbre a few semitones away (espeak +m1 as +m3, 0.82 vs 0.80).
 """
 
 from __future__ import annotations
@@ -19,6 +23,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
+from server.voiceprint.pitch import PitchRef
 
 FLOOR = 0.80
 CEILING = 0.92
@@ -37,6 +43,10 @@ class Identification:
     threshold: float  # that owner's threshold
     margin: float  # best score minus the runner-up's (1.0 with a single owner)
     candidate_id: int | None = None  # best-scoring owner even when rejected (for logs/eval, never for rights)
+    pitch_st: float | None = (
+        None  # probe pitch minus the candidate's reference, in semitones (None: unmeasured)
+    )
+    reason: str | None = None  # why a candidate was turned into a guest (logs/eval)
 
     @property
     def is_guest(self) -> bool:
@@ -89,21 +99,47 @@ class Profile:
     owner_id: int
     centroid: np.ndarray
     threshold: float
+    pitch: PitchRef | None = None  # None: a voiceprint from before the pitch check, never accepted
 
 
-def decide(partials: np.ndarray, profiles: Sequence[Profile] | Mapping[int, Profile]) -> Identification:
-    """Open-set identification: best owner if above its threshold and clearly ahead of the runner-up."""
+def _rejection(
+    best_score: float, best: Profile, margin: float, pitch_hz: float | None, pitch_st: float | None
+) -> str | None:
+    if best_score < best.threshold:
+        return "score below threshold"
+    if margin < MIN_MARGIN:
+        return "too close to another owner"
+    if best.pitch is None:
+        return "voiceprint has no pitch reference: re-enrol"
+    if pitch_hz is None:
+        return "pitch not measurable"
+    if not best.pitch.accepts(pitch_hz):
+        return f"pitch {pitch_st:+.1f} st outside ±{best.pitch.tol_st:.1f}"
+    return None
+
+
+def decide(
+    partials: np.ndarray,
+    profiles: Sequence[Profile] | Mapping[int, Profile],
+    *,
+    pitch_hz: float | None,
+) -> Identification:
+    """Open-set identification: the best owner if above its threshold, clearly ahead of the runner-up and
+    within its pitch band; otherwise a guest. ``pitch_hz``: the probe's median pitch (``pitch.median_pitch``)."""
     items = list(profiles.values()) if isinstance(profiles, Mapping) else list(profiles)
     if not items:
         return Identification(owner_id=None, score=0.0, threshold=0.0, margin=0.0)
     scored = sorted(((score(partials, p.centroid), p) for p in items), key=lambda sp: sp[0], reverse=True)
     best_score, best = scored[0]
     margin = best_score - scored[1][0] if len(scored) > 1 else 1.0
-    accepted = best_score >= best.threshold and margin >= MIN_MARGIN
+    pitch_st = best.pitch.deviation(pitch_hz) if best.pitch is not None and pitch_hz is not None else None
+    reason = _rejection(best_score, best, margin, pitch_hz, pitch_st)
     return Identification(
-        owner_id=best.owner_id if accepted else None,
+        owner_id=best.owner_id if reason is None else None,
         score=round(best_score, 4),
         threshold=best.threshold,
         margin=round(margin, 4),
         candidate_id=best.owner_id,
+        pitch_st=None if pitch_st is None else round(pitch_st, 2),
+        reason=reason,
     )

@@ -2,6 +2,9 @@
 
 Enrolment computes every embedding before touching the database, then writes the owner's voiceprint and the
 recalibrated thresholds of every owner in one transaction: a bad clip loses nothing.
+
+The ``clips`` blob keeps each enrolment clip's window embeddings and median pitch, so thresholds and pitch bands
+are recomputed from stored data, never from probes.
 """
 
 from __future__ import annotations
@@ -34,11 +37,14 @@ from sqlalchemy.exc import IntegrityError
 from server.storage.db import Database, metadata
 from server.voiceprint.audio import AudioError
 from server.voiceprint.encoder import Utterance, VoiceEncoder
+from server.voiceprint.pitch import PitchRef, reference
 from server.voiceprint.scoring import MIN_CLIPS, Identification, Profile, calibrate, centroid, decide
 
 log = logging.getLogger(__name__)
 
-MODEL_NAME = "resemblyzer-median-v1"  # stored with each voiceprint; a new scoring scheme means re-enrolment
+MODEL_NAME = (
+    "resemblyzer-median-pitch-v2"  # stored with each voiceprint; a new scoring scheme means re-enrolment
+)
 
 owners = Table(
     "owners",
@@ -55,7 +61,9 @@ voiceprints = Table(
     metadata,
     Column("owner_id", Integer, ForeignKey("owners.id", ondelete="CASCADE"), primary_key=True),
     Column("centroid", LargeBinary, nullable=False),  # float32[256]
-    Column("clips", LargeBinary, nullable=False),  # npz of per-clip window embeddings (recalibration)
+    Column(
+        "clips", LargeBinary, nullable=False
+    ),  # npz: per-clip window embeddings + median pitch (recalibration)
     Column("n_samples", Integer, nullable=False),
     Column("threshold", Float, nullable=False),
     Column("model", String(64), nullable=False),
@@ -101,6 +109,7 @@ class EnrolmentResult:
     genuine: float  # leave-one-out genuine estimate
     impostor: float  # closest other owner's score
     thresholds: dict[int, float]  # every owner's threshold after recalibration
+    pitch: PitchRef  # the owner's pitch band
 
 
 def _pack_vector(v: np.ndarray) -> bytes:
@@ -111,15 +120,25 @@ def _unpack_vector(b: bytes) -> np.ndarray:
     return np.frombuffer(b, dtype="<f4").astype(np.float32)
 
 
-def _pack_clips(clips: Sequence[np.ndarray]) -> bytes:
+def _pack_clips(clips: Sequence[np.ndarray], pitch_hz: Sequence[float]) -> bytes:
     buf = io.BytesIO()
-    np.savez(buf, *[np.asarray(c, dtype="<f4") for c in clips])
+    np.savez(buf, *[np.asarray(c, dtype="<f4") for c in clips], pitch=np.asarray(pitch_hz, dtype="<f8"))
     return buf.getvalue()
 
 
-def _unpack_clips(b: bytes) -> list[np.ndarray]:
+def _unpack_clips(b: bytes) -> tuple[list[np.ndarray], list[float] | None]:
+    """(window embeddings per clip, median pitch per clip or None for a v1 voiceprint without pitch)."""
     with np.load(io.BytesIO(b), allow_pickle=False) as z:
-        return [z[f"arr_{i}"].astype(np.float32) for i in range(len(z.files))]
+        n = sum(f.startswith("arr_") for f in z.files)
+        clips = [z[f"arr_{i}"].astype(np.float32) for i in range(n)]
+        pitch = [float(x) for x in z["pitch"]] if "pitch" in z.files else None
+    return clips, pitch
+
+
+def _checked(utterances: Sequence[Utterance]) -> None:
+    for i, u in enumerate(utterances, start=1):
+        if u.pitch_hz is None:
+            raise AudioError(f"clip {i}: too little voiced speech to measure the voice's pitch")
 
 
 def _now() -> datetime:
@@ -199,6 +218,7 @@ class VoiceprintStore:
                 out.append(self.encoder.analyse(clip))
             except AudioError as exc:
                 raise AudioError(f"clip {i}: {exc}") from exc
+        _checked(out)
         return out
 
     def enrol(
@@ -214,6 +234,7 @@ class VoiceprintStore:
         """``enrol`` for clips already run through the encoder (evaluation, or a dialogue that embedded them)."""
         if len(utterances) < MIN_CLIPS:
             raise AudioError(f"need at least {MIN_CLIPS} clips, got {len(utterances)}")
+        _checked(utterances)
         if owner_id is None:
             if not name:
                 raise OwnerError("enrol needs an owner id or a name")
@@ -223,12 +244,13 @@ class VoiceprintStore:
                 owner_id = self.create_owner(name).id
         else:
             self.get_owner(owner_id)  # raises for unknown owners
-        return self._store(owner_id, [u.partials for u in utterances])
+        return self._store(owner_id, [u.partials for u in utterances], [u.pitch_hz for u in utterances])
 
-    def _store(self, owner_id: int, clips: list[np.ndarray]) -> EnrolmentResult:
+    def _store(self, owner_id: int, clips: list[np.ndarray], pitch_hz: list[float]) -> EnrolmentResult:
+        pitch = reference(pitch_hz)
         with self._lock, self.db.engine.begin() as conn:
             rows = conn.execute(select(voiceprints.c.owner_id, voiceprints.c.clips)).all()
-            all_clips = {r.owner_id: _unpack_clips(r.clips) for r in rows}
+            all_clips = {r.owner_id: _unpack_clips(r.clips)[0] for r in rows}
             all_clips[owner_id] = clips
             thresholds: dict[int, float] = {}
             mine = None
@@ -241,7 +263,7 @@ class VoiceprintStore:
             assert mine is not None
             row = {
                 "centroid": _pack_vector(centroid([c.mean(axis=0) for c in clips])),
-                "clips": _pack_clips(clips),
+                "clips": _pack_clips(clips, pitch_hz),
                 "n_samples": len(clips),
                 "threshold": mine.threshold,
                 "model": MODEL_NAME,
@@ -258,14 +280,25 @@ class VoiceprintStore:
                     )
             self._profiles = None
         log.info(
-            "voiceprint enrolled owner=%s clips=%d threshold=%.3f (genuine %.3f, closest other %.3f)",
+            "voiceprint enrolled owner=%s clips=%d threshold=%.3f (genuine %.3f, closest other %.3f) "
+            "pitch %.0f Hz ±%.1f st",
             owner_id,
             len(clips),
             mine.threshold,
             mine.genuine,
             mine.impostor,
+            pitch.hz,
+            pitch.tol_st,
         )
-        return EnrolmentResult(owner_id, len(clips), mine.threshold, mine.genuine, mine.impostor, thresholds)
+        return EnrolmentResult(
+            owner_id=owner_id,
+            n_samples=len(clips),
+            threshold=mine.threshold,
+            genuine=mine.genuine,
+            impostor=mine.impostor,
+            thresholds=thresholds,
+            pitch=pitch,
+        )
 
     def delete_voiceprint(self, owner_id: int) -> None:
         with self._lock, self.db.engine.begin() as conn:
@@ -278,18 +311,29 @@ class VoiceprintStore:
             if self._profiles is None:
                 with self.db.engine.connect() as conn:
                     rows = conn.execute(
-                        select(voiceprints.c.owner_id, voiceprints.c.centroid, voiceprints.c.threshold)
+                        select(
+                            voiceprints.c.owner_id,
+                            voiceprints.c.centroid,
+                            voiceprints.c.threshold,
+                            voiceprints.c.clips,
+                        )
                     ).all()
-                self._profiles = {
-                    r.owner_id: Profile(r.owner_id, _unpack_vector(r.centroid), float(r.threshold))
-                    for r in rows
-                }
+                profiles = {}
+                for r in rows:
+                    pitch_hz = _unpack_clips(r.clips)[1]
+                    if pitch_hz is None:
+                        log.warning("voiceprint of owner %s has no pitch reference: re-enrol", r.owner_id)
+                    pitch = reference(pitch_hz) if pitch_hz else None
+                    profiles[r.owner_id] = Profile(
+                        r.owner_id, _unpack_vector(r.centroid), float(r.threshold), pitch
+                    )
+                self._profiles = profiles
             return self._profiles
 
-    def identify(self, embedding: Utterance | np.ndarray) -> Identification:
-        """Best matching owner, or a guest (owner_id None). Accepts an Utterance or a bare embedding."""
-        partials = embedding.partials if isinstance(embedding, Utterance) else np.atleast_2d(embedding)
-        return decide(partials, self.profiles())
+    def identify(self, utterance: Utterance) -> Identification:
+        """Best matching owner, or a guest (owner_id None). Needs the whole ``Utterance``: its pitch is checked
+        too, so a bare embedding cannot identify anyone."""
+        return decide(utterance.partials, self.profiles(), pitch_hz=utterance.pitch_hz)
 
     def identify_pcm(self, pcm: np.ndarray | bytes) -> Identification:
         return self.identify(self.encoder.analyse(pcm))

@@ -58,7 +58,7 @@ async def test_spoken_drill_down_names_the_findings(start_app, day) -> None:
         business = await ask(device, "drill_business.wav")
         event = await ask(device, "drill_event.wav")
         audit = await ask(device, "drill_audit.wav")
-        correlate = await ask(device, "correlate.wav", sentences=3)
+        correlate = await ask(device, "correlate.wav")
 
     assert "业务日志" in business[0] and str(report["stats"]["business"]["lines"]) in business[0]
     assert top(report, "business")["workload"] in business[1]
@@ -67,7 +67,6 @@ async def test_spoken_drill_down_names_the_findings(start_app, day) -> None:
     assert "审计日志" in audit[0] and bad["user"] in audit[1] and bad["workload"] in audit[1]
     assert correlate[0].startswith("关联")
     assert bad["user"] in correlate[1] and bad["workload"] in correlate[1]
-    assert day.incident("insufficient_memory")["workload"] in "".join(correlate[2:]) + correlate[1]
 
 
 async def test_spoken_drill_down_with_llm_streams_its_answer(start_app, day) -> None:

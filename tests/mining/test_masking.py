@@ -77,3 +77,54 @@ def test_pieces_keep_delimiters_and_spacing():
 def test_rules_are_data_with_unique_names():
     names = [r.name for r in (*TOKEN_RULES, *PIECE_RULES)]
     assert len(names) == len(set(names))
+
+
+def test_rules_see_ascii_digits_only_as_a_class():
+    """The miner's digit-key cache relies on it (see masking.digit_key): a rule that tells "1" from "7"
+    (say ``[1-9]``) must add its case to DIGIT_SENSITIVE, as "0x" is."""
+    import re
+
+    from agents.mining.masking import _VALUE, MESSAGE_RULES
+
+    patterns = [r.pattern for r in (*TOKEN_RULES, *PIECE_RULES)] + [r.pattern for _, r in MESSAGE_RULES]
+    for pattern in [*patterns, _VALUE]:
+        rest = re.sub(r"0-9|\{\d+(?:,\d*)?\}|0\[xX\]", "", pattern)  # digit classes, counts, the hex prefix
+        assert not re.search(r"[0-9]", rest), pattern
+
+
+def test_messages_differing_only_in_digits_share_a_shape_when_the_key_decides():
+    """The property behind the digit-key cache, checked on every Loghub-2k line with its digits changed."""
+    import random
+
+    from agents.mining.evaluate import find_datasets, load_dataset
+    from agents.mining.masking import digit_key, digit_key_decides
+    from tests.paths import DATASETS
+
+    loghub = DATASETS / "loghub2k"
+    if not loghub.is_dir():
+        pytest.skip("shared Loghub-2k data not present")
+
+    def shape(message: str) -> str:
+        return " ".join(mask_token(t) for t in mask_message(message).split())
+
+    rng = random.Random(3)
+    decided = 0
+    for path in find_datasets([loghub]):
+        for message in load_dataset(path).messages[::4]:
+            key = digit_key(message)
+            if not digit_key_decides(key, shape(message)):
+                continue
+            decided += 1
+            other = "".join(rng.choice("0123456789") if c in "0123456789" else c for c in message)
+            assert digit_key(other) == key
+            assert shape(other) == shape(message), (message, other)
+    assert decided > 1000
+
+
+def test_a_hex_prefix_or_a_kept_digit_stops_the_digit_key():
+    from agents.mining.masking import digit_key, digit_key_decides
+
+    assert digit_key("took 35ms, ３ tries") == "took 00ms, ３ tries".encode()  # only ASCII digits change
+    assert digit_key_decides(digit_key("took 35ms"), "took <*>")
+    assert not digit_key_decides(digit_key("0x1f found"), "<*> found")  # "1x1f" would stay literal
+    assert not digit_key_decides(digit_key("via ssh2"), "via ssh2")

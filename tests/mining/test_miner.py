@@ -139,3 +139,29 @@ def test_unknown_state_version_is_a_clear_error():
 
     with pytest.raises(ValueError, match="version"):
         TemplateMiner.from_dict({"version": 99})
+
+
+def test_digit_key_fast_path_changes_no_result_on_loghub(monkeypatch):
+    """Every Loghub-2k set mined twice: as shipped, and with the digit-key cache never deciding (every
+    line through the full masking). Ids and templates must be identical."""
+    import pytest
+
+    import agents.mining.miner as miner_module
+    from agents.mining.evaluate import find_datasets, load_dataset
+    from tests.paths import DATASETS
+
+    loghub = DATASETS / "loghub2k"
+    if not loghub.is_dir():
+        pytest.skip("shared Loghub-2k data not present")
+    datasets = [load_dataset(p).messages for p in find_datasets([loghub])]
+    fast = [TemplateMiner() for _ in datasets]
+    fast_ids = [m.add_many(msgs) for m, msgs in zip(fast, datasets, strict=True)]
+    assert any(m._digit_keys for m in fast)  # the fast path was really taken
+    monkeypatch.setattr(miner_module, "digit_key_decides", lambda key, shape: False)
+    for msgs, m, ids in zip(datasets, fast, fast_ids, strict=True):
+        slow = TemplateMiner()
+        assert slow.add_many(msgs) == ids
+        assert not slow._digit_keys
+        assert [(t.id, t.text, t.count) for t in slow.templates()] == [
+            (t.id, t.text, t.count) for t in m.templates()
+        ]

@@ -241,9 +241,8 @@ class Gate:
 
 
 async def test_confirm_action_goes_through_the_fsm_guards(ctx, registry, day, services) -> None:
-    from server.cases.fsm import Risk
-
     from server.alerts.service import AlertService
+    from server.cases.fsm import Risk
     from server.cases.service import CaseService
 
     db = services[0]

@@ -82,7 +82,11 @@ async def test_streamable_http_transport(ctx, day) -> None:
         async with httpx2.AsyncClient() as http:
             r = await http.post(
                 handle.url,
-                headers={"Host": "evil.example", "Content-Type": "application/json", "Accept": "application/json"},
+                headers={
+                    "Host": "evil.example",
+                    "Content-Type": "application/json",
+                    "Accept": "application/json",
+                },
                 content=b"{}",
             )
             assert r.status_code in (403, 421)

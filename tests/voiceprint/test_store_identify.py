@@ -73,3 +73,21 @@ async def test_identifier_runs_off_the_event_loop(store) -> None:
         assert silent.identification.is_guest and "silent" in silent.error
     finally:
         ident.close()
+
+
+def test_a_voiceprint_from_before_the_pitch_check_must_be_re_enrolled(store, encoder) -> None:
+    import io
+
+    from sqlalchemy import update
+
+    from server.voiceprint.store import VoiceprintStore, voiceprints
+
+    owner = store.enrol(None, enrol_clips("espeak_m3"), name="m3")
+    probe = load(SPEAKERS / "espeak_m3" / "probe_audit.wav")
+    assert store.identify_pcm(probe).owner_id == owner.owner_id
+    old = io.BytesIO()  # the v1 blob: window embeddings only, no pitch
+    np.savez(old, *[encoder.analyse(c).partials for c in enrol_clips("espeak_m3")])
+    with store.db.engine.begin() as conn:
+        conn.execute(update(voiceprints).values(clips=old.getvalue()))
+    ident = VoiceprintStore(store.db, encoder).identify_pcm(probe)
+    assert ident.is_guest and ident.candidate_id == owner.owner_id and "re-enrol" in ident.reason
