@@ -14,7 +14,9 @@ SEVERITIES = ("critical", "high", "medium", "low", "info")
 @dataclass
 class Finding:
     kind: LogKind
-    category: str  # error_template | new_template | spike | k8s_warning | risky_audit | change_before_errors | …
+    category: (
+        str  # error_template | new_template | spike | k8s_warning | risky_audit | change_before_errors | …
+    )
     severity: str  # one of SEVERITIES
     title: str  # short English title, e.g. "BackOff pulling image for Deployment shop/order-api"
     summary_zh: str  # one speakable Chinese sentence
@@ -32,7 +34,17 @@ class Finding:
 
     def __post_init__(self) -> None:
         if not self.id:
-            key = "|".join((str(self.kind), self.category, self.namespace, self.workload, self.object, self.template, self.title))
+            key = "|".join(
+                (
+                    str(self.kind),
+                    self.category,
+                    self.namespace,
+                    self.workload,
+                    self.object,
+                    self.template,
+                    self.title,
+                )
+            )
             self.id = hashlib.sha1(key.encode()).hexdigest()[:16]
 
     def to_dict(self) -> dict[str, Any]:

@@ -33,4 +33,6 @@ class LogRecord:
     object: str = ""  # "Kind/name" of the involved object (events) or "resource/name" (audit)
     user: str = ""  # audit: user.username; business: optional end-user id
     raw: str = ""  # the original line (untrusted text)
-    fields: dict[str, Any] = field(default_factory=dict)  # kind-specific extras (reason, verb, code, trace_id…)
+    fields: dict[str, Any] = field(
+        default_factory=dict
+    )  # kind-specific extras (reason, verb, code, trace_id…)

@@ -67,7 +67,9 @@ class Analysis:
 class SearchIndex(Protocol):
     """What an analyst may ask of the vector index (implemented in agents.index)."""
 
-    def search(self, query: str, k: int = 5, kind: str | None = None, owner: str | None = None) -> list[dict[str, Any]]: ...
+    def search(
+        self, query: str, k: int = 5, kind: str | None = None, owner: str | None = None
+    ) -> list[dict[str, Any]]: ...
 
 
 class Analyst(Protocol):

@@ -850,9 +850,8 @@ def render_spoken(trace: Trace, timezone: str = "Asia/Shanghai") -> list[str]:
     tz = ZoneInfo(timezone)
     w = safe_name(trace.workload) or "该服务"
     alerted = safe_name(trace.keys.workload) or w  # differs from w when the cause is in a callee
-    ns = safe_name(trace.keys.namespace or trace.namespace)
-    where = f"{ns} 命名空间的 {alerted}" if ns else alerted
-    out = [f"{_hm(trace.keys.at, tz)} 的告警：{where} 出现故障。"]
+    # short opening: the cause should be heard within a few seconds of the alert
+    out = [f"{_hm(trace.keys.at, tz)}，{alerted} 告警。"]
     if not trace.found:
         out.append("我在日志里没有找到明确的原因。")
         out.append("建议人工排查最近的日志、事件和变更。")

@@ -61,7 +61,9 @@ async def one_turn(device: VirtualDevice, pcm: np.ndarray, rate: int, silence_s:
     audio = np.concatenate([pcm, np.zeros(int(rate * silence_s), dtype=np.int16)])
     t0 = time.monotonic()
     sender = asyncio.create_task(device.send_pcm(audio, rate, realtime=True))
-    first = await device.wait_for(lambda e: e.kind == "audio" and e.direction == "in", timeout=30, since=since)
+    first = await device.wait_for(
+        lambda e: e.kind == "audio" and e.direction == "in", timeout=30, since=since
+    )
     t_end = t0 + speech_frames * FRAME_S
     await device.abort()
     await device.wait_json("tts", "stop", timeout=10, since=since)
@@ -105,12 +107,7 @@ async def run(turns: int, devices: int) -> dict:
                 results[name] = lat
         finally:
             await app.stop()
-        asr = [
-            (data.get("path"), t)
-            for tr in traces
-            for stage, t, data in tr.stages
-            if stage == "asr"
-        ]
+        asr = [(data.get("path"), t) for tr in traces for stage, t, data in tr.stages if stage == "asr"]
         asr_ms = [tr.ms("asr") for tr in traces if tr.ms("asr") is not None]
         stage_ms: dict[str, list[float]] = {}
         for tr in traces:

@@ -26,8 +26,12 @@ COMMAND_MODULES = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="xiaozhi-ops", description="Voice AIOps companion for xiaozhi robots")
-    parser.add_argument("--log-level", default=None, help="DEBUG, INFO, WARNING (default from XOPS_LOG_LEVEL)")
+    parser = argparse.ArgumentParser(
+        prog="xiaozhi-ops", description="Voice AIOps companion for xiaozhi robots"
+    )
+    parser.add_argument(
+        "--log-level", default=None, help="DEBUG, INFO, WARNING (default from XOPS_LOG_LEVEL)"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     for name in COMMAND_MODULES:
         try:

@@ -54,7 +54,9 @@ class Settings(BaseSettings):
     default_owner: str = "default"
     pipeline_cron: str = "0 1 * * *"
     sample_lines: int = 60000  # size of the sample day `make run` generates
-    cos_endpoint: str = ""  # override the COS endpoint for every owner, e.g. http://127.0.0.1:9000 (private link)
+    cos_endpoint: str = (
+        ""  # override the COS endpoint for every owner, e.g. http://127.0.0.1:9000 (private link)
+    )
 
     # --- LLM (optional; deterministic analyst without it) ---
     llm_base_url: str = ""

@@ -11,12 +11,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Column, DateTime, Integer, String, Table, Text, insert, select, update
+from sqlalchemy import Boolean, Column, DateTime, Integer, String, Table, Text, insert, select, update
 
 from agents.evidence import StoreSet
 from agents.tracer import AFTER_S, BEFORE_S, AlertKeys, Trace, render_spoken, trace
@@ -38,12 +39,14 @@ announcements = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("owner", String(64), nullable=False, index=True),
     Column("case_id", Integer, nullable=True),
+    Column("ask_rollback", Boolean, nullable=False, default=False),  # the announcement ends with the question
     Column("sentences", Text, nullable=False),  # JSON list of speakable sentences
     Column("created_at", DateTime(timezone=True), nullable=False),
     Column("delivered_at", DateTime(timezone=True), nullable=True),
 )
 
 ROLLBACK_QUESTION = "是否需要回滚？"
+RECENT_TRACES = 200
 
 
 @dataclass
@@ -51,6 +54,7 @@ class Announcement:
     id: int
     owner: str
     case_id: int | None
+    ask_rollback: bool
     sentences: list[str]
 
 
@@ -68,7 +72,9 @@ class AlertDelivery:
         self.cases = cases
         self.evidence_root = Path(settings.data_dir) / "pipeline"  # the pipeline's state dir holds evidence/
         self.services: DialogueServices | None = None
-        self.traces: dict[int, Trace] = {}  # case id → its trace (also written to the case timeline)
+        self.traces: OrderedDict[int, Trace] = (
+            OrderedDict()
+        )  # recent case id → trace (the timeline keeps all)
 
     def attach(self, services: DialogueServices) -> None:
         self.services = services
@@ -85,8 +91,10 @@ class AlertDelivery:
         sentences = self._spoken(alert, result)
         if result is not None:
             self.traces[case.id] = result
+            while len(self.traces) > RECENT_TRACES:
+                self.traces.popitem(last=False)
             self._record_trace(case, result)
-        await self.announce(case.owner, sentences, case.id if result and result.rollback else None)
+        await self.announce(case.owner, sentences, case.id, ask_rollback=bool(result and result.rollback))
 
     def _trace(self, owner: str, alert: Alert) -> Trace:
         keys = AlertKeys.build(
@@ -142,22 +150,25 @@ class AlertDelivery:
         bound = [s for s in sessions if s.owner == owner]
         return bound or sessions  # a shared desk robot: any open device, when none is bound to this owner
 
-    async def announce(self, owner: str, sentences: list[str], case_id: int | None) -> None:
-        row_id = self._store(owner, sentences, case_id)
+    async def announce(
+        self, owner: str, sentences: list[str], case_id: int | None, ask_rollback: bool
+    ) -> None:
+        row_id = self._store(owner, sentences, case_id, ask_rollback)
         sessions = self._sessions_for(owner)
         if not sessions:
             log.info("no open device for %s: alert queued for the next wake", owner)
             return
         session = sessions[0]
-        await session.announce(sentences, case_id=case_id)
+        await session.announce(sentences, case_id=case_id, ask_rollback=ask_rollback)
         self._delivered([row_id])
 
-    def _store(self, owner: str, sentences: list[str], case_id: int | None) -> int:
+    def _store(self, owner: str, sentences: list[str], case_id: int | None, ask_rollback: bool) -> int:
         with self.db.engine.begin() as conn:
             res = conn.execute(
                 insert(announcements).values(
                     owner=owner,
                     case_id=case_id,
+                    ask_rollback=ask_rollback,
                     sentences=json.dumps(sentences, ensure_ascii=False),
                     created_at=datetime.now(UTC),
                 )
@@ -180,7 +191,12 @@ class AlertDelivery:
             q = q.where(announcements.c.owner == owner)
         with self.db.engine.connect() as conn:
             rows = conn.execute(q).mappings().all()
-        return [Announcement(r["id"], r["owner"], r["case_id"], json.loads(r["sentences"])) for r in rows]
+        return [
+            Announcement(
+                r["id"], r["owner"], r["case_id"], bool(r["ask_rollback"]), json.loads(r["sentences"])
+            )
+            for r in rows
+        ]
 
     def _on_device(self, event: str, channel: Any) -> None:
         if event == "online" and self.pending():
@@ -207,8 +223,10 @@ class AlertDelivery:
         sentences = [f"有{len(items)}条新告警。"]
         for item in items:
             sentences += item.sentences
-        case_id = next((i.case_id for i in reversed(items) if i.case_id is not None), None)
-        await session.announce(sentences, case_id=case_id)
+        asking = next((i for i in reversed(items) if i.ask_rollback), None)
+        await session.announce(
+            sentences, case_id=asking.case_id if asking else None, ask_rollback=asking is not None
+        )
         self._delivered([i.id for i in items])
 
     async def on_recovered(self, case: Any, group: Any) -> None:

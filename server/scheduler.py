@@ -116,6 +116,10 @@ class PipelineScheduler:
         self.scheduler: Any = None
         self._index: Any = None
         self._run_lock = asyncio.Lock()  # one day-run at a time: the pipeline is CPU-bound
+        self._owner_locks: dict[
+            str, asyncio.Lock
+        ] = {}  # an on-demand run waits for a nightly one, never races it
+        self._background: set[asyncio.Task[Any]] = set()
         self.last_results: dict[str, PipelineResult | str] = {}
 
     async def _owners(self) -> list[str]:
@@ -133,7 +137,18 @@ class PipelineScheduler:
                 self.index_factory = None
         return self._index
 
-    async def run_owner(self, owner: str, day: str) -> PipelineResult | None:
+    async def run_owner(
+        self, owner: str, day: str, *, only_missing: bool = False, index_later: bool = False
+    ) -> PipelineResult | None:
+        """Run one owner's day. ``index_later``: write the report first and build the vector index in the
+        background (someone is waiting to hear it); ``only_missing``: skip when a report already exists."""
+        lock = self._owner_locks.setdefault(owner, asyncio.Lock())
+        async with lock:
+            if only_missing and has_results(self.config.results_dir, day, owner):
+                return None
+            return await self._run_owner(owner, day, index_later)
+
+    async def _run_owner(self, owner: str, day: str, index_later: bool) -> PipelineResult | None:
         try:
             source = self.source_factory(owner)
         except Exception as exc:  # e.g. the vault cannot give this owner's keys: skip only this owner
@@ -146,9 +161,13 @@ class PipelineScheduler:
             )
             self.last_results[owner] = "no source"
             return None
+        analyst = self.analyst_factory(owner)
+        index = await asyncio.to_thread(self._get_index)
+        # the LLM analyst reads the index, so only a deterministic run can defer it
+        defer = index_later and analyst is None and index is not None
         try:
-            result = await run_async(owner, day, source, self.config, analyst=self.analyst_factory(owner),
-                                     index=await asyncio.to_thread(self._get_index))  # fmt: skip
+            result = await run_async(owner, day, source, self.config, analyst=analyst,
+                                     index=None if defer else index)  # fmt: skip
         except PipelineBusy as exc:
             log.info("%s", exc)
             return None
@@ -159,7 +178,19 @@ class PipelineScheduler:
         self.last_results[owner] = result
         log.info("pipeline %s/%s done in %.1fs (%d lines, analyst %s)", owner, day,
                  result.stage_seconds.get("total", 0.0), result.lines, result.analysis.analyst)  # fmt: skip
+        if defer:
+            task = asyncio.create_task(self._index_later(index, result))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
         return result
+
+    async def _index_later(self, index: Any, result: PipelineResult) -> None:
+        try:
+            await asyncio.to_thread(
+                index.index_day, result.owner, result.day, result.templates, result.report.findings
+            )
+        except Exception:
+            log.exception("indexing %s/%s failed (the report is written)", result.owner, result.day)
 
     async def run_day(
         self, day: str | None = None, only_missing: bool = False
@@ -171,7 +202,7 @@ class PipelineScheduler:
             for owner in await self._owners():
                 if only_missing and has_results(self.config.results_dir, day, owner):
                     continue
-                out[owner] = await self.run_owner(owner, day)
+                out[owner] = await self.run_owner(owner, day, only_missing=only_missing)
         return out
 
     async def nightly(self) -> None:

@@ -71,7 +71,7 @@ class OwnerSkills:
 
     def resolver(self, identifier: Identifier) -> Callable[[Any], Awaitable[Speaker]]:
         async def resolve(pcm: Any) -> Speaker:
-            if not self.owners.enrolled_names():
+            if not await asyncio.to_thread(self.owners.enrolled_names):
                 return Speaker(self.settings.default_owner, None)  # single-user mode: nobody enrolled yet
             if len(pcm) == 0:
                 return Speaker(None)  # typed text: nothing to identify
@@ -164,9 +164,10 @@ class OwnerSkills:
             return
         if size == 0:
             return
-        seconds = max(5, round(size / BYTES_PER_SECOND) + 3)
-        await ctx.say(Reply.say(f"正在为您分析{day_cn(day)}的日志，大约需要{seconds}秒。"))
-        await self.scheduler.run_owner(ctx.owner, day)
+        seconds = max(3, round(size / BYTES_PER_SECOND) + 2)
+        when = "昨天" if day == (ctx.today - timedelta(days=1)).isoformat() else day_cn(day)
+        await ctx.say(Reply.say(f"正在为您分析{when}的日志，大约需要{seconds}秒。"))
+        await self.scheduler.run_owner(ctx.owner, day, only_missing=True, index_later=True)
 
     # ---- alerts and approvals
 

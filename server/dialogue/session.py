@@ -67,6 +67,20 @@ class DialogueServices:
         return lambda info: DialogueSession(self, info)
 
 
+@dataclass
+class Speculation:
+    """Recognition (and speaker identification) started early in a pause, on the audio so far."""
+
+    silence_from: int
+    transcript: asyncio.Task[Transcript]
+    speaker: asyncio.Task[Speaker] | None
+
+    def cancel(self) -> None:
+        self.transcript.cancel()
+        if self.speaker is not None:
+            self.speaker.cancel()
+
+
 class DialogueSession:
     """Implements server.voice.channel.SessionHandler for one device connection."""
 
@@ -81,7 +95,7 @@ class DialogueSession:
         self.preroll_samples = 0
         self.manual: list[np.ndarray] = []
         self.turn_task: asyncio.Task[None] | None = None
-        self.speculation: tuple[int, asyncio.Task[Transcript]] | None = None  # (silence start, ASR task)
+        self.speculation: Speculation | None = None
         self.state: dict[str, Any] = {}  # dialogue memory across turns (pending question, last day, owner)
         self.owner: str | None = None  # last identified owner on this device (alert routing)
         self.speak_lock = asyncio.Lock()  # one utterance at a time: turns and announcements take turns
@@ -131,32 +145,36 @@ class DialogueSession:
                 log.info("barge-in on %s: user spoke while the robot was speaking", self.info.device_id)
                 await self._cancel_turn()
             elif event.kind == "speech_end" and event.pcm is not None and event.pcm.size:
-                self._start_turn(pcm=event.pcm, transcript=self._take_speculation(event.forced))
+                self._start_turn(pcm=event.pcm, speculation=self._take_speculation(event.forced))
         self._speculate()
 
     def _speculate(self) -> None:
-        """Start ASR early in a pause; drop it when the user keeps talking."""
+        """Start ASR and voiceprint early in a pause; drop both when the user keeps talking."""
         ep = self.endpointer
         silence_from = ep.silence_started_ms
-        if self.speculation is not None and self.speculation[0] != silence_from:
-            self.speculation[1].cancel()  # speech resumed: that transcript would be incomplete
+        if self.speculation is not None and self.speculation.silence_from != silence_from:
+            self.speculation.cancel()  # speech resumed: those results would be incomplete
             self.speculation = None
         if (
             self.speculation is None
             and silence_from is not None
             and ep.trailing_silence_ms >= SPECULATE_AFTER_MS
         ):
-            task = asyncio.create_task(self.services.speech.asr.transcribe_async(ep.utterance_so_far()))
-            self.speculation = (silence_from, task)
+            utterance = ep.utterance_so_far()
+            transcript = asyncio.create_task(self.services.speech.asr.transcribe_async(utterance))
+            speaker = None
+            if self.services.resolve_owner is not None:
+                preroll = self._peek_preroll()
+                voice = utterance if preroll is None else np.concatenate([preroll, utterance])
+                speaker = asyncio.create_task(self.services.resolve_owner(voice))
+            self.speculation = Speculation(silence_from, transcript, speaker)
 
-    def _take_speculation(self, forced: bool) -> asyncio.Task[Transcript] | None:
+    def _take_speculation(self, forced: bool) -> Speculation | None:
         spec, self.speculation = self.speculation, None
-        if spec is None:
+        if spec is not None and forced:  # cut by max length or flush: the early audio may be incomplete
+            spec.cancel()
             return None
-        if forced:  # cut by max length or flush: the speculative audio may be incomplete
-            spec[1].cancel()
-            return None
-        return spec[1]
+        return spec
 
     async def on_abort(self, reason: str | None) -> None:
         await self._cancel_turn()
@@ -165,7 +183,7 @@ class DialogueSession:
         if self.services.sessions.get(self.info.device_id) is self:
             del self.services.sessions[self.info.device_id]
         if self.speculation is not None:
-            self.speculation[1].cancel()
+            self.speculation.cancel()
             self.speculation = None
         await self._cancel_turn()
 
@@ -176,6 +194,9 @@ class DialogueSession:
         self.preroll_samples += len(pcm)
         while self.preroll_samples > PREROLL_SECONDS * SAMPLE_RATE and len(self.preroll) > 1:
             self.preroll_samples -= len(self.preroll.popleft())
+
+    def _peek_preroll(self) -> np.ndarray | None:
+        return np.concatenate(list(self.preroll)) if self.preroll else None
 
     def _take_preroll(self) -> np.ndarray | None:
         if not self.preroll:
@@ -189,13 +210,13 @@ class DialogueSession:
         self,
         pcm: np.ndarray | None = None,
         text: str | None = None,
-        transcript: asyncio.Task[Transcript] | None = None,
+        speculation: Speculation | None = None,
     ) -> None:
         trace = TurnTrace(self.info.device_id)
         if self.turn_task is not None and not self.turn_task.done():
             self.turn_task.cancel()  # a newer utterance supersedes the one being answered
         self.turn_task = asyncio.create_task(
-            self._run_turn(trace, pcm, text, transcript), name=f"turn-{self.info.session_id}"
+            self._run_turn(trace, pcm, text, speculation), name=f"turn-{self.info.session_id}"
         )
 
     async def _cancel_turn(self) -> None:
@@ -214,22 +235,22 @@ class DialogueSession:
         trace: TurnTrace,
         pcm: np.ndarray | None,
         text: str | None,
-        speculative: asyncio.Task[Transcript] | None = None,
+        speculation: Speculation | None = None,
     ) -> None:
         assert self.channel is not None
         try:
             preroll = self._take_preroll()
-            owner_task = None
+            owner_task = speculation.speaker if speculation is not None else None
             if pcm is not None:
-                if self.services.resolve_owner is not None:
+                if owner_task is None and self.services.resolve_owner is not None:
                     voice = pcm if preroll is None else np.concatenate([preroll, pcm])
                     owner_task = asyncio.create_task(self.services.resolve_owner(voice))
-                if speculative is not None:
-                    transcript = await speculative
+                if speculation is not None:
+                    transcript = await speculation.transcript
                 else:
                     transcript = await self.services.speech.asr.transcribe_async(pcm)
                 text = transcript.text
-                trace.mark("asr", text=text, path=transcript.path, speculative=speculative is not None)
+                trace.mark("asr", text=text, path=transcript.path, speculative=speculation is not None)
             if not text:
                 if owner_task:
                     owner_task.cancel()
@@ -308,12 +329,14 @@ class DialogueSession:
         self.side_speech.add(task)
         task.add_done_callback(self.side_speech.discard)
 
-    async def announce(self, sentences: list[str], case_id: int | None = None) -> None:
-        """Server-initiated speech (alerts): waits for a running turn's speech, leaves a question open."""
+    async def announce(
+        self, sentences: list[str], case_id: int | None = None, ask_rollback: bool = False
+    ) -> None:
+        """Server-initiated speech (alerts): waits for a running turn's speech; may leave "是否回滚?" open."""
         if case_id is not None:
             self.state["case_id"] = case_id
-        await self.speak(Reply(sentences=sentences, expect="rollback" if case_id is not None else None))
-        if case_id is not None:
+        await self.speak(Reply(sentences=sentences, expect="rollback" if ask_rollback else None))
+        if ask_rollback:
             self.state["pending"] = "rollback"
 
     async def speak(self, reply: Reply, trace: TurnTrace | None = None) -> None:

@@ -55,4 +55,3 @@ async def test_spoken_commands_reach_the_right_intent(start_app) -> None:
     right = [n for n, want in EXPECTED.items() if got[n] == want]
     wrong = {n: (got[n], EXPECTED[n]) for n in EXPECTED if got[n] != EXPECTED[n]}
     assert len(right) >= 15, f"only {len(right)}/16 right; wrong: {wrong}"
-

@@ -1,0 +1,68 @@
+"""Run every benchmark in sequence (`make bench`), one subprocess each, on a machine left otherwise idle.
+
+Each benchmark prints its JSON and writes bench/results/<name>.json; bench/RESULTS.md summarises them with the
+machine they ran on. `--quick` runs reduced sizes to check that everything still works.
+"""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+import time
+
+FULL: list[tuple[str, list[str]]] = [
+    ("voice_latency", ["--turns", "20", "--out", "bench/results/voice_latency.json"]),
+    ("asr", []),
+    ("device_pacing", ["--devices", "20"]),
+    ("drilldown", ["--turns", "20"]),
+    ("voiceprint", []),
+    ("voiceprint_turn", ["--turns", "20"]),
+    ("mining", []),
+    ("parse", []),
+    ("pipeline", ["--lines", "1000000"]),
+    ("retrieval", ["--out", "bench/results/retrieval.json"]),
+    ("trace", ["--lines", "1000000"]),
+    ("ondemand", ["--lines", "100000"]),
+    ("alert_to_voice", ["--lines", "1000000", "--alerts", "10"]),
+    ("webhook_intake", ["--count", "5000"]),
+]
+QUICK: dict[str, list[str]] = {
+    "voice_latency": ["--turns", "3"],
+    "device_pacing": ["--devices", "5"],
+    "drilldown": ["--turns", "3"],
+    "voiceprint_turn": ["--turns", "3"],
+    "mining": ["--lines", "100000", "--repeat", "1", "--no-loghub"],
+    "parse": ["--lines", "20000"],
+    "pipeline": ["--lines", "50000"],
+    "trace": ["--lines", "50000", "--reps", "3"],
+    "ondemand": ["--lines", "20000"],
+    "alert_to_voice": ["--lines", "50000", "--alerts", "2"],
+    "webhook_intake": ["--count", "500"],
+}
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--quick", action="store_true", help="small sizes: a smoke test, not numbers to record")
+    ap.add_argument("--only", nargs="*", default=None, help="names of benchmarks to run")
+    args = ap.parse_args()
+    failed = []
+    for name, full_args in FULL:
+        if args.only and name not in args.only:
+            continue
+        argv = QUICK.get(name, []) if args.quick else full_args
+        cmd = [sys.executable, "-m", f"bench.{name}", *argv]
+        print(f"== {' '.join(cmd[1:])}", flush=True)
+        t0 = time.monotonic()
+        code = subprocess.call(cmd)
+        print(f"== {name}: exit {code} after {time.monotonic() - t0:.0f} s", flush=True)
+        if code:
+            failed.append(name)
+    if failed:
+        print("failed:", ", ".join(failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
