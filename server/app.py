@@ -27,6 +27,7 @@ from server.dialogue.reports import ReportStore
 from server.dialogue.session import DialogueServices
 from server.dialogue.skills import Skills
 from server.http.app import build_http_app
+from server.intent.llm_router import LLMIntentRouter
 from server.owners import OwnerApprovers, OwnerDirectory
 from server.scheduler import PipelineScheduler, ensure_sample_data
 from server.speech.models import assemble_whisper_base
@@ -122,7 +123,8 @@ class App:
         skills = Skills(reports, s.timezone)
         self.tools = ToolContext(settings=s, reports=reports, registry=self.registry)
         self.tools.alerts, self.tools.cases = self.alerts, self.cases
-        self.agent = build_agent(self.tools, llm_from_settings(s))
+        llm = llm_from_settings(s)
+        self.agent = build_agent(self.tools, llm)
         self.agent.register(skills)  # drill_down (findings + index, LLM when configured), chat with an LLM
         owner_skills = OwnerSkills(
             settings=s,
@@ -140,6 +142,7 @@ class App:
             speech=speech,
             skills=skills,
             resolve_owner=owner_skills.resolver(identifier),
+            route_unknown=_llm_router(llm),
             turn_hooks=[owner_skills.intercept],
         )
         self.delivery.attach(self.services)
@@ -216,6 +219,18 @@ class App:
     def ws_port(self) -> int:
         assert self.device_server is not None
         return self.device_server.port
+
+
+def _llm_router(llm: Any) -> Any:
+    """Unknown utterances go to the LLM control-tag router when an LLM is configured."""
+    if llm is None:
+        return None
+    router = LLMIntentRouter(llm)
+
+    async def route(text: str, ctx: Any) -> Any:
+        return await router.route(text, today=ctx.today)
+
+    return route
 
 
 def _open_index(settings: Settings) -> Any:

@@ -23,6 +23,7 @@ from server.dialogue.context import Speaker, TurnContext
 from server.dialogue.replies import Reply
 from server.dialogue.skills import Skills
 from server.dialogue.trace import TurnListener, TurnTrace
+from server.intent.llm_router import IntentRouteError
 from server.intent.matcher import match_intent
 from server.intent.models import Intent
 from server.speech.asr import Transcript
@@ -38,6 +39,8 @@ WAKE_TEXTS = ("你好小智", "小智", "嗨小智", "你好呀", "嘿，你好�
 # Recognition starts this far into a pause, while the endpointer is still waiting for its full silence
 # (vad_silence_ms). If the pause becomes the end of the utterance, the transcript is (nearly) ready.
 SPECULATE_AFTER_MS = 128
+YES = ("好", "好的", "可以", "是", "是的", "需要")
+NOT_UNDERSTOOD = ("抱歉，我没有理解你的意思。", "可以换个说法，或者说：开始播报日志。")
 
 # Resolves who is speaking from the utterance (pre-roll included). Runs beside ASR, so it adds no latency.
 OwnerResolver = Callable[[np.ndarray], Awaitable[Speaker]]
@@ -276,9 +279,13 @@ class DialogueSession:
                     trace.mark("reply", sentences=len(reply.sentences), hook=True)
                     await self.speak(reply, trace)
                     return
-            intent = await self._route(text, ctx)
-            trace.mark("intent", intent=intent.name, args=intent.args)
-            reply = await self.services.skills.handle(intent, ctx)
+            routed = await self._route(text, ctx)
+            if isinstance(routed, Reply):
+                reply = routed
+                trace.mark("intent", intent="not_understood", args={})
+            else:
+                trace.mark("intent", intent=routed.name, args=routed.args, source=routed.source)
+                reply = await self.services.skills.handle(routed, ctx)
             self.state["pending"] = reply.expect
             trace.mark("reply", sentences=len(reply.sentences))
             if not reply.handled_speech:
@@ -311,16 +318,18 @@ class DialogueSession:
             self.owner = speaker.owner
         return speaker
 
-    async def _route(self, text: str, ctx: TurnContext) -> Intent:
+    async def _route(self, text: str, ctx: TurnContext) -> Intent | Reply:
+        """Fast matcher first; then the LLM router (if any). An unusable LLM answer is an error path: the
+        user hears that they were not understood, never a silent fall-through to chat."""
         intent = match_intent(text, today=ctx.today, pending=self.state.get("pending"))
-        if (
-            intent is None
-            and self.state.get("pending") == "drill"
-            and text.strip("。！!？? ") in ("好", "好的", "可以", "是", "是的", "需要")
-        ):
+        if intent is None and self.state.get("pending") == "drill" and text.strip("。！!？? ") in YES:
             intent = Intent("drill_down", {"kind": "correlate"}, text=text)
         if intent is None and self.services.route_unknown is not None:
-            intent = await self.services.route_unknown(text, ctx)
+            try:
+                intent = await self.services.route_unknown(text, ctx)
+            except IntentRouteError as exc:
+                log.warning("LLM intent router failed on %s (%s)", self.info.device_id, exc.reason)
+                return Reply.say(*NOT_UNDERSTOOD)
         return intent or Intent("chat", {}, text=text)
 
     async def _say_meanwhile(self, reply: Reply) -> None:
