@@ -209,6 +209,8 @@ class OwnerSkills:
         owner_id = self._owner_or_none(ctx.owner) if ctx.speaker and ctx.speaker.detail is not None else None
         if owner_id is None:
             return Reply.say("确认回滚需要先注册声纹，并由有权限的主人确认。")
+        if case.owner != ctx.owner:  # a shared robot: only the owner whose cloud raised the alert decides
+            return Reply.say("这个告警不属于你，需要由它的主人来确认回滚。")
         if not self.voiceprints.get_owner(owner_id).can_approve:
             return Reply.say("你没有确认回滚的权限，请让有权限的主人来确认。")
         challenge = self.challenges.issue(owner_id, action=f"case:{case.id}")

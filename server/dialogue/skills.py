@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
@@ -69,7 +70,10 @@ class Skills:
     async def broadcast(self, intent: Intent, ctx: TurnContext) -> Reply:
         day = intent.day or (ctx.today - timedelta(days=1)).isoformat()
         if intent.kind:
-            return await self.drill_down(Intent("drill_down", {"kind": intent.kind, "day": day}), ctx)
+            # through the table: the registered drill-down (findings + index, or the LLM agent) answers
+            return await self.handle(
+                Intent("drill_down", {"kind": intent.kind, "day": day}, text=intent.text), ctx
+            )
         summary = self.reports.summary(ctx.owner, day)
         lead: list[str] = []
         if summary is None:
@@ -119,8 +123,6 @@ class Skills:
 
 def _current_volume(status: Any) -> int:
     """The device answers get_device_status with a JSON string (firmware) or an object."""
-    import json
-
     if isinstance(status, str):
         status = json.loads(status)
     if isinstance(status, dict) and "content" in status:  # raw MCP result

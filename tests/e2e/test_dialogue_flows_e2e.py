@@ -145,3 +145,30 @@ async def test_alert_without_an_open_device_is_spoken_at_the_next_wake_and_can_b
     assert case.status is State.PARKED
     denied = [e for e in app.cases.timeline(case.id) if e.event == "deny"]
     assert denied and "不" in str(denied[0].detail)
+
+
+async def test_an_owner_cannot_approve_another_owners_rollback(start_app) -> None:
+    from firmware_bridge.audio import read_wav
+    from server.cases.plans import deterministic_plan
+
+    app = await start_app()
+    alice = app.voiceprints.create_owner("alice", can_approve=True)
+    await asyncio.to_thread(
+        app.voiceprints.enrol, alice.id, [command(f"enroll_phrase_{i}.wav") for i in (1, 2, 3)]
+    )
+    bob = app.voiceprints.create_owner("bob", can_approve=True)
+    f2 = [read_wav(AUDIO / "speakers" / "espeak_f2" / f"enroll_{i}.wav")[0] for i in (1, 2, 3)]
+    await asyncio.to_thread(app.voiceprints.enrol, bob.id, f2)
+    case = app.cases.create_case(
+        owner="bob", title="shop/order-api 5xx", resource="shop/deployment/order-api"
+    )
+    app.cases.propose_plan(
+        case.id, deterministic_plan(namespace="shop", workload="order-api"), actor="tracer"
+    )
+    async with VirtualDevice(f"ws://127.0.0.1:{app.ws_port}/xiaozhi/v1/") as device:
+        await device.wake(preroll=command("wake.wav"))
+        device_state = app.services.sessions[device.config.device_id].state
+        device_state["case_id"] = case.id  # as if bob's alert had just been announced on this robot
+        reply = "".join(await speak(device, command("rollback_yes.wav")))  # alice answers
+    assert "不属于你" in reply and "数字" not in reply
+    assert app.cases.get_case(case.id).status is State.WAIT_GATE
