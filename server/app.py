@@ -19,6 +19,7 @@ from server.alerts.routes import setup_alert_routes
 from server.alerts.service import AlertService
 from server.cases.routes import setup_case_routes
 from server.cases.service import CaseService
+from server.cases.verifier import VerificationSweeper
 from server.config import Settings
 from server.delivery import AlertDelivery
 from server.dialogue.agent import DialogueAgent, build_agent, llm_from_settings
@@ -68,6 +69,7 @@ class App:
     delivery: AlertDelivery | None = None
     scheduler: PipelineScheduler | None = None
     challenges: ChallengeManager = field(default_factory=ChallengeManager)
+    verifier: VerificationSweeper | None = None
     tools: ToolContext | None = None  # what the MCP tools reach
     agent: DialogueAgent | None = None
     mcp_http: McpHttpServer | None = None
@@ -177,6 +179,8 @@ class App:
         except OSError as exc:  # e.g. port taken: the voice service still runs, without MCP over HTTP
             log.warning("MCP over HTTP not started on %s:%d: %s", s.mcp_host, s.mcp_port, exc)
 
+        self.verifier = VerificationSweeper(self.cases, self.alerts.is_case_recovered, s.verify_timeout_s)
+        self.verifier.start()
         if run_pipeline:
             self.background.append(asyncio.create_task(self._bootstrap_reports(), name="bootstrap-reports"))
         log.info(
@@ -202,6 +206,8 @@ class App:
             task.cancel()
         if self.scheduler is not None:
             self.scheduler.shutdown()
+        if self.verifier is not None:
+            await self.verifier.stop()
         if self.device_server is not None:
             await self.device_server.stop()
         if self.http_runner is not None:

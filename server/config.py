@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     executor_url: str = ""
     executor_token: SecretStr = SecretStr("")
     executor_dry_run: bool = True
+    verify_timeout_s: float = (
+        600.0  # after an action: the alert must recover within this, else the case is PARKED
+    )
 
     @property
     def llm_enabled(self) -> bool:
