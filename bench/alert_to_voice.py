@@ -27,6 +27,8 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bench.instance import isolated_settings
+
 REPO = Path(__file__).resolve().parents[1]
 RESULT = REPO / "bench" / "results" / "alert_to_voice.json"
 TARGET_P50_S = 2.0
@@ -230,21 +232,9 @@ async def run(lines: int, alerts: int, seed: int, root: Path) -> dict[str, Any]:
     from bench.mining import machine
     from firmware_bridge.virtual_device import VirtualDevice
     from server.app import App
-    from server.config import Settings
 
     host = machine()
-    settings = Settings(
-        _env_file=None,
-        data_dir=root / "data",
-        results_dir=root / "results",
-        whisper_dir=REPO / "data" / "models" / "whisper-base",
-        host="127.0.0.1",
-        ws_port=0,
-        http_port=0,
-        mcp_port=0,
-        tts_engine="espeak",  # edge-tts is a cloud; offline the service speaks with espeak-ng
-        timezone="Asia/Shanghai",
-    )
+    settings = isolated_settings(root, timezone="Asia/Shanghai")
     tz = ZoneInfo(settings.timezone)
     day = (datetime.now(tz).date() - timedelta(days=1)).isoformat()
     setup: dict[str, float] = {}

@@ -29,6 +29,8 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from bench.instance import isolated_settings
+
 REPO = Path(__file__).resolve().parents[1]
 COMMANDS = REPO.parent / "shared" / "audio" / "commands"
 WAVS = ("drill_business.wav", "drill_event.wav", "drill_audit.wav", "correlate.wav")
@@ -83,23 +85,11 @@ async def run(turns: int) -> dict[str, Any]:
     from firmware_bridge.audio import read_wav
     from firmware_bridge.virtual_device import VirtualDevice
     from server.app import App
-    from server.config import Settings
     from server.dialogue.trace import TurnTrace
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-drilldown-"))
     day = (datetime.now(ZoneInfo(TZ)).date() - timedelta(days=1)).isoformat()
-    settings = Settings(
-        _env_file=None,
-        data_dir=tmp / "data",
-        results_dir=tmp / "results",
-        whisper_dir=REPO / "data" / "models" / "whisper-base",
-        host="127.0.0.1",
-        ws_port=0,
-        http_port=0,
-        mcp_port=0,
-        tts_engine="espeak",
-        timezone=TZ,
-    )
+    settings = isolated_settings(tmp, timezone=TZ)
     generate_day(tmp / "logs", day, lines=20_000, seed=1)
     await asyncio.to_thread(
         run_pipeline,

@@ -32,12 +32,12 @@ from zoneinfo import ZoneInfo
 import numpy as np
 
 from agents.sample_day import generate_day
+from bench.instance import isolated_settings
 from bench.mining import machine
 from bench.voice_latency import COMMANDS, FRAME_S, REPO, trim_trailing_silence
 from firmware_bridge.audio import read_wav
 from firmware_bridge.virtual_device import DeviceEvent, VirtualDevice
 from server.app import App
-from server.config import Settings
 from server.speech.text import speakable_sentences
 from server.vault.store import CredentialsIn
 from tests.fakes.cos_server import FakeCosServer
@@ -109,19 +109,7 @@ async def run(lines: int, reps: int, seed: int) -> dict[str, Any]:
         gz_bytes = sum(p.stat().st_size for p in Path(gen.cos_dir).rglob("*") if p.is_file())
         gen_s = time.perf_counter() - t
 
-        settings = Settings(
-            _env_file=None,
-            data_dir=Path(tmp) / "data",
-            results_dir=Path(tmp) / "results",
-            whisper_dir=REPO / "data" / "models" / "whisper-base",
-            host="127.0.0.1",
-            ws_port=0,
-            http_port=0,
-            mcp_port=0,
-            tts_engine="espeak",
-            timezone=tz,
-            cos_endpoint=f"http://{cos.ip}:{cos.port}",
-        )
+        settings = isolated_settings(Path(tmp), timezone=tz, cos_endpoint=f"http://{cos.ip}:{cos.port}")
         app = App(settings)
         await app.start(run_pipeline=False)
         assert app.voiceprints is not None and app.vault is not None and app.scheduler is not None

@@ -1,15 +1,20 @@
 """Run every benchmark in sequence (`make bench`), one subprocess each, on a machine left otherwise idle.
 
 Each benchmark prints its JSON and writes bench/results/<name>.json; bench/RESULTS.md summarises them with the
-machine they ran on. `--quick` runs reduced sizes to check that everything still works.
+machine they ran on. `--quick` runs reduced sizes to check that everything still works, and leaves bench/results as it was.
 """
 
 from __future__ import annotations
 
 import argparse
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
+
+RESULTS = Path(__file__).resolve().parent / "results"
 
 FULL: list[tuple[str, list[str]]] = [
     ("voice_latency", ["--turns", "20", "--out", "bench/results/voice_latency.json"]),
@@ -47,6 +52,23 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="small sizes: a smoke test, not numbers to record")
     ap.add_argument("--only", nargs="*", default=None, help="names of benchmarks to run")
     args = ap.parse_args()
+    # a smoke test must not replace recorded measurements: snapshot the results and put them back after
+    snapshot = Path(tempfile.mkdtemp(prefix="bench-results-")) if args.quick else None
+    if snapshot is not None:
+        shutil.copytree(RESULTS, snapshot, dirs_exist_ok=True)
+    try:
+        failed = _run(args)
+    finally:
+        if snapshot is not None:
+            shutil.rmtree(RESULTS)
+            shutil.copytree(snapshot, RESULTS)
+            shutil.rmtree(snapshot)
+    if failed:
+        print("failed:", ", ".join(failed))
+    return 1 if failed else 0
+
+
+def _run(args: argparse.Namespace) -> list[str]:
     failed = []
     for name, full_args in FULL:
         if args.only and name not in args.only:
@@ -59,9 +81,7 @@ def main() -> int:
         print(f"== {name}: exit {code} after {time.monotonic() - t0:.0f} s", flush=True)
         if code:
             failed.append(name)
-    if failed:
-        print("failed:", ", ".join(failed))
-    return 1 if failed else 0
+    return failed
 
 
 if __name__ == "__main__":

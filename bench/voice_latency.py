@@ -18,16 +18,15 @@ import resource
 import statistics
 import tempfile
 import time
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from bench.instance import isolated_settings, write_summary
 from firmware_bridge.audio import read_wav
 from firmware_bridge.virtual_device import VirtualDevice
 from server.app import App
-from server.config import Settings
 from server.dialogue.trace import TurnTrace
 
 REPO = Path(__file__).resolve().parents[1]
@@ -75,20 +74,8 @@ async def one_turn(device: VirtualDevice, pcm: np.ndarray, rate: int, silence_s:
 
 async def run(turns: int, devices: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(
-            _env_file=None,
-            data_dir=Path(tmp) / "data",
-            results_dir=Path(tmp) / "results",
-            whisper_dir=REPO / "data" / "models" / "whisper-base",
-            host="127.0.0.1",
-            ws_port=0,
-            http_port=0,
-            tts_engine="espeak",
-        )
-        day = (datetime.now(ZoneInfo(settings.timezone)).date() - timedelta(days=1)).isoformat()
-        out = settings.results_dir / day / settings.default_owner
-        out.mkdir(parents=True)
-        (out / "llm_summary.txt").write_text(SUMMARY, encoding="utf-8")
+        settings = isolated_settings(Path(tmp))
+        write_summary(settings, SUMMARY)
         app = App(settings)
         await app.start()
         traces: list[TurnTrace] = []

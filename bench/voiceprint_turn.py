@@ -25,19 +25,18 @@ import re
 import statistics
 import tempfile
 import time
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from bench.instance import isolated_settings, write_summary
 from bench.mining import machine
 from bench.voice_latency import COMMANDS, REPO, SUMMARY, one_turn, percentile, trim_trailing_silence
 from firmware_bridge.audio import read_wav
 from firmware_bridge.virtual_device import VirtualDevice
 from server.app import App
-from server.config import Settings
 from server.dialogue.owner_skills import GUEST_REPLY
 from server.dialogue.trace import TurnTrace
 from server.voiceprint.identify import Identifier
@@ -88,21 +87,8 @@ async def run(turns: int) -> dict[str, Any]:
     ident_logger.addHandler(ident_log)
     ident_logger.propagate = False  # collected, not printed
     with tempfile.TemporaryDirectory() as tmp:
-        settings = Settings(
-            _env_file=None,
-            data_dir=Path(tmp) / "data",
-            results_dir=Path(tmp) / "results",
-            whisper_dir=REPO / "data" / "models" / "whisper-base",
-            host="127.0.0.1",
-            ws_port=0,
-            http_port=0,
-            mcp_port=0,
-            tts_engine="espeak",
-        )
-        day = (datetime.now(ZoneInfo(settings.timezone)).date() - timedelta(days=1)).isoformat()
-        out = settings.results_dir / day / settings.default_owner
-        out.mkdir(parents=True)
-        (out / "llm_summary.txt").write_text(SUMMARY, encoding="utf-8")
+        settings = isolated_settings(Path(tmp))
+        write_summary(settings, SUMMARY)
         app = App(settings)
         await app.start(run_pipeline=False)
         assert app.voiceprints is not None and app.services is not None

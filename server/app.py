@@ -165,9 +165,7 @@ class App:
                     admin_token=s.admin_token.get_secret_value(),
                 ),
             ],
-        )
-        http_app._client_max_size = (
-            UPLOAD_LIMIT  # voiceprint uploads; webhook bodies are capped by their routes
+            client_max_size=UPLOAD_LIMIT,  # voiceprint WAV uploads; webhook bodies are capped by their routes
         )
         self.http_runner = web.AppRunner(http_app, access_log=None)
         await self.http_runner.setup()

@@ -53,8 +53,10 @@ def build_http_app(
     settings: Settings,
     registry: DeviceRegistry,
     extra_setup: Iterable[Callable[[web.Application], None]] = (),
+    client_max_size: int = 1024**2,
 ) -> web.Application:
-    app = web.Application(middlewares=[cors_middleware], client_max_size=1024**2)
+    """``client_max_size`` caps request bodies; routes with tighter needs (webhooks) cap their own."""
+    app = web.Application(middlewares=[cors_middleware], client_max_size=client_max_size)
     app[SETTINGS_KEY] = settings
     app[REGISTRY_KEY] = registry
     app.router.add_get("/healthz", healthz)
