@@ -1,0 +1,1 @@
+"""Root-cause analysis scenario library and evaluation harness (issue 11)."""
