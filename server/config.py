@@ -22,7 +22,7 @@ class Settings(BaseSettings):
     ws_port: int = 8000
     http_port: int = 8003
     mcp_port: int = 8004  # MCP tools over streamable HTTP at /mcp (0 = a free port)
-    mcp_host: str = "127.0.0.1"  # MCP has no auth of its own: loopback unless you put auth in front
+    mcp_host: str = "127.0.0.1"  # MCP over HTTP (needs the admin token); 0.0.0.0 to reach it from the LAN
     data_dir: Path = Path("data")
     results_dir: Path = Path("analysis_results")
     log_level: str = "INFO"
@@ -70,7 +70,16 @@ class Settings(BaseSettings):
 
     # --- security ---
     master_key: SecretStr = SecretStr("")  # vault key; empty = generated key file data/vault.key (0600)
-    admin_token: SecretStr = SecretStr("")  # owner/credential API; empty = loopback clients only
+    admin_token: SecretStr = SecretStr("")  # /api and /mcp bearer token; empty = generated <data_dir>/admin.token
+    operator_token: SecretStr = SecretStr("")  # optional: may read and decline/park, never configure
+    allowed_hosts: str = ""  # extra Host names the API answers to (comma-separated; local names always)
+    console_origins: str = ""  # web console origins allowed to make state-changing requests
+    auth_max_failures: int = 10  # failed logins per source within 60 s before a lockout
+    auth_lockout_s: float = 60.0
+    http_header_timeout_s: float = 10.0  # request headers must arrive within this (slowloris)
+    http_body_timeout_s: float = 60.0  # a request body must arrive within this
+    http_max_connections: int = 512  # per HTTP port; more get 503 (also capped below the fd limit)
+    device_allowlist: str = ""  # token mode: device ids (MACs) OTA may hand a token without activation
     alert_basic_user: str = ""
     alert_basic_password: SecretStr = SecretStr("")
     alert_path_token: str = ""

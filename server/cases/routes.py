@@ -1,7 +1,9 @@
 """REST API for cases: list, show (with timeline), and transitions with Idempotency-Key + If-Match.
 
 ``approve`` is refused here: it needs the identified approver's passed spoken challenge, which only the voice
-dialogue can vouch for (it calls ``CaseService.approve``). Access control for /api is the HTTP app's middleware.
+dialogue can vouch for (it calls ``CaseService.approve``). Execution and verification results are recorded by the
+system only. The HTTP guard middleware authenticates every /api request; the timeline actor is the authenticated
+principal, never a value from the body or a header.
 """
 
 from __future__ import annotations
@@ -12,20 +14,29 @@ from typing import Any
 
 from aiohttp import web
 
+from server.auth.principal import Permission
 from server.cases.fsm import Event
 from server.cases.plans import PlanError
 from server.cases.service import CaseService
 from server.cases.store import CaseError, GuardRejected
+from server.vault.auth import principal_of, requires
 
 _VERSION = re.compile(r'^\s*(?:W/)?"?(\d+)"?\s*$')
-_REST_FORBIDDEN = {Event.APPROVE.value}
+_VOICE_ONLY = {Event.APPROVE.value}
+# results the executor and the verifier record; a REST caller claiming them would forge the outcome
+_SYSTEM_ONLY = {
+    Event.EXECUTION_SUCCEEDED.value,
+    Event.EXECUTION_FAILED.value,
+    Event.VERIFIED.value,
+    Event.VERIFICATION_FAILED.value,
+}
 
 
 def setup_case_routes(app: web.Application, service: CaseService) -> None:
     api = _CaseApi(service)
-    app.router.add_get("/api/cases", api.list_cases)
-    app.router.add_get("/api/cases/{case_id}", api.show)
-    app.router.add_post("/api/cases/{case_id}/transitions", api.transition)
+    app.router.add_get("/api/cases", requires(Permission.READ)(api.list_cases))
+    app.router.add_get("/api/cases/{case_id}", requires(Permission.READ)(api.show))
+    app.router.add_post("/api/cases/{case_id}/transitions", requires(Permission.DECIDE)(api.transition))
 
     async def _start(_app: web.Application) -> None:
         service.start()
@@ -87,12 +98,17 @@ class _CaseApi:
         event = body["event"]
         if event not in {e.value for e in Event}:
             return _error(400, f"unknown event '{event}' (known: {sorted(e.value for e in Event)})")
-        if event in _REST_FORBIDDEN:
+        if event in _VOICE_ONLY:
             return _error(403, "approval needs the approver's voice and spoken challenge; use the robot")
+        if event in _SYSTEM_ONLY:
+            return _error(403, f"'{event}' is recorded by the executor/verifier only, not over the API")
         payload = body.get("payload") or {}
         if not isinstance(payload, dict):
             return _error(400, "payload must be a JSON object")
-        actor = str(body.get("actor") or request.headers.get("X-Actor") or "console")[:128]
+        principal = principal_of(request)
+        if principal is None:  # unreachable behind requires(); kept so a mis-wired route fails closed
+            return _error(401, "authentication required")
+        actor = principal.actor
         key = request.headers.get("Idempotency-Key") or None
         if key is not None and not 1 <= len(key) <= 200:
             return _error(400, "Idempotency-Key must be 1..200 characters")

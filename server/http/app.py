@@ -1,42 +1,40 @@
-"""The aiohttp application: CORS for browser clients, /healthz, /metrics, OTA, plus routes of other parts."""
+"""The aiohttp application: /healthz, /metrics, OTA, plus routes of other parts, behind the HTTP guard
+(CORS on OTA only, Origin and Host checks, authentication on /api; see server/http/guard.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from server.auth.throttle import AuthThrottle
+from server.auth.tokens import ApiTokens, admin_token
 from server.config import Settings
+from server.http.guard import HttpPolicy, install_http_guard
 from server.http.ota import setup_ota
 from server.voice.registry import DeviceRegistry
 
 SETTINGS_KEY = web.AppKey("settings", Settings)
 REGISTRY_KEY = web.AppKey("registry", DeviceRegistry)
-
-CORS_HEADERS = {
-    "Access-Control-Allow-Origin": "*",
-    "Access-Control-Allow-Methods": "GET, POST, PUT, PATCH, DELETE, OPTIONS",
-    "Access-Control-Allow-Headers": "client-id, content-type, device-id, authorization, protocol-version",
-    "Access-Control-Max-Age": "86400",
-}
-
-Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+POLICY_KEY = web.AppKey("http_policy", HttpPolicy)
 
 
-@web.middleware
-async def cors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """Answer every preflight and put CORS headers on every response, errors included: the browser test
-    page calls the OTA endpoint cross-origin with device-id/client-id headers."""
-    if request.method == "OPTIONS":
-        return web.Response(status=204, headers=CORS_HEADERS)
-    try:
-        response = await handler(request)
-    except web.HTTPException as exc:
-        exc.headers.update(CORS_HEADERS)
-        raise
-    response.headers.update(CORS_HEADERS)
-    return response
+def policy_from_settings(settings: Settings) -> HttpPolicy:
+    """Admin token from the settings or generated under the data dir (printed once)."""
+    tokens = ApiTokens(
+        admin=admin_token(settings.admin_token.get_secret_value(), settings.data_dir),
+        operator=settings.operator_token.get_secret_value().strip(),
+    )
+    hosts = [h for h in settings.allowed_hosts.split(",") if h.strip()]
+    if settings.public_host:
+        hosts.append(settings.public_host)
+    return HttpPolicy.build(
+        tokens,
+        extra_hosts=hosts,
+        console_origins=[o for o in settings.console_origins.split(",") if o.strip()],
+        throttle=AuthThrottle(max_failures=settings.auth_max_failures, lockout_s=settings.auth_lockout_s),
+    )
 
 
 async def healthz(request: web.Request) -> web.Response:
@@ -54,11 +52,15 @@ def build_http_app(
     registry: DeviceRegistry,
     extra_setup: Iterable[Callable[[web.Application], None]] = (),
     client_max_size: int = 1024**2,
+    policy: HttpPolicy | None = None,
 ) -> web.Application:
     """``client_max_size`` caps request bodies; routes with tighter needs (webhooks) cap their own."""
-    app = web.Application(middlewares=[cors_middleware], client_max_size=client_max_size)
+    policy = policy or policy_from_settings(settings)
+    app = web.Application(client_max_size=client_max_size)
+    install_http_guard(app, policy)
     app[SETTINGS_KEY] = settings
     app[REGISTRY_KEY] = registry
+    app[POLICY_KEY] = policy
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
     setup_ota(app, settings)

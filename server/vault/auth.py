@@ -1,43 +1,68 @@
-"""Admin guard for the owner/credential API: a bearer token, or loopback-only when no token is configured."""
+"""Permission guards for route handlers, on top of the HTTP guard middleware (server/http/guard.py).
+
+The middleware authenticates every /api request and stores the ``Principal`` on the request. A handler wrapped
+here also checks the permission it needs; mounted without the middleware, it checks the bearer token itself,
+so a route is never open by accident. Nothing is trusted because of where it came from (loopback included).
+"""
 
 from __future__ import annotations
 
-import hmac
-import ipaddress
 from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from server.auth.principal import Permission, Principal
+from server.auth.tokens import ApiTokens
+
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
-
-def _is_loopback(remote: str | None) -> bool:
-    try:
-        return remote is not None and ipaddress.ip_address(remote).is_loopback
-    except ValueError:
-        return False
+PRINCIPAL_KEY = web.RequestKey("principal", Principal)
 
 
-def is_authorised(request: web.Request, admin_token: str) -> bool:
-    if not admin_token:
-        return _is_loopback(request.remote)
+def bearer_token(request: web.Request) -> str:
     header = request.headers.get("Authorization", "")
-    supplied = (
-        header[7:].strip()
-        if header.lower().startswith("bearer ")
-        else request.headers.get("X-Admin-Token", "")
+    if header[:7].lower() == "bearer ":
+        return header[7:].strip()
+    return request.headers.get("X-Admin-Token", "").strip()
+
+
+def principal_of(request: web.Request, tokens: ApiTokens | None = None) -> Principal | None:
+    """The authenticated principal: set by the middleware, else checked here against ``tokens``."""
+    found = request.get(PRINCIPAL_KEY)
+    if found is None and tokens is not None:
+        found = tokens.principal_for(bearer_token(request))
+    return found
+
+
+def unauthenticated() -> web.Response:
+    return web.json_response(
+        {"error": "authentication required: Authorization: Bearer <admin token>"},
+        status=401,
+        headers={"WWW-Authenticate": 'Bearer realm="xiaozhi-ops"'},
     )
-    return bool(supplied) and hmac.compare_digest(supplied.encode(), admin_token.encode())
 
 
-def admin_only(admin_token: str) -> Callable[[Handler], Handler]:
+def forbidden(principal: Principal, permission: Permission) -> web.Response:
+    return web.json_response({"error": f"role '{principal.role}' may not {permission.value}"}, status=403)
+
+
+def requires(permission: Permission, admin_token: str = "") -> Callable[[Handler], Handler]:
+    tokens = ApiTokens(admin=admin_token) if admin_token else None
+
     def wrap(handler: Handler) -> Handler:
         async def guarded(request: web.Request) -> web.StreamResponse:
-            if not is_authorised(request, admin_token):
-                reason = "admin token required" if admin_token else "only local clients may call this API"
-                return web.json_response({"error": reason}, status=401 if admin_token else 403)
+            principal = principal_of(request, tokens)
+            if principal is None:
+                return unauthenticated()
+            if not principal.may(permission):
+                return forbidden(principal, permission)
             return await handler(request)
 
         return guarded
 
     return wrap
+
+
+def admin_only(admin_token: str = "") -> Callable[[Handler], Handler]:
+    """Configuration endpoints (owners, voiceprints, credentials, device tokens)."""
+    return requires(Permission.CONFIGURE, admin_token)

@@ -4,7 +4,7 @@ POST /api/owners                      {"name": ..., "can_approve": false}      -
 GET  /api/owners                      owners with masked credentials
 POST /api/owners/{id}/voiceprint      multipart, ≥3 WAV files                  -> threshold
 PUT/GET /api/owners/{id}/credentials  see server.vault.routes
-All guarded by the admin token (or loopback-only without one). The app's client_max_size must allow the uploads
+All need the CONFIGURE permission (the admin token; no address is trusted). The app's client_max_size must allow the uploads
 (aiohttp's default is 1 MiB; 3 clips of 5 s at 16 kHz are ~0.5 MB).
 """
 

@@ -3,20 +3,20 @@
 from __future__ import annotations
 
 import aiohttp
-from aiohttp import web
 
 from server.cases.routes import setup_case_routes
 from server.cases.service import CaseService
 from tests.alerts.helpers import serve
 from tests.cases.helpers import case_at_gate
+from tests.http_auth import ADMIN, guarded_app
 
 
 async def test_cases_rest_api(service: CaseService) -> None:
     case = case_at_gate(service)
     other = service.create_case(owner="owner:bob", title="bob's case")
-    app = web.Application()
+    app = guarded_app()
     setup_case_routes(app, service)
-    async with serve(app) as url, aiohttp.ClientSession() as http:
+    async with serve(app) as url, aiohttp.ClientSession(headers=ADMIN) as http:
         async with http.get(f"{url}/api/cases", params={"owner": "owner:alice"}) as r:
             assert r.status == 200
             assert [c["id"] for c in (await r.json())["cases"]] == [case.id]
@@ -37,7 +37,7 @@ async def test_cases_rest_api(service: CaseService) -> None:
                              headers={"If-Match": str(case.version)}) as r:  # fmt: skip
             assert r.status == 403  # approval needs the voice challenge
         async with http.post(tr, json={"event": "verified"}, headers={"If-Match": str(case.version)}) as r:
-            assert r.status == 409 and "not allowed" in (await r.json())["error"]
+            assert r.status == 403 and "verifier" in (await r.json())["error"]  # system-only event
         async with http.post(tr, json={"event": "explode"}, headers={"If-Match": str(case.version)}) as r:
             assert r.status == 400
         headers = {"If-Match": f'"{case.version}"', "Idempotency-Key": "console-1"}

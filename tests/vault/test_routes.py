@@ -15,6 +15,7 @@ from server.vault.store import CredentialVault
 from server.voiceprint.audio import encode_wav
 from server.voiceprint.routes import setup_owner_routes
 from server.voiceprint.store import VoiceprintStore
+from tests.http_auth import ADMIN, OPERATOR, guarded_app
 from tests.voiceprint.conftest import SPEAKERS, enrol_clips, load
 
 SECRET_KEY = "Gu5t9xGARNpq86cd98joQYCN3EXAMPLE"
@@ -36,14 +37,17 @@ def encoder():
     return enc
 
 
-async def make_client(tmp_path, encoder, token: str = "") -> tuple[TestClient, VoiceprintStore]:
+async def make_client(
+    tmp_path, encoder, *, guard: bool = True, headers: dict[str, str] | None = None
+) -> tuple[TestClient, VoiceprintStore]:
     db = Database.sqlite(tmp_path / "api.sqlite3")
     db.create_all()
     store = VoiceprintStore(db, encoder)
     vault = CredentialVault(db, VaultCipher(master_key("", tmp_path)))
-    app = web.Application(client_max_size=8 * 1024 * 1024)
-    setup_owner_routes(app, store=store, vault=vault, admin_token=token)
-    client = TestClient(TestServer(app, host="127.0.0.1"))
+    size = 8 * 1024 * 1024
+    app = guarded_app(client_max_size=size) if guard else web.Application(client_max_size=size)
+    setup_owner_routes(app, store=store, vault=vault, admin_token="")
+    client = TestClient(TestServer(app, host="127.0.0.1"), headers=ADMIN if headers is None else headers)
     await client.start_server()
     return client, store
 
@@ -109,12 +113,21 @@ async def test_voiceprint_upload_and_bad_uploads(tmp_path, encoder) -> None:
         await client.close()
 
 
-async def test_admin_token_is_required_when_configured(tmp_path, encoder) -> None:
-    client, _ = await make_client(tmp_path, encoder, token="s3cret-admin")
-    try:
+async def test_admin_token_is_required_from_every_address(tmp_path, encoder) -> None:
+    client, _ = await make_client(tmp_path / "a", encoder, headers={})
+    try:  # the client is on loopback: that earns nothing
         assert (await client.get("/api/owners")).status == 401
         assert (await client.get("/api/owners", headers={"Authorization": "Bearer wrong"})).status == 401
-        r = await client.get("/api/owners", headers={"Authorization": "Bearer s3cret-admin"})
-        assert r.status == 200
+        assert (await client.get("/api/owners", headers=ADMIN)).status == 200
+        # an operator may decline cases but not configure owners or keys
+        assert (await client.post("/api/owners", json={"name": "x"}, headers=OPERATOR)).status == 403
+        assert (await client.get("/api/owners/1/credentials", headers=OPERATOR)).status == 403
+    finally:
+        await client.close()
+    # mounted without the guard middleware and without a token: closed, not open to loopback
+    client, _ = await make_client(tmp_path / "b", encoder, guard=False, headers={})
+    try:
+        assert (await client.get("/api/owners")).status == 401
+        assert (await client.post("/api/owners", json={"name": "x"})).status == 401
     finally:
         await client.close()

@@ -1,0 +1,70 @@
+"""API bearer tokens: the admin token (configured, or generated at first run into the data dir) and an optional
+operator token, checked in constant time.
+
+Generated tokens live in ``<data_dir>/admin.token`` (mode 0600) and are printed once, when generated.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import os
+import secrets
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from server.auth.principal import Principal, Role
+
+log = logging.getLogger(__name__)
+
+ADMIN_TOKEN_FILE = "admin.token"
+
+
+def load_or_create_token(path: Path, *, announce: str) -> str:
+    """The token stored at ``path``; on first run a new one is written (0600) and shown once on stderr + log."""
+    try:
+        token = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        token = ""
+    if token:
+        return token
+    token = secrets.token_urlsafe(32)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(token + "\n")
+    message = f"{announce}: {token} (stored in {path}, mode 0600; shown only this once)"
+    print(message, file=sys.stderr, flush=True)
+    log.warning("%s", message)
+    return token
+
+
+def admin_token(configured: str, data_dir: Path) -> str:
+    """``XOPS_ADMIN_TOKEN`` when set; otherwise the generated one under the data dir."""
+    if configured.strip():
+        return configured.strip()
+    return load_or_create_token(
+        Path(data_dir) / ADMIN_TOKEN_FILE, announce="generated admin API token (XOPS_ADMIN_TOKEN unset)"
+    )
+
+
+@dataclass(frozen=True)
+class ApiTokens:
+    """Bearer tokens and the principal each one stands for. An empty token never matches."""
+
+    admin: str
+    operator: str = ""
+
+    def principal_for(self, supplied: str) -> Principal | None:
+        if not supplied:
+            return None
+        found: Principal | None = None
+        # compare against every token, no early exit
+        for token, role in ((self.admin, Role.ADMIN), (self.operator, Role.OPERATOR)):
+            if token and hmac.compare_digest(supplied.encode(), token.encode()) and found is None:
+                found = Principal(name="token", role=role)
+        return found
+
+    def __repr__(self) -> str:
+        return "ApiTokens(<hidden>)"
