@@ -20,7 +20,7 @@ ADMIN = bearer(ADMIN_TOKEN)
 OPERATOR = bearer(OPERATOR_TOKEN)
 
 
-def test_policy(throttle: AuthThrottle | None = None, **kw: object) -> HttpPolicy:
+def api_policy(throttle: AuthThrottle | None = None, **kw: object) -> HttpPolicy:
     return HttpPolicy.build(
         ApiTokens(admin=ADMIN_TOKEN, operator=OPERATOR_TOKEN),
         throttle=throttle,
@@ -31,5 +31,5 @@ def test_policy(throttle: AuthThrottle | None = None, **kw: object) -> HttpPolic
 def guarded_app(policy: HttpPolicy | None = None, **app_kw: object) -> web.Application:
     """An aiohttp app behind the real HTTP guard, with the test admin/operator tokens."""
     app = web.Application(**app_kw)  # type: ignore[arg-type]
-    install_http_guard(app, policy or test_policy())
+    install_http_guard(app, policy or api_policy())
     return app
