@@ -15,6 +15,7 @@ from sqlalchemy import Connection
 from server.cases.executor import ExecutionResult, ExecutorAdapter, ExecutorUnavailable
 from server.cases.fsm import MSG_EXECUTE, Event, State
 from server.cases.outbox import IdempotentConsumer, OutboxDispatcher
+from server.cases.pinning import SpokenPlan
 from server.cases.plans import Plan, PlanPolicy, validate_plan
 from server.cases.store import (
     ApproverDirectory,
@@ -276,6 +277,26 @@ class CaseService:
             expected_version,
             actor,
             payload={**evidence, "reason": reason},
+        )
+
+    def approve_spoken(
+        self,
+        spoken: SpokenPlan,
+        *,
+        approver: str,
+        challenge_passed: bool,
+        idempotency_key: str | None = None,
+    ) -> TransitionResult:
+        """The voice approval of exactly the plan that was read aloud: refused (PlanChanged) if the case or its
+        plan changed since; the transition itself is pinned to the spoken version, so a change racing this call
+        is refused too (ConflictError)."""
+        spoken.check(self._require(spoken.case_id))
+        return self.approve(
+            spoken.case_id,
+            approver=approver,
+            challenge_passed=challenge_passed,
+            expected_version=spoken.version,
+            idempotency_key=idempotency_key,
         )
 
     # -- internals ----------------------------------------------------------------------------------

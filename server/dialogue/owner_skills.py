@@ -14,6 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 from server.cases.fsm import State
+from server.cases.pinning import PlanChanged, SpokenPlan, spoken_plan
 from server.cases.service import CaseService
 from server.cases.store import ConflictError, GuardRejected, IllegalTransition
 from server.config import Settings
@@ -214,11 +215,12 @@ class OwnerSkills:
         if not self.voiceprints.get_owner(owner_id).can_approve:
             return Reply.say("你没有确认回滚的权限，请让有权限的主人来确认。")
         challenge = self.challenges.issue(owner_id, action=f"case:{case.id}")
-        ctx.state["challenge"] = (challenge.id, case.id)
-        return Reply.say(challenge.prompt, expect="challenge")
+        # the approval is pinned to exactly the plan read aloud now (version + digest)
+        ctx.state["challenge"] = (challenge.id, case.id, SpokenPlan.of(case))
+        return Reply.say(spoken_plan(case.plan), challenge.prompt, expect="challenge")
 
     async def _answer_challenge(self, text: str, ctx: TurnContext) -> Reply:
-        challenge_id, case_id = ctx.state.pop("challenge")
+        challenge_id, case_id, spoken = ctx.state.pop("challenge")
         ident = ctx.speaker.detail if ctx.speaker else None
         if ident is None:
             return Reply.say("没有识别出你的声音，回滚没有执行。")
@@ -228,11 +230,18 @@ class OwnerSkills:
             return Reply.say("验证没有通过，回滚没有执行。需要的话，可以再说一次“确认回滚”。", emotion="sad")
         try:
             await asyncio.to_thread(
-                self.cases.approve,
-                case_id,
+                self.cases.approve_spoken,
+                spoken,
                 approver=approver_id(ctx.owner),
                 challenge_passed=True,
                 idempotency_key=f"approve-{case_id}",
+            )
+        except PlanChanged as exc:
+            log.warning("approval of case %s refused: %s", case_id, exc)
+            return Reply.say(
+                "刚才读给你的方案已经被修改过，回滚没有执行。",
+                "请再说一次“确认回滚”，我会读出新的方案。",
+                emotion="sad",
             )
         except (GuardRejected, IllegalTransition, ConflictError) as exc:
             log.info("approval of case %s refused: %s", case_id, exc)
