@@ -16,6 +16,7 @@ import warnings
 from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import lru_cache
+from typing import Any
 
 from pypinyin import lazy_pinyin
 
@@ -139,12 +140,17 @@ def fuzzy_syllable(syllable: str) -> str:
     return s
 
 
+def _split_chars(chunk: str) -> Any:
+    return list(chunk)
+
+
 @lru_cache(maxsize=4096)
 def fuzzy_key(text: str) -> tuple[str, ...]:
     """One fuzzy syllable per character of normalised ``text`` (non-Han characters stand for themselves)."""
-    syllables = lazy_pinyin(text, errors=lambda chunk: list(chunk))
+    # non-Han runs come back one item per character (pypinyin accepts a list; its stubs say str)
+    syllables = lazy_pinyin(text, errors=_split_chars)
     if len(syllables) != len(text):  # pypinyin always maps Han 1:1; guard against surprises anyway
-        syllables = [lazy_pinyin(ch, errors=lambda c: list(c))[0] for ch in text]
+        syllables = [lazy_pinyin(ch, errors=_split_chars)[0] for ch in text]
     return tuple(fuzzy_syllable(s) for s in syllables)
 
 
@@ -217,7 +223,7 @@ def numerals_to_digits(text: str) -> str:
 
 
 _FULL_DATE = re.compile(r"(?:(\d{4})年)?(\d{1,2})月(\d{1,2})[日号]")
-_DAY_ONLY = re.compile(r"(?<![\d月])(\d{1,2})[日号]")
+_DAY_ONLY = re.compile(r"(?<![\d月])(\d{1,2})(?:日(?!志)|号)")  # "周五日志" is not the 5th
 
 
 def parse_day(u: _Utterance | str, today: date) -> date | None:

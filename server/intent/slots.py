@@ -1,0 +1,85 @@
+"""Slot extraction: days, log kind, workload, volume, minutes, time of day (pure functions).
+
+Days: 今天/昨天/前天/大前天, 11月20日 / 20号 (``matcher.parse_day``) and weekdays: 上周五, 这周一, 周三
+(a bare weekday means the most recent one, today included). Workloads come from the owner's reports, so
+only names that exist can be heard; ASR renders "payment-api" as "payment api" / "paymentapi".
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from datetime import date, timedelta
+
+from server.intent.matcher import _log_kind, _Utterance, parse_day, parse_volume
+
+WEEKDAY_CHARS = "一二三四五六日天"  # 周日 = 周天
+_WEEKDAY = re.compile(r"(上上|上个?|这个?|本)?(?:周|星期|礼拜)([一二三四五六日天1-7])")
+_MINUTES = re.compile(r"(\d+)(?:个)?(分钟|小时|钟头|天)")
+_HALF_HOUR = re.compile(r"半(?:个)?(?:小时|钟头)")
+_CLOCK = re.compile(r"(早上|上午|中午|下午|晚上|凌晨)?(\d{1,2})[点:](半|(\d{1,2})分?)?")
+
+
+def parse_weekday(text: str, today: date) -> date | None:
+    if not (m := _WEEKDAY.search(text)):
+        return None
+    prefix, wd = m.group(1) or "", m.group(2)
+    target = int(wd) - 1 if wd.isdigit() else WEEKDAY_CHARS.index(wd) if wd != "天" else 6
+    target = min(target, 6)
+    monday = today - timedelta(days=today.weekday())
+    if prefix.startswith("上上"):
+        return monday - timedelta(days=14) + timedelta(days=target)
+    if prefix.startswith("上"):
+        return monday - timedelta(days=7) + timedelta(days=target)
+    if prefix:  # 这周/本周
+        return monday + timedelta(days=target)
+    back = (today.weekday() - target) % 7  # bare 周五: the most recent one
+    return today - timedelta(days=back)
+
+
+def parse_day_slot(u: _Utterance, today: date) -> str | None:
+    day = parse_day(u, today) or parse_weekday(u.digits, today)
+    return day.isoformat() if day else None
+
+
+def parse_minutes(u: _Utterance) -> int | None:
+    if _HALF_HOUR.search(u.text):
+        return 30
+    if m := _MINUTES.search(u.digits):
+        n, unit = int(m.group(1)), m.group(2)
+        return n * {"分钟": 1, "小时": 60, "钟头": 60, "天": 1440}[unit]
+    if "一天" in u.text:
+        return 1440
+    return None
+
+
+def parse_clock(u: _Utterance) -> str | None:
+    """ "每天早上九点半" → 09:30; "下午两点" → 14:00."""
+    if not (m := _CLOCK.search(u.digits)):
+        return None
+    hour = int(m.group(2))
+    minute = 30 if m.group(3) == "半" else int(m.group(4) or 0)
+    if m.group(1) in ("下午", "晚上") and hour < 12:
+        hour += 12
+    if hour > 23 or minute > 59:
+        return None
+    return f"{hour:02d}:{minute:02d}"
+
+
+def _squash(s: str) -> str:
+    return re.sub(r"[^0-9a-z\u4e00-\u9fff]", "", s.lower())
+
+
+def find_workload(text: str, workloads: Iterable[str]) -> str | None:
+    """The longest known workload named in ``text`` (separators and case ignored)."""
+    squashed = _squash(text)
+    hits = [w for w in workloads if (k := _squash(w)) and k in squashed]
+    return max(hits, key=len) if hits else None
+
+
+def log_kind(u: _Utterance) -> str | None:
+    return _log_kind(u)
+
+
+def volume_args(u: _Utterance) -> dict[str, int] | None:
+    return parse_volume(u)

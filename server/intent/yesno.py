@@ -1,0 +1,96 @@
+"""Yes / no answers, with hedges — the one place these word lists live.
+
+Read on normalised text (see ``matcher.normalize``). A refusal wins over an agreement in the same answer
+("好的，算了" is a no; "行吧" is a yes; "先别" is a no). Only short answers count: a long sentence that
+happens to contain "好" is not an answer.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+# Leading words that turn the answer into a refusal, even when agreement words follow ("算了，好吧").
+NO_PREFIXES = (
+    "不",
+    "别",
+    "先别",
+    "先不",
+    "算了",
+    "取消",
+    "没必要",
+    "暂时不",
+    "等一下",
+    "等等",
+    "再等",
+    "还是不",
+)
+NO_WORDS = (
+    "不用",
+    "不要",
+    "不行",
+    "不了",
+    "不必",
+    "不需要",
+    "不同意",
+    "算了",
+    "先别",
+    "别动",
+    "取消",
+    "否",
+    "再想想",
+    "想一想",
+    "再说",
+    "等等",
+    "先等",
+    "再等",
+    "暂缓",
+    "缓一缓",
+)
+YES_WORDS = (
+    "好",
+    "好的",
+    "好吧",
+    "行",
+    "行吧",
+    "可以",
+    "是",
+    "是的",
+    "对",
+    "对的",
+    "嗯",
+    "确认",
+    "确定",
+    "同意",
+    "执行",
+    "需要",
+    "要",
+    "没问题",
+    "就这么办",
+    "就这样",
+    "来吧",
+    "开始吧",
+    "ok",
+    "okay",
+    "yes",
+)
+FILLERS = "啊呀吗呢吧哦嗯喂了的呗嘛"
+MAX_ANSWER_CHARS = 12
+
+
+class YesNo(StrEnum):
+    YES = "yes"
+    NO = "no"
+
+
+def yes_no(text: str) -> YesNo | None:
+    """YES, NO, or None when ``text`` (normalised) is not a short answer."""
+    bare = text.strip(FILLERS)
+    if not bare or len(bare) > MAX_ANSWER_CHARS:
+        return None
+    if text.startswith(NO_PREFIXES) or any(w in text for w in NO_WORDS):
+        return YesNo.NO
+    if bare in YES_WORDS or any(bare.startswith(w) for w in YES_WORDS if len(w) > 1):
+        return YesNo.YES
+    if any(w in bare for w in YES_WORDS if len(w) > 1):
+        return YesNo.YES
+    return None
