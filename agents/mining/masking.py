@@ -33,6 +33,23 @@ class MaskingRule:
 
 
 _HEX = "[0-9a-fA-F]"
+_MONTH = r"(?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)[a-z]*\.?"
+_WEEKDAY = r"(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun)[a-z]*,?"
+_CLOCK = r"\d{1,2}:\d{2}(?::\d{2}(?:[.,]\d+)?)?(?: ?[AP]M)?"
+# Host names are values wherever they appear: a dotted name ending in a top-level domain. Country codes that
+# are also common file extensions or words (py, sh, pl, so, md, in, it, is, at, me, no, to, …) are left out.
+_TLDS = (
+    "com|net|org|edu|gov|mil|int|info|biz|name|cloud|app|dev|local|localdomain|lan|internal|corp|home|arpa|"
+    "cn|hk|tw|jp|kr|uk|de|fr|ru|br|au|ca|nl|eu|es|se|ch|pt|om|sg|nz|za|mx|ar|cz|dk|fi|gr|hu|ie|il|ua|vn|th|tr"
+)
+_FQDN = rf"(?:[A-Za-z0-9](?:[A-Za-z0-9\-]*[A-Za-z0-9])?\.)+(?:{_TLDS})\.?"
+# A file name with a well-known extension (programs, libraries, logs, configs, archives) is a value.
+_FILE_EXTENSIONS = (
+    "exe|dll|sys|so|jar|war|ear|class|py|sh|bat|cmd|pl|rb|log|out|err|txt|conf|cfg|ini|xml|json|yaml|yml|"
+    "properties|gz|zip|tar|tgz|xz|rar|rpm|deb|pid|sock|lock|tmp|bak|dat|db|sqlite|html?|php|jsp|js|css|"
+    "png|jpe?g|gif|svg|pdf|docx?|xlsx?|csv|iso|img|msi|cab|mui|manifest|cat"
+)
+_FILE = rf"[\w\-]+(?:\.[\w\-]+)*\.(?i:{_FILE_EXTENSIONS})"
 
 # Level 1: whole whitespace token (wrapping brackets/quotes removed first).
 TOKEN_RULES: tuple[MaskingRule, ...] = (
@@ -50,6 +67,9 @@ TOKEN_RULES: tuple[MaskingRule, ...] = (
     # a host name with a digit or a dot, then a port: msra-sa-41:9000, db-0.mysql.svc:3306
     MaskingRule("host_port", r"(?=[\w.\-]*[\d.])[A-Za-z][\w.\-]*[A-Za-z0-9]:\d{2,5}", "<*>:<*>"),
     MaskingRule("mac", rf"(?:{_HEX}{{2}}:){{5}}{_HEX}{{2}}"),
+    # the common-log-format time: 10/Oct/2000:13:55:36
+    MaskingRule("clf_time", rf"\d{{1,2}}/{_MONTH}/\d{{4}}(?::\d{{2}}){{0,3}}"),
+    MaskingRule("fqdn_port", rf"{_FQDN}:\d{{1,5}}", "<*>:<*>"),
 )
 
 # Level 2: a piece between PIECE_DELIMITERS.
@@ -63,6 +83,8 @@ PIECE_RULES: tuple[MaskingRule, ...] = (
         r"(?:[a-z0-9][a-z0-9\-]*/)?[a-z][a-z0-9\-]*-(?:[0-9a-z]{8,10}-[0-9a-z]{5}|(?=[0-9]*[a-z])(?=[a-z]*\d)[0-9a-z]{5})",
     ),
     MaskingRule("email", r"[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+"),
+    MaskingRule("fqdn", _FQDN),
+    MaskingRule("file_name", _FILE),
     # word_<digits…> ids: blk_-123, attempt_1445_0020_m_000002_0, container_e01_…
     MaskingRule("block_id", r"[A-Za-z][A-Za-z0-9]*_-?[\w\-]*\d[\w\-]*"),
     MaskingRule("hex", rf"0[xX]{_HEX}+|(?={_HEX}*[a-fA-F])(?={_HEX}*\d){_HEX}{{8,}}"),
@@ -74,11 +96,34 @@ PIECE_RULES: tuple[MaskingRule, ...] = (
     ),
     MaskingRule("number", r"[-+]?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?"),
     # words that are values wherever they appear (the Loghub-2.0 "user string / boolean" convention)
-    MaskingRule("value_word", r"(?i:root|admin|null|true|false)"),
+    MaskingRule("value_word", r"(?i:null|true|false)"),
 )
 
 # Rules over the whole message, for values that span whitespace. Each has a cheap substring guard.
 MESSAGE_RULES: tuple[tuple[str, MaskingRule], ...] = (
+    # a date written out in words, with its time: "Sat Jun 18 01:30:59 2005", "Jun 14 15:16:01",
+    # "Fri Jul 01 08:16:53 PDT 2005", "Mon, 7 Dec 2026 10:00:00 +0800" (syslog, ctime, RFC 2822)
+    (
+        ":",
+        MaskingRule(
+            "text_datetime",
+            rf"\b(?:{_WEEKDAY} +)?(?:{_MONTH} +\d{{1,2}},?|\d{{1,2}} +{_MONTH})(?: +\d{{4}})? +{_CLOCK}"
+            r"(?: +(?:[A-Z]{3,5}|[+-]\d{4}))?(?: +\d{4})?\b",
+        ),
+    ),
+    # the word naming an account after "user" is a value ("for user cyrus", "invalid user admin", "user=alice"),
+    # unless it is one of the words that continue a sentence ("user unknown", "user not found", "user name")
+    (
+        "ser",
+        MaskingRule(
+            "user_name",
+            r"(?<![\w\-])((?:[Uu]ser|USER)(?: |=))(?!(?:unknown|name|names|id|ids|not|from|to|by|for|of|is|are|"
+            r"was|has|had|with|in|on|at|and|or|the|a|an|session|sessions|account|login|logged|authentication|"
+            r"request|requests|data|info|agent|mode|space|list|group|groups|process|command|limit|limits)\b)"
+            r"[A-Za-z_][\w.\-]*(?=[\s,;:)\]]|$)",
+            r"\1<*>",
+        ),
+    ),
     # an HTTP request line's target + protocol version is one value ("GET <*>")
     # a container image reference in kubelet messages: Pulling image "registry.io/team/app:v1.2.3"
     ('mage "', MaskingRule("image", r'(?<=[Ii]mage )"[^"\s]+"', '"<*>"')),
@@ -145,7 +190,9 @@ _LONG_DIGITS = re.compile(r"\d{4}")
 _DIGIT_RUN = re.compile(r"\d+(?:\.\d+)?")
 _ADJACENT = re.compile(r"<\*>(?:[.]?<\*>)+")
 _LIST = re.compile(r"<\*>(?:,<\*>)+")  # "10.0.0.1,10.0.0.2": one list value
-_INTERESTING = re.compile(r"[\d/@]|(?i:\b(?:root|admin|null|true|false)\b)")
+_INTERESTING = re.compile(
+    rf"[\d/@]|(?i:\b(?:root|admin|null|true|false)\b)|\.(?:{_TLDS})\b|\.(?i:{_FILE_EXTENSIONS})\b"
+)
 
 
 def collapse(text: str) -> str:
@@ -219,10 +266,17 @@ def mask_piece(piece: str) -> str:
     return _mask_subpieces(piece)
 
 
+# A bracket or quote pair standing alone holds an empty value ("connection from 1.2.3.4 () at …"): the
+# same slot as "(host.example.com)". Attached to a name ("init()") it is a call and stays literal.
+_EMPTY_VALUES = frozenset({"()", "[]", "{}", '""', "''", "<>"})
+
+
 def mask_token(token: str) -> str:
     """Mask one whitespace token; returns it unchanged when nothing in it looks like a value."""
     if token.isdigit():
         return WILDCARD
+    if token in _EMPTY_VALUES:
+        return token[0] + WILDCARD + token[1]
     if not _INTERESTING.search(token):
         return _LIST.sub(WILDCARD, token) if ",<*>" in token else token
     start, end = 0, len(token)

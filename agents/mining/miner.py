@@ -50,6 +50,9 @@ from agents.mining.masking import (
 STATE_VERSION = 1
 
 _VAR, _DELIM, _WEAK, _WORD = 0, 1, 2, 3
+# a context: the position of a literal and the pieces before and after it (the pattern with it blanked)
+_CtxKey = tuple[int, tuple[str, ...], tuple[str, ...]]
+_RARE_LINES = 3  # a literal seen on at most this many lines is rare
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,7 +108,7 @@ class _Tpl:
     pieces: tuple[str, ...]
     count: int
     example: str
-    keys: list[tuple[tuple, str]] = field(default_factory=list)  # registered (context, literal)
+    keys: list[tuple[_CtxKey, str]] = field(default_factory=list)  # registered (context, literal)
     # A cheap necessary condition for ``_generalises(self.pieces, p)``: every wildcard-free position must
     # be equal, checked by one C-level itemgetter before the piece-by-piece test (learning scans buckets).
     probe: Callable[[tuple[str, ...]], Any] = _no_literals
@@ -127,7 +130,7 @@ class _Context:
     open: bool = False  # already generalised: any second literal merges at once
 
 
-class _TokenCache(dict):
+class _TokenCache(dict[str, str]):
     """token -> masked token; a miss masks and remembers (bounded: cleared when full)."""
 
     def __init__(self, limit: int) -> None:
@@ -229,10 +232,11 @@ class TemplateMiner:
     def __init__(
         self,
         *,
-        k_word: int = 4,
+        k_word: int = 6,
         k_weak: int = 2,
         k_many: int = 16,
         min_spread: float = 0.3,
+        k_rare: int = 3,
         persistence: PersistenceHandler | None = None,
         cache_size: int = 200_000,
     ) -> None:
@@ -240,6 +244,7 @@ class TemplateMiner:
         self.k_weak = k_weak
         self.k_many = k_many
         self.min_spread = min_spread
+        self.k_rare = k_rare
         self.persistence = persistence
         self._cache_size = cache_size
         self._tokens = _TokenCache(cache_size)
@@ -251,7 +256,7 @@ class TemplateMiner:
         self._tpls: dict[int, _Tpl] = {}
         self._alias: dict[int, int] = {}
         self._buckets: dict[int, list[int]] = {}
-        self._contexts: dict[tuple, _Context] = {}
+        self._contexts: dict[_CtxKey, _Context] = {}
         self._next_id = 1
         if persistence is not None:
             self.load()
@@ -408,7 +413,7 @@ class TemplateMiner:
         self._alias[drop.id] = keep.id
         return keep
 
-    def _register(self, tpl: _Tpl) -> list[tuple]:
+    def _register(self, tpl: _Tpl) -> list[_CtxKey]:
         """Index each literal position of ``tpl`` under its context; returns contexts now due to merge."""
         due = []
         pieces = tpl.pieces
@@ -425,7 +430,7 @@ class TemplateMiner:
                 due.append(ctx_key)
         return due
 
-    def _varies(self, ctx_key: tuple, ctx: _Context) -> bool:
+    def _varies(self, ctx_key: _CtxKey, ctx: _Context) -> bool:
         """Is the blanked position of this context a parameter, judging by the literals seen there?"""
         n = len(ctx.members)
         if n < self.k_weak:
@@ -440,8 +445,15 @@ class TemplateMiner:
             return True
         # a small vocabulary repeated many times (states, verbs) is structure; values keep coming
         # judged only once the literals have had a chance to repeat (a quick burst of 4 states is no proof)
-        lines = sum(self._tpls[t].count + 1 for t in set(ctx.members.values()) if t in self._tpls)
-        return lines >= 2 * n and n / lines >= self.min_spread
+        counts = [self._tpls[t].count + 1 for t in set(ctx.members.values()) if t in self._tpls]
+        lines = sum(counts)
+        if lines < 2 * n:
+            return False
+        if n / lines >= self.min_spread:
+            return True
+        # values have a long tail: beside a few frequent ones (root), many seen once or twice (git, mysql);
+        # a closed vocabulary (states, verbs) repeats every member
+        return self.k_rare > 0 and sum(1 for c in counts if c <= _RARE_LINES) >= self.k_rare
 
     def _unregister(self, tpl: _Tpl) -> None:
         for ctx_key, piece in tpl.keys:
@@ -452,7 +464,7 @@ class TemplateMiner:
                     del self._contexts[ctx_key]
         tpl.keys.clear()
 
-    def _settle(self, work: list[tuple]) -> None:
+    def _settle(self, work: list[_CtxKey]) -> None:
         """Generalise every due context; merges can make further contexts due (worklist)."""
         while work:
             ctx_key = work.pop()
@@ -492,14 +504,21 @@ class TemplateMiner:
 
     @classmethod
     def from_dict(cls, state: dict[str, Any], **kwargs: Any) -> TemplateMiner:
-        miner = cls(k_word=state.get("k_word", 4), k_weak=state.get("k_weak", 2), **kwargs)
+        miner = cls(k_word=state.get("k_word", 6), k_weak=state.get("k_weak", 2), **kwargs)
         miner._restore(state)
         return miner
 
     def _restore(self, state: dict[str, Any]) -> None:
         if state.get("version") != STATE_VERSION:
             raise ValueError(f"unsupported miner state version {state.get('version')!r}")
-        self.__init__(k_word=self.k_word, k_weak=self.k_weak, cache_size=self._cache_size)  # type: ignore[misc]
+        self.__init__(  # type: ignore[misc]
+            k_word=self.k_word,
+            k_weak=self.k_weak,
+            k_many=self.k_many,
+            min_spread=self.min_spread,
+            k_rare=self.k_rare,
+            cache_size=self._cache_size,
+        )
         self.k_word = int(state["k_word"])
         self.k_weak = int(state["k_weak"])
         self._next_id = int(state["next_id"])
@@ -538,7 +557,7 @@ def _id(t: _Tpl) -> int:
     return t.id
 
 
-def _remember(cache: dict, key: Any, value: Any, limit: int) -> None:
+def _remember(cache: dict[Any, Any], key: Any, value: Any, limit: int) -> None:
     """Bounded cache insert: a full cache starts over (a day's working set refills it in moments)."""
     if len(cache) >= limit:
         cache.clear()

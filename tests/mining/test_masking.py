@@ -29,10 +29,20 @@ from agents.mining.masking import PIECE_RULES, TOKEN_RULES, mask_message, mask_t
         ("alice@example.com", "<*>"),
         ("order-api-7d9f8c6b5-x2x4q", "<*>"),
         ("shop/order-api-7d9f8c6b5-x2x4q", "<*>"),
-        ("user=root", "user=<*>"),
         ("(uid=0)", "(uid=<*>)"),
         ("金额12345元，", "金额<*>元，"),
+        # host names, file names, empty slots, the common-log-format time (generic log shapes)
+        ("proxy.cse.cuhk.edu.hk:5070", "<*>:<*>"),
+        ("(ns.example.com)", "(<*>)"),
+        ("rhost=ip-216-69-148-29.ip.secureserver.net", "rhost=<*>"),
+        ("chrome.exe", "<*>"),
+        ("log4j.properties", "<*>"),
+        ("()", "(<*>)"),
+        ("[10/Oct/2000:13:55:36", "[<*>"),
         # literals stay literal
+        ("init()", "init()"),
+        ("java.lang.NullPointerException:", "java.lang.NullPointerException:"),
+        ("sshd.service", "sshd.service"),
         ("ssh2", "ssh2"),
         ("jk2_init()", "jk2_init()"),
         ("type:create", "type:create"),
@@ -51,6 +61,32 @@ def test_message_rules_image_and_http_request_line():
     assert mask_message('10.0.0.1 "GET /v2/servers/detail HTTP/1.1" status: 200').startswith(
         '<*> "GET <*>" status: <*>'
     )
+
+
+def _shape(message: str) -> str:
+    return " ".join(mask_token(t) for t in mask_message(message).split())
+
+
+@pytest.mark.parametrize(
+    ("message", "shape"),
+    [
+        ("connection from 1.2.3.4 () at Sat Jun 18 01:30:59 2005", "connection from <*> (<*>) at <*>"),
+        ("status=M Fri Jul 01 08:16:53 PDT 2005", "status=M <*>"),
+        ("Jun 14 15:16:01 combo sshd[1]: ok", "<*> combo sshd[<*>]: ok"),
+        ("sent Mon, 7 Dec 2026 10:00:00 +0800", "sent <*>"),
+        ("session opened for user cyrus by (uid=0)", "session opened for user <*> by (uid=<*>)"),
+        ("Invalid user admin from 1.2.3.4", "Invalid user <*> from <*>"),
+        (
+            "logname= uid=0 ruser= rhost=h.example.net user=alice",
+            "logname= uid=<*> ruser= rhost=<*> user=<*>",
+        ),
+        # words that continue the sentence are not account names; a month word without a time is no date
+        ("check pass; user unknown", "check pass; user unknown"),
+        ("user not found in May", "user not found in May"),
+    ],
+)
+def test_message_rules_dates_and_account_names(message: str, shape: str) -> None:
+    assert _shape(message) == shape
 
 
 def test_standalone_prepass_agrees_with_token_masking():
