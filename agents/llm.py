@@ -494,7 +494,7 @@ class LLMClient:
             return result
 
     def _backoff(self, attempt: int, err: Exception) -> float:
-        delay = min(self.config.max_backoff_s, self.config.backoff_s * (2**attempt))
+        delay = min(self.config.max_backoff_s, self.config.backoff_s * (2.0**attempt))
         response = getattr(err, "response", None)
         retry_after = response.headers.get("retry-after") if response is not None else None
         if retry_after:

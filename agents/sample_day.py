@@ -405,7 +405,9 @@ class DayGenerator:
             )
             self._add("business", t, line, c.node_of[pod], ns, pod, w)
 
-    def _image_pull(self, ns: str, w: str, user: str, rollback_user: str, taken: list) -> None:
+    def _image_pull(
+        self, ns: str, w: str, user: str, rollback_user: str, taken: list[tuple[float, float]]
+    ) -> None:
         c, rng = self.cluster, self.rng
         dur = rng.uniform(0.75, 1.5)
         h = self._slot(taken, dur)
@@ -457,7 +459,7 @@ class DayGenerator:
                                        details={"bad_image": bad_image, "bad_tag": bad_tag, "old_image": old_image,
                                                 "rollback_user": rollback_user, "caller": "web-frontend"}))  # fmt: skip
 
-    def _oom(self, ns: str, w: str, taken: list) -> None:
+    def _oom(self, ns: str, w: str, taken: list[tuple[float, float]]) -> None:
         c, rng = self.cluster, self.rng
         dur = rng.uniform(1.0, 2.0)
         h = self._slot(taken, dur)
@@ -485,7 +487,7 @@ class DayGenerator:
         self.incidents.append(Incident("oom", "oom_kill", ns, w, "Deployment", t0, t1, must_mention=[w],
                                        details={"node": host, "pod": pod, "process": "java"}))  # fmt: skip
 
-    def _insufficient_memory(self, ns: str, w: str, user: str, taken: list) -> None:
+    def _insufficient_memory(self, ns: str, w: str, user: str, taken: list[tuple[float, float]]) -> None:
         c, rng = self.cluster, self.rng
         dur = rng.uniform(1.0, 2.5)
         h = self._slot(taken, dur)
@@ -506,7 +508,7 @@ class DayGenerator:
         self.incidents.append(Incident("insufficient-memory", "insufficient_memory", ns, w, "Deployment", t0, t1, user,
                                        must_mention=[w], details={"replicas": replicas, "pending_pods": len(pods)}))  # fmt: skip
 
-    def _unbound_pvc(self, user: str, taken: list) -> None:
+    def _unbound_pvc(self, user: str, taken: list[tuple[float, float]]) -> None:
         rng = self.rng
         sts, sc = rng.choice(STATEFUL_POOL), rng.choice(STORAGE_CLASSES)
         ns = "infra"
@@ -536,7 +538,7 @@ class DayGenerator:
         self.incidents.append(Incident("unbound-pvc", "unbound_pvc", ns, sts, "StatefulSet", t0, t1, user,
                                        must_mention=[sts, sc], details={"storage_class": sc, "pvc": pvc}))  # fmt: skip
 
-    def _hpa(self, ns: str, w: str, taken: list) -> None:
+    def _hpa(self, ns: str, w: str, taken: list[tuple[float, float]]) -> None:
         rng = self.rng
         dur = rng.uniform(2.0, 4.0)
         h = self._slot(taken, dur)
@@ -559,13 +561,13 @@ class DayGenerator:
         self.incidents.append(Incident("hpa-metrics", "hpa_metrics", ns, w, "HorizontalPodAutoscaler", t0, t1,
                                        must_mention=[w], details={"metrics_server_pod": ms_pod}))  # fmt: skip
 
-    def _configmap(self, ns: str, w: str, user: str, taken: list) -> None:
+    def _configmap(self, ns: str, w: str, user: str, taken: list[tuple[float, float]]) -> None:
         rng = self.rng
         dur = rng.uniform(0.75, 1.5)
         h = self._slot(taken, dur)
         t0, t1 = self.at(h), self.at(h + dur)
         cm = f"{w}-config"
-        req = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": cm, "namespace": ns},
+        req: dict[str, Any] = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": cm, "namespace": ns},
                "data": {"db.pool.size": "abc", "db.host": "mysql-proxy.infra.svc", "cache.ttl": "300"}}  # fmt: skip
         self._add(
             "audit",
@@ -582,7 +584,7 @@ class DayGenerator:
         self.incidents.append(Incident("configmap-change", "configmap_change", ns, w, "Deployment", t0, t1, user,
                                        must_mention=[w, user], details={"configmap": cm}))  # fmt: skip
 
-    def _rbac(self, taken: list) -> None:
+    def _rbac(self, taken: list[tuple[float, float]]) -> None:
         rng = self.rng
         user = rng.choice(SUSPICIOUS_USERS)
         binding = (
@@ -956,7 +958,8 @@ def generate_day(
 
 
 def load_ground_truth(path: Path | str) -> dict[str, Any]:
-    return json.loads(Path(path).read_text(encoding="utf-8"))
+    truth: dict[str, Any] = json.loads(Path(path).read_text(encoding="utf-8"))
+    return truth
 
 
 def yesterday(timezone: str = "Asia/Shanghai") -> date:

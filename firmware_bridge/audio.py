@@ -81,7 +81,8 @@ class OpusEncoder:
         frame = as_int16(frame)
         if len(frame) != self.frame_size:
             raise AudioError(f"frame has {len(frame)} samples, expected {self.frame_size}")
-        return self._enc.encode(frame.astype("<i2").tobytes(), self.frame_size)
+        packet: bytes = self._enc.encode(frame.astype("<i2").tobytes(), self.frame_size)
+        return packet
 
     def encode_pcm(self, pcm: np.ndarray) -> list[bytes]:
         return [self.encode(f) for f in split_frames(pcm, self.sample_rate, self.frame_ms)]
@@ -138,7 +139,7 @@ def resample(pcm: np.ndarray, src_rate: int, dst_rate: int) -> np.ndarray:
             x = np.convolve(x, np.ones(k) / k, mode="same")
     n_out = round(len(x) * dst_rate / src_rate)
     t = np.arange(n_out) * (src_rate / dst_rate)
-    y = np.interp(t, np.arange(len(x)), x)
+    y: np.ndarray = np.interp(t, np.arange(len(x)), x)
     return np.clip(np.round(y), -32768, 32767).astype(np.int16)
 
 

@@ -18,6 +18,7 @@ from typing import Any
 from agents.findings import Finding
 from agents.log_agents.common import AgentResult, DayClock, Miner, TemplateHistory, TemplateStats, clean_text
 from agents.log_agents.correlate import Change, configmap_workload, correlate_changes
+from agents.parsers.common import as_obj
 from agents.records import LogKind, LogRecord
 
 READ_VERBS = frozenset({"get", "list", "watch"})
@@ -84,9 +85,10 @@ def images_in(obj: Any) -> dict[str, str]:
         return out
     if not isinstance(obj, dict):
         return out
-    spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
-    tpl = spec.get("template") if isinstance(spec.get("template"), dict) else {}
-    pod_spec = tpl.get("spec") if isinstance(tpl.get("spec"), dict) else spec
+    spec = as_obj(obj.get("spec"))
+    tpl = as_obj(spec.get("template"))
+    tpl_spec = tpl.get("spec")
+    pod_spec: dict[str, Any] = tpl_spec if isinstance(tpl_spec, dict) else spec
     if "jobTemplate" in spec:  # CronJob
         jt = spec["jobTemplate"] if isinstance(spec["jobTemplate"], dict) else {}
         pod_spec = ((jt.get("spec") or {}).get("template") or {}).get("spec") or {}
@@ -172,9 +174,9 @@ class AuditAgent:
 
     def _rbac(self, rec: LogRecord, user: str, verb: str, res: str) -> None:
         ev = decode_audit(rec.raw) or {}
-        body = ev.get("requestObject") if isinstance(ev.get("requestObject"), dict) else {}
-        ref = ev.get("objectRef") if isinstance(ev.get("objectRef"), dict) else {}
-        role_ref = body.get("roleRef") if isinstance(body.get("roleRef"), dict) else {}
+        body = as_obj(ev.get("requestObject"))
+        ref = as_obj(ev.get("objectRef"))
+        role_ref = as_obj(body.get("roleRef"))
         subjects = [
             f"{s.get('kind', '')}:{s.get('name', '')}"
             for s in body.get("subjects") or []

@@ -15,6 +15,7 @@ from agents.log_agents.common import (
     AgentResult,
     DayClock,
     Miner,
+    TemplateAgg,
     TemplateHistory,
     TemplateStats,
     clean_text,
@@ -149,7 +150,7 @@ class BusinessAgent:
         return result
 
     def _service_spikes(
-        self, notable: list, texts: dict[int, str], mentions: dict[int, list[str]]
+        self, notable: list[TemplateAgg], texts: dict[int, str], mentions: dict[int, list[str]]
     ) -> list[Finding]:
         out = []
         for svc, errs in self.svc_errors.items():

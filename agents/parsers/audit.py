@@ -10,7 +10,7 @@ import json
 from datetime import UTC, tzinfo
 from typing import Any
 
-from agents.parsers.common import parse_ts, workload_from_pod, workload_from_replicaset
+from agents.parsers.common import as_obj, parse_ts, workload_from_pod, workload_from_replicaset
 from agents.records import LogKind, LogRecord
 
 _WORKLOAD_RESOURCES = frozenset(
@@ -54,10 +54,10 @@ def audit_from_obj(obj: dict[str, Any], raw: str, tz: tzinfo = UTC) -> LogRecord
     obj = _unwrap(obj)
     if not looks_like_audit(obj):
         return None
-    user = obj.get("user") if isinstance(obj.get("user"), dict) else {}
-    ref = obj.get("objectRef") if isinstance(obj.get("objectRef"), dict) else {}
-    status = obj.get("responseStatus") if isinstance(obj.get("responseStatus"), dict) else {}
-    annotations = obj.get("annotations") if isinstance(obj.get("annotations"), dict) else {}
+    user = as_obj(obj.get("user"))
+    ref = as_obj(obj.get("objectRef"))
+    status = as_obj(obj.get("responseStatus"))
+    annotations = as_obj(obj.get("annotations"))
 
     verb = str(obj.get("verb") or "")
     username = str(user.get("username") or "")

@@ -247,6 +247,11 @@ def first_str(obj: dict[str, Any], keys: tuple[str, ...]) -> str:
     return ""
 
 
+def as_obj(value: object) -> dict[str, Any]:
+    """`value` if it is a JSON object, else an empty one (for optional nested objects of decoded JSON)."""
+    return value if isinstance(value, dict) else {}
+
+
 def dig(obj: Any, *path: str) -> Any:
     for part in path:
         if not isinstance(obj, dict):

@@ -11,6 +11,7 @@ from datetime import UTC, tzinfo
 from typing import Any
 
 from agents.parsers.common import (
+    as_obj,
     has_dotted_keys,
     parse_ts,
     unflatten,
@@ -68,8 +69,8 @@ def event_from_obj(obj: dict[str, Any], raw: str, tz: tzinfo = UTC) -> LogRecord
     target = obj.get("involvedObject") or obj.get("regarding") or {}
     if not isinstance(target, dict):
         target = {}
-    meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
-    series = obj.get("series") if isinstance(obj.get("series"), dict) else {}
+    meta = as_obj(obj.get("metadata"))
+    series = as_obj(obj.get("series"))
     source = obj.get("source") or obj.get("deprecatedSource") or {}
     if not isinstance(source, dict):
         source = {}

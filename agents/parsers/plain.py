@@ -56,6 +56,7 @@ def leading_ts(line: str, tz: tzinfo = UTC, year: int | None = None) -> tuple[fl
         return parse_ts(found.group(1), tz) or 0.0, "", line[found.end() :].lstrip()
     rest = line[m.end() :]
     group = m.lastgroup
+    assert group is not None  # every alternative of _TS is a named group
     text = m.group(group)
     year = year or datetime.now(tz).year
     try:

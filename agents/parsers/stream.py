@@ -238,7 +238,8 @@ def _parse(
                         if line[0] == "[":
                             stats.add_bad(n, "not JSON", line, source)
                             continue
-                        stats.add_bad(n, f"invalid JSON: {exc.msg}", line, source)
+                        reason = exc.msg if isinstance(exc, json.JSONDecodeError) else str(exc)
+                        stats.add_bad(n, f"invalid JSON: {reason}", line, source)
                         if not business:
                             continue
                         got = [business_from_text(line, line, tz, year)]  # keep the text: nothing is lost

@@ -58,7 +58,7 @@ class RetryPolicy:
     sleep: Callable[[float], None] = time.sleep  # tests pass a no-op
 
     def delay(self, attempt: int) -> float:
-        return min(self.max_delay, self.base_delay * (2**attempt))
+        return min(self.max_delay, self.base_delay * (2.0**attempt))
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,7 +260,8 @@ def text_lines(stream: BinaryIO, name: str = "") -> Iterator[str]:
     A truncated or corrupt stream yields every line before the damage (the partial last one included),
     then raises ``SourceError(code="TruncatedObject")``.
     """
-    buffered = stream if isinstance(stream, io.BufferedReader) else io.BufferedReader(stream, READ_CHUNK)
+    # (typeshed wants a RawIOBase for BufferedReader; any binary stream with readinto works: files, HTTP bodies)
+    buffered = stream if isinstance(stream, io.BufferedReader) else io.BufferedReader(stream, READ_CHUNK)  # type: ignore[type-var]
     try:
         try:
             head = buffered.peek(2)[:2]

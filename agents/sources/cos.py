@@ -15,6 +15,7 @@ the SDK then connects to IP:port but still sends (and signs) ``Host: <bucket>.co
 
 from __future__ import annotations
 
+import functools
 import io
 import logging
 from collections.abc import Callable, Iterator
@@ -66,7 +67,8 @@ class CosCredentials:
 
 def _retryable(exc: Exception) -> bool:
     if isinstance(exc, CosServiceError):
-        return exc.get_status_code() >= 500
+        status: int = exc.get_status_code()
+        return status >= 500
     return isinstance(exc, CosClientError)  # connection refused/reset, timeouts
 
 
@@ -128,8 +130,12 @@ class CosSource(LogSource):
             page = self._call(
                 "ListBucket",
                 prefix,
-                lambda m=marker: self.client.list_objects(
-                    Bucket=self.creds.bucket, Prefix=prefix, Marker=m, MaxKeys=self.page_size
+                functools.partial(
+                    self.client.list_objects,
+                    Bucket=self.creds.bucket,
+                    Prefix=prefix,
+                    Marker=marker,
+                    MaxKeys=self.page_size,
                 ),
             )
             contents = page.get("Contents") or []
