@@ -1,5 +1,5 @@
 # The two commands of the README:  `make run`  and  `make test`.
-.PHONY: run test setup lint format bench clean
+.PHONY: run test setup lint typecheck format bench clean
 
 setup:
 	@bash scripts/setup.sh
@@ -12,6 +12,10 @@ test: setup
 
 lint:
 	.venv/bin/ruff check . && .venv/bin/ruff format --check .
+
+# mypy over server/, agents/, firmware_bridge/ (config in pyproject.toml: strict on agents/ and firmware_bridge/)
+typecheck:
+	.venv/bin/mypy
 
 format:
 	.venv/bin/ruff check --fix . && .venv/bin/ruff format .
