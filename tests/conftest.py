@@ -11,6 +11,8 @@ import pytest
 from server.config import Settings
 from tests.paths import REPO
 
+pytest_plugins = ["tests.pg"]  # the throw-away PostgreSQL cluster
+
 
 def make_settings(tmp: Path, **overrides: object) -> Settings:
     """Settings for an isolated instance: its own data/results dirs, ephemeral ports, offline TTS."""

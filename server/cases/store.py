@@ -668,6 +668,7 @@ class CaseStore:
             .where(and_(case_outbox.c.delivered_at.is_(None), case_outbox.c.available_at <= now, free))
             .order_by(case_outbox.c.id)
             .limit(limit)
+            .with_for_update(skip_locked=True)  # PostgreSQL: rows another dispatcher is claiming are skipped
         )
         claimed = []
         with self.db.engine.begin() as c:

@@ -8,16 +8,15 @@ from server.cases.fsm import Risk
 from server.cases.service import CaseService
 from server.cases.store import StaticApprovers
 from server.storage.db import Database
+from tests.pg import DbBackend
 
 APPROVERS = StaticApprovers({"owner:alice": Risk.HIGH, "owner:bob": Risk.LOW})
 
 
 @pytest.fixture
-def db(tmp_path: Path):
-    database = Database.sqlite(tmp_path / "cases.sqlite3")
-    database.create_all()
-    yield database
-    database.dispose()
+def db(db_backend: DbBackend, tmp_path: Path) -> Database:
+    """A fresh database, once on SQLite and once on PostgreSQL (closed by ``db_backend``)."""
+    return db_backend.open(tmp_path / "cases.sqlite3")
 
 
 @pytest.fixture
