@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import sqlite3
 import tempfile
 from collections.abc import Iterable, Sequence
@@ -32,6 +31,7 @@ from zoneinfo import ZoneInfo
 
 from agents.log_agents.audit import RBAC, decode_audit, images_in, is_system
 from agents.log_agents.event import workload_of_object
+from agents.owner_ids import owner_path_id
 from agents.records import LogKind, LogRecord
 
 SCHEMA_VERSION = 1
@@ -85,7 +85,6 @@ _INDEXES = (
     "CREATE INDEX ix_object ON evidence (object, ts)",
     "CREATE INDEX ix_kind_ts ON evidence (kind, ts)",
 )
-_OWNER_OK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 
 
 class EvidenceError(Exception):
@@ -307,11 +306,10 @@ def to_evidence(rec: LogRecord, tid: int = -1) -> Evidence | None:
 
 def store_path(root: Path | str, owner: str, day: str | date) -> Path:
     """Where the store of one (owner, day) lives: ``<root>/evidence/<owner>/<day>.sqlite3``."""
-    if not _OWNER_OK.match(owner):
-        raise ValueError(f"invalid owner name {owner!r}")
+    owner_dir = owner_path_id(owner)  # InvalidOwnerName (a ValueError) for a name no owner can have
     day = day if isinstance(day, str) else day.isoformat()
     date.fromisoformat(day)
-    return Path(root) / "evidence" / owner / f"{day}.sqlite3"
+    return Path(root) / "evidence" / owner_dir / f"{day}.sqlite3"
 
 
 class EvidenceWriter:

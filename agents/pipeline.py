@@ -15,7 +15,6 @@ import contextlib
 import fcntl
 import logging
 import os
-import re
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ from agents.findings import SEVERITIES
 from agents.log_agents import AuditAgent, BusinessAgent, DayClock, EventAgent, TemplateHistory
 from agents.log_agents.common import AgentResult
 from agents.mining import TemplateMiner
+from agents.owner_ids import owner_path_id
 from agents.parsers import ParseStats, parse_stream
 from agents.records import LogKind
 from agents.report import Analysis, Analyst, DayReport, KindStats, SearchIndex
@@ -40,7 +40,6 @@ from agents.sources.base import LogSource, SourceError, day_window
 log = logging.getLogger(__name__)
 
 STAGES = ("source", "parse", "mine", "agents", "index", "analyst", "write")
-_OWNER_OK = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 
 
 class PipelineBusy(RuntimeError):
@@ -97,15 +96,14 @@ class _Timers:
 
 
 def _check(owner: str, day: str) -> None:
-    if not _OWNER_OK.match(owner):
-        raise ValueError(f"invalid owner name {owner!r}")
+    owner_path_id(owner)  # InvalidOwnerName (a ValueError): the same rule as `owners add`
     date.fromisoformat(day)
 
 
 @contextlib.contextmanager
 def run_lock(state_dir: Path, owner: str, day: str) -> Iterator[None]:
     """Exclusive, non-blocking per-(owner, day) lock; released by the OS if the process dies."""
-    path = Path(state_dir) / "locks" / f"{owner}__{day}.lock"
+    path = Path(state_dir) / "locks" / f"{owner_path_id(owner)}__{day}.lock"
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:

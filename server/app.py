@@ -29,7 +29,7 @@ from server.dialogue.session import DialogueServices
 from server.dialogue.skills import Skills
 from server.http.app import build_http_app
 from server.intent.llm_router import LLMIntentRouter
-from server.owners import OwnerApprovers, OwnerDirectory
+from server.owners import AccountDirectory, OwnerApprovers, OwnerDirectory
 from server.scheduler import PipelineScheduler, ensure_sample_data
 from server.speech.models import assemble_whisper_base
 from server.speech.stack import SpeechStack
@@ -64,6 +64,7 @@ class App:
     voiceprints: VoiceprintStore | None = None
     vault: CredentialVault | None = None
     owners: OwnerDirectory | None = None
+    accounts: AccountDirectory | None = None  # cloud account → owner (alert routing)
     cases: CaseService | None = None
     alerts: AlertService | None = None
     delivery: AlertDelivery | None = None
@@ -112,10 +113,14 @@ class App:
         # cases and alerts
         self.cases = CaseService.from_settings(self.db, s, approvers=OwnerApprovers(self.voiceprints))
         reports = ReportStore(s.results_dir)
-        self.delivery = AlertDelivery(s, self.registry, self.cases, self.db)
+        self.accounts = AccountDirectory(self.db, s.alert_account_owners, default_owner=s.default_owner)
+        self.delivery = AlertDelivery(
+            s, self.registry, self.cases, self.db, enrolled_owners=self.owners.enrolled_names
+        )
         self.alerts = AlertService(
             self.db,
             self.cases,
+            owner_resolver=self.accounts.resolve,  # alert → cloud account → owner
             default_owner=s.default_owner,
             on_new_case=self.delivery.on_new_case,
             on_recovered=self.delivery.on_recovered,
@@ -152,16 +157,17 @@ class App:
         # sockets: devices, HTTP, MCP
         self.device_server = DeviceServer(s, self.services.session_factory(), self.registry)
         await self.device_server.start()
+        alerts, cases, voiceprints, vault = self.alerts, self.cases, self.voiceprints, self.vault
         http_app = build_http_app(
             s,
             self.registry,
             extra_setup=[
-                lambda app: setup_alert_routes(app, s, self.alerts),
-                lambda app: setup_case_routes(app, self.cases),
+                lambda app: setup_alert_routes(app, s, alerts),
+                lambda app: setup_case_routes(app, cases),
                 lambda app: setup_owner_routes(
                     app,
-                    store=self.voiceprints,
-                    vault=self.vault,
+                    store=voiceprints,
+                    vault=vault,
                     admin_token=s.admin_token.get_secret_value(),
                 ),
             ],
@@ -179,6 +185,10 @@ class App:
 
         self.verifier = VerificationSweeper(self.cases, self.alerts.is_case_recovered, s.verify_timeout_s)
         self.verifier.start()
+        # committed cases a crash left unannounced are traced and announced now (queued ones wait in the DB)
+        self.background.append(
+            asyncio.create_task(self.delivery.resume(self.alerts.store.get_alert), name="resume-cases")
+        )
         if run_pipeline:
             self.background.append(asyncio.create_task(self._bootstrap_reports(), name="bootstrap-reports"))
         log.info(
@@ -200,6 +210,9 @@ class App:
         self.scheduler.start(catch_up=True)
 
     async def stop(self) -> None:
+        """Stop accepting (webhooks answer 503, sockets close), drain in-flight work, then close the database."""
+        if self.alerts is not None:
+            self.alerts.stop_accepting()
         for task in self.background:
             task.cancel()
         if self.scheduler is not None:
@@ -209,7 +222,10 @@ class App:
         if self.device_server is not None:
             await self.device_server.stop()
         if self.http_runner is not None:
+            # closes the listener, waits for in-flight requests; the alert intake drains on cleanup
             await self.http_runner.cleanup()
+        if self.delivery is not None:
+            await self.delivery.close()
         if self.mcp_http is not None:
             await self.mcp_http.stop()
         if self.agent is not None:
@@ -244,9 +260,8 @@ def _open_index(settings: Settings) -> Any:
 
 
 async def run_forever(settings: Settings) -> None:
+    """Run until SIGTERM/SIGINT, then stop cleanly (``xiaozhi-ops serve``)."""
+    from server.commands.serve import run_until_signalled
+
     app = App(settings)
-    await app.start()
-    try:
-        await asyncio.Event().wait()
-    finally:
-        await app.stop()
+    await run_until_signalled(app.start, app.stop)

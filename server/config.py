@@ -86,6 +86,9 @@ class Settings(BaseSettings):
     executor_url: str = ""
     executor_token: SecretStr = SecretStr("")
     executor_dry_run: bool = True
+    executor_timeout_s: float = 120.0  # per executor call; a rollout undo can take minutes to answer
+    alert_account_owners: str = ""  # cloud account → owner, e.g. "uin:100001=alice,receiver:team-b=bob"
+    device_owners: str = ""  # device id → owner whose queued alerts it may speak, e.g. "aa:bb:cc:dd:ee:ff=alice"
     verify_timeout_s: float = (
         600.0  # after an action: the alert must recover within this, else the case is PARKED
     )

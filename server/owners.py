@@ -1,23 +1,192 @@
-"""Who the owners are and where their logs come from.
+"""Who the owners are, where their logs come from, and which cloud accounts are theirs.
 
 The default owner (embedded defaults) reads the local sample logs. Enrolled owners read their own COS
 bucket with the keys bound in the vault; keys are decrypted only to build a client and never leave it.
+
+Alert routing: alert → cloud account → owner. An account is a typed id — ``uin:<n>`` / ``appid:<n>`` (Tencent Cloud
+Monitor callbacks carry both), ``account:<v>`` (an Alertmanager ``account``/``tenant`` label), ``receiver:<name>``
+(the Alertmanager receiver). Bindings are stored when keys are bound (``owners bind-keys --uin/--app-id``, the
+accounts API) or configured (``XOPS_ALERT_ACCOUNT_OWNERS``). An alert no binding claims belongs to the default owner.
 """
 
 from __future__ import annotations
 
 import logging
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
+
+from sqlalchemy import Column, DateTime, String, Table, delete, insert, select
 
 from agents.records import LogKind
 from agents.sources.base import KeyTemplate, LogSource, SourceConfig
 from server.cases.fsm import Risk
 from server.cases.store import ApproverRights
 from server.config import Settings
+from server.storage.db import Database, metadata
 from server.vault.store import CredentialVault, OwnerCredentials
 from server.voiceprint.store import OwnerError, VoiceprintStore
 
+if TYPE_CHECKING:
+    from server.alerts.models import Alert
+
 log = logging.getLogger(__name__)
+
+owner_accounts = Table(
+    "owner_accounts",
+    metadata,
+    Column("account", String(160), primary_key=True),  # typed id, e.g. "uin:100001" — one owner per account
+    Column("owner", String(128), nullable=False, index=True),
+    Column("bound_at", DateTime(timezone=True), nullable=False),
+)
+
+ACCOUNT_KINDS = ("uin", "appid", "account", "receiver")
+_ACCOUNT_VALUE = re.compile(r"^[\w.@:-]{1,128}$")
+
+
+class AccountError(ValueError):
+    """An account id or binding that cannot be used; the message says which and why."""
+
+
+def account_key(kind: str, value: str) -> str:
+    """The one spelling of an account id: ``<kind>:<value>`` (kind lower-case, value trimmed)."""
+    kind, value = kind.strip().lower().replace("_", "").replace("-", ""), str(value).strip()
+    if kind not in ACCOUNT_KINDS:
+        raise AccountError(f"account kind {kind!r} is not one of {', '.join(ACCOUNT_KINDS)}")
+    if not _ACCOUNT_VALUE.match(value):
+        raise AccountError(f"account {kind} {value!r} must be 1-128 letters, digits or . _ @ : -")
+    if kind in ("uin", "appid") and not value.isdigit():
+        raise AccountError(f"Tencent Cloud {kind} must be a number, got {value!r}")
+    return f"{kind}:{value}"
+
+
+def parse_account(text: str) -> str:
+    """``"uin:100001"`` → the canonical key (raises AccountError)."""
+    kind, sep, value = text.partition(":")
+    if not sep:
+        raise AccountError(
+            f"account {text!r} must look like KIND:VALUE (KIND one of {', '.join(ACCOUNT_KINDS)})"
+        )
+    return account_key(kind, value)
+
+
+def alert_accounts(alert: Alert) -> list[str]:
+    """Every account id an alert names, most specific first."""
+    raw = alert.raw if isinstance(alert.raw, dict) else {}
+    found: list[tuple[str, object]] = []
+    if alert.source == "tencent":
+        found += [("appid", raw.get("appId")), ("uin", raw.get("uin"))]
+    labels = alert.labels or {}
+    found += [
+        ("appid", labels.get("appid") or labels.get("app_id")),
+        ("uin", labels.get("uin")),
+        ("account", labels.get("account") or labels.get("tenant")),
+        ("receiver", labels.get("receiver")),
+    ]
+    if alert.account:
+        found.append(("account", alert.account))
+    keys: list[str] = []
+    for kind, value in found:
+        if value is None or str(value).strip() == "":
+            continue
+        try:
+            key = account_key(kind, str(value))
+        except AccountError:
+            continue
+        if key not in keys:
+            keys.append(key)
+    return keys
+
+
+@dataclass(frozen=True)
+class AccountBinding:
+    account: str
+    owner: str
+
+
+class AccountDirectory:
+    """Account → owner bindings (database) plus configured ones (``XOPS_ALERT_ACCOUNT_OWNERS``).
+
+    A stored binding wins over configuration: it was made by binding that owner's keys."""
+
+    def __init__(self, db: Database, configured: str = "", *, default_owner: str = "default") -> None:
+        self.db = db
+        self.default_owner = default_owner
+        self.configured = parse_account_owners(configured)
+
+    def bind(self, owner: str, accounts: Iterable[str]) -> list[str]:
+        """Bind each account (canonical keys or KIND:VALUE text) to ``owner``; rebinding moves it. Returns the keys."""
+        keys = [parse_account(a) for a in accounts]
+        now = datetime.now(UTC)
+        with self.db.engine.begin() as conn:
+            for key in keys:
+                conn.execute(delete(owner_accounts).where(owner_accounts.c.account == key))
+                conn.execute(insert(owner_accounts).values(account=key, owner=owner, bound_at=now))
+        if keys:
+            log.info("accounts %s bound to owner %s", ", ".join(keys), owner)
+        return keys
+
+    def unbind(self, accounts: Iterable[str]) -> None:
+        keys = [parse_account(a) for a in accounts]
+        with self.db.engine.begin() as conn:
+            conn.execute(delete(owner_accounts).where(owner_accounts.c.account.in_(keys)))
+
+    def bindings(self, owner: str | None = None) -> list[AccountBinding]:
+        q = select(owner_accounts).order_by(owner_accounts.c.account)
+        if owner is not None:
+            q = q.where(owner_accounts.c.owner == owner)
+        with self.db.engine.connect() as conn:
+            stored = [AccountBinding(r.account, r.owner) for r in conn.execute(q)]
+        known = {b.account for b in stored}
+        extra = [
+            AccountBinding(k, o)
+            for k, o in self.configured.items()
+            if k not in known and (owner is None or o == owner)
+        ]
+        return stored + extra
+
+    def owner_of(self, accounts: list[str]) -> str | None:
+        if not accounts:
+            return None
+        with self.db.engine.connect() as conn:
+            rows = {
+                r.account: r.owner
+                for r in conn.execute(select(owner_accounts).where(owner_accounts.c.account.in_(accounts)))
+            }
+        for key in accounts:  # most specific first
+            if key in rows:
+                return rows[key]
+            if key in self.configured:
+                return self.configured[key]
+        return None
+
+    def resolve(self, alert: Alert) -> str:
+        """``AlertService.owner_resolver``: the owner whose account raised the alert, else the default owner."""
+        accounts = alert_accounts(alert)
+        owner = self.owner_of(accounts)
+        if owner is None:
+            if accounts:
+                log.info("alert from unbound account(s) %s: routed to the default owner", ", ".join(accounts))
+            return self.default_owner
+        return owner
+
+
+def parse_account_owners(text: str) -> dict[str, str]:
+    """``"uin:100001=alice, receiver:team-b=bob"`` → {"uin:100001": "alice", "receiver:team-b": "bob"}."""
+    out: dict[str, str] = {}
+    for item in (text or "").split(","):
+        item = item.strip()
+        if not item:
+            continue
+        account, sep, owner = item.rpartition("=")
+        if not sep or not owner.strip():
+            raise AccountError(f"XOPS_ALERT_ACCOUNT_OWNERS entry {item!r} must be KIND:VALUE=OWNER")
+        out[parse_account(account)] = owner.strip()
+    return out
+
 
 KIND_KEYS = {"business": LogKind.BUSINESS, "event": LogKind.EVENT, "audit": LogKind.AUDIT}
 

@@ -18,6 +18,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from agents.owner_ids import owner_path_id
 from agents.report import Analysis, DayReport
 
 ANALYSIS_MD = "llm_analysis.md"
@@ -29,7 +30,7 @@ _AT_FDCWD = -100
 
 
 def result_dir(results_dir: Path | str, day: str, owner: str) -> Path:
-    return Path(results_dir) / day / owner
+    return Path(results_dir) / day / owner_path_id(owner)  # 张三 → u-<hash>: one stable id per owner name
 
 
 def _fsync_dir(path: Path) -> None:

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 from agents.findings import Finding
+from agents.owner_ids import owner_path_id
 from agents.records import LogKind, LogRecord
 
 HOURS = 24
@@ -262,7 +263,7 @@ class TemplateHistory:
     """
 
     def __init__(self, state_dir: Path, owner: str, kind: LogKind) -> None:
-        self.path = Path(state_dir) / "template_history" / owner / f"{kind.value}.json"
+        self.path = Path(state_dir) / "template_history" / owner_path_id(owner) / f"{kind.value}.json"
         self.data = self._load()
 
     def _load(self) -> dict[str, Any]:

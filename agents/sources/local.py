@@ -30,6 +30,7 @@ from datetime import date
 from pathlib import Path
 from typing import Literal
 
+from agents.owner_ids import InvalidOwnerName, owner_path_id
 from agents.records import LogKind
 from agents.sources.base import (
     LogSource,
@@ -57,9 +58,11 @@ def cos_mirror_dir(root: Path, owner: str) -> Path:
 
 
 def _safe(owner: str) -> str:
-    if not owner or owner in (".", "..") or "/" in owner or "\\" in owner or "\x00" in owner:
-        raise SourceError(f"invalid owner name {owner!r}", code="InvalidOwner")
-    return owner
+    """The owner's directory: ``owner_path_id`` (plain ASCII names as they are, 张三 → u-<hash>)."""
+    try:
+        return owner_path_id(owner)
+    except InvalidOwnerName as exc:
+        raise SourceError(str(exc), code="InvalidOwner") from None
 
 
 def _is_log(path: Path) -> bool:

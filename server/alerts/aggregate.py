@@ -86,11 +86,11 @@ class Aggregator:
             self.groups[g.group_key] = group
             self._groups_by_id[g.id] = group
         for a in firing_rows:
-            group = self._groups_by_id.get(a.group_id)
-            if group is None:
+            owner_group = self._groups_by_id.get(a.group_id)
+            if owner_group is None:
                 continue  # a firing row whose group was closed by hand; the next notification regroups it
             self.alerts[a.fingerprint] = OpenAlert(a.id, a.fingerprint, a.group_id, a.count)
-            group.firing.add(a.fingerprint)
+            owner_group.firing.add(a.fingerprint)
 
     def group(self, group_id: str) -> OpenGroup | None:
         return self._groups_by_id.get(group_id)
@@ -106,12 +106,13 @@ class Aggregator:
             storm = self._count(group, now)
             return Outcome("repeat", open_alert.id, group.id, storm_started=storm)
 
-        group = self.groups.get(alert.group_key)
-        new_group = group is None
-        if group is None:
-            group = OpenGroup(id=new_id(), group_key=alert.group_key)
-            self.groups[alert.group_key] = group
-            self._groups_by_id[group.id] = group
+        found = self.groups.get(alert.group_key)
+        new_group = found is None
+        if found is None:
+            found = OpenGroup(id=new_id(), group_key=alert.group_key)
+            self.groups[alert.group_key] = found
+            self._groups_by_id[found.id] = found
+        group = found
         open_alert = OpenAlert(new_id(), alert.fingerprint, group.id, 1)
         self.alerts[alert.fingerprint] = open_alert
         group.firing.add(alert.fingerprint)

@@ -47,11 +47,13 @@ def parse_alertmanager(body: Any) -> list[Alert]:
     alerts = body.get("alerts")
     if not isinstance(alerts, list) or not alerts:
         raise AlertValidationError("alerts must be a non-empty list")
-    common = body.get("commonLabels") if isinstance(body.get("commonLabels"), Mapping) else {}
-    return [_one(item, i, common) for i, item in enumerate(alerts)]
+    labels = body.get("commonLabels")
+    common: Mapping[str, Any] = labels if isinstance(labels, Mapping) else {}
+    receiver = _s(body.get("receiver"))  # routes to an owner when bound (receiver:<name>)
+    return [_one(item, i, common, receiver) for i, item in enumerate(alerts)]
 
 
-def _one(item: Any, index: int, common: Mapping[str, Any]) -> Alert:
+def _one(item: Any, index: int, common: Mapping[str, Any], receiver: str = "") -> Alert:
     where = f"alerts[{index}]"
     if not isinstance(item, Mapping):
         raise AlertValidationError(f"{where} must be a JSON object")
@@ -76,6 +78,8 @@ def _one(item: Any, index: int, common: Mapping[str, Any]) -> Alert:
     out_labels = dict(labels)
     if item.get("fingerprint"):
         out_labels["am_fingerprint"] = _s(item.get("fingerprint"))
+    if receiver:
+        out_labels.setdefault("receiver", receiver)
     account = labels.get("account") or labels.get("tenant") or labels.get("appid") or None
     return Alert(
         source="alertmanager",

@@ -2,8 +2,9 @@
 
 Neither Tencent Cloud Monitor nor Alertmanager signs its callbacks, so a request is accepted when it carries the
 configured BasicAuth credentials (Tencent: put them in the callback URL's userinfo) and/or the secret path token.
-With neither configured, only loopback clients are accepted. Replies go out before processing (Tencent waits 5 s
-and retries up to 3 times, reusing the sessionId, which is how replays are recognised).
+With neither configured, only loopback clients are accepted. A reply of 200 goes out only after the notification is
+committed to the database; when it cannot be (disk full, database down, shutting down) the answer is 503 and the
+sender retries (Tencent waits 5 s and retries up to 3 times reusing the sessionId; Alertmanager retries 5xx, never 4xx).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from aiohttp import web
 
 from server.alerts.alertmanager import parse_alertmanager
 from server.alerts.models import AlertValidationError
-from server.alerts.service import AlertService
+from server.alerts.service import AlertService, IntakeUnavailable
 from server.alerts.tencent import is_probe, parse_tencent, session_id_of
 
 log = logging.getLogger(__name__)
@@ -112,11 +113,9 @@ class _Handlers:
             alert = parse_tencent(body, tz=self.tz)
         except AlertValidationError as exc:
             return _bad_request(f"invalid Tencent alarm: {exc}")
-        status = self.service.submit([alert], source="tencent", session_id=alert.session_id)
-        if status == "busy":
-            return web.json_response(
-                {"error": "intake queue full, retry"}, status=503, headers={"Retry-After": "5"}
-            )
+        refused = await _commit(self.service, [alert], "tencent", alert.session_id)
+        if refused is not None:
+            return refused
         return web.json_response({"sessionId": alert.session_id, "retCode": 0})
 
     async def alertmanager(self, request: web.Request) -> web.Response:
@@ -129,19 +128,50 @@ class _Handlers:
             alerts = parse_alertmanager(body)
         except AlertValidationError as exc:
             return _bad_request(f"invalid Alertmanager webhook: {exc}")
-        status = self.service.submit(alerts, source="alertmanager")
-        if status == "busy":
-            return web.json_response(
-                {"error": "intake queue full, retry"}, status=503, headers={"Retry-After": "5"}
-            )
+        refused = await _commit(self.service, alerts, "alertmanager", None)
+        if refused is not None:
+            return refused
         return web.json_response({"status": "accepted", "alerts": len(alerts)})
 
 
+async def _commit(
+    service: AlertService, alerts: list[Any], source: str, session_id: str | None
+) -> web.Response | None:
+    """Answer only after the notification is committed; None means "stored" (or already stored)."""
+    try:
+        status = await service.accept(alerts, source=source, session_id=session_id)
+    except IntakeUnavailable as exc:
+        return web.json_response(
+            {"error": f"alert not stored, retry later: {exc}"}, status=503, headers={"Retry-After": "30"}
+        )
+    if status == "busy":
+        return web.json_response(
+            {"error": "intake busy or shutting down, retry"}, status=503, headers={"Retry-After": "5"}
+        )
+    return None
+
+
+async def read_body(request: web.Request, limit: int = MAX_BODY_BYTES) -> bytes | None:
+    """The whole request body (however many TCP segments it arrives in), or None when it exceeds ``limit``.
+
+    ``StreamReader.read(n)`` returns what has arrived so far, not the body: read until EOF, chunk by chunk."""
+    if request.content_length is not None and request.content_length > limit:
+        return None
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        chunk = await request.content.read(64 * 1024)
+        if not chunk:
+            return b"".join(chunks)
+        size += len(chunk)
+        if size > limit:
+            return None
+        chunks.append(chunk)
+
+
 async def _read_json(request: web.Request) -> tuple[Any, web.Response | None]:
-    if request.content_length is not None and request.content_length > MAX_BODY_BYTES:
-        return None, _too_large()
-    raw = await request.content.read(MAX_BODY_BYTES + 1)
-    if len(raw) > MAX_BODY_BYTES:
+    raw = await read_body(request, MAX_BODY_BYTES)
+    if raw is None:
         return None, _too_large()
     if not raw.strip():
         return None, _bad_request("empty body: expected a JSON object")

@@ -1,8 +1,12 @@
 """AlertService: intake → dedup/aggregate → store → a case for every new firing group.
 
-Webhook handlers call ``submit`` (non-blocking, answers in microseconds); one worker drains the queue in batches and
-writes each batch in one transaction in a thread, so a burst of alerts costs a handful of commits, not one each.
-After the commit, ``on_new_case(case, alert)`` fires for each new group (the lead wires it to tracing + delivery).
+Durable intake: webhook handlers ``await accept(...)``, which returns only after the notification is committed
+(SQLite WAL with ``synchronous=FULL``: fsync'd by the database) — so a 200 always means "stored". Concurrent requests
+are group-committed: one worker drains the queue in batches and writes each batch in one transaction in a thread,
+so a burst costs a handful of fsyncs, not one each. Dedup lives in the database (``webhook_receipts`` primary key on
+the sessionId, the partial unique index on firing fingerprints); nothing is remembered in memory, so a notification
+whose commit failed (disk full, database locked) is *not* a duplicate when the sender retries it.
+After the commit, ``on_new_case(case, alert)`` fires for each new group (the app wires it to tracing + delivery).
 """
 
 from __future__ import annotations
@@ -14,11 +18,12 @@ import json
 import logging
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
+
+from sqlalchemy.exc import OperationalError
 
 from server.alerts.aggregate import DEFAULT_THRESHOLD, DEFAULT_WINDOW_S, Aggregator, Outcome
 from server.alerts.models import Alert
@@ -34,6 +39,12 @@ NewCaseHook = Callable[[Case, Alert], Awaitable[None] | None]
 RecoveredHook = Callable[[Case, GroupRecord], Awaitable[None] | None]
 OwnerResolver = Callable[[Alert], str]
 SubmitStatus = Literal["accepted", "duplicate", "busy"]
+ItemStatus = Literal["accepted", "duplicate", "failed"]
+
+
+class IntakeUnavailable(Exception):
+    """The notification could not be committed (disk full, database unavailable): answer 503 so the sender retries."""
+
 
 _SEVERITY_RANK = {"info": 0, "warning": 1, "critical": 2}
 
@@ -44,6 +55,9 @@ class _Item:
     session_id: str | None
     source: str
     received: float
+    done: asyncio.Future[ItemStatus] | None = None  # resolved once the item is committed (or failed)
+    status: ItemStatus = "failed"
+    error: str = ""
 
 
 @dataclass
@@ -73,7 +87,6 @@ class AlertService:
         storm_threshold: int = DEFAULT_THRESHOLD,
         queue_size: int = 20000,
         batch_max: int = 500,
-        remember_sessions: int = 100_000,
     ) -> None:
         self.store = AlertStore(db)
         self.cases = cases
@@ -85,8 +98,7 @@ class AlertService:
         self.batch_max = batch_max
         self._queue_size = queue_size
         self._queue: asyncio.Queue[_Item] | None = None
-        self._recent: OrderedDict[str, None] = OrderedDict()
-        self._remember = remember_sessions
+        self._accepting = False
         self._worker: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._hook_tasks: set[asyncio.Task[Any]] = set()
@@ -103,9 +115,15 @@ class AlertService:
         self._queue = asyncio.Queue(self._queue_size)
         await asyncio.to_thread(self._load)
         self._worker = self._loop.create_task(self._run(), name="alert-intake")
+        self._accepting = True
+
+    def stop_accepting(self) -> None:
+        """Shutdown, first step: new notifications get 503 (the sender retries); queued ones still commit."""
+        self._accepting = False
 
     async def stop(self) -> None:
-        """Process what is queued, then stop."""
+        """Stop accepting, commit and answer what is queued, then stop."""
+        self._accepting = False
         if self._worker is None:
             return
         await self.drain()
@@ -126,23 +144,26 @@ class AlertService:
 
     # -- intake -------------------------------------------------------------------------------------
 
-    def submit(self, alerts: list[Alert], *, source: str, session_id: str | None = None) -> SubmitStatus:
-        """Queue one webhook notification. Non-blocking; call from the event loop."""
-        if self._queue is None:
+    async def accept(
+        self, alerts: list[Alert], *, source: str, session_id: str | None = None
+    ) -> SubmitStatus:
+        """Store one webhook notification; returns after it is committed ("accepted"), or after the database
+        confirmed its sessionId was stored before ("duplicate"). "busy": the queue is full or the service is
+        shutting down. Raises IntakeUnavailable when the commit failed (the caller answers 503)."""
+        if self._queue is None or self._loop is None:
             raise RuntimeError("AlertService.start() was not awaited")
-        if session_id and session_id in self._recent:
-            self._recent.move_to_end(session_id)
-            self.totals.duplicates += 1
-            return "duplicate"
+        if not self._accepting:
+            return "busy"
+        item = _Item(alerts, session_id, source, time.time(), done=self._loop.create_future())
         try:
-            self._queue.put_nowait(_Item(alerts, session_id, source, time.time()))
+            self._queue.put_nowait(item)
         except asyncio.QueueFull:
             return "busy"  # the sender retries (Tencent up to 3 times); nothing is half-accepted
-        if session_id:
-            self._recent[session_id] = None
-            if len(self._recent) > self._remember:
-                self._recent.popitem(last=False)
-        return "accepted"
+        assert item.done is not None
+        status = await asyncio.shield(item.done)  # a client that hangs up does not cancel the commit
+        if status == "failed":
+            raise IntakeUnavailable(item.error or "the alert could not be stored")
+        return status
 
     def ingest(self, items: list[tuple[list[Alert], str, str | None]]) -> IngestReport:
         """Synchronous path (tests, tools): process ``(alerts, source, session_id)`` notifications now."""
@@ -189,10 +210,14 @@ class AlertService:
                 batch.append(self._queue.get_nowait())
             try:
                 await asyncio.to_thread(self._process, batch)
-            except Exception:
-                log.exception("alert batch of %d notifications failed", len(batch))
+            except Exception as exc:
+                log.error("alert batch of %d notifications not stored: %s", len(batch), _short(exc))
+                for item in batch:
+                    item.status, item.error = "failed", _short(exc)
             finally:
-                for _ in batch:
+                for item in batch:
+                    if item.done is not None and not item.done.done():
+                        item.done.set_result(item.status)
                     self._queue.task_done()
 
     def _ensure_loaded(self) -> None:
@@ -214,11 +239,26 @@ class AlertService:
 
     def _process(self, items: list[_Item]) -> IngestReport:
         with self._lock:  # the worker and a direct ``ingest`` call must not interleave on the aggregator
+            try:
+                self._ensure_loaded()
+            except Exception as exc:
+                for item in items:
+                    item.status, item.error = "failed", _short(exc)
+                raise
             return self._process_locked(items)
 
     def _process_locked(self, items: list[_Item]) -> IngestReport:
         try:
             return self._process_batch(items)
+        except OperationalError as exc:
+            # the database itself failed (disk full, unavailable, locked too long): every item fails alike,
+            # nothing was committed, and the senders retry on the 503
+            for item in items:
+                item.status, item.error = "failed", _short(exc)
+            log.error(
+                "alert intake: database unavailable, %d notifications refused: %s", len(items), _short(exc)
+            )
+            raise
         except Exception:
             if len(items) == 1:
                 raise
@@ -229,8 +269,9 @@ class AlertService:
                 self._load()
                 try:
                     one = self._process_batch([item])
-                except Exception:
+                except Exception as exc:
                     log.exception("alert notification (session %s) could not be stored", item.session_id)
+                    item.status, item.error = "failed", _short(exc)
                     report.errors += 1
                     continue
                 _merge(report, one)
@@ -245,9 +286,11 @@ class AlertService:
                 seen = self.store.known_sessions(conn, sids)
                 for item in items:
                     report.received += 1
+                    item.status = "accepted"
                     if item.session_id:
                         if item.session_id in seen:
                             report.duplicates += 1
+                            item.status = "duplicate"
                             continue
                         seen.add(item.session_id)
                         writes.receipts.append(
@@ -281,7 +324,13 @@ class AlertService:
                             conn=conn,
                         )
         except Exception:
-            self._load()  # memory ran ahead of the rolled-back transaction
+            for item in items:
+                item.status = "failed"
+            try:
+                self._load()  # memory ran ahead of the rolled-back transaction
+            except Exception as exc:  # the database is down: reload on the next batch
+                log.warning("alert intake state not reloaded: %s", _short(exc))
+                self._loaded = False
             raise
         for group_id, row in writes.group_rows.items():
             state = self.aggregator.group(group_id)
@@ -291,7 +340,10 @@ class AlertService:
         report.new_cases = [c.id for c, _ in created]
         report.new_groups = len(created)
         _merge(self.totals, report, keep_ids=False)
-        self._after_commit(created, writes.resolved_groups)
+        try:  # committed: whatever happens in the hooks, these notifications are stored
+            self._after_commit(created, writes.resolved_groups)
+        except Exception:
+            log.exception("alert hooks after commit failed; the cases resume at the next start")
         return report
 
     def _record(
@@ -432,9 +484,10 @@ class AlertService:
             group = self.store.get_group(group_id)
             if group is None or group.case_id is None:
                 continue
-            case = self.cases.get_case(group.case_id)
-            if case is None:
+            found = self.cases.get_case(group.case_id)
+            if found is None:
                 continue
+            case = found
             try:
                 if case.status is State.VERIFYING:
                     self.cases.verify(case.id, actor="alerts", recovered=True)
@@ -456,7 +509,7 @@ class AlertService:
                 result = hook(*args)
                 if inspect.isawaitable(result):
                     log.warning("async hook %r called without a running service loop; not awaited", hook)
-                    result.close()  # type: ignore[union-attr]
+                    result.close()  # type: ignore[attr-defined]
             except Exception:
                 log.exception("alert hook %r failed", hook)
             return
@@ -506,6 +559,13 @@ def _group_update(g: dict[str, Any]) -> dict[str, Any]:
         "b_aggregated": g["aggregated"],
         "b_case_id": g["case_id"],
     }
+
+
+def _short(exc: BaseException) -> str:
+    """One line for logs and 503 bodies: the driver's message without SQL or parameters."""
+    orig = getattr(exc, "orig", None)
+    lines = str(orig if orig is not None else exc).strip().splitlines()
+    return (lines[0] if lines else type(exc).__name__)[:200]
 
 
 def _dt(ts: float) -> datetime:

@@ -27,6 +27,7 @@ from sqlalchemy import (
     update,
 )
 
+from server.alerts.models import Alert
 from server.storage.db import Database, metadata
 
 alerts = Table(
@@ -306,6 +307,33 @@ class AlertStore:
             q = q.where(and_(*conds))
         with self.db.engine.connect() as c:
             return [_alert_record(r) for r in c.execute(q)]
+
+    def get_alert(self, alert_id: str) -> Alert | None:
+        """The stored alert as the intake parsed it (start-up resume re-traces committed cases from it)."""
+        with self.db.engine.connect() as c:
+            r = c.execute(select(alerts).where(alerts.c.id == alert_id)).first()
+        if r is None:
+            return None
+        return Alert(
+            source=r.source,
+            status=r.status,
+            fingerprint=r.fingerprint,
+            policy=r.policy,
+            severity=r.severity,
+            title=r.title,
+            resource=r.resource,
+            group_key=r.group_key,
+            starts_at=_utc(r.starts_at),  # type: ignore[arg-type]
+            ends_at=_utc(r.ends_at),
+            namespace=r.namespace,
+            workload=r.workload,
+            pod=r.pod,
+            account=r.account,
+            session_id=r.session_id,
+            description=r.description or "",
+            labels=json.loads(r.labels or "{}"),
+            raw=json.loads(r.raw or "{}"),
+        )
 
     def get_group(self, group_id: str) -> GroupRecord | None:
         with self.db.engine.connect() as c:

@@ -16,6 +16,7 @@ from server.alerts.models import (
     Alert,
     AlertValidationError,
     Severity,
+    Status,
     fingerprint_of,
     group_key_of,
     resource_of,
@@ -100,7 +101,7 @@ def parse_tencent(body: Any, *, tz: ZoneInfo | str = "Asia/Shanghai") -> Alert:
     assert first is not None
     duration = _as_int(body.get("durationTime", 0), "durationTime", default=0)
     recover = _parse_time(body.get("recoverTime"), "recoverTime", zone, required=False)
-    status = "firing" if status_code == 1 else "resolved"
+    status: Status = "firing" if status_code == 1 else "resolved"
     ends_at = None
     if status == "resolved":
         ends_at = recover or first + timedelta(seconds=max(duration, 0))

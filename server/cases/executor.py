@@ -2,6 +2,10 @@
 
 The endpoint (e.g. a small runner inside the cluster) does the actual ``kubectl rollout undo`` / whitelisted call;
 this side only ever POSTs, with a bearer token and one ``Idempotency-Key`` per execution so retries are deduped there.
+
+A retry after a timeout may reach an executor that already ran the action: its "already done" answer — HTTP 208, or
+409 naming the same key/"already", or a body ``{"status": "already_done"}`` — is success, never a failure that parks
+the case. The timeout is configurable (``XOPS_EXECUTOR_TIMEOUT_S``) and generous by default.
 """
 
 from __future__ import annotations
@@ -19,6 +23,19 @@ from server.cases.plans import PlanError, PlanPolicy, validate_plan
 log = logging.getLogger(__name__)
 
 ALLOWED_METHODS = frozenset({"POST"})  # the only verbs this adapter will send to the executor endpoint
+DEFAULT_TIMEOUT_S = 120.0
+ALREADY_DONE = frozenset({"already_done", "already_executed", "duplicate"})
+
+
+def already_done(status: int, body: dict[str, Any]) -> bool:
+    """The executor says this Idempotency-Key was executed before (our earlier attempt ran)."""
+    marker = str(body.get("status") or body.get("result") or body.get("code") or "").strip().lower()
+    if status == 208 or marker in ALREADY_DONE:
+        return True
+    if status == 409:
+        text = " ".join(str(v) for v in body.values()).lower()
+        return "already" in text or marker in ALREADY_DONE
+    return False
 
 
 class ExecutorUnavailable(Exception):
@@ -54,7 +71,7 @@ class ExecutorAdapter:
         token: SecretStr | str = "",
         *,
         dry_run: bool = True,
-        timeout_s: float = 10.0,
+        timeout_s: float = DEFAULT_TIMEOUT_S,
         method: str = "POST",
         plan_policy: PlanPolicy | None = None,
     ) -> None:
@@ -73,6 +90,7 @@ class ExecutorAdapter:
             settings.executor_url,
             settings.executor_token,
             dry_run=settings.executor_dry_run,
+            timeout_s=float(getattr(settings, "executor_timeout_s", DEFAULT_TIMEOUT_S)),
             plan_policy=plan_policy,
         )
 
@@ -85,16 +103,17 @@ class ExecutorAdapter:
             checked = validate_plan(plan, self.plan_policy)
         except PlanError as exc:
             return ExecutionResult(False, self.dry_run, execution_key, error=str(exc))
+        actions: list[dict[str, Any]] = [a.model_dump(mode="json") for a in checked.actions]
         request = {
             "execution_key": execution_key,
             "case_id": case_id,
             "summary": checked.summary,
-            "actions": [a.model_dump(mode="json") for a in checked.actions],
+            "actions": actions,
             "rollback": checked.rollback.model_dump(mode="json") if checked.rollback else None,
         }
         if self.dry_run:
-            log.info("dry-run: case %s would execute %d action(s)", case_id, len(request["actions"]))
-            return ExecutionResult(True, True, execution_key, would_do=request["actions"])
+            log.info("dry-run: case %s would execute %d action(s)", case_id, len(actions))
+            return ExecutionResult(True, True, execution_key, would_do=actions)
         if not checked.mutating:
             return ExecutionResult(
                 True, False, execution_key, response={"skipped": "plan has no state-changing action"}
@@ -123,6 +142,11 @@ class ExecutorAdapter:
             body = parsed if isinstance(parsed, dict) else {"result": parsed}
         except ValueError:
             body = {"text": text[:500]}
+        if already_done(status, body):
+            log.info("executor: %s was already executed; counted as done", execution_key)
+            return ExecutionResult(
+                True, False, execution_key, status=status, response={**body, "already_done": True}
+            )
         ok = 200 <= status < 300 and body.get("ok", True) is not False
         error = "" if ok else str(body.get("error") or f"executor endpoint answered {status}")
         return ExecutionResult(ok, False, execution_key, status=status, error=error, response=body)

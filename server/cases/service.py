@@ -184,15 +184,25 @@ class CaseService:
         idempotency_key: str | None = None,
     ) -> TransitionResult:
         """WAIT_GATE → EXECUTING. ``approver`` is the identified person (voiceprint owner id), never an AI actor;
-        ``challenge_passed`` is True only when the spoken random challenge was answered correctly."""
+        ``challenge_passed`` is True only when the spoken random challenge was answered correctly.
+
+        The idempotency key is scoped to the case's reopen round: after a reopen, the same caller key is a new
+        approval (it would otherwise replay the old one: nothing runs, yet the caller is told it is executing)."""
         return self.transition(
             case_id,
             Event.APPROVE,
             expected_version,
             approver,
-            idempotency_key,
+            self.round_key(case_id, idempotency_key),
             {"challenge_passed": challenge_passed},
         )
+
+    def round_key(self, case_id: int, idempotency_key: str | None) -> str | None:
+        """``key`` → ``key#r<n>`` where n counts the case's reopens (n = 0: the key unchanged)."""
+        if not idempotency_key:
+            return None
+        rounds = self.store.reopen_count(case_id)
+        return idempotency_key if rounds == 0 else f"{idempotency_key}#r{rounds}"
 
     def deny(
         self,

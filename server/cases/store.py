@@ -25,6 +25,7 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
+    func,
     insert,
     or_,
     select,
@@ -649,6 +650,15 @@ class CaseStore:
             reason=reason,
         )
         return ctx, plan
+
+    def reopen_count(self, case_id: int) -> int:
+        """How many times the case was reopened (approval keys are scoped to the reopen round)."""
+        q = select(func.count()).where(
+            and_(case_timeline.c.case_id == case_id, case_timeline.c.event == Event.REOPEN.value)
+        )
+        q = q.where(case_timeline.c.kind == "transition")
+        with self.db.engine.connect() as c:
+            return int(c.execute(q).scalar_one())
 
     def stored_result(self, idempotency_key: str) -> TransitionResult | None:
         """The result a key produced, if any (marked ``replayed``)."""

@@ -9,10 +9,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from agents.owner_ids import InvalidOwnerName, owner_path_id
+
 log = logging.getLogger(__name__)
 
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-_OWNER = re.compile(r"^(?!\.{1,2}$)[\w\-. @]{1,64}$")  # owner names may be Chinese (张三); never . or ..
+
+
+def _owner_ok(owner: str) -> bool:
+    """The one owner-name rule (agents.owner_ids): 张三 is fine, '..' and 'a/b' are not."""
+    try:
+        owner_path_id(owner)
+    except InvalidOwnerName:
+        return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -28,18 +38,19 @@ class ReportStore:
 
     def _dir(self, owner: str, day: str) -> Path | None:
         # Owner and day come from speech/intent parsing; never let them escape the results dir.
-        if not (_OWNER.match(owner) and _DAY.match(day)):
+        if not (_owner_ok(owner) and _DAY.match(day)):
             return None
-        return self.results_dir / day / owner
+        return self.results_dir / day / owner_path_id(owner)
 
     def days(self, owner: str) -> list[str]:
         """Days with a finished summary for ``owner``, newest first."""
-        if not self.results_dir.is_dir() or not _OWNER.match(owner):
+        if not self.results_dir.is_dir() or not _owner_ok(owner):
             return []
+        owner_dir = owner_path_id(owner)
         found = [
             d.name
             for d in self.results_dir.iterdir()
-            if _DAY.match(d.name) and (d / owner / "llm_summary.txt").is_file()
+            if _DAY.match(d.name) and (d / owner_dir / "llm_summary.txt").is_file()
         ]
         return sorted(found, reverse=True)
 

@@ -340,19 +340,22 @@ class DialogueSession:
 
     async def announce(
         self, sentences: list[str], case_id: int | None = None, ask_rollback: bool = False
-    ) -> None:
-        """Server-initiated speech (alerts): waits for a running turn's speech; may leave "是否回滚?" open."""
+    ) -> bool:
+        """Server-initiated speech (alerts): waits for a running turn's speech; may leave "是否回滚?" open.
+        Returns True only when the audio was played out (server.delivery marks it delivered on that alone)."""
         if case_id is not None:
             self.state["case_id"] = case_id
-        await self.speak(Reply(sentences=sentences, expect="rollback" if ask_rollback else None))
+        played = await self.speak(Reply(sentences=sentences, expect="rollback" if ask_rollback else None))
         if ask_rollback:
             self.state["pending"] = "rollback"
+        return played
 
-    async def speak(self, reply: Reply, trace: TurnTrace | None = None) -> None:
+    async def speak(self, reply: Reply, trace: TurnTrace | None = None) -> bool:
+        """Speak a reply; True when it was played out to the end (not aborted, not disconnected)."""
         async with self.speak_lock:
-            await self._speak(reply, trace)
+            return await self._speak(reply, trace)
 
-    async def _speak(self, reply: Reply, trace: TurnTrace | None = None) -> None:
+    async def _speak(self, reply: Reply, trace: TurnTrace | None = None) -> bool:
         """Synthesize sentence by sentence (the next one renders while the current one plays)."""
         assert self.channel is not None
         tts = self.services.speech.tts
@@ -399,3 +402,4 @@ class DialogueSession:
             if result.first_frame_at is not None:
                 trace.stages.append(("first_audio", result.first_frame_at, {}))
             trace.mark("spoken", frames=result.frames_sent, aborted=result.aborted)
+        return not result.aborted and result.frames_sent > 0

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import io
 import logging
-import re
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -34,6 +33,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.exc import IntegrityError
 
+from agents.owner_ids import InvalidOwnerName, validate_owner_name
 from server.storage.db import Database, metadata
 from server.voiceprint.audio import AudioError
 from server.voiceprint.encoder import Utterance, VoiceEncoder
@@ -69,8 +69,6 @@ voiceprints = Table(
     Column("model", String(64), nullable=False),
     Column("updated_at", DateTime(timezone=True), nullable=False),
 )
-
-_NAME_RE = re.compile(r"^[\w\-. ]{1,64}$")  # \w includes CJK: owners may be called 张三
 
 
 class OwnerError(ValueError):
@@ -161,9 +159,10 @@ class VoiceprintStore:
 
     # ---- owners ----
     def create_owner(self, name: str, *, role: str = "owner", can_approve: bool = False) -> Owner:
-        name = name.strip()
-        if not _NAME_RE.match(name):
-            raise OwnerError("owner name must be 1-64 letters, digits, spaces, '-', '_' or '.'")
+        try:
+            name = validate_owner_name(name)  # the one rule every script shares (agents.owner_ids)
+        except InvalidOwnerName as exc:
+            raise OwnerError(str(exc)) from None
         row = {"name": name, "role": role, "can_approve": can_approve, "created_at": _now()}
         try:
             with self.db.engine.begin() as conn:
