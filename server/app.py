@@ -28,6 +28,7 @@ from server.dialogue.reports import ReportStore
 from server.dialogue.session import DialogueServices
 from server.dialogue.skills import Skills
 from server.http.app import build_http_app
+from server.http.limits import GuardedTCPSite
 from server.intent.llm_router import LLMIntentRouter
 from server.owners import AccountDirectory, OwnerApprovers, OwnerDirectory
 from server.scheduler import PipelineScheduler, ensure_sample_data
@@ -175,7 +176,7 @@ class App:
         )
         self.http_runner = web.AppRunner(http_app, access_log=None)
         await self.http_runner.setup()
-        site = web.TCPSite(self.http_runner, s.host, s.http_port)
+        site = GuardedTCPSite(self.http_runner, s.host, s.http_port)  # timeouts + connection cap
         await site.start()
         self.http_port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         try:

@@ -12,6 +12,7 @@ from server.auth.throttle import AuthThrottle
 from server.auth.tokens import ApiTokens, admin_token
 from server.config import Settings
 from server.http.guard import HttpPolicy, install_http_guard
+from server.http.limits import HttpLimits, install_limits
 from server.http.ota import setup_ota
 from server.voice.registry import DeviceRegistry
 
@@ -58,6 +59,7 @@ def build_http_app(
     policy = policy or policy_from_settings(settings)
     app = web.Application(client_max_size=client_max_size)
     install_http_guard(app, policy)
+    install_limits(app, HttpLimits.from_settings(settings))  # serve with server.http.limits.GuardedTCPSite
     app[SETTINGS_KEY] = settings
     app[REGISTRY_KEY] = registry
     app[POLICY_KEY] = policy

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
 from aiohttp import web
+from aiohttp.typedefs import Middleware
 
 from server.auth.principal import Principal
 from server.auth.throttle import AuthThrottle
@@ -99,21 +100,24 @@ class HttpPolicy:
     # -- checks (pure, each on its own) -------------------------------------------------------------
 
     def host_allowed(self, request: web.Request) -> bool:
-        name = normalise_host(request.host)
+        return self.host_ok(request.host, _local_address(request))
+
+    def origin_allowed(self, request: web.Request) -> bool:
+        return self.origin_ok(request.headers.get("Origin"), request.host, _local_address(request))
+
+    def host_ok(self, host: str, local_address: str | None) -> bool:
+        """``host``: the Host header; ``local_address``: the address the client connected to (one of ours)."""
+        name = normalise_host(host)
         if name in self.allowed_hosts:
             return True
-        # the address the client actually connected to is one of this machine's own addresses
-        sockname = request.transport.get_extra_info("sockname") if request.transport else None
-        if sockname:
-            local = str(sockname[0]).split("%", 1)[0].lower()
+        if local_address:
             try:
-                return ipaddress.ip_address(name) == ipaddress.ip_address(local)
+                return ipaddress.ip_address(name) == ipaddress.ip_address(local_address.split("%", 1)[0])
             except ValueError:
                 return False
         return False
 
-    def origin_allowed(self, request: web.Request) -> bool:
-        origin = request.headers.get("Origin")
+    def origin_ok(self, origin: str | None, host: str, local_address: str | None) -> bool:
         if origin is None:
             return True  # not a browser's cross-origin request (servers, devices, curl)
         normalised = origin.strip().rstrip("/").lower()
@@ -127,18 +131,18 @@ class HttpPolicy:
         if parts.scheme not in ("http", "https") or not parts.hostname:
             return False  # "null", file:, extensions...
         default = 443 if parts.scheme == "https" else 80
-        host = request.host.strip().lower()
-        host_name = normalise_host(host)
-        try:
-            host_port = (
-                int(host.rsplit(":", 1)[1]) if host.rsplit(":", 1)[-1].isdigit() and ":" in host else None
-            )
-        except (IndexError, ValueError):
-            host_port = None
-        same_authority = parts.hostname.rstrip(".") == host_name and (origin_port or default) == (
-            host_port or default
+        authority = host.strip().lower()
+        port_text = authority.rsplit(":", 1)[1] if ":" in authority.rsplit("]", 1)[-1] else ""
+        host_port = int(port_text) if port_text.isdigit() else default
+        same = (
+            parts.hostname.rstrip(".") == normalise_host(authority) and (origin_port or default) == host_port
         )
-        return same_authority and self.host_allowed(request)
+        return same and self.host_ok(host, local_address)
+
+
+def _local_address(request: web.Request) -> str | None:
+    sockname = request.transport.get_extra_info("sockname") if request.transport else None
+    return str(sockname[0]) if sockname else None
 
 
 def install_http_guard(app: web.Application, policy: HttpPolicy) -> None:
@@ -149,7 +153,7 @@ def _forbidden(message: str) -> web.Response:
     return web.json_response({"error": message}, status=403)
 
 
-def _middleware(policy: HttpPolicy) -> Callable[[web.Request, Handler], Awaitable[web.StreamResponse]]:
+def _middleware(policy: HttpPolicy) -> Middleware:
     @web.middleware
     async def http_guard(request: web.Request, handler: Handler) -> web.StreamResponse:
         path = request.path

@@ -11,12 +11,16 @@ import asyncio
 import contextlib
 import logging
 import socket
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import mcp.types as types
 from mcp.server import Server, ServerRequestContext
 
+from server.auth.principal import Permission, Principal
+from server.http.asgi_guard import PRINCIPAL_SCOPE_KEY, AsgiGuard
+from server.http.guard import HttpPolicy
+from server.http.limits import uvicorn_limits
 from server.tools.base import Caller, ToolRegistry
 from server.tools.context import ToolContext
 from server.tools.toolsets import build_registry
@@ -57,9 +61,18 @@ def build_mcp_server(
         return types.ListToolsResult(tools=tools)
 
     async def on_call_tool(
-        _: ServerRequestContext[Any], params: types.CallToolRequestParams
+        request_ctx: ServerRequestContext[Any], params: types.CallToolRequestParams
     ) -> types.CallToolResult:
-        outcome = await registry.call(ctx, params.name, params.arguments or {}, caller)
+        arguments, who = dict(params.arguments or {}), caller
+        if request_ctx.request is not None:  # over HTTP: identity comes from authentication only
+            principal = request_ctx.request.scope.get(PRINCIPAL_SCOPE_KEY)
+            if principal is None:
+                return _refusal("authentication required")
+            refused = _bind_identity(registry, params.name, arguments, principal)
+            if refused:
+                return _refusal(refused)
+            who = Caller(actor=principal.actor, ai=caller.ai)
+        outcome = await registry.call(ctx, params.name, arguments, who)
         return types.CallToolResult(
             content=[types.TextContent(text=outcome.text)],
             structured_content=outcome.data,
@@ -77,6 +90,29 @@ def build_mcp_server(
             registry.tools[name].input_schema if name in registry.tools else None
         ),
     )
+
+
+def _refusal(message: str) -> types.CallToolResult:
+    return types.CallToolResult(
+        content=[types.TextContent(text=message)], structured_content={"error": message}, is_error=True
+    )
+
+
+def _bind_identity(registry: ToolRegistry, name: str, arguments: dict[str, Any], principal: Principal) -> str:
+    """An HTTP caller acts as its authenticated principal: an ``approver`` argument is overwritten with it (a
+    decline is never recorded in another person's name), and nobody approves an action over HTTP."""
+    spec = registry.tools.get(name)
+    properties = (spec.input_schema.get("properties") or {}) if spec else {}
+    if "approver" not in properties:
+        return ""
+    if arguments.get("decision") == "approve":
+        return (
+            "approval needs the approver's voiceprint and spoken challenge at the robot, never an HTTP call"
+        )
+    if not principal.may(Permission.DECIDE):
+        return f"role '{principal.role}' may not decide on cases"
+    arguments["approver"] = principal.actor
+    return ""
 
 
 def _version() -> str:
@@ -121,12 +157,21 @@ class McpHttpServer:
     task: asyncio.Task[None]
     host: str
     port: int
+    token: str = field(default="", repr=False)
     path: str = "/mcp"
 
     @property
     def url(self) -> str:
         host = "127.0.0.1" if self.host in ("0.0.0.0", "", "::") else self.host
         return f"http://{host}:{self.port}{self.path}"
+
+    def transport(self, token: str | None = None) -> Any:
+        """A streamable-HTTP client transport that authenticates (``mcp.Client(handle.transport())``)."""
+        from mcp.client.streamable_http import streamable_http_client
+        from mcp.shared._httpx_utils import create_mcp_http_client
+
+        bearer = {"Authorization": f"Bearer {self.token if token is None else token}"}
+        return streamable_http_client(self.url, http_client=create_mcp_http_client(headers=bearer))
 
     async def stop(self) -> None:
         self.server.should_exit = True
@@ -140,24 +185,39 @@ class McpHttpServer:
             log.exception("MCP HTTP server stopped with an error")
 
 
-async def start_mcp_http(ctx: ToolContext, host: str | None = None, port: int | None = None) -> McpHttpServer:
+async def start_mcp_http(
+    ctx: ToolContext, host: str | None = None, port: int | None = None, policy: HttpPolicy | None = None
+) -> McpHttpServer:
     """Serve the MCP server over streamable HTTP at ``http://host:port/mcp`` in the running loop.
 
-    Port 0 picks a free port (tests); the default is ``settings.mcp_port``."""
+    Every request needs the admin (or operator) bearer token and an allowed Host; ``policy`` defaults to the one
+    built from the settings (the same token as the REST API). Port 0 picks a free port (tests); the default is
+    ``settings.mcp_port``."""
     import uvicorn
+
+    from server.http.app import policy_from_settings
 
     host = host if host is not None else ctx.settings.host
     port = port if port is not None else getattr(ctx.settings, "mcp_port", 8004)
+    policy = policy or policy_from_settings(ctx.settings)
     mcp_server = build_mcp_server(ctx)
-    # The SDK turns on DNS-rebinding protection (Host/Origin checks) for loopback binds.
-    app = mcp_server.streamable_http_app(streamable_http_path="/mcp", host=host)
+    # The SDK turns on DNS-rebinding protection (Host/Origin checks) for loopback binds; AsgiGuard does the
+    # same for every bind, and authenticates.
+    app = AsgiGuard(mcp_server.streamable_http_app(streamable_http_path="/mcp", host=host), policy)
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
     sock.listen(128)
     sock.setblocking(False)
-    config = uvicorn.Config(app, lifespan="on", log_level="warning", access_log=False, log_config=None)
+    config = uvicorn.Config(
+        app,
+        lifespan="on",
+        log_level="warning",
+        access_log=False,
+        log_config=None,
+        **uvicorn_limits(ctx.settings),
+    )
     server = _EmbeddedUvicorn(config)
     task = asyncio.create_task(server.serve(sockets=[sock]), name="mcp-http")
     while not server.started:
@@ -168,7 +228,7 @@ async def start_mcp_http(ctx: ToolContext, host: str | None = None, port: int | 
         await asyncio.sleep(0.01)
     actual = sock.getsockname()[1]
     log.info("MCP over streamable HTTP at http://%s:%d/mcp", host, actual)
-    return McpHttpServer(server, task, host, actual)
+    return McpHttpServer(server, task, host, actual, token=policy.tokens.admin)
 
 
 async def stop_mcp_http(handle: McpHttpServer | None) -> None:

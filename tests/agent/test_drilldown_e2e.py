@@ -101,7 +101,7 @@ async def test_device_tools_reach_the_robot_in_process_and_over_http(start_app) 
         assert status.ok and status.data["status"]["audio_speaker"]["volume"] == device.mcp.state.volume
         assert (await registry.call(app.tools, "set_volume", {"volume": 35})).ok
         assert device.mcp.state.volume == 35
-        async with Client(app.mcp_http.url) as client:
+        async with Client(app.mcp_http.transport()) as client:
             out = await client.call_tool("set_volume", {"volume": 60, "device_id": device.config.device_id})
             assert not out.is_error
             health = json.loads((await client.call_tool("system_health", {})).content[0].text)

@@ -73,10 +73,10 @@ async def test_streamable_http_transport(ctx, day) -> None:
     handle = await start_mcp_http(ctx, host="127.0.0.1", port=0)
     try:
         assert handle.port > 0 and handle.url.endswith("/mcp")
-        async with Client(handle.url) as client:
+        async with Client(handle.transport()) as client:
             await exercise(client, day)
         # a second client session on the same server
-        async with Client(handle.url) as client:
+        async with Client(handle.transport()) as client:
             assert (await client.call_tool("get_log_summary", {"day": DAY})).is_error is False
         # DNS-rebinding protection of a loopback bind: a foreign Host header is refused
         async with httpx2.AsyncClient() as http:

@@ -1,0 +1,126 @@
+"""Issue 10 §4: slow HTTP clients are cut off, the connection cap answers 503, and others keep being served."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import aiohttp
+from aiohttp import web
+
+from server.config import Settings
+from server.http.app import build_http_app
+from server.http.limits import CONNECTION_GUARD_KEY, GuardedTCPSite, HttpLimits
+from server.voice.registry import DeviceRegistry
+from tests.http_auth import api_policy
+
+
+@asynccontextmanager
+async def serve_guarded(tmp_path: Path, **limits: float) -> AsyncIterator[tuple[str, int, web.Application]]:
+    settings = Settings(_env_file=None, data_dir=tmp_path, host="127.0.0.1", **limits)
+    app = build_http_app(settings, DeviceRegistry(), policy=api_policy())
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = GuardedTCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    try:
+        yield f"http://127.0.0.1:{site.port}", site.port, app
+    finally:
+        await runner.cleanup()
+
+
+async def _slowloris(port: int, request: bytes, gap_s: float) -> float:
+    """Send ``request`` a byte at a time; return the seconds until the server closed the connection."""
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    started = time.monotonic()
+    try:
+        for i in range(len(request)):
+            writer.write(request[i : i + 1])
+            await writer.drain()
+            try:
+                data = await asyncio.wait_for(reader.read(1024), gap_s)
+            except TimeoutError:
+                continue
+            if data == b"" or data.startswith(b"HTTP/1.1 408"):
+                return time.monotonic() - started
+            raise AssertionError(f"server answered a half-sent request: {data[:80]!r}")
+        return float("inf")
+    except (ConnectionResetError, BrokenPipeError):
+        return time.monotonic() - started
+    finally:
+        writer.close()
+
+
+async def _healthz(url: str) -> float:
+    started = time.monotonic()
+    async with aiohttp.ClientSession() as http, http.get(f"{url}/healthz") as r:
+        assert r.status == 200
+    return time.monotonic() - started
+
+
+async def test_slowloris_headers_are_cut_off_and_others_are_served(tmp_path: Path) -> None:
+    header = (
+        b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nUser-Agent: slow\r\nX-Padding: "
+        + b"a" * 200
+        + b"\r\n\r\n"
+    )
+    async with serve_guarded(tmp_path, http_header_timeout_s=1.0) as (url, port, _):
+        slow = [asyncio.create_task(_slowloris(port, header, 0.05)) for _ in range(5)]
+        await asyncio.sleep(0.3)
+        latencies = [await _healthz(url) for _ in range(5)]  # served while the slow clients hang on
+        closed_after = await asyncio.gather(*slow)
+    # header_timeout 1 s; margin for a loaded 2-core machine, far below the ~13 s the full request would take
+    assert all(0.5 <= t < 6.0 for t in closed_after), closed_after
+    assert max(latencies) < 2.0, latencies
+
+
+async def test_slow_body_is_cut_off(tmp_path: Path) -> None:
+    head = b"POST /xiaozhi/ota/ HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 400\r\n\r\n"
+    async with serve_guarded(tmp_path, http_header_timeout_s=5.0, http_body_timeout_s=1.0) as (url, port, _):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(head)
+        started = time.monotonic()
+        closed = None
+        for _ in range(200):
+            writer.write(b" ")
+            try:
+                await writer.drain()
+                data = await asyncio.wait_for(reader.read(1024), 0.05)
+            except TimeoutError:
+                continue
+            except (ConnectionResetError, BrokenPipeError):
+                data = b""
+            if not data or data.startswith(b"HTTP/1.1 4"):
+                closed = time.monotonic() - started
+                break
+        writer.close()
+        assert closed is not None and 0.5 <= closed < 6.0, closed
+        assert await _healthz(url) < 2.0
+
+
+async def test_connection_cap_answers_503_then_recovers(tmp_path: Path) -> None:
+    async with serve_guarded(tmp_path, http_max_connections=4, http_header_timeout_s=30.0) as (
+        url,
+        port,
+        app,
+    ):
+        idle = [await asyncio.open_connection("127.0.0.1", port) for _ in range(4)]
+        await asyncio.sleep(0.1)
+        async with aiohttp.ClientSession() as http, http.get(f"{url}/healthz") as r:
+            assert r.status == 503 and r.headers.get("Retry-After")
+        assert app[CONNECTION_GUARD_KEY].refused >= 1
+        for _, writer in idle:
+            writer.close()
+        await asyncio.sleep(0.2)
+        assert await _healthz(url) < 2.0
+
+
+def test_cap_stays_below_the_file_descriptor_limit() -> None:
+    import resource
+
+    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    cap = HttpLimits(max_connections=10**9).connection_cap
+    assert cap < soft
