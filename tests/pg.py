@@ -20,18 +20,25 @@ import pwd
 import re
 import shutil
 import socket
+import sqlite3
 import subprocess
 import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import pytest
 
 if TYPE_CHECKING:
     from server.storage.db import Database
+
+
+class Blocker(Protocol):
+    def rollback(self) -> None: ...
+    def close(self) -> None: ...
+
 
 SUPERUSER = "xops"
 _START_ATTEMPTS = 5
@@ -271,6 +278,22 @@ class DbBackend:
         self._opened.append(db)
         db.create_all()  # tables declared after the template was built (a no-op otherwise)
         return db
+
+    def write_blocker(self, path: Path) -> Blocker:
+        """Another writer holding the database behind ``path`` until ``.rollback()``: SQLite's write lock
+        (``BEGIN IMMEDIATE``), or on PostgreSQL an EXCLUSIVE lock on every table (reads go on, writes wait)."""
+        if self.cluster is None:
+            blocker = sqlite3.connect(path, timeout=5)
+            blocker.execute("BEGIN IMMEDIATE")
+            return blocker
+        import psycopg
+
+        from server.storage.db import metadata
+
+        pg = psycopg.connect(self.url_for(path).replace("postgresql+psycopg://", "postgresql://"))
+        tables = ", ".join(f'"{t}"' for t in metadata.tables)
+        pg.execute(f"LOCK TABLE {tables} IN EXCLUSIVE MODE".encode())
+        return pg
 
     def close(self) -> None:
         for db in self._opened:

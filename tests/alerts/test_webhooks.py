@@ -1,17 +1,17 @@
-"""The alert webhooks end to end: real aiohttp server on loopback, real SQLite."""
+"""The alert webhooks end to end: real aiohttp server on loopback, real SQLite and a real PostgreSQL."""
 
 from __future__ import annotations
 
 import asyncio
 import base64
 import copy
-import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import aiohttp
+import pytest
 from aiohttp import web
 
 from server.alerts.models import Alert
@@ -33,6 +33,7 @@ from tests.alerts.bodies import (
     tke_pod_alarm,
 )
 from tests.alerts.helpers import serve
+from tests.pg import DbBackend
 
 
 def basic(user: str, password: str) -> dict[str, str]:
@@ -42,6 +43,15 @@ def basic(user: str, password: str) -> dict[str, str]:
 
 AUTH_HEADERS = basic("tencent", "s3cret-pw")
 TOKEN = "p4th-t0ken-0123456789"
+
+
+_BACKEND = DbBackend("sqlite")  # set per test by the fixture below
+
+
+@pytest.fixture(autouse=True)
+def _on_both_backends(db_backend: DbBackend, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test here runs on SQLite and on PostgreSQL: ``stack`` opens its database through ``db_backend``."""
+    monkeypatch.setitem(globals(), "_BACKEND", db_backend)
 
 
 @dataclass
@@ -61,8 +71,7 @@ async def stack(tmp_path: Path, **settings_kw) -> AsyncIterator[Stack]:
     kw = {"alert_basic_user": "tencent", "alert_basic_password": "s3cret-pw", "alert_path_token": TOKEN}
     kw.update(settings_kw)
     settings = Settings(_env_file=None, data_dir=tmp_path, **kw)
-    db = Database.sqlite(tmp_path / "ops.sqlite3")
-    db.create_all()
+    db = _BACKEND.open(tmp_path / "ops.sqlite3")  # the same path reopens the same database
     cases = CaseService(db, approvers=StaticApprovers({"owner:alice": "high"}))
     seen: list[tuple[Case, Alert]] = []
     service = AlertService(db, cases, on_new_case=lambda c, a: seen.append((c, a)))
@@ -291,8 +300,7 @@ async def test_reply_waits_for_the_commit(tmp_path: Path) -> None:
     """A 200 means stored: while another writer holds the database, the answer waits, and once it comes the
     alert is already readable (no drain needed)."""
     async with stack(tmp_path) as s, aiohttp.ClientSession(headers=AUTH_HEADERS) as http:
-        blocker = sqlite3.connect(tmp_path / "ops.sqlite3", timeout=5)
-        blocker.execute("BEGIN IMMEDIATE")  # hold the write lock: the intake worker cannot commit
+        blocker = _BACKEND.write_blocker(tmp_path / "ops.sqlite3")  # the intake worker cannot commit
         request = asyncio.create_task(post(http, s.tencent(), tke_pod_alarm("while-locked")))
         await asyncio.sleep(0.5)
         assert not request.done()  # no answer before the commit
