@@ -43,7 +43,7 @@ class Property:
         return s
 
 
-ToolResult = bool | int | str | dict | list
+ToolResult = bool | int | str | dict[str, Any] | list[Any]
 
 
 @dataclass
@@ -111,6 +111,17 @@ class DeviceMcpServer:
         if any(t.name == tool.name for t in self._tools):
             raise ValueError(f"duplicate tool {tool.name}")
         self._tools.append(tool)
+
+    def remove_tool(self, name: str) -> Tool:
+        """Drop a tool (boards without a speaker, or to rename it: remove, then add under a new name)."""
+        tool = next(t for t in self._tools if t.name == name)
+        self._tools.remove(tool)
+        return tool
+
+    def rename_tool(self, name: str, new_name: str) -> None:
+        """List ``name`` as ``new_name`` (e.g. ``set_volume``, as xiaozhi-sdk and some boards do)."""
+        tool = self.remove_tool(name)
+        self.add_tool(Tool(new_name, tool.description, tool.handler, tool.properties, tool.user_only))
 
     @property
     def tools(self) -> list[Tool]:

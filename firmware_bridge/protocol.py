@@ -7,6 +7,7 @@ Pure functions and dataclasses only; no sockets. Field orders follow the firmwar
 from __future__ import annotations
 
 import json
+import math
 import struct
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,6 +20,14 @@ LISTEN_MODES = ("auto", "manual", "realtime")
 
 class ProtocolError(ValueError):
     """A frame or message that does not follow the protocol."""
+
+
+class HostileMessage(ProtocolError):
+    """JSON no client sends by mistake (absurd nesting, non-finite or out-of-range numbers): the
+    connection is closed with 1007 instead of the message being skipped."""
+
+
+MAX_JSON_DEPTH = 32  # the deepest real message (an MCP tools/list schema) nests ~8 levels
 
 
 # --------------------------------------------------------------------------- binary framing
@@ -79,12 +88,48 @@ def decode_frame(data: bytes, version: int) -> AudioFrame:
 # --------------------------------------------------------------------------- JSON basics
 
 
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e400 parses as inf
+        raise HostileMessage(f"number {text[:20]!r} out of range")
+    return value
+
+
+def _no_constant(name: str) -> float:
+    raise HostileMessage(f"non-standard JSON constant {name}")
+
+
+def _depth(obj: Any) -> int:
+    """Nesting depth of parsed JSON, iteratively (never recursion on hostile input)."""
+    deepest = 0
+    stack: list[tuple[Any, int]] = [(obj, 1)]
+    while stack:
+        item, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if isinstance(item, dict):
+            stack.extend((v, depth + 1) for v in item.values() if isinstance(v, dict | list))
+        elif isinstance(item, list):
+            stack.extend((v, depth + 1) for v in item if isinstance(v, dict | list))
+    return deepest
+
+
 def decode_json(text: str | bytes) -> dict[str, Any]:
-    """Parse one text frame into an object with a string ``type``; anything else is a ProtocolError."""
+    """Parse one text frame into an object with a string ``type``; anything else is a ProtocolError.
+
+    Hostile input (nesting deeper than MAX_JSON_DEPTH, ``1e400``, ``NaN``/``Infinity``, integers too
+    long to convert) raises ``HostileMessage``."""
     try:
-        obj = json.loads(text)
+        obj = json.loads(text, parse_float=_finite_float, parse_constant=_no_constant)
+    except HostileMessage:
+        raise
+    except RecursionError:
+        raise HostileMessage("JSON nested too deeply") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ProtocolError(f"malformed JSON: {exc}") from None
+    except ValueError as exc:  # e.g. an integer longer than sys.get_int_max_str_digits()
+        raise HostileMessage(f"JSON number out of range: {str(exc)[:80]}") from None
+    if isinstance(obj, dict | list) and _depth(obj) > MAX_JSON_DEPTH:
+        raise HostileMessage(f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
     if not isinstance(obj, dict):
         raise ProtocolError("JSON message is not an object")
     if not isinstance(obj.get("type"), str):
@@ -97,6 +142,13 @@ def encode_json(message: dict[str, Any]) -> str:
 
 
 # --------------------------------------------------------------------------- hello
+
+
+AUDIO_PARAM_RANGES: dict[str, tuple[float, float]] = {
+    "sample_rate": (8000, 48000),
+    "channels": (1, 2),
+    "frame_duration": (2.5, 120),
+}
 
 
 @dataclass(frozen=True)
@@ -116,14 +168,20 @@ class AudioParams:
 
     @classmethod
     def from_dict(cls, obj: Any, default: AudioParams | None = None) -> AudioParams:
-        """Tolerant: missing or ill-typed keys take the default's values."""
+        """Tolerant: missing or ill-typed keys take the default's values. A number outside what any
+        audio client sends (``sample_rate`` 1e300, a negative channel count) is hostile: HostileMessage."""
         base = default or cls()
         if not isinstance(obj, dict):
             return base
 
         def num(key: str, fallback: int) -> int:
             v = obj.get(key)
-            return int(v) if isinstance(v, int | float) and not isinstance(v, bool) and v > 0 else fallback
+            if not isinstance(v, int | float) or isinstance(v, bool):
+                return fallback
+            low, high = AUDIO_PARAM_RANGES[key]
+            if not low <= v <= high:  # also false for NaN; never converts a huge int to float
+                raise HostileMessage(f"audio_params.{key} out of range ({low}-{high})")
+            return max(1, int(v))
 
         fmt = obj.get("format")
         return cls(
@@ -310,24 +368,54 @@ def mcp(payload: dict[str, Any], session_id: str | None = None) -> dict[str, Any
 # --------------------------------------------------------------------------- server -> device
 
 
-def tts_start() -> dict[str, Any]:
-    return {"type": "tts", "state": "start"}
+# The firmware's emoji set (xinnan's EMOJI_MAP): ``llm`` carries the name as ``emotion`` and the emoji as
+# ``text``; clients such as the browser page and xiaozhi-sdk print ``text``.
+EMOJI = {
+    "neutral": "😶",
+    "happy": "🙂",
+    "laughing": "😆",
+    "funny": "😂",
+    "sad": "😔",
+    "angry": "😠",
+    "crying": "😭",
+    "loving": "😍",
+    "embarrassed": "😳",
+    "surprised": "😲",
+    "shocked": "😱",
+    "thinking": "🤔",
+    "winking": "😉",
+    "cool": "😎",
+    "relaxed": "😌",
+    "delicious": "🤤",
+    "kissy": "😘",
+    "confident": "😏",
+    "sleepy": "😴",
+    "silly": "😜",
+    "confused": "🙄",
+}
 
 
-def tts_stop() -> dict[str, Any]:
-    return {"type": "tts", "state": "stop"}
+def tts_start(session_id: str | None = None) -> dict[str, Any]:
+    return _with_sid(session_id, "tts", state="start")
 
 
-def sentence_start(text: str) -> dict[str, Any]:
-    return {"type": "tts", "state": "sentence_start", "text": text}
+def tts_stop(session_id: str | None = None) -> dict[str, Any]:
+    return _with_sid(session_id, "tts", state="stop")
 
 
-def stt(text: str) -> dict[str, Any]:
-    return {"type": "stt", "text": text}
+def sentence_start(text: str, session_id: str | None = None) -> dict[str, Any]:
+    return _with_sid(session_id, "tts", state="sentence_start", text=text)
 
 
-def llm_emotion(emotion: str) -> dict[str, Any]:
-    return {"type": "llm", "emotion": emotion}
+def stt(text: str, session_id: str | None = None) -> dict[str, Any]:
+    return _with_sid(session_id, "stt", text=text)
+
+
+def llm_emotion(emotion: str, session_id: str | None = None) -> dict[str, Any]:
+    """``emotion`` as the firmware expects; an unknown name is sent as ``neutral`` (OLED boards fall
+    back to it anyway)."""
+    name = emotion if emotion in EMOJI else "neutral"
+    return _with_sid(session_id, "llm", text=EMOJI[name], emotion=name)
 
 
 def alert(status: str, message: str, emotion: str = "neutral") -> dict[str, Any]:

@@ -214,6 +214,7 @@ class VirtualDevice:
         self, wake_word: str = "你好小智", preroll: np.ndarray | None = None, then_listen: bool = True
     ) -> None:
         """What a wake word does: ~2 s of pre-roll Opus frames, ``listen detect``, then ``listen start``."""
+        packets: tuple[bytes, ...] | list[bytes]
         if preroll is None:
             packets = _default_preroll(self.config.frame_ms)
         else:

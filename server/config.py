@@ -34,6 +34,11 @@ class Settings(BaseSettings):
     hello_timeout_s: float = 10.0
     idle_timeout_s: float = 120.0
     max_frame_bytes: int = 16384
+    ws_ping_interval_s: float = 20.0  # our own keepalive pings (0 = none); the library's keepalive is off
+    ws_ping_timeout_s: float = 90.0  # close only after this long with no frame at all (data or pong)
+    device_max_msgs_per_s: float = 100.0  # per connection; over it the device is slowed (0 = no limit)
+    device_max_bytes_per_s: float = 64000.0  # per connection
+    device_flood_close_s: float = 5.0  # seconds of being slowed before the socket is closed with 1008
     firmware_version: str = "2.4.2"  # echoed to devices that report none (must be numeric dotted)
 
     # --- speech ---

@@ -15,7 +15,7 @@ from server.dialogue.replies import Reply
 from server.dialogue.reports import ReportStore
 from server.intent.models import Intent
 from server.speech.text import speakable_sentences
-from server.voice.channel import DeviceToolError
+from server.voice.channel import DeviceToolError, DeviceToolMissing
 
 log = logging.getLogger(__name__)
 
@@ -108,6 +108,9 @@ class Skills:
                 target = current + int(intent.args.get("delta", 10))
             target = max(0, min(100, target))
             await ctx.device.call_device_tool(VOLUME_TOOL, {"volume": target})
+        except DeviceToolMissing as exc:
+            log.warning("volume change impossible on %s: %s", ctx.device.info.device_id, exc)
+            return Reply.say("这台设备没有提供音量控制功能，请在设备上直接调节音量。", emotion="sad")
         except (DeviceToolError, ValueError, TypeError) as exc:
             log.warning("volume change failed on %s: %s", ctx.device.info.device_id, exc)
             return Reply.say("抱歉，调节音量失败了。", emotion="sad")

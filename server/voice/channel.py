@@ -90,3 +90,7 @@ class SessionHandler(Protocol):
 
 class DeviceToolError(RuntimeError):
     pass
+
+
+class DeviceToolMissing(DeviceToolError):
+    """The device has no such tool (or never sent its tool list): raised at once, nothing is called."""

@@ -16,8 +16,10 @@ from typing import Any
 
 from firmware_bridge import protocol as P
 from server.voice.channel import DeviceToolError
+from server.voice.ratelog import RateLimitedLog
 
 log = logging.getLogger(__name__)
+rlog = RateLimitedLog(log)
 
 SendJson = Callable[[dict[str, Any]], Awaitable[None]]
 MAX_PAGES = 32  # guards against a device that returns the same cursor forever
@@ -78,12 +80,14 @@ class DeviceMcpClient:
     def handle_message(self, payload: dict[str, Any]) -> bool:
         """Route one device ``mcp`` payload to its waiting request; False if nobody waits for it."""
         req_id = payload.get("id")
+        source = self._session_id or id(self)
         if isinstance(req_id, bool) or not isinstance(req_id, int):
-            log.info("device mcp message without a numeric id ignored: %s", payload.get("method"))
+            method = payload.get("method")
+            rlog.info(source, "device mcp message without a numeric id ignored: %.40r", method)
             return False
         fut = self._pending.get(req_id)
         if fut is None or fut.done():
-            log.info("device mcp reply for unknown id %s ignored", req_id)
+            rlog.info(source, "device mcp reply for unknown id %.20s ignored", req_id)
             return False
         fut.set_result(payload)
         return True
@@ -98,9 +102,11 @@ class DeviceMcpClient:
     # ---------------------------------------------------------------- MCP methods
 
     async def initialize(self, timeout: float | None = None) -> dict[str, Any]:
-        caps: dict[str, Any] = {}
-        if self.vision:
-            caps["vision"] = self.vision
+        # always a vision object, even empty: the official and xinnan servers send one and xiaozhi-sdk
+        # reads capabilities.vision.url/token unconditionally (it never answers without them)
+        vision = {"url": "", "token": ""}
+        vision.update(self.vision or {})
+        caps: dict[str, Any] = {"vision": vision}
         result = await self.request(
             "initialize",
             {
@@ -152,6 +158,36 @@ class DeviceMcpClient:
         if not values:
             return None
         return values[0] if len(values) == 1 else values
+
+
+# Our canonical (firmware) tool names and the names other clients give the same tool. xiaozhi-sdk and
+# older boards list ``set_volume`` / ``get_device_status`` without the ``self.`` path.
+TOOL_ALIASES: dict[str, tuple[str, ...]] = {
+    "self.audio_speaker.set_volume": ("set_volume", "self.set_volume", "audio_speaker.set_volume"),
+    "self.get_device_status": ("get_device_status", "self.device.get_status"),
+    "self.screen.set_brightness": ("set_brightness",),
+    "self.screen.set_theme": ("set_theme",),
+    "self.camera.take_photo": ("take_photo",),
+    "self.reboot": ("reboot",),
+}
+
+
+def resolve_tool_name(wanted: str, available: list[str]) -> str | None:
+    """The device's own name for ``wanted``: exact, then a known alias (either direction), then the one
+    tool whose last dotted segment matches. None when the device has no such tool."""
+    if wanted in available:
+        return wanted
+    names = {wanted}
+    for canonical, aliases in TOOL_ALIASES.items():
+        group = {canonical, *aliases}
+        if wanted in group:
+            names |= group
+    for name in available:
+        if name in names:
+            return name
+    tail = wanted.rsplit(".", 1)[-1]
+    matches = [n for n in available if n.rsplit(".", 1)[-1] == tail]
+    return matches[0] if len(matches) == 1 else None
 
 
 def _content_value(item: dict[str, Any]) -> Any:

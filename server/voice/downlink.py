@@ -176,7 +176,7 @@ class DownlinkPacer:
         if self._abort.is_set():
             raise _Aborted
         nxt: asyncio.Future[SpeechChunk] = asyncio.ensure_future(anext(it))
-        stop = asyncio.ensure_future(self._abort.wait())
+        stop: asyncio.Future[Any] = asyncio.ensure_future(self._abort.wait())
         try:
             await asyncio.wait({nxt, stop}, return_when=asyncio.FIRST_COMPLETED)
         finally:

@@ -23,23 +23,38 @@ from websockets.asyncio.server import Server, ServerConnection, serve
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
+from websockets.protocol import State
 
 from firmware_bridge import protocol as P
 from firmware_bridge.audio import OPUS_RATES, AudioError, OpusDecoder
 from server.config import Settings
 from server.voice import metrics
-from server.voice.channel import DeviceInfo, DeviceToolError, PlayResult, SessionHandler, SpeechChunk
-from server.voice.device_mcp import DeviceMcpClient
+from server.voice.channel import (
+    DeviceInfo,
+    DeviceToolError,
+    DeviceToolMissing,
+    PlayResult,
+    SessionHandler,
+    SpeechChunk,
+)
+from server.voice.device_mcp import DeviceMcpClient, resolve_tool_name
 from server.voice.downlink import DownlinkPacer, PacerStats
+from server.voice.ratelimit import CLOSE_RATE_LIMIT, RATE_LIMIT_REASON, ConnectionLimiter
+from server.voice.ratelog import RateLimitedLog
 from server.voice.registry import DeviceRegistry
 
 log = logging.getLogger(__name__)
+rlog = RateLimitedLog(log)  # per-device, per-message budget: junk is summarised, never logged per frame
 
 WS_PATHS = ("/xiaozhi/v1/", "/xiaozhi/v1")
 HandlerFactory = Callable[[DeviceInfo], SessionHandler]
 MAX_EVENT_BACKLOG = 500  # uplink audio beyond this while the handler lags is dropped (counted)
 CLOSE_NO_HELLO = 4000
 CLOSE_IDLE = 4001
+CLOSE_DEAD = 4002  # nothing at all (no data, no pong) for ws_ping_timeout_s
+CLOSE_HOSTILE = 1007  # invalid payload data: absurd nesting, non-finite or out-of-range numbers
+TOOLS_WAIT_S = 1.5  # a tool call right after connect waits this long for the device's tools/list
+RATELOG_FLUSH_S = 30.0
 
 
 # --------------------------------------------------------------------------- auth (pure)
@@ -99,7 +114,8 @@ class DeviceConnection:
         self.listening = False
         self.device_state = "connecting"  # connecting | listening | idle | speaking (server's view)
         self.closed = False
-        self.last_activity = time.monotonic()
+        self.last_activity = time.monotonic()  # last conversation traffic either way (idle timeout)
+        self.last_received = time.monotonic()  # last frame of any kind from the device (liveness)
         self._ready = asyncio.Event()
         self.pacer = DownlinkPacer(
             self.send_json,
@@ -111,6 +127,11 @@ class DeviceConnection:
         self.mcp = DeviceMcpClient(self.send_json, session_id=info.session_id)
         self._tools: list[dict[str, Any]] | None = None
         self._tools_lock = asyncio.Lock()
+        self._tools_settled = asyncio.Event()  # tools/list answered, failed, or will never come
+        self._tools_error = ""
+        if not info.features.get("mcp"):
+            self._tools_error = "the device announced no MCP support"
+            self._tools_settled.set()
 
     # ---- DeviceChannel
 
@@ -123,6 +144,8 @@ class DeviceConnection:
         return self.pacer.stats
 
     async def send_json(self, message: dict[str, Any]) -> None:
+        if "session_id" not in message:  # every server message carries it (the browser page needs it)
+            message = {"session_id": self.info.session_id, **message}
         await self.ws.send(P.encode_json(message))
         self.last_activity = time.monotonic()
 
@@ -148,16 +171,38 @@ class DeviceConnection:
                 await self.send_json(P.tts_stop())
 
     async def call_device_tool(self, name: str, arguments: dict[str, Any], timeout: float = 5.0) -> Any:
-        return await self.mcp.call_tool(name, arguments, timeout)
+        """Call ``name`` under the device's own name for it (from its tools/list, with the known aliases).
+
+        Raises DeviceToolMissing at once when the device lacks the tool or its tool list never came;
+        nothing is sent then (some clients never answer a call to an unknown tool)."""
+        real = resolve_tool_name(name, await self._tool_names())
+        if real is None:
+            raise DeviceToolMissing(f"device {self.info.device_id} has no tool {name}")
+        return await self.mcp.call_tool(real, arguments, timeout)
+
+    async def _tool_names(self) -> list[str]:
+        if not self._tools_settled.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._tools_settled.wait(), TOOLS_WAIT_S)
+        if self._tools is None:
+            reason = self._tools_error or "its tool list has not arrived"
+            raise DeviceToolMissing(f"device {self.info.device_id}: {reason}")
+        return [t["name"] for t in self._tools]
 
     async def device_tools(self) -> list[dict[str, Any]]:
-        """The device's MCP tools (listed once, then cached). Empty if the device has no MCP."""
+        """The device's MCP tools (listed once at connect, then cached). Empty if the device has no MCP
+        or never answered tools/list."""
         if not self.info.features.get("mcp"):
             return []
         async with self._tools_lock:
-            if self._tools is None:
-                self._tools = await self.mcp.list_tools()
-            return list(self._tools)
+            if self._tools is None and not self._tools_settled.is_set():
+                try:
+                    self._tools = await self.mcp.list_tools()
+                except DeviceToolError as exc:
+                    self._tools_error = f"tools/list failed: {exc}"
+                finally:
+                    self._tools_settled.set()
+            return list(self._tools or [])
 
     async def close(self) -> None:
         await self.ws.close()
@@ -175,9 +220,14 @@ class DeviceConnection:
         """Device MCP handshake, after the server hello (an earlier initialize is never answered)."""
         try:
             await self.mcp.initialize()
-            await self.device_tools()
+            tools = await self.device_tools()
+            if self._tools is not None:
+                log.info("device %s tools: %s", self.info.device_id, ", ".join(t["name"] for t in tools))
         except DeviceToolError as exc:
+            self._tools_error = f"MCP initialize failed: {exc}"
             log.info("device %s MCP init failed: %s", self.info.device_id, exc)
+        finally:
+            self._tools_settled.set()
 
 
 # --------------------------------------------------------------------------- one session
@@ -210,7 +260,8 @@ class _Session:
             item = await self.queue.get()
             if item is _CLOSE:
                 return
-            name, args = item  # type: ignore[misc]
+            assert isinstance(item, tuple)
+            name, args = item
             try:
                 await getattr(self.handler, name)(*args)
             except asyncio.CancelledError:
@@ -227,24 +278,30 @@ class _Session:
     # ---- text
 
     async def on_text(self, text: str) -> None:
+        """One text frame. Raises HostileMessage (the connection is then closed with 1007)."""
+        device = self.channel.info.device_id
         try:
             msg = P.decode_json(text)
+        except P.HostileMessage:
+            metrics.BAD_MESSAGES.labels("hostile").inc()
+            raise
         except P.ProtocolError as exc:
             metrics.BAD_MESSAGES.labels("malformed").inc()
-            log.warning("device %s sent a bad text frame: %s", self.channel.info.device_id, exc)
+            rlog.warning(device, "device %s sent a bad text frame: %s", device, str(exc)[:120])
             return
         handler = self.text_handlers.get(msg["type"])
         if handler is None:
             metrics.BAD_MESSAGES.labels("unknown_type").inc()
-            log.info(
-                "device %s sent unknown message type %r (ignored)", self.channel.info.device_id, msg["type"]
-            )
+            rlog.info(device, "device %s sent unknown message type %r (ignored)", device, msg["type"][:40])
             return
         try:
             await handler(msg)
+        except P.HostileMessage:
+            metrics.BAD_MESSAGES.labels("hostile").inc()
+            raise
         except P.ProtocolError as exc:
             metrics.BAD_MESSAGES.labels("invalid").inc()
-            log.warning("device %s sent an invalid %s: %s", self.channel.info.device_id, msg["type"], exc)
+            rlog.warning(device, "device %s sent an invalid %s: %s", device, msg["type"], str(exc)[:120])
 
     async def on_hello(self, msg: dict[str, Any]) -> None:
         # a repeated hello gets the same answer (same session); harmless to the firmware
@@ -281,7 +338,9 @@ class _Session:
             frame = P.decode_frame(data, self.channel.info.protocol_version)
         except P.ProtocolError as exc:
             metrics.BAD_FRAMES.labels("framing").inc()
-            log.debug("device %s: bad frame: %s", self.channel.info.device_id, exc)
+            rlog.debug(
+                self.channel.info.device_id, "device %s: bad frame: %s", self.channel.info.device_id, exc
+            )
             return
         if not frame.payload:  # the browser page marks "end of recording" with an empty frame
             return
@@ -290,12 +349,21 @@ class _Session:
         except AudioError as exc:
             metrics.BAD_FRAMES.labels("opus").inc()
             self.server.bad_frames += 1
-            log.debug("device %s: %s", self.channel.info.device_id, exc)
+            rlog.debug(self.channel.info.device_id, "device %s: %s", self.channel.info.device_id, exc)
             return
         metrics.FRAMES_IN.inc()
         self.server.frames_in += 1
         if len(pcm):
             self.emit("on_audio", pcm)
+
+
+async def _close_flooder(ws: ServerConnection, code: int, reason: str, grace: float = 1.0) -> None:
+    """Send the close frame, then drop the TCP connection after ``grace`` seconds: a flooder's backlog is
+    never read (its close reply would be queued behind megabytes of junk)."""
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(asyncio.shield(ws.close(code, reason)), grace)
+    if ws.state is not State.CLOSED:
+        ws.transport.abort()
 
 
 # --------------------------------------------------------------------------- the server
@@ -317,6 +385,7 @@ class DeviceServer:
         self.frames_in = 0
         self.bad_frames = 0
         self._server: Server | None = None
+        self._flusher: asyncio.Task[None] | None = None
         self._auth: dict[ServerConnection, ConnectAuth] = {}
 
     # ---- lifecycle
@@ -328,11 +397,18 @@ class DeviceServer:
             port if port is not None else self.settings.ws_port,
             process_request=self._process_request,
             max_size=self.settings.max_frame_bytes,
-            ping_interval=20,
-            ping_timeout=20,
+            # the library's keepalive closes a device whose pongs are late even while it streams audio
+            # (slow 4G links; xiaozhi-esp32-server #3348): off, and _keepalive judges liveness on any data
+            ping_interval=None,
             open_timeout=10,
         )
+        self._flusher = asyncio.create_task(self._flush_ratelog(), name="device-ratelog-flush")
         log.info("device server listening on port %d", self.port)
+
+    async def _flush_ratelog(self) -> None:
+        while True:
+            await asyncio.sleep(RATELOG_FLUSH_S)
+            rlog.flush()
 
     @property
     def port(self) -> int:
@@ -344,6 +420,9 @@ class DeviceServer:
         return f"ws://127.0.0.1:{self.port}/xiaozhi/v1/"
 
     async def stop(self) -> None:
+        if self._flusher is not None:
+            self._flusher.cancel()
+            self._flusher = None
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
@@ -408,6 +487,7 @@ class DeviceServer:
         handler_task = asyncio.create_task(session.run_handler(), name=f"session-{info.session_id}")
         session.emit("on_open", channel)
         mcp_task = asyncio.create_task(channel.init_mcp()) if hello.mcp else None
+        keepalive = asyncio.create_task(self._keepalive(ws, channel), name=f"keepalive-{info.session_id}")
         log.info(
             "device %s connected (session %s, protocol v%d, %s)",
             info.device_id,
@@ -421,8 +501,10 @@ class DeviceServer:
             channel.closed = True
             channel.pacer.stop()
             channel.mcp.close()
+            keepalive.cancel()
             if mcp_task is not None:
                 mcp_task.cancel()
+            rlog.forget(info.device_id)
             self.registry.unregister(channel)
             self.connections.discard(channel)
             metrics.ACTIVE.dec()
@@ -455,13 +537,18 @@ class DeviceServer:
                 continue
             try:
                 obj = P.decode_json(msg)
+                if obj["type"] == "hello":
+                    return P.parse_client_hello(obj)
+            except P.HostileMessage as exc:
+                metrics.BAD_MESSAGES.labels("hostile").inc()
+                rlog.warning(ws.remote_address, "connection from %s refused: %s", ws.remote_address, exc)
+                await ws.close(CLOSE_HOSTILE, "invalid message")
+                return None
             except P.ProtocolError as exc:
                 metrics.BAD_MESSAGES.labels("malformed").inc()
-                log.warning("bad text frame before hello: %s", exc)
+                rlog.warning(ws.remote_address, "bad text frame before hello: %s", str(exc)[:120])
                 continue
-            if obj["type"] == "hello":
-                return P.parse_client_hello(obj)
-            log.info("message %r before hello ignored", obj["type"])
+            rlog.info(ws.remote_address, "message %.40r before hello ignored", obj["type"])
 
     def _device_info(self, ws: ServerConnection, auth: ConnectAuth, hello: P.ClientHello) -> DeviceInfo:
         params = hello.audio_params or P.AudioParams()
@@ -479,9 +566,44 @@ class DeviceServer:
             remote=remote_s,
         )
 
+    async def _keepalive(self, ws: ServerConnection, channel: DeviceConnection) -> None:
+        """Our own pings. A pong only proves liveness like any other frame does; a device is closed as dead
+        only after ws_ping_timeout_s with nothing at all from it, so late pongs never close a busy one."""
+        interval, timeout = self.settings.ws_ping_interval_s, self.settings.ws_ping_timeout_s
+        if interval <= 0:
+            return
+
+        def on_pong(fut: asyncio.Future[float]) -> None:
+            if not fut.cancelled() and fut.exception() is None:
+                channel.last_received = time.monotonic()
+
+        while not channel.closed:
+            await asyncio.sleep(interval)
+            silent = time.monotonic() - channel.last_received
+            if timeout > 0 and silent > timeout:
+                log.info(
+                    "device %s sent nothing for %.0f s (no data, no pong); closing",
+                    channel.info.device_id,
+                    silent,
+                )
+                with contextlib.suppress(ConnectionClosed):
+                    await ws.close(CLOSE_DEAD, "no data and no pong")
+                return
+            try:
+                waiter = asyncio.ensure_future(await ws.ping())
+            except ConnectionClosed:
+                return
+            waiter.add_done_callback(on_pong)
+
     async def _receive_loop(self, ws: ServerConnection, session: _Session) -> None:
         channel = session.channel
         idle = self.settings.idle_timeout_s
+        limiter = ConnectionLimiter(
+            self.settings.device_max_msgs_per_s,
+            self.settings.device_max_bytes_per_s,
+            self.settings.device_flood_close_s,
+        )
+        device = channel.info.device_id
         while True:
             wait = channel.last_activity + idle - time.monotonic()
             try:
@@ -499,8 +621,25 @@ class DeviceServer:
                 continue
             except ConnectionClosed:
                 return
-            channel.last_activity = time.monotonic()
-            if isinstance(msg, str):
-                await session.on_text(msg)
-            else:
-                session.on_binary(msg)
+            channel.last_activity = channel.last_received = time.monotonic()
+            verdict = limiter.charge(len(msg))
+            if verdict.close:
+                metrics.REJECTED.labels("rate_limit").inc()
+                log.warning(
+                    "device %s over its rate limit for %.1f s (%d throttles); closing with %d",
+                    device, limiter.throttled_s, limiter.throttle_events, CLOSE_RATE_LIMIT,
+                )  # fmt: skip
+                await _close_flooder(ws, CLOSE_RATE_LIMIT, RATE_LIMIT_REASON)
+                return
+            try:
+                if isinstance(msg, str):
+                    await session.on_text(msg)
+                else:
+                    session.on_binary(msg)
+            except P.HostileMessage as exc:
+                rlog.warning(device, "device %s sent hostile JSON (%s); closing with 1007", device, exc)
+                await ws.close(CLOSE_HOSTILE, "invalid message")
+                return
+            if verdict.wait_s > 0:  # slow the flooder down: we read its next frame later (TCP back-pressure)
+                rlog.info(device, "device %s over its rate limit; slowing it down", device)
+                await asyncio.sleep(verdict.wait_s)

@@ -137,8 +137,11 @@ async def test_emotion_goes_first_and_slow_producer_still_plays_everything() -> 
         result = await channel.play(slow(), emotion="happy")
         stop = await dev.wait_json("tts", "stop", since=since)
         received = [e.message for e in dev.events[since:] if e.kind == "json"]
-        assert received[0] == {"type": "llm", "emotion": "happy"}
-        assert received[1] == {"type": "tts", "state": "start"}
+        sid = dev.session_id
+        # every server message carries the session id; llm carries the emoji as text (clients print it)
+        assert received[0] == {"session_id": sid, "type": "llm", "text": "🙂", "emotion": "happy"}
+        assert received[1] == {"session_id": sid, "type": "tts", "state": "start"}
+        assert all(m.get("session_id") == sid for m in received)
         audio = [e for e in dev.events[since:] if e.kind == "audio"]
         assert result.frames_sent == len(audio) == 20 and not result.aborted
         assert stop.t >= audio[-1].t

@@ -6,7 +6,7 @@ import pytest
 
 from firmware_bridge.device_mcp import Property, Tool
 from firmware_bridge.virtual_device import VirtualDevice
-from server.voice.channel import DeviceToolError
+from server.voice.channel import DeviceToolError, DeviceToolMissing
 from tests.device.helpers import running_server
 
 
@@ -23,8 +23,10 @@ async def test_set_volume_and_status_through_the_channel() -> None:
         assert status["audio_speaker"]["volume"] == 30
         with pytest.raises(DeviceToolError, match="Value exceeds maximum allowed: 100"):
             await channel.call_device_tool("self.audio_speaker.set_volume", {"volume": 150})
-        with pytest.raises(DeviceToolError, match="Unknown tool"):
-            await channel.call_device_tool("self.nope", {})
+        calls_before = len(dev.received("mcp"))
+        with pytest.raises(DeviceToolMissing, match=r"has no tool self\.nope"):
+            await channel.call_device_tool("self.nope", {})  # absent from tools/list: never sent
+        assert len(dev.received("mcp")) == calls_before
         assert dev.mcp.state.volume == 30
         ids = [e.message["payload"]["id"] for e in dev.received("mcp") if "id" in e.message["payload"]]
         assert all(isinstance(i, int) for i in ids) and len(ids) == len(set(ids))
