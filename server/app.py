@@ -17,6 +17,7 @@ from aiohttp import web
 
 from server.alerts.routes import setup_alert_routes
 from server.alerts.service import AlertService
+from server.auth.devices import DeviceCredentials
 from server.cases.routes import setup_case_routes
 from server.cases.service import CaseService
 from server.cases.verifier import VerificationSweeper
@@ -157,6 +158,8 @@ class App:
 
         # sockets: devices, HTTP, MCP
         self.device_server = DeviceServer(s, self.services.session_factory(), self.registry)
+        devices = DeviceCredentials(self.db, s.device_allowlist)  # per-device tokens (token mode)
+        self.device_server.device_token_ok = devices.verify
         await self.device_server.start()
         alerts, cases, voiceprints, vault = self.alerts, self.cases, self.voiceprints, self.vault
         http_app = build_http_app(
@@ -173,6 +176,7 @@ class App:
                 ),
             ],
             client_max_size=UPLOAD_LIMIT,  # voiceprint WAV uploads; webhook bodies are capped by their routes
+            devices=devices,
         )
         self.http_runner = web.AppRunner(http_app, access_log=None)
         await self.http_runner.setup()

@@ -22,6 +22,7 @@ COMMAND_MODULES = (
     "server.commands.owners",
     "server.commands.cases",
     "server.commands.mcp",
+    "server.commands.tokens",
 )
 
 

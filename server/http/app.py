@@ -8,9 +8,11 @@ from collections.abc import Callable, Iterable
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from server.auth.devices import DeviceCredentials
 from server.auth.throttle import AuthThrottle
 from server.auth.tokens import ApiTokens, admin_token
 from server.config import Settings
+from server.http.devices import setup_device_routes
 from server.http.guard import HttpPolicy, install_http_guard
 from server.http.limits import HttpLimits, install_limits
 from server.http.ota import setup_ota
@@ -54,8 +56,10 @@ def build_http_app(
     extra_setup: Iterable[Callable[[web.Application], None]] = (),
     client_max_size: int = 1024**2,
     policy: HttpPolicy | None = None,
+    devices: DeviceCredentials | None = None,
 ) -> web.Application:
-    """``client_max_size`` caps request bodies; routes with tighter needs (webhooks) cap their own."""
+    """``client_max_size`` caps request bodies; routes with tighter needs (webhooks) cap their own.
+    ``devices``: the per-device token store (token mode OTA, /api/devices); without it OTA gives no token."""
     policy = policy or policy_from_settings(settings)
     app = web.Application(client_max_size=client_max_size)
     install_http_guard(app, policy)
@@ -65,7 +69,9 @@ def build_http_app(
     app[POLICY_KEY] = policy
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
-    setup_ota(app, settings)
+    setup_ota(app, settings, devices)
+    if devices is not None:
+        setup_device_routes(app, devices)
     for setup in extra_setup:
         setup(app)
     return app

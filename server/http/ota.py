@@ -2,23 +2,34 @@
 
 ``/xiaozhi/ota/`` and ``/xiaozhi/ota`` (GET or POST) answer with server time, a "no update" firmware block
 and the websocket block, and never an ``mqtt`` block (its presence makes the device choose MQTT).
-``/activate`` answers 200 (activated): this server issues no activation challenge.
+
+Open mode: no token, ``/activate`` answers 200. Token mode: the websocket token is a per-device token, issued
+only to an activated device (allow-listed, or activated by an admin with the 6-digit code the device speaks;
+``server/auth/devices.py``). A device that is not activated gets an ``activation`` block (code + challenge) and
+an empty token; ``/activate`` answers 202 until an admin activates it, then 200. Nothing configured is ever
+handed to an unauthenticated caller.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import time
 from datetime import UTC, datetime
+from typing import Any
 
 from aiohttp import web
 
 from firmware_bridge.ota import OtaConfig, build_ota_response, parse_ota_request
+from server.auth.devices import DeviceCredentials, normalise_device_id
 from server.config import Settings
 
 log = logging.getLogger(__name__)
 
 OTA_PATHS = ("/xiaozhi/ota/", "/xiaozhi/ota")
 ACTIVATE_PATHS = ("/xiaozhi/ota/activate", "/xiaozhi/ota/activate/")
+ACTIVATION_TIMEOUT_MS = 30000
+_LOG_EVERY_S = 600.0
 
 
 def ws_url(settings: Settings, request_host: str | None) -> str:
@@ -33,18 +44,62 @@ def _strip_port(host: str) -> str:
     return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
 
 
-def ota_config(settings: Settings, request_host: str | None) -> OtaConfig:
-    tokens = settings.token_list()
+def ota_config(settings: Settings, request_host: str | None, token: str = "") -> OtaConfig:
     return OtaConfig(
         ws_url=ws_url(settings, request_host),
-        token=tokens[0] if settings.auth_mode == "token" and tokens else "",
+        token=token,
         ws_version=1,
         firmware_version=settings.firmware_version,
         timezone=settings.timezone,
     )
 
 
-def setup_ota(app: web.Application, settings: Settings) -> None:
+class _Activation:
+    def __init__(self, settings: Settings, devices: DeviceCredentials | None) -> None:
+        self.token_mode = settings.auth_mode == "token"
+        self.devices = devices
+        self._logged: dict[str, float] = {}
+        if self.token_mode and devices is None:
+            log.warning("token mode without a device credential store: OTA hands out no device token")
+
+    def _log_waiting(self, device_id: str) -> None:
+        now = time.monotonic()
+        if now - self._logged.get(device_id, float("-inf")) >= _LOG_EVERY_S:
+            self._logged[device_id] = now
+            log.warning(
+                "device %s is not activated: it speaks a 6-digit code; activate it with "
+                "`xiaozhi-ops tokens activate <code>` (or POST /api/devices/activate)",
+                device_id,
+            )
+
+    def token_and_block(self, device_id: str) -> tuple[str, dict[str, Any] | None]:
+        """(websocket token, activation block) for this OTA check."""
+        if not self.token_mode or self.devices is None:
+            return "", None
+        device_id = normalise_device_id(device_id)
+        if not device_id:
+            return "", None  # nothing to bind a token to
+        if self.devices.is_activated(device_id):
+            return self.devices.issue(device_id), None
+        code = self.devices.activation_code(device_id)
+        self._log_waiting(device_id)
+        block = {
+            "code": code,
+            "message": f"xiaozhi-ops\n{code}",
+            "challenge": device_id,
+            "timeout_ms": ACTIVATION_TIMEOUT_MS,
+        }
+        return "", block
+
+    def activated(self, device_id: str) -> bool:
+        if not self.token_mode:
+            return True
+        return self.devices is not None and self.devices.is_activated(device_id)
+
+
+def setup_ota(app: web.Application, settings: Settings, devices: DeviceCredentials | None = None) -> None:
+    activation = _Activation(settings, devices)
+
     async def ota(request: web.Request) -> web.Response:
         body = await request.read() if request.can_read_body else b""
         req = parse_ota_request(request.headers, body)
@@ -52,13 +107,26 @@ def setup_ota(app: web.Application, settings: Settings) -> None:
             log.info(
                 "OTA check from %s with unusable body: %s", req.device_id or request.remote, req.body_error
             )
-        reply = build_ota_response(req, ota_config(settings, request.host), datetime.now(UTC))
+        token, block = activation.token_and_block(req.device_id)
+        reply = build_ota_response(req, ota_config(settings, request.host, token), datetime.now(UTC))
+        if block is not None:
+            reply["activation"] = block
         log.info("OTA check from %s (firmware %s)", req.device_id or request.remote, req.app_version)
         return web.json_response(reply)
 
     async def activate(request: web.Request) -> web.Response:
-        await request.read()
-        return web.json_response({"status": "activated"})
+        body = await request.read()
+        device_id = request.headers.get("Device-Id", "")
+        if not device_id:
+            try:
+                parsed = json.loads(body) if body else {}
+            except (json.JSONDecodeError, UnicodeDecodeError):
+                parsed = {}
+            if isinstance(parsed, dict) and isinstance(parsed.get("challenge"), str):
+                device_id = parsed["challenge"]
+        if activation.activated(device_id):
+            return web.json_response({"status": "activated"})
+        return web.json_response({"status": "waiting for activation"}, status=202)
 
     for path in OTA_PATHS:
         app.router.add_get(path, ota)

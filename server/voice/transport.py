@@ -95,10 +95,20 @@ def connect_auth(path: str, headers: Headers | dict[str, str]) -> ConnectAuth:
     )
 
 
-def token_allowed(settings: Settings, token: str) -> bool:
+def token_allowed(
+    settings: Settings,
+    token: str,
+    device_id: str = "",
+    device_token_ok: Callable[[str, str], bool] | None = None,
+) -> bool:
+    """Open mode: anyone. Token mode: a configured token, or a per-device token issued to this Device-Id."""
     if settings.auth_mode == "open":
         return True
-    return bool(token) and token in settings.token_list()
+    if not token:
+        return False
+    if token in settings.token_list():
+        return True
+    return device_token_ok is not None and device_token_ok(token, device_id)
 
 
 # --------------------------------------------------------------------------- the channel
@@ -387,6 +397,7 @@ class DeviceServer:
         self._server: Server | None = None
         self._flusher: asyncio.Task[None] | None = None
         self._auth: dict[ServerConnection, ConnectAuth] = {}
+        self.device_token_ok: Callable[[str, str], bool] | None = None  # per-device tokens (OTA)
 
     # ---- lifecycle
 
@@ -454,7 +465,7 @@ class DeviceServer:
             metrics.REJECTED.labels("path").inc()
             return connection.respond(HTTPStatus.NOT_FOUND, "not a xiaozhi endpoint\n")
         auth = connect_auth(request.path, request.headers)
-        if not token_allowed(self.settings, auth.token):
+        if not token_allowed(self.settings, auth.token, auth.device_id, self.device_token_ok):
             metrics.REJECTED.labels("auth").inc()
             log.warning("device %s refused: missing or wrong token", auth.device_id or "?")
             return connection.respond(HTTPStatus.UNAUTHORIZED, "missing or invalid device token\n")

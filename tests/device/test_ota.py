@@ -17,6 +17,7 @@ from firmware_bridge.ota import (
 from server.http.app import build_http_app
 from server.voice.registry import DeviceRegistry
 from tests.device.helpers import make_settings
+from tests.http_auth import ADMIN, api_policy
 
 NOW = datetime(2026, 9, 1, 8, 0, tzinfo=UTC)
 FIRMWARE_BODY = {
@@ -73,7 +74,7 @@ def test_timezone_offsets() -> None:
 
 @contextlib.asynccontextmanager
 async def http_app(**settings):
-    app = build_http_app(make_settings(**settings), DeviceRegistry())
+    app = build_http_app(make_settings(**settings), DeviceRegistry(), policy=api_policy())
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -110,9 +111,10 @@ async def test_ota_public_host_token_mode_and_malformed_body() -> None:
         )
         assert resp.status == 200
         body = await resp.json()
+        # configured tokens are never handed to an unauthenticated caller (per-device tokens: tests/http)
         assert body["websocket"] == {
             "url": "ws://robots.example.com:9000/xiaozhi/v1/",
-            "token": "tk1",
+            "token": "",
             "version": 1,
         }
         assert body["firmware"]["version"] == "2.4.2"
@@ -138,10 +140,11 @@ async def test_cors_preflight_and_error_responses_carry_cors() -> None:
         )
         assert resp.status in (200, 204)
         allowed = {h.strip() for h in resp.headers["Access-Control-Allow-Headers"].split(",")}
-        assert {"client-id", "content-type", "device-id", "authorization", "protocol-version"} <= allowed
+        assert {"client-id", "content-type", "device-id", "protocol-version"} <= allowed
         assert resp.headers["Access-Control-Allow-Origin"] == "*"
+        # only the OTA endpoints carry CORS headers (issue 17)
         missing = await http.get("/no/such/page")
-        assert missing.status == 404 and missing.headers["Access-Control-Allow-Origin"] == "*"
+        assert missing.status == 404 and "Access-Control-Allow-Origin" not in missing.headers
 
 
 async def test_healthz_metrics_and_extra_setup() -> None:
@@ -151,7 +154,7 @@ async def test_healthz_metrics_and_extra_setup() -> None:
 
         app.router.add_get("/api/ping", ping)
 
-    app = build_http_app(make_settings(), DeviceRegistry(), [extra])
+    app = build_http_app(make_settings(), DeviceRegistry(), [extra], policy=api_policy())
     runner = web.AppRunner(app)
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
@@ -162,6 +165,7 @@ async def test_healthz_metrics_and_extra_setup() -> None:
             assert await (await http.get("/healthz")).json() == {"status": "ok", "devices_online": 0}
             text = await (await http.get("/metrics")).text()
             assert "xops_device_frames_in_total" in text and "xops_device_sessions_active" in text
-            assert await (await http.get("/api/ping")).json() == {"pong": True}
+            assert (await http.get("/api/ping")).status == 401  # /api needs the token
+            assert await (await http.get("/api/ping", headers=ADMIN)).json() == {"pong": True}
     finally:
         await runner.cleanup()
