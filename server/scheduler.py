@@ -15,20 +15,26 @@ import zlib
 from collections.abc import Awaitable, Callable
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from agents.analyst.writer import has_results
 from agents.pipeline import PipelineBusy, PipelineConfig, PipelineResult, run_async
+from agents.report import Analyst
 from agents.sources.base import LogSource
 from server.config import Settings
+
+if TYPE_CHECKING:
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+    from agents.index.store import LogIndex
 
 log = logging.getLogger(__name__)
 
 OwnersFn = Callable[[], list[str] | Awaitable[list[str]]]
 SourceFactory = Callable[[str], LogSource | None]
-AnalystFactory = Callable[[str], Any]
-IndexFactory = Callable[[], Any]
+AnalystFactory = Callable[[str], Analyst | None]  # None: the deterministic analyst
+IndexFactory = Callable[[], "LogIndex"]
 
 
 def yesterday(settings: Settings, now: datetime | None = None) -> str:
@@ -78,7 +84,7 @@ def ensure_sample_data(settings: Settings, day: str | None = None, owner: str | 
 def default_analyst_factory(settings: Settings) -> AnalystFactory:
     """The LLM analyst when an LLM is configured, else None (→ deterministic)."""
 
-    def make(owner: str) -> Any:
+    def make(owner: str) -> Analyst | None:
         if not settings.llm_enabled:
             return None
         try:
@@ -113,13 +119,13 @@ class PipelineScheduler:
         self.analyst_factory = analyst_factory or default_analyst_factory(settings)
         self.index_factory = index_factory
         self.config = pipeline_config(settings)
-        self.scheduler: Any = None
-        self._index: Any = None
+        self.scheduler: AsyncIOScheduler | None = None
+        self._index: LogIndex | None = None
         self._run_lock = asyncio.Lock()  # one day-run at a time: the pipeline is CPU-bound
         self._owner_locks: dict[
             str, asyncio.Lock
         ] = {}  # an on-demand run waits for a nightly one, never races it
-        self._background: set[asyncio.Task[Any]] = set()
+        self._background: set[asyncio.Task[None]] = set()
         self.last_results: dict[str, PipelineResult | str] = {}
 
     async def _owners(self) -> list[str]:
@@ -128,7 +134,7 @@ class PipelineScheduler:
             got = await got
         return list(got)
 
-    def _get_index(self) -> Any:
+    def _get_index(self) -> LogIndex | None:
         if self._index is None and self.index_factory is not None:
             try:
                 self._index = self.index_factory()
@@ -178,13 +184,13 @@ class PipelineScheduler:
         self.last_results[owner] = result
         log.info("pipeline %s/%s done in %.1fs (%d lines, analyst %s)", owner, day,
                  result.stage_seconds.get("total", 0.0), result.lines, result.analysis.analyst)  # fmt: skip
-        if defer:
+        if defer and index is not None:  # (defer implies an index; said again for the type checker)
             task = asyncio.create_task(self._index_later(index, result))
             self._background.add(task)
             task.add_done_callback(self._background.discard)
         return result
 
-    async def _index_later(self, index: Any, result: PipelineResult) -> None:
+    async def _index_later(self, index: LogIndex, result: PipelineResult) -> None:
         try:
             await asyncio.to_thread(
                 index.index_day, result.owner, result.day, result.templates, result.report.findings

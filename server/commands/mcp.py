@@ -8,7 +8,13 @@ carries only MCP messages.
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from server.alerts.service import AlertService
+    from server.cases.service import CaseService
+    from server.config import Settings
+    from server.storage.db import Database
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -53,7 +59,7 @@ def _mcp(args: argparse.Namespace) -> int:
     return 0
 
 
-def open_services(settings: Any) -> tuple[Any, Any, Any]:
+def open_services(settings: Settings) -> tuple[Database, CaseService, AlertService]:
     """(Database, CaseService, AlertService) for the configured database."""
     from server.alerts.service import AlertService
     from server.cases.service import CaseService

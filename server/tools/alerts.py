@@ -9,11 +9,18 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from server.tools.base import Caller, ToolError, Toolset, ToolSpec
 from server.tools.common import OWNER, UNTRUSTED_NOTE, compact_finding, obj, ranked
 from server.tools.context import ToolContext
+
+if TYPE_CHECKING:
+    from server.alerts.service import AlertService
+    from server.alerts.store import AlertRecord
+    from server.cases.plans import Plan
+    from server.cases.service import CaseService
+    from server.cases.store import Case
 
 ALERT_STATUS = {"type": "string", "enum": ["firing", "resolved"]}
 CASE_ID = {"type": "integer", "minimum": 1}
@@ -21,13 +28,13 @@ VERSION = {"type": "integer", "minimum": 0, "description": "case version you rea
 IDEM_KEY = {"type": "string", "minLength": 8, "maxLength": 128, "description": "Idempotency-Key for retries"}
 
 
-def _alerts(ctx: ToolContext) -> Any:
+def _alerts(ctx: ToolContext) -> AlertService:
     if ctx.alerts is None:
         raise ToolError("the alert service is not available in this server")
     return ctx.alerts
 
 
-def _cases(ctx: ToolContext) -> Any:
+def _cases(ctx: ToolContext) -> CaseService:
     if ctx.cases is None:
         raise ToolError("the case service is not available in this server")
     return ctx.cases
@@ -53,7 +60,7 @@ async def list_alerts(ctx: ToolContext, args: dict[str, Any], caller: Caller) ->
     }
 
 
-def _find_alert(ctx: ToolContext, alert_id: str) -> tuple[dict[str, Any], list[Any]]:
+def _find_alert(ctx: ToolContext, alert_id: str) -> tuple[dict[str, Any], list[AlertRecord]]:
     """(what the id names, its alert records) for an alert id or an alert-group id."""
     svc = _alerts(ctx)
     group = svc.get_group(alert_id)
@@ -126,7 +133,7 @@ async def get_case(ctx: ToolContext, args: dict[str, Any], caller: Caller) -> di
     }
 
 
-def _deterministic_plan(ctx: ToolContext, case: Any) -> Any:
+def _deterministic_plan(ctx: ToolContext, case: Case) -> Plan:
     from server.cases.plans import deterministic_plan
 
     namespace = workload = None
@@ -152,7 +159,7 @@ async def propose_action(ctx: ToolContext, args: dict[str, Any], caller: Caller)
     case = await asyncio.to_thread(svc.get_case, args["case_id"])
     if case is None or (caller.owner is not None and case.owner != caller.owner):
         raise ToolError(f"no case with id {args['case_id']}")
-    plan = args.get("plan")
+    plan: Plan | dict[str, Any] | None = args.get("plan")  # a JSON object (schema-checked) or none
     if plan is None:
         plan, proposed_by = await asyncio.to_thread(_deterministic_plan, ctx, case), "deterministic"
     else:

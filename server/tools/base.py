@@ -11,7 +11,7 @@ import json
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -79,15 +79,16 @@ def approx_tokens(text: str) -> int:
     return cjk + (len(text) - cjk + 3) // 4
 
 
-def _dumps(value: Any) -> str:
+def _dumps(value: object) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
-def _longest_list(value: Any, path: tuple[Any, ...] = ()) -> tuple[tuple[Any, ...], int]:
-    best: tuple[tuple[Any, ...], int] = ((), -1)
+def _longest_list(value: object, path: tuple[str | int, ...] = ()) -> tuple[tuple[str | int, ...], int]:
+    best: tuple[tuple[str | int, ...], int] = ((), -1)
+    items: Iterable[tuple[str | int, object]]
     if isinstance(value, list):
         best = (path, len(value))
-        items: Any = enumerate(value)
+        items = enumerate(value)
     elif isinstance(value, dict):
         items = value.items()
     else:
@@ -161,7 +162,7 @@ class ToolRegistry:
     def specs(self, *, agent: bool = False) -> list[ToolSpec]:
         return [s for s in self.tools.values() if s.agent_visible or not agent]
 
-    def validate(self, name: str, arguments: Any) -> list[str]:
+    def validate(self, name: str, arguments: object) -> list[str]:
         """Problems with ``arguments`` for tool ``name`` (empty list = valid)."""
         if name not in self.tools:
             return [f"unknown tool '{name}'; available: {', '.join(sorted(self.tools))}"]

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from server.tools.base import Caller, ToolError, Toolset, ToolSpec
 from server.tools.common import obj
 from server.tools.context import ToolContext
 from server.voice.channel import DeviceToolError
+
+if TYPE_CHECKING:
+    from server.voice.transport import DeviceConnection
 
 STATUS_TOOL = "self.get_device_status"
 VOLUME_TOOL = "self.audio_speaker.set_volume"
@@ -19,7 +22,7 @@ DEVICE_ID = {
 }
 
 
-def _channel(ctx: ToolContext, args: dict[str, Any], caller: Caller) -> Any:
+def _channel(ctx: ToolContext, args: dict[str, Any], caller: Caller) -> DeviceConnection:
     wanted = caller.device_id or args.get("device_id")
     if wanted:
         channel = ctx.registry.get(wanted)
