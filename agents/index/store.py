@@ -17,21 +17,27 @@ import re
 import threading
 import time
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import chromadb
+import numpy as np
+from chromadb.api.models.Collection import Collection
+from chromadb.api.types import EmbeddingFunction, Where
 from chromadb.config import Settings as ChromaSettings
 
 from agents.findings import Finding
 from agents.index.embedder import E5Embedder
 from agents.index.gloss import with_gloss
+from agents.index.lexical import bm25_scores, fuse
 
 log = logging.getLogger(__name__)
 
 TEMPLATES = "xops_templates"
 FINDINGS = "xops_findings"
 NOTABLE_LEVELS = frozenset({"WARN", "WARNING", "ERROR", "FATAL", "CRITICAL"})
+EXACT_LIMIT = 20_000  # rows scored exhaustively per collection and filter
 _MUTATING = re.compile(r"\b(create|update|patch|delete|deletecollection|escalate|impersonate)\b", re.I)
 
 
@@ -66,11 +72,13 @@ class LogIndex:
             path=str(self.path), settings=ChromaSettings(anonymized_telemetry=False)
         )
         space = {"hnsw:space": "cosine"}
+        # E5Embedder embeds documents (str) only; Chroma's protocol also admits images.
+        embedding_function = cast("EmbeddingFunction[Any]", self.embedder)
         self._templates = self._client.get_or_create_collection(
-            TEMPLATES, embedding_function=self.embedder, metadata=space
+            TEMPLATES, embedding_function=embedding_function, metadata=space
         )
         self._findings = self._client.get_or_create_collection(
-            FINDINGS, embedding_function=self.embedder, metadata=space
+            FINDINGS, embedding_function=embedding_function, metadata=space
         )
         self._lock = threading.Lock()  # index_day is delete-then-add: keep concurrent writers apart
 
@@ -93,7 +101,7 @@ class LogIndex:
         # Embed before deleting so a failure (bad input, model error) leaves yesterday's index intact.
         t_vecs = self._embed([self._embed_text(r["embed"]) for r in t_rows])
         f_vecs = self._embed([self._embed_text(r["embed"]) for r in f_rows])
-        where = {"$and": [{"owner": owner}, {"day": day}]}
+        where = _owner_day(owner, day)
         with self._lock:
             for coll, rows, vecs in ((self._templates, t_rows, t_vecs), (self._findings, f_rows, f_vecs)):
                 coll.delete(where=where)
@@ -127,7 +135,7 @@ class LogIndex:
         return stats
 
     def delete_day(self, owner: str, day: str) -> None:
-        where = {"$and": [{"owner": owner}, {"day": day}]}
+        where = _owner_day(owner, day)
         with self._lock:
             self._templates.delete(where=where)
             self._findings.delete(where=where)
@@ -145,47 +153,83 @@ class LogIndex:
         """Top-k templates/findings for a (Chinese or English) question, best first.
 
         kind filters the log kind (business/event/audit); source is "template" or "finding".
-        Each hit: id, source, text, score (cosine similarity), and the metadata fields.
+        Ranked by reciprocal-rank fusion of exact cosine similarity and BM25 over the text and its
+        Chinese gloss. Each hit: id, source, text, score (cosine), lexical (BM25), and the metadata fields.
         """
         if not query.strip() or k <= 0:
             return []
         conds = [{f: v} for f, v in (("owner", owner), ("day", day), ("kind", kind)) if v]
-        where: dict[str, Any] | None = None
+        where: Where | None = None
         if len(conds) == 1:
-            where = conds[0]
+            where = cast(Where, conds[0])
         elif conds:
-            where = {"$and": conds}
-        qvec = self.embedder.query(query)
+            where = cast(Where, {"$and": conds})
+        qvec = np.asarray(self.embedder.query(query), dtype=np.float32)
         colls = [
             c for s, c in (("template", self._templates), ("finding", self._findings)) if source in (None, s)
         ]
         hits: list[dict[str, Any]] = []
         for coll in colls:
-            n = coll.count()
-            if n == 0:
-                continue
-            fetch = min(n, k * 3 if day is None else k)  # extra when several days may repeat a template
-            res = coll.query(
-                query_embeddings=[qvec],
-                n_results=fetch,
-                where=where,
-                include=["documents", "metadatas", "distances"],
-            )
-            for id_, doc, meta, dist in zip(
-                res["ids"][0], res["documents"][0], res["metadatas"][0], res["distances"][0], strict=True
-            ):
-                hits.append({"id": id_, "text": doc, "score": round(1.0 - float(dist), 4), **meta})
-        hits.sort(key=lambda h: -h["score"])
-        # The same template indexed on several days: keep the most recent day's entry.
+            hits.extend(self._candidates(coll, qvec, where, k))
+        if not hits:
+            return []
+        # Hybrid ranking: exact cosine and BM25 over the text + its Chinese gloss, fused by rank.
+        lexical = bm25_scores(query, [_lexical_text(h["text"]) if self.gloss else h["text"] for h in hits])
+        fused = fuse([h["score"] for h in hits], lexical)
+        for h, lex, f in zip(hits, lexical, fused, strict=True):
+            h["lexical"] = round(lex, 4)
+            h["rank"] = f
+        hits.sort(key=lambda h: (-h["rank"], -h["score"], h["id"]))
+        # The same template indexed on several days: keep the most recent day's entry at the best rank.
         best: dict[tuple[str, str, str], dict[str, Any]] = {}
+        order: list[tuple[str, str, str]] = []
         for h in hits:
             key = (h["owner"], h["source"], h["key"])
-            if key not in best or h["day"] > best[key]["day"]:
-                best[key] = h if key not in best else {**h, "score": best[key]["score"]}
-        return sorted(best.values(), key=lambda h: -h["score"])[:k]
+            if key not in best:
+                best[key] = h
+                order.append(key)
+            elif h["day"] > best[key]["day"]:
+                best[key] = {**h, "score": best[key]["score"], "rank": best[key]["rank"]}
+        out = [best[key] for key in order[:k]]
+        for h in out:
+            del h["rank"]
+        return out
+
+    def _candidates(
+        self, coll: Collection, qvec: np.ndarray, where: Where | None, k: int
+    ) -> list[dict[str, Any]]:
+        """Every row under the filter with its exact cosine to the query (deterministic; HNSW is only
+        used when the filtered set is too large to score exhaustively)."""
+        if coll.count() == 0:
+            return []
+        got = coll.get(where=where, include=["documents", "metadatas", "embeddings"], limit=EXACT_LIMIT + 1)
+        ids = got["ids"]
+        if len(ids) <= EXACT_LIMIT:
+            if not ids:
+                return []
+            vecs = np.asarray(got["embeddings"], dtype=np.float32)
+            sims = vecs @ qvec
+            docs, metas = got["documents"] or [], got["metadatas"] or []
+            return [
+                {"id": id_, "text": doc, "score": round(float(sim), 4), **meta}
+                for id_, doc, meta, sim in zip(ids, docs, metas, sims, strict=True)
+            ]
+        res = coll.query(
+            query_embeddings=[qvec.tolist()],
+            n_results=max(200, k * 20),
+            where=where,
+            include=["documents", "metadatas", "distances"],
+        )
+        q_docs = (res["documents"] or [[]])[0]
+        q_metas = (res["metadatas"] or [[]])[0]
+        q_dists = (res["distances"] or [[]])[0]
+        return [
+            {"id": id_, "text": doc, "score": round(1.0 - float(dist), 4), **meta}
+            for id_, doc, meta, dist in zip(res["ids"][0], q_docs, q_metas, q_dists, strict=True)
+        ]
 
     def count(self, owner: str | None = None) -> dict[str, int]:
-        where = {"owner": owner} if owner else None
+        where: Where | None = {"owner": owner} if owner else None
         return {
             "templates": len(self._templates.get(where=where, include=[])["ids"]),
             "findings": len(self._findings.get(where=where, include=[])["ids"]),
@@ -199,12 +243,17 @@ class LogIndex:
 
 
 # -- pure helpers --
+def _owner_day(owner: str, day: str) -> Where:
+    return {"$and": [{"owner": owner}, {"day": day}]}
+
+
 def select_templates(templates: list[dict[str, Any]], max_other: int) -> list[dict[str, Any]]:
     """What is worth embedding: every WARN/ERROR/FATAL template and every mutating audit operation
     (an RBAC change is INFO-level but is exactly what "谁修改了权限" asks for), plus the `max_other`
     most frequent remaining templates. Duplicates are dropped."""
     seen: set[str] = set()
-    notable, other = [], []
+    notable: list[dict[str, Any]] = []
+    other: list[dict[str, Any]] = []
     for t in templates:
         text = _template_text(t)
         if not text or text in seen:
@@ -263,6 +312,12 @@ def _finding_row(owner: str, day: str, f: Finding) -> dict[str, Any]:
     }
     text = f"{body} — {f.summary_zh}" if f.summary_zh else body
     return {"id": f"{owner}|{day}|f|{f.id}", "document": text, "embed": _embeddable(text), "metadata": meta}
+
+
+@lru_cache(maxsize=8192)
+def _lexical_text(text: str) -> str:
+    """What the lexical scorer reads: the stored text plus its deterministic Chinese gloss."""
+    return with_gloss(text)
 
 
 def _embeddable(text: str) -> str:
