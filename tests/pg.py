@@ -170,7 +170,7 @@ class PgCluster:
 
     def create_database(self) -> str:
         """A new database holding the project's tables (cloned from a template built once per session: cloning
-        is several times cheaper than running the DDL for every test)."""
+        is cheaper than running the DDL for every test)."""
         if not self._template:
             from server.storage.db import Database
 
@@ -180,7 +180,7 @@ class PgCluster:
             db.dispose()  # a template must have no connections while it is cloned
             self._template = "xops_template"
         name = f"t{next(self._names)}_{uuid.uuid4().hex[:8]}"
-        self._admin(f'CREATE DATABASE "{name}" TEMPLATE "{self._template}" STRATEGY FILE_COPY')
+        self._admin(f'CREATE DATABASE "{name}" TEMPLATE "{self._template}"')
         return name
 
     def drop_database(self, name: str) -> None:
