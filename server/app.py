@@ -31,7 +31,7 @@ from server.dialogue.skills import Skills
 from server.http.app import build_http_app
 from server.http.limits import GuardedTCPSite
 from server.intent.llm_router import LLMIntentRouter
-from server.owners import AccountDirectory, OwnerApprovers, OwnerDirectory
+from server.owners import AccountDirectory, OwnerApprovers, OwnerDirectory, setup_account_routes
 from server.scheduler import PipelineScheduler, ensure_sample_data
 from server.speech.models import assemble_whisper_base
 from server.speech.stack import SpeechStack
@@ -162,6 +162,7 @@ class App:
         self.device_server.device_token_ok = devices.verify
         await self.device_server.start()
         alerts, cases, voiceprints, vault = self.alerts, self.cases, self.voiceprints, self.vault
+        accounts = self.accounts
         http_app = build_http_app(
             s,
             self.registry,
@@ -173,6 +174,9 @@ class App:
                     store=voiceprints,
                     vault=vault,
                     admin_token=s.admin_token.get_secret_value(),
+                ),
+                lambda app: setup_account_routes(
+                    app, accounts=accounts, store=voiceprints, admin_token=s.admin_token.get_secret_value()
                 ),
             ],
             client_max_size=UPLOAD_LIMIT,  # voiceprint WAV uploads; webhook bodies are capped by their routes

@@ -16,7 +16,7 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import Column, DateTime, String, Table, delete, insert, select
@@ -77,8 +77,11 @@ def alert_accounts(alert: Alert) -> list[str]:
     """Every account id an alert names, most specific first."""
     raw = alert.raw if isinstance(alert.raw, dict) else {}
     found: list[tuple[str, object]] = []
-    if alert.source == "tencent":
-        found += [("appid", raw.get("appId")), ("uin", raw.get("uin"))]
+    if alert.source == "tencent":  # Cloud Monitor puts the account in alarmObjInfo (older bodies: top level)
+        info = raw.get("alarmObjInfo")
+        obj: dict[str, object] = info if isinstance(info, dict) else {}
+        for src in (obj, raw):
+            found += [("appid", src.get("appId")), ("uin", src.get("uin"))]
     labels = alert.labels or {}
     found += [
         ("appid", labels.get("appid") or labels.get("app_id")),
@@ -86,7 +89,7 @@ def alert_accounts(alert: Alert) -> list[str]:
         ("account", labels.get("account") or labels.get("tenant")),
         ("receiver", labels.get("receiver")),
     ]
-    if alert.account:
+    if alert.account and alert.source != "tencent":  # Tencent's account is its appId/uin, named above
         found.append(("account", alert.account))
     keys: list[str] = []
     for kind, value in found:
@@ -280,3 +283,69 @@ class OwnerApprovers:
         except OwnerError:
             return None
         return ApproverRights(True, Risk.HIGH) if owner.can_approve else None
+
+
+def setup_account_routes(
+    app: Any, *, accounts: AccountDirectory, store: VoiceprintStore, admin_token: str = ""
+) -> None:
+    """PUT/GET /api/owners/{owner_id}/accounts — the cloud accounts whose alerts belong to an owner.
+
+    PUT body: ``{"uin": ["100001"], "app_id": ["1250000001"], "accounts": ["receiver:team-b"]}`` (any subset)."""
+    import json
+
+    from aiohttp import web
+
+    from server.vault.auth import admin_only
+
+    guard = admin_only(admin_token)
+
+    def owner_or_404(request: web.Request) -> str:
+        try:
+            return store.get_owner(int(request.match_info["owner_id"])).name
+        except (OwnerError, ValueError) as exc:
+            raise web.HTTPNotFound(
+                text=json.dumps({"error": "unknown owner"}), content_type="application/json"
+            ) from exc
+
+    def listing(owner: str) -> list[dict[str, str]]:
+        return [{"account": b.account, "owner": b.owner} for b in accounts.bindings(owner)]
+
+    @guard
+    async def put_accounts(request: web.Request) -> web.Response:
+        owner = owner_or_404(request)
+        try:
+            body = await request.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return web.json_response({"error": "body must be JSON"}, status=400)
+        if not isinstance(body, dict) or set(body) - {"uin", "app_id", "accounts"}:
+            return web.json_response(
+                {"error": "body must be a JSON object with uin, app_id and/or accounts lists"}, status=400
+            )
+        try:
+            keys = [account_key("uin", str(v)) for v in _as_list(body.get("uin"), "uin")]
+            keys += [account_key("appid", str(v)) for v in _as_list(body.get("app_id"), "app_id")]
+            keys += [parse_account(str(v)) for v in _as_list(body.get("accounts"), "accounts")]
+        except AccountError as exc:
+            return web.json_response({"error": str(exc)}, status=400)
+        if not keys:
+            return web.json_response({"error": "no account given"}, status=400)
+        accounts.bind(owner, keys)
+        return web.json_response({"owner": owner, "accounts": listing(owner)})
+
+    @guard
+    async def get_accounts(request: web.Request) -> web.Response:
+        owner = owner_or_404(request)
+        return web.json_response({"owner": owner, "accounts": listing(owner)})
+
+    app.router.add_put("/api/owners/{owner_id}/accounts", put_accounts)
+    app.router.add_get("/api/owners/{owner_id}/accounts", get_accounts)
+
+
+def _as_list(value: object, name: str) -> list[object]:
+    if value is None:
+        return []
+    if isinstance(value, (str, int)):
+        return [value]
+    if isinstance(value, list) and all(isinstance(v, (str, int)) for v in value):
+        return list(value)
+    raise AccountError(f"{name} must be a string or a list of strings")

@@ -74,8 +74,8 @@ class LocalSource(LogSource):
         self, root: Path | str, owner: str, config: SourceConfig | None = None, layout: Layout = "auto"
     ) -> None:
         self.root = Path(root)
-        self.owner = _safe(owner)
-        self.base = self.root / self.owner
+        self.owner = owner  # the name; its directory is _safe(owner) (张三 → u-<hash>)
+        self.base = self.root / _safe(owner)
         self.config = config or SourceConfig()
         self.layout = layout
 

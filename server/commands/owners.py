@@ -30,10 +30,32 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--bucket", default="", help="COS bucket, name-appid")
     b.add_argument("--key-template", action="append", default=[], metavar="KIND=TEMPLATE")
     b.add_argument("--cls-topic", action="append", default=[], metavar="KIND=TOPIC_ID")
+    b.add_argument(
+        "--uin", action="append", default=[], help="Tencent Cloud account uin whose alerts are this owner's"
+    )
+    b.add_argument(
+        "--app-id", action="append", default=[], help="Tencent Cloud APPID whose alerts are this owner's"
+    )
+    b.add_argument(
+        "--account",
+        action="append",
+        default=[],
+        metavar="KIND:VALUE",
+        help="another alert account: receiver:<Alertmanager receiver>, account:<label value>",
+    )
     b.set_defaults(func=_bind)
+    acc = osub.add_parser(
+        "accounts", help="bind cloud accounts to an owner (alert routing) or list the bindings"
+    )
+    acc.add_argument("owner", nargs="?", help="owner id or name (omit to list every binding)")
+    acc.add_argument("--uin", action="append", default=[])
+    acc.add_argument("--app-id", action="append", default=[])
+    acc.add_argument("--account", action="append", default=[], metavar="KIND:VALUE")
+    acc.set_defaults(func=_accounts)
 
 
 def _open():
+    from server import owners as _account_tables  # noqa: F401 - registers tables
     from server.config import get_settings
     from server.storage.db import Database
     from server.vault import store as _vault_tables  # noqa: F401 - registers tables
@@ -142,6 +164,11 @@ def _bind(args: argparse.Namespace) -> int:
         secret_id = getpass.getpass("SecretId: ").strip()
         secret_key = getpass.getpass("SecretKey: ").strip()
     try:
+        accounts = _account_args(args)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    try:
         creds = CredentialsIn(
             secret_id=secret_id,
             secret_key=secret_key,
@@ -159,4 +186,48 @@ def _bind(args: argparse.Namespace) -> int:
     vault = _vault(settings, db)
     vault.bind(owner.id, creds)
     print(f"bound keys for {owner.name}: {vault.masked(owner.id)['secret_id']}")
+    if accounts:
+        bound = _directory(settings, db).bind(owner.name, accounts)
+        print(f"alerts from {', '.join(bound)} now go to {owner.name}")
+    return 0
+
+
+def _account_args(args: argparse.Namespace) -> list[str]:
+    """--uin/--app-id/--account → canonical account keys (raises AccountError, a ValueError)."""
+    from server.owners import account_key, parse_account
+
+    keys = [account_key("uin", v) for v in args.uin] + [account_key("appid", v) for v in args.app_id]
+    return keys + [parse_account(v) for v in args.account]
+
+
+def _directory(settings, db):
+    from server.owners import AccountDirectory
+
+    return AccountDirectory(db, settings.alert_account_owners, default_owner=settings.default_owner)
+
+
+def _accounts(args: argparse.Namespace) -> int:
+    import sys
+
+    from server.owners import AccountError
+    from server.voiceprint.store import OwnerError
+
+    settings, db = _open()
+    try:
+        directory = _directory(settings, db)
+        if args.owner is None:
+            for b in directory.bindings():
+                print(f"{b.account:<40} {b.owner}")
+            return 0
+        owner = _owner_store(db).get_owner(args.owner)
+        keys = _account_args(args)
+        if not keys:
+            for b in directory.bindings(owner.name):
+                print(f"{b.account:<40} {b.owner}")
+            return 0
+        directory.bind(owner.name, keys)
+    except (AccountError, OwnerError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    print(f"alerts from {', '.join(keys)} now go to {owner.name}")
     return 0
