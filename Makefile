@@ -1,5 +1,5 @@
 # The two commands of the README:  `make run`  and  `make test`.
-.PHONY: run test setup lint typecheck format bench clean
+.PHONY: run test setup lint typecheck format bench clean lock
 
 setup:
 	@bash scripts/setup.sh
@@ -16,6 +16,10 @@ lint:
 # mypy over server/, agents/, firmware_bridge/ (config in pyproject.toml: strict on agents/ and firmware_bridge/)
 typecheck:
 	.venv/bin/mypy
+
+# Re-resolve requirements.lock (exact versions + hashes) after a dependency change in pyproject.toml.
+lock:
+	@bash scripts/lock.sh
 
 format:
 	.venv/bin/ruff check --fix . && .venv/bin/ruff format .
