@@ -11,8 +11,9 @@ import asyncio
 import contextlib
 import logging
 import socket
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import mcp.types as types
 from mcp.server import Server, ServerRequestContext
@@ -24,6 +25,9 @@ from server.http.limits import uvicorn_limits
 from server.tools.base import Caller, ToolRegistry
 from server.tools.context import ToolContext
 from server.tools.toolsets import build_registry
+
+if TYPE_CHECKING:
+    import uvicorn
 
 log = logging.getLogger(__name__)
 
@@ -136,24 +140,22 @@ async def run_stdio(ctx: ToolContext) -> None:
 # ---------------------------------------------------------------- streamable HTTP
 
 
-class _EmbeddedUvicorn:
+def _embedded_uvicorn(config: uvicorn.Config) -> uvicorn.Server:
     """uvicorn.Server without its signal capture: it shares the service's loop and the service handles
     SIGINT/SIGTERM itself."""
+    import uvicorn
 
-    def __new__(cls, config: Any) -> Any:
-        import uvicorn
+    class _Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            yield
 
-        class _Server(uvicorn.Server):
-            @contextlib.contextmanager
-            def capture_signals(self):  # type: ignore[override]
-                yield
-
-        return _Server(config)
+    return _Server(config)
 
 
 @dataclass
 class McpHttpServer:
-    server: Any  # uvicorn.Server
+    server: uvicorn.Server
     task: asyncio.Task[None]
     host: str
     port: int
@@ -218,7 +220,7 @@ async def start_mcp_http(
         log_config=None,
         **uvicorn_limits(ctx.settings),
     )
-    server = _EmbeddedUvicorn(config)
+    server = _embedded_uvicorn(config)
     task = asyncio.create_task(server.serve(sockets=[sock]), name="mcp-http")
     while not server.started:
         if task.done():

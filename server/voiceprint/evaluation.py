@@ -60,6 +60,10 @@ def find_speakers(paths: list[Path]) -> list[SpeakerData]:
     return speakers
 
 
+def _name(ids: dict[int, str], owner_id: int | None) -> str | None:
+    return ids.get(owner_id) if owner_id is not None else None
+
+
 def _enrolled_store(
     db_dir: Path, encoder: VoiceEncoder, emb: dict[str, list[Utterance]], names: list[str], tag: str
 ) -> tuple[VoiceprintStore, dict[int, str]]:
@@ -93,13 +97,13 @@ def evaluate(speakers: list[SpeakerData], encoder: VoiceEncoder) -> dict:
         for name in names:
             for fname, utt in probe_emb[name]:
                 ident = store.identify(utt)
-                got = ids.get(ident.owner_id) if ident.owner_id is not None else None
+                got = _name(ids, ident.owner_id)
                 probes.append(
                     {
                         "speaker": name,
                         "file": fname,
                         "identified": got,
-                        "candidate": ids.get(ident.candidate_id),
+                        "candidate": _name(ids, ident.candidate_id),
                         "score": ident.score,
                         "threshold": ident.threshold,
                         "margin": ident.margin,
@@ -120,8 +124,8 @@ def evaluate(speakers: list[SpeakerData], encoder: VoiceEncoder) -> dict:
                         {
                             "left_out": out,
                             "file": fname,
-                            "accepted_as": ids.get(ident.owner_id) if ident.owner_id is not None else None,
-                            "closest": ids.get(ident.candidate_id),
+                            "accepted_as": _name(ids, ident.owner_id),
+                            "closest": _name(ids, ident.candidate_id),
                             "score": ident.score,
                             "threshold": ident.threshold,
                             "pitch_st": ident.pitch_st,

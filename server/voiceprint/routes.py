@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 
+import numpy as np
 from aiohttp import BodyPartReader, web
 
 from server.vault.auth import admin_only
@@ -66,7 +67,7 @@ def setup_owner_routes(
             return _bad("unknown owner", 404)
         if not request.content_type.startswith("multipart/"):
             return _bad(f"upload {MIN_CLIPS}+ WAV files as multipart/form-data")
-        clips = []
+        clips: list[np.ndarray] = []
         try:
             reader = await request.multipart()
             while (part := await reader.next()) is not None:

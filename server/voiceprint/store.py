@@ -133,10 +133,14 @@ def _unpack_clips(b: bytes) -> tuple[list[np.ndarray], list[float] | None]:
     return clips, pitch
 
 
-def _checked(utterances: Sequence[Utterance]) -> None:
+def _checked(utterances: Sequence[Utterance]) -> list[float]:
+    """The clips' pitches; raises when a clip has too little voiced speech to measure one."""
+    pitches = []
     for i, u in enumerate(utterances, start=1):
         if u.pitch_hz is None:
             raise AudioError(f"clip {i}: too little voiced speech to measure the voice's pitch")
+        pitches.append(u.pitch_hz)
+    return pitches
 
 
 def _now() -> datetime:
@@ -163,13 +167,18 @@ class VoiceprintStore:
             name = validate_owner_name(name)  # the one rule every script shares (agents.owner_ids)
         except InvalidOwnerName as exc:
             raise OwnerError(str(exc)) from None
-        row = {"name": name, "role": role, "can_approve": can_approve, "created_at": _now()}
+        created_at = _now()
         try:
             with self.db.engine.begin() as conn:
-                owner_id = conn.execute(insert(owners).values(**row)).inserted_primary_key[0]
+                key = conn.execute(
+                    insert(owners).values(
+                        name=name, role=role, can_approve=can_approve, created_at=created_at
+                    )
+                ).inserted_primary_key
         except IntegrityError as exc:
             raise OwnerError(f"owner {name!r} already exists") from exc
-        return Owner(id=int(owner_id), **row)
+        assert key is not None  # a single-row INSERT always reports its key
+        return Owner(id=int(key[0]), name=name, role=role, can_approve=can_approve, created_at=created_at)
 
     def list_owners(self) -> list[Owner]:
         q = select(owners, voiceprints.c.threshold, voiceprints.c.n_samples).outerjoin(
@@ -233,7 +242,7 @@ class VoiceprintStore:
         """``enrol`` for clips already run through the encoder (evaluation, or a dialogue that embedded them)."""
         if len(utterances) < MIN_CLIPS:
             raise AudioError(f"need at least {MIN_CLIPS} clips, got {len(utterances)}")
-        _checked(utterances)
+        pitches = _checked(utterances)
         if owner_id is None:
             if not name:
                 raise OwnerError("enrol needs an owner id or a name")
@@ -243,7 +252,7 @@ class VoiceprintStore:
                 owner_id = self.create_owner(name).id
         else:
             self.get_owner(owner_id)  # raises for unknown owners
-        return self._store(owner_id, [u.partials for u in utterances], [u.pitch_hz for u in utterances])
+        return self._store(owner_id, [u.partials for u in utterances], pitches)
 
     def _store(self, owner_id: int, clips: list[np.ndarray], pitch_hz: list[float]) -> EnrolmentResult:
         pitch = reference(pitch_hz)
