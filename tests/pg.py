@@ -22,6 +22,7 @@ import shutil
 import socket
 import sqlite3
 import subprocess
+import sys
 import tempfile
 import uuid
 from collections.abc import Iterator
@@ -77,6 +78,7 @@ class PgCluster:
     port: int = 0
     _running: bool = False
     _template: str = ""
+    _reaper_pipe: int | None = None
     _names: Iterator[int] = field(default_factory=itertools.count)
 
     def __post_init__(self) -> None:
@@ -144,11 +146,27 @@ class PgCluster:
             )
             if res.returncode == 0:
                 self._running = True
+                self._start_reaper()
                 return
             text = log.read_text(errors="replace") if log.exists() else ""
             if "already in use" not in text and "could not bind" not in text:
                 break
         raise RuntimeError(f"pg_ctl start failed: {res.stderr.strip()}\n{text[-2000:]}")
+
+    def _start_reaper(self) -> None:
+        """A watchdog that stops the cluster when this process is gone, even killed with SIGKILL (no teardown,
+        no atexit): it blocks reading a pipe only we hold open, and the kernel closes it when we die."""
+        read_end, self._reaper_pipe = os.pipe()  # both ends close-on-exec: no other child inherits ours
+        stop = [*self._as, str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop"]
+        code = "import os, shutil, subprocess, sys; os.read(0, 1); subprocess.run(sys.argv[2:]); shutil.rmtree(sys.argv[1], True)"
+        subprocess.Popen(
+            [sys.executable, "-c", code, str(self.root), *stop],
+            stdin=read_end,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,  # a Ctrl-C to the test run's process group does not take it down first
+        )
+        os.close(read_end)
 
     def stop(self) -> None:
         if self._running:
@@ -156,6 +174,9 @@ class PgCluster:
             with contextlib.suppress(Exception):
                 self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop")
         shutil.rmtree(self.root, ignore_errors=True)
+        if self._reaper_pipe is not None:
+            os.close(self._reaper_pipe)  # the watchdog wakes, finds nothing left to do and exits
+            self._reaper_pipe = None
 
     def url(self, dbname: str = "postgres") -> str:
         return f"postgresql+psycopg://{SUPERUSER}@127.0.0.1:{self.port}/{dbname}"
