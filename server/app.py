@@ -164,7 +164,7 @@ class App:
         alerts, cases, voiceprints, vault = self.alerts, self.cases, self.voiceprints, self.vault
         accounts = self.accounts
         http_app = build_http_app(
-            s,
+            s.model_copy(update={"ws_port": self.device_server.port}),  # OTA hands out the bound port (ws_port=0)
             self.registry,
             extra_setup=[
                 lambda app: setup_alert_routes(app, s, alerts),
