@@ -37,6 +37,9 @@ from agents.records import LogKind, LogRecord
 SCHEMA_VERSION = 1
 RAW_CHARS = 1500
 MESSAGE_CHARS = 1000
+CONFIG_CHARS = (
+    2000  # a ConfigMap value kept whole up to this size, so a change can be undone from the audit log
+)
 BATCH = 5000
 
 NOTABLE_LEVELS = frozenset({"WARN", "ERROR", "FATAL"})
@@ -234,7 +237,14 @@ def _audit_detail(rec: LogRecord, category: str) -> dict[str, Any]:
         if scs:
             d["storage_classes"] = scs[:5]
         if rec.fields.get("resource") == "configmaps" and isinstance(body.get("data"), dict):
-            d["config"] = {str(k)[:100]: _trunc(str(v), 200) for k, v in list(body["data"].items())[:30]}
+            items = list(body["data"].items())[:30]
+            d["config"] = {str(k)[:100]: _trunc(str(v), CONFIG_CHARS) for k, v in items}
+            d["config_complete"] = len(body["data"]) <= 30 and all(
+                len(str(v)) <= CONFIG_CHARS for _, v in items
+            )
+        if isinstance(_obj(spec).get("maxReplicas"), int):
+            d["max_replicas"] = _obj(spec)["maxReplicas"]
+        d.update(template_refs(body))
         role = body.get("roleRef")
         if isinstance(role, dict):
             d["role"] = str(role.get("name") or "")
@@ -249,6 +259,64 @@ def _audit_detail(rec: LogRecord, category: str) -> dict[str, Any]:
     if images:
         d["images"] = images
     return d
+
+
+def _obj(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def template_refs(body: dict[str, Any]) -> dict[str, Any]:
+    """What a workload's pod template points at, as Kubernetes records it: ConfigMaps, Secrets, the service
+    account, and the containers' memory limits and probes (``{}`` when the body holds no pod template)."""
+    pod = _obj(_obj(_obj(body.get("spec")).get("template")).get("spec"))
+    if not pod:
+        return {}
+    cms: set[str] = set()
+    secrets: set[str] = set()
+    limits: dict[str, str] = {}
+    probes: dict[str, str] = {}
+    for vol in pod.get("volumes") or []:
+        if isinstance(vol, dict):
+            cm, sec = vol.get("configMap"), vol.get("secret")
+            if isinstance(cm, dict) and cm.get("name"):
+                cms.add(str(cm["name"]))
+            if isinstance(sec, dict) and sec.get("secretName"):
+                secrets.add(str(sec["secretName"]))
+    for c in [*(pod.get("initContainers") or []), *(pod.get("containers") or [])]:
+        if not isinstance(c, dict):
+            continue
+        for src in c.get("envFrom") or []:
+            if isinstance(src, dict):
+                cm, sec = src.get("configMapRef"), src.get("secretRef")
+                if isinstance(cm, dict) and cm.get("name"):
+                    cms.add(str(cm["name"]))
+                if isinstance(sec, dict) and sec.get("name"):
+                    secrets.add(str(sec["name"]))
+        for env in c.get("env") or []:
+            vf = env.get("valueFrom") if isinstance(env, dict) else None
+            if isinstance(vf, dict):
+                cm, sec = vf.get("configMapKeyRef"), vf.get("secretKeyRef")
+                if isinstance(cm, dict) and cm.get("name"):
+                    cms.add(str(cm["name"]))
+                if isinstance(sec, dict) and sec.get("name"):
+                    secrets.add(str(sec["name"]))
+        lim = _obj(_obj(c.get("resources")).get("limits"))
+        if lim.get("memory"):
+            limits[str(c.get("name") or "")] = str(lim["memory"])[:20]
+        for key in ("readinessProbe", "livenessProbe", "startupProbe"):
+            if isinstance(c.get(key), dict):
+                probes[f"{c.get('name') or ''}.{key}"] = json.dumps(c[key], sort_keys=True)[:300]
+    out: dict[str, Any] = {}
+    refs = [f"configmaps/{n}" for n in sorted(cms)] + [f"secrets/{n}" for n in sorted(secrets)]
+    if pod.get("serviceAccountName"):
+        refs.append(f"serviceaccounts/{pod['serviceAccountName']}")
+    if refs:
+        out["refs"] = refs[:30]
+    if limits:
+        out["memory_limits"] = limits
+    if probes:
+        out["probes"] = probes
+    return out
 
 
 def evidence_row(rec: LogRecord, tid: int = -1) -> tuple[Any, ...] | None:
@@ -561,5 +629,6 @@ __all__ = [
     "build_store",
     "evidence_row",
     "store_path",
+    "template_refs",
     "to_evidence",
 ]

@@ -15,6 +15,7 @@ import contextlib
 import fcntl
 import logging
 import os
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -25,8 +26,9 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from agents.analyst.deterministic import DeterministicAnalyst
+from agents.analyst.incidents import diagnose
 from agents.analyst.writer import write_results
-from agents.evidence import EvidenceWriter
+from agents.evidence import EvidenceWriter, store_path
 from agents.findings import SEVERITIES
 from agents.log_agents import AuditAgent, BusinessAgent, DayClock, EventAgent, TemplateHistory
 from agents.log_agents.common import AgentResult
@@ -34,7 +36,7 @@ from agents.mining import TemplateMiner
 from agents.owner_ids import owner_path_id
 from agents.parsers import ParseStats, parse_stream
 from agents.records import LogKind
-from agents.report import Analysis, Analyst, DayReport, KindStats, SearchIndex
+from agents.report import Analysis, Analyst, DayIncident, DayReport, KindStats, SearchIndex
 from agents.sources.base import LogSource, SourceError, day_window
 
 log = logging.getLogger(__name__)
@@ -44,6 +46,56 @@ STAGES = ("source", "parse", "mine", "agents", "index", "analyst", "write")
 
 class PipelineBusy(RuntimeError):
     """Another run of the same (owner, day) holds the lock."""
+
+
+class PipelineUnwritable(RuntimeError):
+    """The results or state directory cannot be written: said before any work is done."""
+
+
+def check_writable(*dirs: Path) -> None:
+    """Create each directory and write + remove a probe file in it; raise `PipelineUnwritable` if that fails."""
+    for d in dirs:
+        try:
+            Path(d).mkdir(parents=True, exist_ok=True)
+            fd, probe = tempfile.mkstemp(prefix=".write-probe-", dir=d)
+            os.close(fd)
+            os.unlink(probe)
+        except OSError as exc:
+            raise PipelineUnwritable(f"cannot write to {d}: {exc.strerror or exc}") from None
+
+
+def clean_stale_temp(state_dir: Path, owner: str, day: str) -> int:
+    """Remove temp files a crashed run of this (owner, day) left behind (call under the run lock)."""
+    removed = 0
+    ev = store_path(state_dir, owner, day)
+    for tmp in ev.parent.glob(f".{ev.name}.*.tmp") if ev.parent.is_dir() else ():
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+            removed += 1
+    if removed:
+        log.info("removed %d temp file(s) left by an interrupted run of %s/%s", removed, owner, day)
+    return removed
+
+
+def looked_at(source: LogSource, kinds: tuple[LogKind, ...], day: str) -> list[str]:
+    """Where the source looks for each kind of one day (prefixes or directories), for a "no logs" report."""
+    out: list[str] = []
+    cfg = getattr(source, "config", None)
+    base = getattr(source, "base", None)
+    bucket = str(getattr(getattr(source, "creds", None), "bucket", "") or "")
+    for kind in kinds:
+        where = ""
+        with contextlib.suppress(Exception):
+            tmpl = cfg.template(kind) if cfg is not None else None
+            if tmpl is not None:
+                first = tmpl.day_prefixes(date.fromisoformat(day), ZoneInfo(cfg.timezone))[:1]
+                where = first[0] if first else tmpl.list_root
+        if base is not None:
+            where = f"{Path(base) / day / kind.value}/ 或 {Path(base) / 'cos' / where}"
+        elif bucket:
+            where = f"cos://{bucket}/{where}"
+        out.append(f"{kind.value}: {where or type(source).__name__}")
+    return out
 
 
 @dataclass
@@ -84,6 +136,7 @@ class PipelineResult:
     index_error: str | None = None
     kind_errors: dict[str, str] = field(default_factory=dict)
     templates: list[dict[str, Any]] = field(default_factory=list)
+    no_logs: bool = False  # not one line was read: the report says so, and a catch-up retries the day
 
 
 @dataclass
@@ -281,10 +334,19 @@ async def run_async(
     progress: Progress | None = None,
 ) -> PipelineResult:
     _check(owner, day)
+    check_writable(Path(config.results_dir), Path(config.state_dir))
     started = time.perf_counter()
     timers = _Timers()
     with run_lock(config.state_dir, owner, day):
+        clean_stale_temp(config.state_dir, owner, day)
         report, templates = await asyncio.to_thread(collect, owner, day, source, config, progress, timers)
+        if timers.lines == 0:
+            report.no_logs = True
+            report.looked_at = looked_at(source, config.kinds, day)
+            log.warning("pipeline %s/%s: no logs at all (looked at %s); this is not an all-clear",
+                        owner, day, "; ".join(report.looked_at))  # fmt: skip
+        else:
+            report.incidents = await asyncio.to_thread(_diagnose, report, config)
         # The LLM analyst reads the index, so it is built first; the deterministic analyst doesn't, so the
         # report is written first and a listener (the on-demand broadcast) never waits for embeddings.
         index_first = index is not None and analyst is not None
@@ -332,7 +394,7 @@ async def run_async(
         owner=owner, day=day, out_dir=out_dir, report=report, analysis=analysis, stage_seconds=seconds,
         lines=timers.lines, records=timers.records, lines_per_second=lps, analyst_error=analyst_error,
         index_error=index_error, kind_errors={k: v.error for k, v in report.stats.items() if v.error},
-        templates=templates,
+        templates=templates, no_logs=report.no_logs,
     )  # fmt: skip
 
 
@@ -347,6 +409,17 @@ def run(
 ) -> PipelineResult:
     """Synchronous entry point (CLI, bench). Inside an event loop use `run_async`."""
     return asyncio.run(run_async(owner, day, source, config, analyst, index, progress))
+
+
+def _diagnose(report: DayReport, config: PipelineConfig) -> list[DayIncident]:
+    """The day's incidents traced to their causes (never fails the run)."""
+    try:
+        return diagnose(report, Path(config.state_dir), config.timezone)
+    except Exception:
+        log.exception(
+            "tracing the incidents of %s/%s failed; the summary lists findings only", report.owner, report.day
+        )
+        return []
 
 
 async def _index(

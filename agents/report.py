@@ -22,6 +22,28 @@ class KindStats:
 
 
 @dataclass
+class DayIncident:
+    """One incident of the day, traced to its cause (or not) by the tracer over the day's evidence."""
+
+    rank: int  # 1 = most impact
+    namespace: str
+    workload: str  # the most affected workload (speakable name, never a pod hash)
+    severity: str
+    impact: int  # errors + warning events attributed to it
+    cause: str  # CauseKind value ("none" when not traced)
+    cause_object: str = ""
+    actor: str = ""  # speakable ("ci-bot 服务账号")
+    cause_zh: str = ""  # the tracer's full sentence
+    short_zh: str = ""  # the few words spoken in the summary
+    terse_zh: str = ""  # the same without who did it (when the day has many incidents)
+    fix_zh: str = ""
+    found: bool = False
+    affected: list[str] = field(default_factory=list)  # other workloads with the same cause
+    finding_ids: list[str] = field(default_factory=list)
+    at: float = 0.0
+
+
+@dataclass
 class DayReport:
     owner: str
     day: str  # ISO date, the log day (in the configured timezone)
@@ -30,6 +52,9 @@ class DayReport:
     findings: list[Finding] = field(default_factory=list)
     timeline: list[dict[str, Any]] = field(default_factory=list)  # notable events in time order
     stage_seconds: dict[str, float] = field(default_factory=dict)
+    incidents: list[DayIncident] = field(default_factory=list)
+    no_logs: bool = False  # not one line was read for the day: never an all-clear
+    looked_at: list[str] = field(default_factory=list)  # where the logs were looked for (prefixes / paths)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -40,6 +65,9 @@ class DayReport:
             "findings": [f.to_dict() for f in self.findings],
             "timeline": self.timeline,
             "stage_seconds": self.stage_seconds,
+            "incidents": [asdict(i) for i in self.incidents],
+            "no_logs": self.no_logs,
+            "looked_at": self.looked_at,
         }
 
     @classmethod
@@ -53,6 +81,9 @@ class DayReport:
             findings=[Finding.from_dict(f) for f in d.get("findings", [])],
             timeline=d.get("timeline", []),
             stage_seconds=d.get("stage_seconds", {}),
+            incidents=[DayIncident(**i) for i in d.get("incidents", [])],
+            no_logs=bool(d.get("no_logs", False)),
+            looked_at=list(d.get("looked_at", [])),
         )
 
 

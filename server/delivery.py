@@ -47,7 +47,7 @@ from agents.evidence import StoreSet
 from agents.tracer import AFTER_S, BEFORE_S, AlertKeys, Trace, render_spoken, trace
 from server.alerts.models import Alert
 from server.cases.fsm import State
-from server.cases.plans import PlanError, deterministic_plan
+from server.cases.plans import PlanError, plan_from_trace
 from server.cases.service import CaseService
 from server.cases.store import CaseError, cases
 from server.config import Settings
@@ -244,7 +244,7 @@ class AlertDelivery:
         self.cases.add_note(
             case.id, actor="tracer", text=result.root_cause_zh or "no cause found", detail=detail
         )
-        if result.rollback is None:
+        if not result.actionable:  # the tracer's undo: a rollback or a config restore of the causal object
             return False
         current = self.cases.get_case(case.id)
         if current is not None and current.status is State.WAIT_GATE:
@@ -252,7 +252,7 @@ class AlertDelivery:
         if current is None or current.status not in (State.NEW, State.ANALYZING, State.PLANNING):
             return False
         try:
-            plan = deterministic_plan(**result.plan_args())
+            plan = plan_from_trace(result)
             self.cases.propose_plan(case.id, plan, actor="tracer", proposed_by="deterministic")
         except PlanError as exc:  # an incomplete rollback target: the case stays for a human to plan
             log.warning("case %s: rollback plan rejected by validation: %s", case.id, exc)
@@ -266,7 +266,7 @@ class AlertDelivery:
         if result is None:
             return [f"收到告警：{alert.title[:60]}。", "暂时无法分析原因，请查看控制台。"]
         sentences = render_spoken(result, self.settings.timezone)
-        if result.rollback is not None and not any(ROLLBACK_QUESTION in s for s in sentences):
+        if result.actionable and not any(ROLLBACK_QUESTION in s for s in sentences):
             sentences.append(ROLLBACK_QUESTION)
         return sentences
 

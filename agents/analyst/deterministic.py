@@ -16,14 +16,15 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from agents.analyst.incidents import spoken_name
 from agents.findings import Finding
 from agents.log_agents.common import clean_text
 from agents.report import Analysis, DayReport, SearchIndex
 
-FOLLOW_UP = (
-    "是否需要针对某类日志进行更详细的分析？比如业务日志、事件日志或审计日志，也可以让我关联分析三类日志。"
-)
-MAX_SUMMARY_CHARS = 400  # ≈ 90 s at 4.5 Chinese characters per second
+FOLLOW_UP = "是否需要针对某类日志或某个问题进行更详细的分析？"
+MAX_SUMMARY_CHARS = 220  # with MAX_SPEECH_S: ≤ 45 s of speech
+MAX_SPEECH_S = 44.0
+NUMERALS = "一二三四五六七八九十"
 KIND_ZH = {"business": "业务日志", "event": "事件日志", "audit": "审计日志"}
 SEV_RANK = {"critical": 0, "high": 1, "medium": 2, "low": 3, "info": 4}
 _NAME = re.compile(r"[^A-Za-z0-9._:/@+-]")
@@ -83,6 +84,10 @@ class DeterministicAnalyst:
     # ------------------------------------------------------------ summary
 
     def summary(self, report: DayReport) -> tuple[str, list[str]]:
+        if report.no_logs:
+            return self._no_logs_summary(report), []
+        if report.incidents:
+            return self._incident_summary(report)
         clauses, used = self._clauses(report)
         head = f"{_day_zh(report.day)}日志分析。"
         if not clauses:
@@ -103,6 +108,56 @@ class DeterministicAnalyst:
                 return text[: self.max_chars - len(FOLLOW_UP)] + FOLLOW_UP, used
             worst = max(droppable, key=lambda c: (c.priority, c.order))
             clauses.remove(worst)
+
+    @staticmethod
+    def _no_logs_summary(report: DayReport) -> str:
+        where = f"查找了 {len(report.looked_at)} 个位置，" if report.looked_at else ""
+        return (f"{_day_zh(report.day)}没有读到日志，{where}可能是日志还没投递，或路径配置不对。"
+                "这不代表没有问题，日志到了我会重新分析。")  # fmt: skip
+
+    def _incident_summary(self, report: DayReport) -> tuple[str, list[str]]:
+        """Every incident in rank order with its cause, numbered without gaps, within the speech budget."""
+        incs = sorted(report.incidents, key=lambda i: i.rank)
+        failed = [KIND_ZH.get(k, k) for k, st in report.stats.items() if st.error]
+        head = f"{_day_zh(report.day)}日志分析，" + (f"{'、'.join(failed)}读取不完整，" if failed else "")
+        head += f"发现 {len(incs)} 个问题。"
+        used: list[str] = []
+
+        def render(level: int) -> list[str]:
+            out = []
+            for n, inc in enumerate(incs):
+                label = NUMERALS[n] if n < len(NUMERALS) else str(n + 1)
+                cause = (
+                    inc.short_zh,
+                    inc.terse_zh or inc.short_zh,
+                    (inc.terse_zh or inc.short_zh).split("，")[0],
+                )[level]
+                if not (inc.found and cause):
+                    cause = ("报错增多，原因还没查明", "原因未明", "原因未明")[level]
+                out.append(f"{label}、{spoken_name(inc)}：{cause}。")
+            return out
+
+        # the most detail that still names every incident; only past the tersest form are the last ones dropped
+        items = render(2)
+        for level in (0, 1):
+            full = render(level)
+            if (
+                speech_seconds(head + "".join(full) + FOLLOW_UP) <= MAX_SPEECH_S
+                and len(head + "".join(full) + FOLLOW_UP) <= self.max_chars
+            ):
+                items = full
+                break
+        keep = len(items)
+        while True:
+            rest = len(items) - keep
+            more = f"另有 {rest} 个问题，详见报告。" if rest else ""
+            text = head + "".join(items[:keep]) + more + FOLLOW_UP
+            if (speech_seconds(text) <= MAX_SPEECH_S and len(text) <= self.max_chars) or keep == 0:
+                break
+            keep -= 1
+        for inc in incs[:keep]:
+            used.extend(inc.finding_ids)
+        return text, used
 
     def _clauses(self, report: DayReport) -> tuple[list[Clause], list[str]]:
         fs = sorted(report.findings, key=lambda f: (SEV_RANK.get(f.severity, 9), -f.count))
@@ -331,6 +386,23 @@ class DeterministicAnalyst:
             "",
             summary,
             "",
+        ]
+        if report.no_logs:
+            lines += ["## 没有日志", "", "这一天一行日志都没有读到（不是“没有异常”）。查找过的位置：", ""]
+            lines += [f"- `{_code(w, 300)}`" for w in report.looked_at] or ["- （来源没有给出位置）"]
+            lines.append("")
+        if report.incidents:
+            lines += ["## 问题与原因（按影响排序）", "", "| # | 服务 | 严重度 | 影响 | 原因 | 因果对象 | 建议 |",
+                      "|---|---|---|---|---|---|---|"]  # fmt: skip
+            for inc in sorted(report.incidents, key=lambda i: i.rank):
+                who = name(inc.workload) + (
+                    f"（另有 {', '.join(name(a) for a in inc.affected)}）" if inc.affected else ""
+                )
+                lines.append(f"| {inc.rank} | {name(inc.namespace)}/{who} | {inc.severity} | {inc.impact} | "
+                             f"{_md_inline(inc.cause_zh) if inc.found else '未查明'} | {name(inc.cause_object, 120)} | "
+                             f"{_md_inline(inc.fix_zh)} |")  # fmt: skip
+            lines.append("")
+        lines += [
             "## 数据概况",
             "",
             "| 日志 | 行数 | 记录 | 坏行 | 模板 | 级别 | 状态 |",

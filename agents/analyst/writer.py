@@ -131,5 +131,12 @@ def read_results(results_dir: Path | str, day: str, owner: str) -> tuple[DayRepo
 
 
 def has_results(results_dir: Path | str, day: str, owner: str) -> bool:
+    """A complete result for the day. A "no logs" result does not count: the catch-up retries that day."""
     target = result_dir(results_dir, day, owner)
-    return all((target / f).is_file() for f in FILES)
+    if not all((target / f).is_file() for f in FILES):
+        return False
+    try:
+        doc = json.loads((target / FINDINGS_JSON).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return not (isinstance(doc, dict) and doc.get("no_logs"))

@@ -1,4 +1,5 @@
-"""Alert tracer: alert keys → business errors → k8s events → audit changes → a causal chain and a verdict.
+"""Symptom tracer (the last resort after the cause rules in `agents.tracer.rules`): alert keys → business errors
+→ k8s events → audit changes → a causal chain and a verdict.
 
 Pure, deterministic reasoning over evidence an `EvidenceProvider` returns (the day's `EvidenceStore`, or CLS
 SearchLog for today's live logs). No LLM: an LLM may only rephrase the result later.
@@ -33,6 +34,7 @@ from agents.log_agents.correlate import image_tag
 from agents.log_agents.event import _INSUFFICIENT, _STORAGE_CLASS, OOM_REASONS, classify
 from agents.parsers import parse_line, workload_from_pod
 from agents.records import LogKind, LogRecord
+from agents.tracer.model import Cause, Undo
 
 BEFORE_S = 1800.0
 AFTER_S = 300.0
@@ -182,6 +184,14 @@ class Trace:
     details: dict[str, Any] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)  # evidence queries that failed (the trace may be partial)
     stats: dict[str, float] = field(default_factory=dict)
+    undo: Undo | None = None  # what reverses the cause (the plan's source); None only when nothing was traced
+    cause_detail: Cause | None = None  # the typed cause, when a cause rule named one
+    rule: str = ""  # the rule that named the cause ("symptoms" for the symptom tracer)
+
+    @property
+    def actionable(self) -> bool:
+        """The trace proposes an action a person can approve (a rollback or a config restore)."""
+        return self.undo is not None and self.undo.actionable
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -802,8 +812,8 @@ def _verdict(ctx: _Ctx) -> Trace:
         why_en, why_zh = f"only background errors of {w} in the window", f"时间窗口内 {w} 只有零星的常见报错"
     else:
         why_en, why_zh = (
-            f"no errors, warning events or changes for {where} in the window",
-            f"时间窗口内 {where} 没有报错、告警事件或变更",
+            f"the logs that were read hold no errors, warning events or changes for {where} in the window",
+            f"已读到的日志里，这段时间找不到 {where} 的报错、告警事件或变更记录",
         )
     return _no_cause(ctx.keys, ctx.window, chain, why_en, why_zh, conf, links)
 

@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench.rca.scenarios import CLASSES, Incident, Scenario, build, split_of, N_SCENARIOS
+from bench.rca.scenarios import CLASSES, N_SCENARIOS, Incident, Scenario, build, split_of
 
 ALL_CLEAR = ("没有发现明显异常", "没有报错", "一切正常", "没有异常", "no errors")
 MAX_SPEECH_S = 45.0
@@ -147,7 +147,9 @@ def run_scenario(sc: Scenario, verbose: bool = False) -> ScenarioScore:
                 tracer_cause = _terms_hit(trace.root_cause_zh, tr.cause_terms)
             else:
                 name = tr.cause_object.rsplit("/", 1)[-1]
-                tracer_cause = bool(trace.found) and _terms_hit(ttext, tr.cause_terms) and name.lower() in ttext.lower()
+                tracer_cause = (
+                    bool(trace.found) and _terms_hit(ttext, tr.cause_terms) and name.lower() in ttext.lower()
+                )
             action, target, ptext = _plan_view(trace)
             scores.append(IncidentScore(
                 sc.seed, tr.cls, i == 0, recall, _terms_hit(summary, tr.cause_terms), tracer_cause,
@@ -161,7 +163,9 @@ def run_scenario(sc: Scenario, verbose: bool = False) -> ScenarioScore:
         print(f"--- seed {sc.seed} [{sc.split}] {sc.cls} noise={sc.noise} shapes={sc.shapes}")
         print(f"summary ({out.speech_s}s): {summary}")
         for s in scores:
-            print(f"  {s.cls:16} recall={s.recall} summary={s.summary_cause} tracer={s.tracer_cause} plan={s.plan_ok}")
+            print(
+                f"  {s.cls:16} recall={s.recall} summary={s.summary_cause} tracer={s.tracer_cause} plan={s.plan_ok}"
+            )
             print(f"     tracer: {s.tracer_text[:300]}")
             print(f"     plan:   {s.plan_text[:200]}")
     return out
@@ -176,9 +180,7 @@ def aggregate(results: list[ScenarioScore]) -> dict[str, Any]:
             row["summary_cause"].append(s.summary_cause)
             row["tracer_cause"].append(s.tracer_cause)
             row["plan_ok"].append(s.plan_ok)
-    classes = {
-        c: {k: f"{sum(v)}/{len(v)}" for k, v in per[c].items()} for c in CLASSES if c in per
-    }
+    classes = {c: {k: f"{sum(v)}/{len(v)}" for k, v in per[c].items()} for c in CLASSES if c in per}
     flat: dict[str, list[bool]] = defaultdict(list)
     for row in per.values():
         for k, v in row.items():
@@ -202,9 +204,13 @@ def aggregate(results: list[ScenarioScore]) -> dict[str, Any]:
 def _table(agg: dict[str, Any]) -> str:
     lines = ["| class | recall | cause in summary | tracer cause | plan target |", "|---|---|---|---|---|"]
     for c, row in agg["classes"].items():
-        lines.append(f"| {c} | {row['recall']} | {row['summary_cause']} | {row['tracer_cause']} | {row['plan_ok']} |")
+        lines.append(
+            f"| {c} | {row['recall']} | {row['summary_cause']} | {row['tracer_cause']} | {row['plan_ok']} |"
+        )
     r = agg["rates"]
-    lines.append(f"| **all** | {r['recall']:.3f} | {r['summary_cause']:.3f} | {r['tracer_cause']:.3f} | {r['plan_ok']:.3f} |")
+    lines.append(
+        f"| **all** | {r['recall']:.3f} | {r['summary_cause']:.3f} | {r['tracer_cause']:.3f} | {r['plan_ok']:.3f} |"
+    )
     lines.append(f"\nfalse all-clear: {agg['false_all_clear']}; summary speech max {agg['speech_s_max']} s, "
                  f"over 45 s: {agg['summaries_over_45s']}; {agg['scenarios']} scenarios, {agg['incidents']} incidents, "
                  f"{agg['seconds']} s")  # fmt: skip

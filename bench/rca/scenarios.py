@@ -58,8 +58,19 @@ BOTS = (
     "system:serviceaccount:argocd:argocd-application-controller",
     "system:serviceaccount:tools:deploy-runner",
 )
-REGISTRIES = ("ccr.ccs.tencentyun.com/acme", "hkccr.ccs.tencentyun.com/shopline", "registry.internal:5000/platform")
-CONFIGMAP_NAMES = ("runtime-settings", "feature-flags", "shared-env", "app-tuning", "routing-table", "limits-conf")
+REGISTRIES = (
+    "ccr.ccs.tencentyun.com/acme",
+    "hkccr.ccs.tencentyun.com/shopline",
+    "registry.internal:5000/platform",
+)
+CONFIGMAP_NAMES = (
+    "runtime-settings",
+    "feature-flags",
+    "shared-env",
+    "app-tuning",
+    "routing-table",
+    "limits-conf",
+)
 SECRET_NAMES = ("db-credentials", "partner-api-key", "smtp-auth", "mq-password", "object-store-keys")
 ROLEBINDINGS = ("pod-reader-binding", "config-watcher", "lease-editor", "leader-election-rb")
 QUOTAS = ("compute-quota", "team-quota", "ns-resources")
@@ -76,7 +87,9 @@ class Truth:
     cls: str
     namespace: str
     workload: str  # the alarmed workload
-    cause_object: str  # "configmaps/feature-flags", "Node/10.0.3.17", "kube-system/coredns", "host/api.x.com" …
+    cause_object: (
+        str  # "configmaps/feature-flags", "Node/10.0.3.17", "kube-system/coredns", "host/api.x.com" …
+    )
     # the spoken summary names the cause when every term of one alternative appears in it
     cause_terms: tuple[tuple[str, ...], ...]
     undo: str  # "rollback_image" | "restore_config" | "rollback_revision" | "manual" | "no_logs"
@@ -146,7 +159,9 @@ class Gen:
         self.biz_shape = r.choice(("tiled", "nested", "docker", "content"))
         self.evt_shape = r.choice(("content", "raw", "eventsv1"))
         self.aud_shape = r.choice(("native", "content"))
-        self.nodes = [f"10.{r.randint(0, 9)}.{r.randint(0, 31)}.{r.randint(2, 250)}" for _ in range(r.randint(3, 6))]
+        self.nodes = [
+            f"10.{r.randint(0, 9)}.{r.randint(0, 31)}.{r.randint(2, 250)}" for _ in range(r.randint(3, 6))
+        ]
         self.used_services: set[str] = set()
         self.pods: dict[str, list[tuple[str, str]]] = {}  # workload → [(pod, node)]
         self.rs: dict[str, str] = {}
@@ -168,7 +183,9 @@ class Gen:
                 self.pods[w] = [(f"{w}-{i}", self.rng.choice(self.nodes)) for i in range(n)]
             else:
                 self.rs[w] = self.rand(self.rng.choice((8, 9, 10)))
-                self.pods[w] = [(f"{w}-{self.rs[w]}-{self.rand(5)}", self.rng.choice(self.nodes)) for _ in range(n)]
+                self.pods[w] = [
+                    (f"{w}-{self.rs[w]}-{self.rand(5)}", self.rng.choice(self.nodes)) for _ in range(n)
+                ]
         return self.pods[w]
 
     def new_pods(self, w: str, n: int = 2) -> list[tuple[str, str]]:
@@ -192,7 +209,9 @@ class Gen:
             obj: dict[str, object] = {"__TIMESTAMP__": str(ms), "__SOURCE__": node, "__HOSTNAME__": node,
                                       "__FILENAME__": f"/var/log/containers/{pod}_{ns}_{container}.log"}  # fmt: skip
             obj.update({f"__TAG__.{k}": v for k, v in tags.items()})
-            obj.update({"level": level.lower() if r.random() < 0.5 else level, "msg": msg, "caller": "main.go:88"})
+            obj.update(
+                {"level": level.lower() if r.random() < 0.5 else level, "msg": msg, "caller": "main.go:88"}
+            )
         elif shape == "nested":
             obj = {"__TIMESTAMP__": ms, "__SOURCE__": node, "__TAG__": tags, "severity": level,
                    "message": msg, "ts": local.isoformat(timespec="milliseconds")}  # fmt: skip
@@ -311,7 +330,9 @@ def _deployment_body(w: str, image: str, *, cm: str = "", secret: str = "", sa: 
     if cm:
         container["envFrom"] = [{"configMapRef": {"name": cm}}]
     if secret:
-        container["env"] = [{"name": "DB_PASSWORD", "valueFrom": {"secretKeyRef": {"name": secret, "key": "password"}}}]
+        container["env"] = [
+            {"name": "DB_PASSWORD", "valueFrom": {"secretKeyRef": {"name": secret, "key": "password"}}}
+        ]
     pod_spec: dict[str, object] = {"containers": [container]}
     if sa:
         pod_spec["serviceAccountName"] = sa
@@ -338,10 +359,24 @@ def background(g: Gen, noise: str, namespaces: list[str]) -> None:
         pod, node = r.choice(g.pods[w])
         ts = g.at(0.0, 23.99)
         if r.random() < err_rate:
-            g.business(ts, ns, pod, node, "ERROR", r.choice(_BG_ERRORS).format(n=r.randint(1, 99999), d=r.randint(1, 9)))
+            g.business(
+                ts,
+                ns,
+                pod,
+                node,
+                "ERROR",
+                r.choice(_BG_ERRORS).format(n=r.randint(1, 99999), d=r.randint(1, 9)),
+            )
         else:
             level = "WARN" if r.random() < 0.02 else "INFO"
-            g.business(ts, ns, pod, node, level, r.choice(_INFO_MSGS).format(n=r.randint(1, 99999), d=r.randint(1, 900)))
+            g.business(
+                ts,
+                ns,
+                pod,
+                node,
+                level,
+                r.choice(_INFO_MSGS).format(n=r.randint(1, 99999), d=r.randint(1, 900)),
+            )
     # normal k8s churn: pulls, starts, scheduling
     for _ in range(n_lines // 40):
         ns, w = r.choice(bg)
@@ -364,8 +399,23 @@ def background(g: Gen, noise: str, namespaces: list[str]) -> None:
         ns, w = r.choice(bg)
         g.audit(g.at(0, 23.9), "system:kube-controller-manager", "update", "deployments", ns, w, sub="status",
                 group="apps")  # fmt: skip
-        g.audit(g.at(0, 23.9), f"system:node:{r.choice(g.nodes)}", "patch", "pods", ns, r.choice(g.pods[w])[0], sub="status")
-        g.audit(g.at(0, 23.9), r.choice(PEOPLE), r.choice(("get", "list")), r.choice(("pods", "deployments")), ns, "")
+        g.audit(
+            g.at(0, 23.9),
+            f"system:node:{r.choice(g.nodes)}",
+            "patch",
+            "pods",
+            ns,
+            r.choice(g.pods[w])[0],
+            sub="status",
+        )
+        g.audit(
+            g.at(0, 23.9),
+            r.choice(PEOPLE),
+            r.choice(("get", "list")),
+            r.choice(("pods", "deployments")),
+            ns,
+            "",
+        )
     # innocent human changes elsewhere (near-miss distractors)
     for _ in range(r.randint(1, 3)):
         ns, w = r.choice(bg)
@@ -375,7 +425,15 @@ def background(g: Gen, noise: str, namespaces: list[str]) -> None:
             g.audit(g.at(), who, "patch", "deployments", ns, w, group="apps", sub="scale",
                     body={"spec": {"replicas": r.randint(2, 6)}})  # fmt: skip
         elif choice < 0.7:
-            g.audit(g.at(), who, "update", "configmaps", ns, f"{w}-dashboards", body={"data": {"panel.json": "{}"}})
+            g.audit(
+                g.at(),
+                who,
+                "update",
+                "configmaps",
+                ns,
+                f"{w}-dashboards",
+                body={"data": {"panel.json": "{}"}},
+            )
         else:
             img = f"{r.choice(REGISTRIES)}/{w}:v2.{r.randint(0, 9)}.{r.randint(0, 30)}"
             g.audit(g.at(), who, "patch", "deployments", ns, w, group="apps", body=_deployment_body(w, img))
@@ -400,7 +458,9 @@ def _crash_events(g: Gen, ns: str, pods: list[tuple[str, str]], w: str, t0: floa
 
 
 def _alarm(g: Gen, ns: str, w: str, pod: str, onset: float, policy: str, title: str) -> Alarm:
-    return Alarm(at=onset + g.rng.uniform(90, 480), namespace=ns, workload=w, pod=pod, policy=policy, title=title)
+    return Alarm(
+        at=onset + g.rng.uniform(90, 480), namespace=ns, workload=w, pod=pod, policy=policy, title=title
+    )
 
 
 Maker = Callable[[Gen, str], Incident]
@@ -419,7 +479,9 @@ def image_change(g: Gen, ns: str) -> Incident:
             f'Successfully pulled image "{reg}/{w}:{old}" in 2.1s (2.1s including waiting)', warning=False,
             host=pods[0][1])  # fmt: skip
     who = r.choice(PEOPLE + BOTS)
-    g.audit(t0, who, "patch", "deployments", ns, w, group="apps", body=_deployment_body(w, f"{reg}/{w}:{bad}"))
+    g.audit(
+        t0, who, "patch", "deployments", ns, w, group="apps", body=_deployment_body(w, f"{reg}/{w}:{bad}")
+    )
     new = g.new_pods(w, 2)
     for pod, node in new:
         for k in range(r.randint(4, 9)):
@@ -427,9 +489,15 @@ def image_change(g: Gen, ns: str) -> Incident:
             g.event(ts, ns, "Pod", pod, "Failed", f'Failed to pull image "{reg}/{w}:{bad}": rpc error: code = NotFound '
                     f'desc = failed to pull and unpack image "{reg}/{w}:{bad}": {reg}/{w}:{bad}: not found', host=node)  # fmt: skip
             g.event(ts + 1, ns, "Pod", pod, "Failed", "Error: ErrImagePull", host=node)
-            g.event(ts + 30, ns, "Pod", pod, "BackOff", f'Back-off pulling image "{reg}/{w}:{bad}"', host=node)
-    truth = Truth("image_change", ns, w, f"deployments/{w}", ((bad,), (w, "镜像")), "rollback_image", f"deployments/{w}")
-    return Incident(truth, _alarm(g, ns, w, "", t0, "workload-unavailable", f"{w} available replicas below desired"))
+            g.event(
+                ts + 30, ns, "Pod", pod, "BackOff", f'Back-off pulling image "{reg}/{w}:{bad}"', host=node
+            )
+    truth = Truth(
+        "image_change", ns, w, f"deployments/{w}", ((bad,), (w, "镜像")), "rollback_image", f"deployments/{w}"
+    )
+    return Incident(
+        truth, _alarm(g, ns, w, "", t0, "workload-unavailable", f"{w} available replicas below desired")
+    )
 
 
 def crashloop_deploy(g: Gen, ns: str) -> Incident:
@@ -437,12 +505,24 @@ def crashloop_deploy(g: Gen, ns: str) -> Incident:
     w = g.service()
     g.pods_of(w)
     reg = r.choice(REGISTRIES)
-    old, new_tag = f"2024.{r.randint(1, 12)}.{r.randint(1, 28)}", f"2024.{r.randint(1, 12)}.{r.randint(1, 28)}-hotfix"
+    old, new_tag = (
+        f"2024.{r.randint(1, 12)}.{r.randint(1, 28)}",
+        f"2024.{r.randint(1, 12)}.{r.randint(1, 28)}-hotfix",
+    )
     t0 = g.at(3, 21)
     g.event(t0 - 7200, ns, "Pod", g.pods[w][0][0], "Pulled", f'Container image "{reg}/{w}:{old}" already present on machine',
             warning=False, host=g.pods[w][0][1])  # fmt: skip
     who = r.choice(PEOPLE + BOTS)
-    g.audit(t0, who, "update", "deployments", ns, w, group="apps", body=_deployment_body(w, f"{reg}/{w}:{new_tag}"))
+    g.audit(
+        t0,
+        who,
+        "update",
+        "deployments",
+        ns,
+        w,
+        group="apps",
+        body=_deployment_body(w, f"{reg}/{w}:{new_tag}"),
+    )
     new = g.new_pods(w, 2)
     for pod, node in new:
         g.event(t0 + 15, ns, "Pod", pod, "Pulled", f'Successfully pulled image "{reg}/{w}:{new_tag}" in 1.4s',
@@ -457,7 +537,9 @@ def crashloop_deploy(g: Gen, ns: str) -> Incident:
     _crash_events(g, ns, new, w, t0 + 60, t0 + 1800, r.randint(6, 14))
     truth = Truth("crashloop_deploy", ns, w, f"deployments/{w}", ((new_tag,), (w, "镜像"), (w, "发布")),
                   "rollback_image", f"deployments/{w}")  # fmt: skip
-    return Incident(truth, _alarm(g, ns, w, new[0][0], t0, "pod-restarts", f"{w} container restarts > 5 in 10m"))
+    return Incident(
+        truth, _alarm(g, ns, w, new[0][0], t0, "pod-restarts", f"{w} container restarts > 5 in 10m")
+    )
 
 
 def config_change(g: Gen, ns: str) -> Incident:
@@ -503,7 +585,9 @@ def secret_change(g: Gen, ns: str) -> Incident:
         g.audit(t0 - r.uniform(1, 5) * 3600, r.choice(BOTS), "patch", "deployments", ns, w, group="apps",
                 body=_deployment_body(w, f"{REGISTRIES[0]}/{w}:v1.9.{r.randint(0, 9)}", secret=sec))  # fmt: skip
     who = r.choice(BOTS + PEOPLE)
-    g.audit(t0, who, r.choice(("update", "patch")), "secrets", ns, sec)  # secrets are audited at Metadata level
+    g.audit(
+        t0, who, r.choice(("update", "patch")), "secrets", ns, sec
+    )  # secrets are audited at Metadata level
     msgs = r.choice((
         [f"Access denied for user '{w.split('-')[0]}'@'10.244.{r.randint(0, 9)}.{r.randint(2, 250)}' (using password: YES)"],
         [f'FATAL: password authentication failed for user "{w.split("-")[0]}_app"'],
@@ -536,12 +620,30 @@ def oom_limits(g: Gen, ns: str) -> Incident:
                 f"({proc}) total-vm:{r.randint(900000, 3000000)}kB, anon-rss:{r.randint(100000, 500000)}kB, "
                 "file-rss:0kB, shmem-rss:0kB, UID:1000 pgtables:1200kB oom_score_adj:999", host=node,
                 component="kernel-monitor")  # fmt: skip
-        g.event(ts + 20, ns, "Pod", pod, "BackOff", f"Back-off restarting failed container {w} in pod {pod}_{ns}(x)", host=node)
+        g.event(
+            ts + 20,
+            ns,
+            "Pod",
+            pod,
+            "BackOff",
+            f"Back-off restarting failed container {w} in pod {pod}_{ns}(x)",
+            host=node,
+        )
     if r.random() < 0.5:
-        _errors(g, ns, pods, t0 + 100, t0 + 1500, ["java.lang.OutOfMemoryError: Java heap space"], r.randint(3, 10))
+        _errors(
+            g,
+            ns,
+            pods,
+            t0 + 100,
+            t0 + 1500,
+            ["java.lang.OutOfMemoryError: Java heap space"],
+            r.randint(3, 10),
+        )
     truth = Truth("oom_limits", ns, w, f"deployments/{w}", ((w, "内存"), (w, "OOM")),
                   "rollback_revision" if changed else "manual", f"deployments/{w}")  # fmt: skip
-    return Incident(truth, _alarm(g, ns, w, pods[0][0], t0 + 120, "container-oom", f"{w} container OOMKilled"))
+    return Incident(
+        truth, _alarm(g, ns, w, pods[0][0], t0 + 120, "container-oom", f"{w} container OOMKilled")
+    )
 
 
 def hpa_scaling(g: Gen, ns: str) -> Incident:
@@ -557,7 +659,9 @@ def hpa_scaling(g: Gen, ns: str) -> Incident:
                 "New size: 1; reason: All metrics below target", warning=False, component="horizontal-pod-autoscaler")  # fmt: skip
         obj = f"horizontalpodautoscalers/{w}"
     else:
-        g.audit(t0, who, "patch", "deployments", ns, w, group="apps", sub="scale", body={"spec": {"replicas": 1}})
+        g.audit(
+            t0, who, "patch", "deployments", ns, w, group="apps", sub="scale", body={"spec": {"replicas": 1}}
+        )
         obj = f"deployments/{w}"
     g.event(t0 + 5, ns, "Deployment", w, "ScalingReplicaSet", f"Scaled down replica set {w}-{g.rs[w]} to 1 from 6",
             warning=False, component="deployment-controller")  # fmt: skip
@@ -626,7 +730,9 @@ def dns_coredns(g: Gen, ns: str) -> Incident:
         first = first or (v, vpods[0][0])
     assert first is not None
     w, pod = first
-    truth = Truth("dns_coredns", ns, w, "kube-system/coredns", (("coredns",),), "manual", "deployments/coredns")
+    truth = Truth(
+        "dns_coredns", ns, w, "kube-system/coredns", (("coredns",),), "manual", "deployments/coredns"
+    )
     return Incident(truth, _alarm(g, ns, w, pod, t0 + 30, "error-rate", f"{w} error rate high"))
 
 
@@ -648,7 +754,9 @@ def cert_expiry(g: Gen, ns: str) -> Incident:
     ))  # fmt: skip
     _errors(g, ns, pods, t0, t0 + 3000, msgs, r.randint(30, 90))
     truth = Truth("cert_expiry", ns, w, f"host/{host}", (("证书",),), "manual", f"host/{host}")
-    return Incident(truth, _alarm(g, ns, w, pods[0][0], t0 + 120, "error-rate", f"{w} calls to partner failing"))
+    return Incident(
+        truth, _alarm(g, ns, w, pods[0][0], t0 + 120, "error-rate", f"{w} calls to partner failing")
+    )
 
 
 def upstream_down(g: Gen, ns: str) -> Incident:
@@ -662,7 +770,16 @@ def upstream_down(g: Gen, ns: str) -> Incident:
     cause = r.choice(("oom", "crash", "deleted"))
     if cause == "deleted":
         g.audit(t0, r.choice(PEOPLE), "delete", "pods", up_ns, upods[0][0])
-        g.event(t0 + 1, up_ns, "Pod", upods[0][0], "Killing", f"Stopping container {tech}", warning=False, host=upods[0][1])
+        g.event(
+            t0 + 1,
+            up_ns,
+            "Pod",
+            upods[0][0],
+            "Killing",
+            f"Stopping container {tech}",
+            warning=False,
+            host=upods[0][1],
+        )
         g.event(t0 + 40, up_ns, "Pod", upods[0][0], "FailedMount", "MountVolume.SetUp failed for volume \"data\" : "
                 "rpc error: code = DeadlineExceeded", host=upods[0][1])  # fmt: skip
     else:
@@ -709,7 +826,9 @@ def rbac_change(g: Gen, ns: str) -> Incident:
     res = r.choice(("configmaps", "pods", "leases", "endpoints"))
     for _ in range(r.randint(10, 30)):
         ts = r.uniform(t0 + 20, t0 + 1800)
-        g.audit(ts, f"system:serviceaccount:{ns}:{sa}", r.choice(("get", "list", "watch")), res, ns, "", code=403)
+        g.audit(
+            ts, f"system:serviceaccount:{ns}:{sa}", r.choice(("get", "list", "watch")), res, ns, "", code=403
+        )
     msg = (f'{res} is forbidden: User "system:serviceaccount:{ns}:{sa}" cannot list resource "{res}" in API group '
            f'"{"coordination.k8s.io" if res == "leases" else ""}" in the namespace "{ns}"')  # fmt: skip
     _errors(g, ns, pods, t0 + 20, t0 + 1800, [msg, f"failed to sync cache: {msg}"], r.randint(20, 60))
@@ -736,7 +855,7 @@ def probe_failure(g: Gen, ns: str) -> Incident:
         for k in range(r.randint(6, 14)):
             ts = t0 + 40 + k * r.uniform(20, 60)
             if r.random() < 0.5:
-                g.event(ts, ns, "Pod", pod, "Unhealthy", f"Readiness probe failed: HTTP probe failed with statuscode: 404",
+                g.event(ts, ns, "Pod", pod, "Unhealthy", "Readiness probe failed: HTTP probe failed with statuscode: 404",
                         host=node, count=k + 1)  # fmt: skip
             else:
                 g.event(ts, ns, "Pod", pod, "Unhealthy", f'Liveness probe failed: Get "http://{ip}:{port}{path}": dial tcp '
@@ -755,7 +874,15 @@ def quota_exceeded(g: Gen, ns: str) -> Incident:
     q = r.choice(QUOTAS)
     t0 = g.at(3, 21)
     who = r.choice(PEOPLE)
-    g.audit(t0, who, "patch", "resourcequotas", ns, q, body={"spec": {"hard": {"limits.cpu": "8", "limits.memory": "16Gi"}}})
+    g.audit(
+        t0,
+        who,
+        "patch",
+        "resourcequotas",
+        ns,
+        q,
+        body={"spec": {"hard": {"limits.cpu": "8", "limits.memory": "16Gi"}}},
+    )
     g.audit(t0 + r.uniform(300, 1200), r.choice(BOTS), "patch", "deployments", ns, w, group="apps",
             body=_deployment_body(w, f"{REGISTRIES[1]}/{w}:v5.0.{r.randint(0, 9)}"))  # fmt: skip
     rs = f"{w}-{g.rand(10)}"
@@ -764,7 +891,9 @@ def quota_exceeded(g: Gen, ns: str) -> Incident:
         g.event(t1 + k * 60, ns, "ReplicaSet", rs, "FailedCreate", f'Error creating: pods "{rs}-{g.rand(5)}" is forbidden: '
                 f"exceeded quota: {q}, requested: limits.cpu=2,limits.memory=4Gi, used: limits.cpu=8,limits.memory=14Gi, "
                 "limited: limits.cpu=8,limits.memory=16Gi", component="replicaset-controller")  # fmt: skip
-    truth = Truth("quota_exceeded", ns, w, f"resourcequotas/{q}", ((q,), (w, "配额")), "manual", f"resourcequotas/{q}")
+    truth = Truth(
+        "quota_exceeded", ns, w, f"resourcequotas/{q}", ((q,), (w, "配额")), "manual", f"resourcequotas/{q}"
+    )
     return Incident(truth, _alarm(g, ns, w, "", t1 + 60, "workload-unavailable", f"{w} rollout stuck"))
 
 
@@ -814,9 +943,13 @@ def build(seed: int) -> Scenario:
         w = g.service()
         pod = g.pods_of(w)[0][0]
         at = g.at(2, 22)
-        truth = Truth("no_logs", namespaces[0], w, "", (("没有日志",), ("没有读到",), ("没有找到日志",)), "no_logs", "")
+        truth = Truth(
+            "no_logs", namespaces[0], w, "", (("没有日志",), ("没有读到",), ("没有找到日志",)), "no_logs", ""
+        )
         alarm = Alarm(at, namespaces[0], w, pod, "error-rate", f"{w} error rate high")
-        return Scenario(seed, split_of(seed), cls, day.isoformat(), owner, noise, [Incident(truth, alarm)], {}, {})
+        return Scenario(
+            seed, split_of(seed), cls, day.isoformat(), owner, noise, [Incident(truth, alarm)], {}, {}
+        )
     background(g, noise, namespaces)
     incidents = [MAKERS[cls](g, namespaces[0])]
     extra = rng.choice((0, 1, 1, 2))

@@ -87,14 +87,16 @@ def fingerprint_of(source: str, policy: str, identity: dict[str, str]) -> str:
 
 
 def group_key_of(source_scope: str, identity: dict[str, str]) -> str:
-    """Pods of one workload share a group; otherwise the instance is the resource."""
+    """Pods of one workload share a group *per alarm policy* (``source_scope`` names the source and policy):
+    another policy firing on the same workload is another incident, so it opens its own case and is spoken,
+    never folded into the earlier group. Without a workload or pod, the instance is the resource."""
     parts = [identity.get("cluster", ""), identity.get("namespace", "")]
     if identity.get("workload"):
-        parts += [identity.get("workload_kind", ""), identity["workload"]]
+        parts += [identity.get("workload_kind", ""), identity["workload"], source_scope]
     elif identity.get("pod"):
-        parts += ["pod", identity["pod"]]
+        parts += ["pod", identity["pod"], source_scope]
     elif identity.get("instance"):
-        parts += ["instance", identity["instance"]]
+        parts += ["instance", identity["instance"], source_scope]
     else:
         parts += ["scope", source_scope]
     return "/".join(parts)

@@ -70,6 +70,23 @@ class K8sRolloutUndo(_Strict):
         return True
 
 
+class K8sRestoreConfig(_Strict):
+    """Put a ConfigMap's previous data back (the content an earlier audit record holds)."""
+
+    type: Literal["k8s_restore_config"]
+    namespace: str = Field(pattern=_DNS_LABEL)
+    resource: Literal["configmaps"] = "configmaps"
+    name: str = Field(pattern=_DNS_SUBDOMAIN)
+    data: dict[Annotated[str, Field(max_length=253)], Annotated[str, Field(max_length=65536)]] = Field(
+        max_length=200
+    )
+    restart: str | None = Field(default=None, pattern=_DNS_SUBDOMAIN)  # the Deployment to restart afterwards
+
+    @property
+    def mutating(self) -> bool:
+        return True
+
+
 class HttpCall(_Strict):
     type: Literal["http_call"]
     endpoint_id: str = Field(pattern=_ID)
@@ -123,13 +140,15 @@ class Noop(_Strict):
         return False
 
 
-Action = Annotated[K8sRolloutUndo | HttpCall | ScriptAction | Noop, Field(discriminator="type")]
+Action = Annotated[
+    K8sRolloutUndo | K8sRestoreConfig | HttpCall | ScriptAction | Noop, Field(discriminator="type")
+]
 
 
 class RollbackTarget(_Strict):
     """Where to go back to if the action itself makes things worse."""
 
-    kind: Literal["k8s_revision", "none"]
+    kind: Literal["k8s_revision", "config_data", "none"]
     namespace: str | None = Field(default=None, pattern=_DNS_LABEL)
     deployment: str | None = Field(default=None, pattern=_DNS_SUBDOMAIN)
     revision: int | None = Field(default=None, ge=1)  # None = the revision current when execution starts
@@ -235,3 +254,45 @@ def deterministic_plan(
             "rationale": evidence,
         }
     return validate_plan(data, proposed_by="deterministic")
+
+
+def plan_from_trace(trace: Any) -> Plan:
+    """The plan that undoes what the tracer named as the cause (``agents.tracer.Trace.undo``).
+
+    An image change → roll that Deployment back (to the previous image when known); a ConfigMap change whose
+    previous content the audit log holds → restore that content; anything else → no action, the manual fix in
+    words naming the causal object. Never an action on an object that is not the cause.
+    """
+    undo = getattr(trace, "undo", None)
+    evidence = str(getattr(trace, "root_cause_zh", ""))[:2000]
+    if undo is None:
+        return deterministic_plan(**trace.plan_args())
+    kind = str(undo.kind)
+    ns, name = undo.namespace or getattr(trace, "namespace", ""), undo.target.rpartition("/")[2]
+    if kind in ("rollback_image", "rollback_revision") and undo.target.startswith("deployments/") and ns:
+        return deterministic_plan(namespace=ns, workload=name, image=undo.image or None, evidence=evidence)
+    if kind == "restore_config" and undo.target.startswith("configmaps/") and ns and undo.data:
+        data = {
+            "summary": f"恢复配置 {ns}/{name} 的上一版本",
+            "risk": "medium",
+            "actions": [{"type": "k8s_restore_config", "namespace": ns, "name": name, "data": dict(undo.data),
+                         "restart": getattr(trace, "workload", "") or None}],
+            "rollback": {"kind": "config_data", "reason": f"re-apply the current content of configmap {name}"},
+            "rationale": evidence,
+        }  # fmt: skip
+        return validate_plan(data, proposed_by="deterministic")
+    manual = str(undo.manual_zh or "建议人工排查")[:400]
+    return validate_plan(
+        {
+            "summary": manual[:500],
+            "risk": "low",
+            "actions": [
+                {
+                    "type": "noop",
+                    "reason": (f"manual fix for {undo.target}: " if undo.target else "") + manual,
+                }
+            ],
+            "rationale": evidence,
+        },
+        proposed_by="deterministic",
+    )

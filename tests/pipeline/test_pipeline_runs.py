@@ -45,10 +45,16 @@ def test_malformed_lines_are_counted_and_nothing_else_is_lost(small_day: tuple[P
 def test_empty_day_gives_a_complete_report(tmp_path: Path) -> None:
     (tmp_path / "logs" / "default").mkdir(parents=True)
     res = run("default", DAY, LocalSource(tmp_path / "logs", "default"), _cfg(tmp_path))
-    assert res.lines == 0 and res.report.findings == []
+    assert res.lines == 0 and res.report.findings == [] and res.no_logs
     summary = (res.out_dir / "llm_summary.txt").read_text(encoding="utf-8").strip()
-    assert "没有发现明显异常" in summary and summary.endswith(FOLLOW_UP)
-    assert writer.has_results(tmp_path / "results", DAY, "default")
+    # an empty day is said as such (never an all-clear over 0 lines), with where the logs were looked for
+    assert "没有读到日志" in summary and "没有发现明显异常" not in summary
+    assert len(res.report.looked_at) == 3 and all("default" in w for w in res.report.looked_at)
+    md = (res.out_dir / "llm_analysis.md").read_text(encoding="utf-8")
+    assert "没有日志" in md and res.report.looked_at[0].split(": ", 1)[1].split(" ")[0] in md
+    # the result is written, but it is not a finished day: the catch-up retries it
+    assert (res.out_dir / "findings.json").is_file()
+    assert not writer.has_results(tmp_path / "results", DAY, "default")
 
 
 def test_an_unreadable_kind_is_isolated(small_day: tuple[Path, dict]) -> None:
@@ -173,7 +179,8 @@ def test_llm_analyst_failure_falls_back_to_deterministic(small_day: tuple[Path, 
     src = LocalSource(root / "logs", "default")
     res = run("default", DAY, src, _cfg(root), analyst=_BrokenAnalyst())
     assert res.analysis.analyst == "deterministic" and "TimeoutError" in res.analyst_error
-    assert "一、异常情况" in (res.out_dir / "llm_summary.txt").read_text(encoding="utf-8")
+    fallback = (res.out_dir / "llm_summary.txt").read_text(encoding="utf-8")
+    assert "日志分析" in fallback and "一、" in fallback
     ok = run("default", DAY, src, _cfg(root), analyst=_FixedAnalyst())
     assert ok.analysis.analyst == "llm:test" and ok.analyst_error is None
     assert (ok.out_dir / "llm_summary.txt").read_text(encoding="utf-8").startswith("模型摘要")
