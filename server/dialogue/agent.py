@@ -26,10 +26,13 @@ from typing import Any
 from agents.llm import LLMClient, LLMError, LLMTimeoutError, ToolCall
 from server.dialogue import answers
 from server.dialogue.answers import KIND_NAMES, NEXT_STEP, day_cn
+from server.dialogue.memory import ChatMessage
 from server.dialogue.replies import Reply
 from server.dialogue.skills import Skill, Skills, TurnContext
 from server.dialogue.spoken import MAX_ANSWER_CHARS, SentenceStream, SpokenBudget
-from server.intent.models import Intent
+from server.intent.matcher import normalize
+from server.intent.models import Expect, Intent
+from server.intent.yesno import YesNo, yes_no
 from server.tools.base import AGENT_ACTOR, Caller, ToolRegistry
 from server.tools.context import ToolContext
 from server.tools.mcp_server import build_mcp_server
@@ -40,7 +43,6 @@ log = logging.getLogger(__name__)
 PROMPTS = Path(__file__).resolve().parents[2] / "prompts"
 CHAT_NEXT = "还有什么想了解的吗？"
 CUT_SHORT = "后面的内容暂时获取不到。"
-YES_WORDS = ("好", "好的", "可以", "是", "是的", "需要", "要", "行", "嗯", "对")
 ADVICE_WORDS = ("建议", "怎么处理", "怎么办", "如何处理", "怎么修", "要不要回滚", "处理方案")
 
 
@@ -185,13 +187,13 @@ class DialogueAgent:
 
     async def drill_down(self, intent: Intent, turn: TurnContext) -> Reply:
         kind = intent.kind or "correlate"
-        day = intent.day or turn.state.get("last_day") or (turn.today - timedelta(days=1)).isoformat()
+        day = intent.day or turn.memory.last_day or (turn.today - timedelta(days=1)).isoformat()
         wants_advice = kind == "correlate" and (
             any(w in intent.text for w in ADVICE_WORDS)
-            or (turn.state.get("last_drill") == "correlate" and intent.text.strip("。！!？? ") in YES_WORDS)
+            or (turn.memory.last_drill == "correlate" and yes_no(normalize(intent.text)) is YesNo.YES)
         )
-        turn.state["last_day"] = day
-        turn.state["last_drill"] = "advice" if wants_advice else kind
+        turn.memory.last_day = day
+        turn.memory.last_drill = "advice" if wants_advice else kind
         report = await asyncio.to_thread(self.ctx.reports.findings, turn.owner, day)
         next_step = answers.ADVICE_NEXT if wants_advice else NEXT_STEP.get(kind, CHAT_NEXT)
 
@@ -202,7 +204,7 @@ class DialogueAgent:
             return answers.drill_down(report, kind, day, self.ctx.settings.timezone, evidence=evidence)
 
         if self.llm is None or report is None:
-            return Reply(sentences=await deterministic(), expect="drill")
+            return Reply(sentences=await deterministic(), expect=Expect.DRILL)
         if wants_advice:
             question = self.advice_t.substitute(utterance=intent.text, day_cn=day_cn(day))
             seed = ("correlate_logs", {"day": day})
@@ -216,7 +218,7 @@ class DialogueAgent:
                 else ("analyze_log_type", {"kind": kind, "day": day})
             )
         return await self.answer(
-            question, turn, next_step=next_step, fallback=deterministic, seed=seed, expect="drill"
+            question, turn, next_step=next_step, fallback=deterministic, seed=seed, expect=Expect.DRILL
         )
 
     async def chat(self, intent: Intent, turn: TurnContext) -> Reply:
@@ -239,7 +241,7 @@ class DialogueAgent:
         next_step: str,
         fallback: Callable[[], Awaitable[list[str]]],
         seed: tuple[str, dict[str, Any]] | None = None,
-        expect: str | None = None,
+        expect: Expect = Expect.NOTHING,
     ) -> Reply:
         """A Reply whose ``stream`` yields the LLM answer sentence by sentence (or the fallback)."""
         run = AgentRun(owner=turn.owner, question=question)
@@ -265,28 +267,23 @@ class DialogueAgent:
         )
 
     def _history(self, turn: TurnContext) -> list[dict[str, Any]]:
-        per_owner = turn.state.setdefault("agent_history", {})
-        hist: deque[dict[str, Any]] = per_owner.setdefault(
-            turn.owner, deque(maxlen=2 * self.config.history_turns)
-        )
-        out: list[dict[str, Any]] = []
+        hist = turn.memory.agent_history.setdefault(turn.owner, deque(maxlen=2 * self.config.history_turns))
+        out: list[ChatMessage] = []
         total = 0
         for msg in reversed(hist):  # newest first until the character budget is used
-            total += len(msg["content"])
+            total += len(msg.content)
             if total > self.config.history_chars:
                 break
             out.append(msg)
         out.reverse()
-        if out and out[0]["role"] == "assistant":
+        if out and out[0].role == "assistant":
             out = out[1:]
-        return out
+        return [{"role": m.role, "content": m.content} for m in out]
 
     def _remember(self, turn: TurnContext, question: str, answer: str) -> None:
-        hist = turn.state.setdefault("agent_history", {}).setdefault(
-            turn.owner, deque(maxlen=2 * self.config.history_turns)
-        )
-        hist.append({"role": "user", "content": question})
-        hist.append({"role": "assistant", "content": answer})
+        hist = turn.memory.agent_history.setdefault(turn.owner, deque(maxlen=2 * self.config.history_turns))
+        hist.append(ChatMessage("user", question))
+        hist.append(ChatMessage("assistant", answer))
 
     async def _openai_tools(self) -> list[dict[str, Any]]:
         """The MCP server's tool list as OpenAI functions, minus what the model must not choose

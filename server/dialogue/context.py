@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from server.dialogue.memory import DialogueMemory
 from server.dialogue.replies import Reply
 from server.voice.channel import DeviceChannel
 
@@ -31,7 +32,7 @@ class TurnContext:
     device: DeviceChannel
     today: date
     guest: bool = False
-    state: dict[str, Any] = field(default_factory=dict)  # per-session dialogue memory
+    memory: DialogueMemory = field(default_factory=DialogueMemory)  # per-session dialogue memory
     speaker: Speaker | None = None
     audio: np.ndarray | None = None  # the utterance (int16 16 kHz), for enrolment
     text: str = ""

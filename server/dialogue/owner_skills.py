@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from datetime import timedelta
 from typing import Any
 
@@ -21,10 +21,11 @@ from server.config import Settings
 from server.delivery import AlertDelivery
 from server.dialogue.answers import day_cn
 from server.dialogue.context import Speaker, TurnContext
+from server.dialogue.memory import PendingChallenge
 from server.dialogue.replies import Reply
 from server.dialogue.reports import ReportStore
 from server.dialogue.skills import Skill, Skills
-from server.intent.models import Intent
+from server.intent.models import Expect, Intent
 from server.owners import OwnerDirectory
 from server.scheduler import PipelineScheduler
 from server.voiceprint.challenge import ChallengeManager
@@ -70,7 +71,7 @@ class OwnerSkills:
 
     # ---- who is speaking
 
-    def resolver(self, identifier: Identifier) -> Callable[[Any], Awaitable[Speaker]]:
+    def resolver(self, identifier: Identifier) -> Callable[[Any], Coroutine[Any, Any, Speaker]]:
         async def resolve(pcm: Any) -> Speaker:
             if not await asyncio.to_thread(self.owners.enrolled_names):
                 return Speaker(self.settings.default_owner, None)  # single-user mode: nobody enrolled yet
@@ -106,24 +107,25 @@ class OwnerSkills:
     # ---- multi-turn flows: enrolment and the approval challenge
 
     async def intercept(self, text: str, ctx: TurnContext) -> Reply | None:
-        pending = ctx.state.get("pending")
-        if pending == "enroll" and isinstance(ctx.state.get("enrolment"), EnrolmentDialogue):
+        pending = ctx.memory.expect
+        if pending is Expect.ENROLL and isinstance(ctx.memory.enrolment, EnrolmentDialogue):
             return await self._continue_enrolment(text, ctx)
-        if pending == "challenge" and ctx.state.get("challenge"):
+        if pending is Expect.CHALLENGE and ctx.memory.challenge is not None:
             return await self._answer_challenge(text, ctx)
         return None
 
     async def enroll(self, intent: Intent, ctx: TurnContext) -> Reply:
         dialogue = EnrolmentDialogue()
-        ctx.state["enrolment"] = dialogue
-        return Reply.say(dialogue.prompt, expect="enroll")
+        ctx.memory.enrolment = dialogue
+        return Reply.say(dialogue.prompt, expect=Expect.ENROLL)
 
     async def _continue_enrolment(self, text: str, ctx: TurnContext) -> Reply:
-        dialogue: EnrolmentDialogue = ctx.state["enrolment"]
+        dialogue = ctx.memory.enrolment
+        assert dialogue is not None
         step = dialogue.hear(text, ctx.audio)
         if not step.finished:
-            return Reply.say(step.prompt, expect="enroll")
-        ctx.state.pop("enrolment", None)
+            return Reply.say(step.prompt, expect=Expect.ENROLL)
+        ctx.memory.enrolment = None
         if not step.done:
             return Reply.say(step.prompt)
         try:
@@ -146,8 +148,10 @@ class OwnerSkills:
 
     def _with_on_demand(self, broadcast: Skill) -> Skill:
         async def skill(intent: Intent, ctx: TurnContext) -> Reply:
-            day = intent.day or (ctx.today - timedelta(days=1)).isoformat()
-            if not intent.kind and self.reports.summary(ctx.owner, day) is None:
+            yesterday = (ctx.today - timedelta(days=1)).isoformat()
+            day = intent.day or yesterday
+            # today is still being logged: the broadcast skill explains when its report comes instead
+            if not intent.kind and day <= yesterday and self.reports.summary(ctx.owner, day) is None:
                 await self._analyse_now(ctx, day)
             return await broadcast(intent, ctx)
 
@@ -185,13 +189,13 @@ class OwnerSkills:
             )
         waiting = next((c for c in open_cases if c.status is State.WAIT_GATE), None)
         if waiting is not None:
-            ctx.state["case_id"] = waiting.id
+            ctx.memory.case_id = waiting.id
             sentences.append("其中有一个回滚方案在等待确认，是否需要回滚？")
-            return Reply(sentences=sentences, expect="rollback")
+            return Reply(sentences=sentences, expect=Expect.ROLLBACK)
         return Reply(sentences=sentences)
 
     def _waiting_case(self, ctx: TurnContext) -> Any | None:
-        case_id = ctx.state.get("case_id")
+        case_id = ctx.memory.case_id
         if case_id is not None:
             case = self.cases.get_case(case_id)
             if case is not None:
@@ -216,11 +220,13 @@ class OwnerSkills:
             return Reply.say("你没有确认回滚的权限，请让有权限的主人来确认。")
         challenge = self.challenges.issue(owner_id, action=f"case:{case.id}")
         # the approval is pinned to exactly the plan read aloud now (version + digest)
-        ctx.state["challenge"] = (challenge.id, case.id, SpokenPlan.of(case))
-        return Reply.say(spoken_plan(case.plan), challenge.prompt, expect="challenge")
+        ctx.memory.challenge = PendingChallenge(challenge.id, case.id, SpokenPlan.of(case))
+        return Reply.say(spoken_plan(case.plan), challenge.prompt, expect=Expect.CHALLENGE)
 
     async def _answer_challenge(self, text: str, ctx: TurnContext) -> Reply:
-        challenge_id, case_id, spoken = ctx.state.pop("challenge")
+        pending, ctx.memory.challenge = ctx.memory.challenge, None
+        assert pending is not None
+        challenge_id, case_id, spoken = pending.challenge_id, pending.case_id, pending.plan
         ident = ctx.speaker.detail if ctx.speaker else None
         if ident is None:
             return Reply.say("没有识别出你的声音，回滚没有执行。")
@@ -260,7 +266,7 @@ class OwnerSkills:
         except (GuardRejected, IllegalTransition, ConflictError) as exc:
             log.info("deny of case %s refused: %s", case.id, exc)
             return Reply.say("这个告警的状态已经变化，没有做任何操作。")
-        ctx.state.pop("case_id", None)
+        ctx.memory.case_id = None
         return Reply.say("好的，不回滚，已经把这个告警挂起，需要时可以在控制台继续处理。")
 
 

@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -20,12 +20,14 @@ import numpy as np
 
 from server.config import Settings
 from server.dialogue.context import Speaker, TurnContext
+from server.dialogue.memory import DialogueMemory
 from server.dialogue.replies import Reply
 from server.dialogue.skills import Skills
-from server.dialogue.trace import TurnListener, TurnTrace
+from server.dialogue.trace import Stage, TurnListener, TurnTrace
+from server.dialogue.workloads import known_workloads
 from server.intent.llm_router import IntentRouteError
-from server.intent.matcher import match_intent
-from server.intent.models import Intent
+from server.intent.models import Expect, Intent
+from server.intent.understand import Understanding, confirmation_question, understand
 from server.speech.asr import Transcript
 from server.speech.stack import SpeechStack
 from server.voice.channel import DeviceChannel, DeviceInfo, SpeechChunk
@@ -39,11 +41,10 @@ WAKE_TEXTS = ("你好小智", "小智", "嗨小智", "你好呀", "嘿，你好�
 # Recognition starts this far into a pause, while the endpointer is still waiting for its full silence
 # (vad_silence_ms). If the pause becomes the end of the utterance, the transcript is (nearly) ready.
 SPECULATE_AFTER_MS = 128
-YES = ("好", "好的", "可以", "是", "是的", "需要")
 NOT_UNDERSTOOD = ("抱歉，我没有理解你的意思。", "可以换个说法，或者说：开始播报日志。")
 
 # Resolves who is speaking from the utterance (pre-roll included). Runs beside ASR, so it adds no latency.
-OwnerResolver = Callable[[np.ndarray], Awaitable[Speaker]]
+OwnerResolver = Callable[[np.ndarray], Coroutine[Any, Any, Speaker]]
 # Multi-turn flows (enrolment, approval challenge) see a turn before intent routing; a Reply ends the turn.
 TurnHook = Callable[[str, TurnContext], Awaitable[Reply | None]]
 
@@ -99,10 +100,10 @@ class DialogueSession:
         self.manual: list[np.ndarray] = []
         self.turn_task: asyncio.Task[None] | None = None
         self.speculation: Speculation | None = None
-        self.state: dict[str, Any] = {}  # dialogue memory across turns (pending question, last day, owner)
+        self.memory = DialogueMemory()  # what this dialogue remembers across turns
         self.owner: str | None = None  # last identified owner on this device (alert routing)
         self.speak_lock = asyncio.Lock()  # one utterance at a time: turns and announcements take turns
-        self.side_speech: set[asyncio.Task[None]] = set()
+        self.side_speech: set[asyncio.Task[bool]] = set()
 
     # ---- SessionHandler
 
@@ -253,11 +254,11 @@ class DialogueSession:
                 else:
                     transcript = await self.services.speech.asr.transcribe_async(pcm)
                 text = transcript.text
-                trace.mark("asr", text=text, path=transcript.path, speculative=speculation is not None)
+                trace.mark(Stage.ASR, text=text, path=transcript.path, speculative=speculation is not None)
             if not text:
                 if owner_task:
                     owner_task.cancel()
-                trace.mark("empty")
+                trace.mark(Stage.EMPTY)
                 return
             await self.channel.send_json({"type": "stt", "text": text, "session_id": self.info.session_id})
             speaker = await self._speaker(owner_task)
@@ -267,7 +268,7 @@ class DialogueSession:
                 device=self.channel,
                 today=self.services.today(),
                 guest=speaker.owner is None,
-                state=self.state,
+                memory=self.memory,
                 speaker=speaker,
                 audio=pcm,
                 text=text,
@@ -275,31 +276,38 @@ class DialogueSession:
             )
             for hook in self.services.turn_hooks:
                 if (reply := await hook(text, ctx)) is not None:
-                    self.state["pending"] = reply.expect
-                    trace.mark("reply", sentences=len(reply.sentences), hook=True)
+                    self.memory.expect = reply.expect
+                    trace.mark(Stage.REPLY, sentences=len(reply.sentences), hook=True)
                     await self.speak(reply, trace)
                     return
             routed = await self._route(text, ctx)
             if isinstance(routed, Reply):
                 reply = routed
-                trace.mark("intent", intent="not_understood", args={})
+                trace.mark(Stage.INTENT, intent="not_understood", args={}, text=text)
+            elif isinstance(routed, Understanding) and routed.confirm:
+                trace.mark(Stage.INTENT, intent=routed.intent.name, args=routed.intent.args, confirm=True)
+                self.memory.candidate = routed.intent
+                reply = Reply.say(confirmation_question(routed.intent, ctx.today), expect=Expect.CONFIRM)
             else:
-                trace.mark("intent", intent=routed.name, args=routed.args, source=routed.source)
-                reply = await self.services.skills.handle(routed, ctx)
-            self.state["pending"] = reply.expect
-            trace.mark("reply", sentences=len(reply.sentences))
+                intent = routed.intent if isinstance(routed, Understanding) else routed
+                trace.mark(Stage.INTENT, intent=intent.name, args=intent.args, source=intent.source)
+                reply = await self.services.skills.handle(intent, ctx)
+            self.memory.expect = reply.expect
+            if reply.expect is not Expect.CONFIRM:
+                self.memory.candidate = None
+            trace.mark(Stage.REPLY, sentences=len(reply.sentences))
             if not reply.handled_speech:
                 await self.speak(reply, trace)
         except asyncio.CancelledError:
-            trace.mark("cancelled")
+            trace.mark(Stage.CANCELLED)
             raise
         except Exception:
             log.exception("turn failed on device %s", self.info.device_id)
-            trace.mark("error")
+            trace.mark(Stage.ERROR)
             with contextlib.suppress(Exception):
                 await self.speak(Reply.say("抱歉，我这边出了点问题，请再说一次。", emotion="sad"), trace)
         finally:
-            log.info("turn %s: %s", self.info.device_id, trace.summary())
+            log.info("%s", trace.log_line())
             for listener in self.services.turn_listeners:
                 listener(trace)
 
@@ -318,13 +326,22 @@ class DialogueSession:
             self.owner = speaker.owner
         return speaker
 
-    async def _route(self, text: str, ctx: TurnContext) -> Intent | Reply:
-        """Fast matcher first; then the LLM router (if any). An unusable LLM answer is an error path: the
-        user hears that they were not understood, never a silent fall-through to chat."""
-        intent = match_intent(text, today=ctx.today, pending=self.state.get("pending"))
-        if intent is None and self.state.get("pending") == "drill" and text.strip("。！!？? ") in YES:
-            intent = Intent("drill_down", {"kind": "correlate"}, text=text)
-        if intent is None and self.services.route_unknown is not None:
+    async def _route(self, text: str, ctx: TurnContext) -> Understanding | Intent | Reply:
+        """The intent layer first (rules, follow-ups, the paraphrase classifier); what it does not know goes
+        to the LLM router (if any). An unusable LLM answer is an error path: the user hears that they were
+        not understood, never a silent fall-through to chat."""
+        reports = self.services.skills.reports
+        understood = understand(
+            text,
+            ctx.today,
+            expect=self.memory.expect,
+            workloads=known_workloads(reports, ctx.owner, ctx.today, self.memory.last_day),
+            candidate=self.memory.candidate,
+        )
+        if understood.known:
+            return understood
+        intent: Intent | None = None
+        if self.services.route_unknown is not None:
             try:
                 intent = await self.services.route_unknown(text, ctx)
             except IntentRouteError as exc:
@@ -344,10 +361,11 @@ class DialogueSession:
         """Server-initiated speech (alerts): waits for a running turn's speech; may leave "是否回滚?" open.
         Returns True only when the audio was played out (server.delivery marks it delivered on that alone)."""
         if case_id is not None:
-            self.state["case_id"] = case_id
-        played = await self.speak(Reply(sentences=sentences, expect="rollback" if ask_rollback else None))
+            self.memory.case_id = case_id
+        expect = Expect.ROLLBACK if ask_rollback else Expect.NOTHING
+        played = await self.speak(Reply(sentences=sentences, expect=expect))
         if ask_rollback:
-            self.state["pending"] = "rollback"
+            self.memory.expect = Expect.ROLLBACK
         return played
 
     async def speak(self, reply: Reply, trace: TurnTrace | None = None) -> bool:
@@ -387,8 +405,8 @@ class DialogueSession:
                 while (item := await queue.get()) is not None:
                     sentence, task = item
                     pcm = await task
-                    if trace is not None and trace.at("tts_first") is None:
-                        trace.mark("tts_first")
+                    if trace is not None and trace.at(Stage.TTS_FIRST) is None:
+                        trace.mark(Stage.TTS_FIRST)
                     yield SpeechChunk(sentence, pcm, rate)
             finally:
                 producer.cancel()
@@ -400,6 +418,6 @@ class DialogueSession:
         result = await self.channel.play(chunks(), emotion=reply.emotion)
         if trace is not None:
             if result.first_frame_at is not None:
-                trace.stages.append(("first_audio", result.first_frame_at, {}))
-            trace.mark("spoken", frames=result.frames_sent, aborted=result.aborted)
+                trace.mark(Stage.FIRST_AUDIO, at=result.first_frame_at)
+            trace.mark(Stage.SPOKEN, frames=result.frames_sent, aborted=result.aborted)
         return not result.aborted and result.frames_sent > 0

@@ -13,7 +13,7 @@ from server.dialogue.answers import day_cn
 from server.dialogue.context import TurnContext
 from server.dialogue.replies import Reply
 from server.dialogue.reports import ReportStore
-from server.intent.models import Intent
+from server.intent.models import Expect, Intent
 from server.speech.text import speakable_sentences
 from server.voice.channel import DeviceToolError, DeviceToolMissing
 
@@ -28,6 +28,16 @@ HELP = (
     "你可以说：开始播报日志。",
 )
 WEEKDAYS = "一二三四五六日"
+# Understood intents whose backend does not exist yet: the reply says so (what the user asked for, in words).
+NOT_YET_AVAILABLE = {
+    "acknowledge": "认领这条告警",
+    "snooze": "稍后再提醒",
+    "silence_create": "静默告警",
+    "silence_list": "查看告警静默",
+    "schedule_create": "设置定时播报",
+    "schedule_list": "查看定时任务",
+    "schedule_cancel": "取消定时任务",
+}
 VOLUME_TOOL = "self.audio_speaker.set_volume"
 STATUS_TOOL = "self.get_device_status"
 
@@ -46,6 +56,8 @@ class Skills:
             "volume": self.volume,
             "chat": self.chat,
             "stop": self.stop,
+            "help": self.help,
+            **{name: self.not_available for name in NOT_YET_AVAILABLE},
         }
 
     def register(self, intent_name: str, skill: Skill) -> None:
@@ -63,12 +75,29 @@ class Skills:
     async def greeting(self, intent: Intent, ctx: TurnContext) -> Reply:
         return Reply.say("你好，我是小智。", HELP[1], emotion="happy")
 
+    async def help(self, intent: Intent, ctx: TurnContext) -> Reply:
+        return Reply.say(*HELP)
+
+    async def not_available(self, intent: Intent, ctx: TurnContext) -> Reply:
+        """Understood, but no backend yet: say so plainly — never a silent wrong action."""
+        what = NOT_YET_AVAILABLE.get(intent.name, "这个功能")
+        return Reply.say(f"我听懂了，你是想{what}，不过这个功能还没有开通。", HELP[1])
+
     async def stop(self, intent: Intent, ctx: TurnContext) -> Reply:
         await ctx.device.stop_speaking()
         return Reply.say("好的。")
 
     async def broadcast(self, intent: Intent, ctx: TurnContext) -> Reply:
-        day = intent.day or (ctx.today - timedelta(days=1)).isoformat()
+        yesterday = (ctx.today - timedelta(days=1)).isoformat()
+        day = intent.day or yesterday
+        if day > yesterday and self.reports.summary(ctx.owner, day) is None:
+            # today's report is written at 01:00 tomorrow: say so and offer yesterday's (yes → broadcast it)
+            ctx.memory.candidate = Intent("broadcast", {"day": yesterday}, text=intent.text)
+            return Reply.say(
+                f"{day_cn(day)}的日志报告要到明天凌晨一点才会生成。",
+                "要先听昨天的日志播报吗？",
+                expect=Expect.CONFIRM,
+            )
         if intent.kind:
             # through the table: the registered drill-down (findings + index, or the LLM agent) answers
             return await self.handle(
@@ -88,15 +117,15 @@ class Skills:
         sentences = speakable_sentences(summary.text)
         if not any(FOLLOW_UP_KEY in s for s in sentences[-2:]):
             sentences.append(FOLLOW_UP)
-        ctx.state["last_day"] = summary.day
-        return Reply(sentences=lead + sentences, expect="drill")
+        ctx.memory.last_day = summary.day
+        return Reply(sentences=lead + sentences, expect=Expect.DRILL)
 
     async def drill_down(self, intent: Intent, ctx: TurnContext) -> Reply:
         kind = intent.kind or "correlate"
-        day = intent.day or ctx.state.get("last_day") or (ctx.today - timedelta(days=1)).isoformat()
+        day = intent.day or ctx.memory.last_day or (ctx.today - timedelta(days=1)).isoformat()
         report = self.reports.findings(ctx.owner, day)
-        ctx.state["last_day"] = day
-        return Reply(sentences=answers.drill_down(report, kind, day, self.timezone), expect="drill")
+        ctx.memory.last_day = day
+        return Reply(sentences=answers.drill_down(report, kind, day, self.timezone), expect=Expect.DRILL)
 
     async def volume(self, intent: Intent, ctx: TurnContext) -> Reply:
         try:

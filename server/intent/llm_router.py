@@ -39,6 +39,9 @@ INTENT_SCHEMA: dict[str, Any] = {
         "kind": {"enum": sorted(LOG_KINDS)},
         "volume": {"type": "integer", "minimum": 0, "maximum": 100},
         "delta": {"type": "integer", "minimum": -100, "maximum": 100},
+        "minutes": {"type": "integer", "minimum": 1, "maximum": 10080},
+        "time": {"type": "string", "pattern": r"^([01]\d|2[0-3]):[0-5]\d$"},
+        "workload": {"type": "string", "minLength": 1, "maxLength": 80},
     },
     "allOf": [{"if": {"properties": {"intent": {"const": "drill_down"}}}, "then": {"required": ["kind"]}}],
 }

@@ -38,6 +38,8 @@ from server.intent.slots import (
 from server.intent.yesno import FILLERS, YesNo, yes_no
 
 MIN_SCORE = 0.2  # below this the classifier's best label is a guess: not a known command
+LONG_UTTERANCE = 24  # commands are short; a longer monologue needs a confident reading to be one
+LONG_MIN_SCORE = 0.6
 CLOSE_MARGIN = 0.08  # the best two within this → ask back (tuned on the phrase bank's dev half)
 _LEADING_FILLERS = re.compile(r"^(?:嗯+|呃+|额+|唔+|哎+|诶+|喂+|那个|这个|就是|然后)+")
 _POLITE = re.compile(r"^(?:请问|请你|请|麻烦你?|帮我|劳驾)")
@@ -150,7 +152,8 @@ def understand(
     workloads = tuple(workloads)
     ranked = shared_classifier().rank(mask_workloads(core, workloads))
     best = _complete(ranked[0], u, today, workloads, make)
-    if ranked[0].score < MIN_SCORE:
+    long_statement = len(core) > LONG_UTTERANCE and ranked[0].score < LONG_MIN_SCORE
+    if ranked[0].score < MIN_SCORE or long_statement:
         return Understanding(make("chat", "classifier"), score=ranked[0].score, known=False)
     second = _complete(ranked[1], u, today, workloads, make) if len(ranked) > 1 else None
     close = (

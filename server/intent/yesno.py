@@ -85,7 +85,9 @@ class YesNo(StrEnum):
 def yes_no(text: str) -> YesNo | None:
     """YES, NO, or None when ``text`` (normalised) is not a short answer."""
     bare = text.strip(FILLERS)
-    if not bare or len(bare) > MAX_ANSWER_CHARS:
+    if not bare:
+        return YesNo.YES if text.startswith(("嗯", "好")) else None  # a bare "嗯" agrees
+    if len(bare) > MAX_ANSWER_CHARS:
         return None
     if text.startswith(NO_PREFIXES) or any(w in text for w in NO_WORDS):
         return YesNo.NO

@@ -11,6 +11,7 @@ import pytest
 
 from agents.llm import LLMClient, LLMConfig
 from server.dialogue.agent import CHAT_NEXT, AgentConfig, build_agent
+from server.dialogue.memory import DialogueMemory
 from server.dialogue.skills import Skills, TurnContext
 from server.dialogue.spoken import MAX_ANSWER_CHARS, is_question
 from server.intent.models import Intent
@@ -37,8 +38,9 @@ def make_agent(tmp_path: Path, results: Path, base_url: str | None, **config: ob
     return agent, skills
 
 
-def turn(owner: str = "default", state: dict | None = None) -> TurnContext:
-    return TurnContext(owner=owner, device=Channel(), today=TODAY, state={} if state is None else state)  # type: ignore[arg-type]
+def turn(owner: str = "default", state: DialogueMemory | None = None) -> TurnContext:
+    memory = DialogueMemory() if state is None else state
+    return TurnContext(owner=owner, device=Channel(), today=TODAY, memory=memory)  # type: ignore[arg-type]
 
 
 async def spoken(reply) -> list[str]:
@@ -140,7 +142,7 @@ async def test_llm_down_gives_the_deterministic_drill_down(tmp_path, day_results
     bad = day.incident("image_pull_failure")
     # nothing listens on this port: connection refused
     agent, skills = make_agent(tmp_path, day_results, "http://127.0.0.1:9/v1")
-    state: dict = {}
+    state = DialogueMemory()
     try:
         t0 = time.monotonic()
         reply = await skills.handle(
@@ -213,7 +215,7 @@ async def test_answer_is_bounded_and_ends_with_a_question(tmp_path, day_results,
 async def test_history_is_per_owner_and_bounded(tmp_path, day_results, llm_server) -> None:
     llm_server.default = Reply(text="好的。还有别的吗？")
     agent, skills = make_agent(tmp_path, day_results, llm_server.base_url, history_turns=2)
-    state: dict = {}
+    state = DialogueMemory()
     try:
         for q in ("第一问", "第二问", "第三问"):
             await spoken(await skills.handle(Intent("chat", text=q), turn("alice", state)))
@@ -226,7 +228,7 @@ async def test_history_is_per_owner_and_bounded(tmp_path, day_results, llm_serve
     assert alice_third == ["第一问", "好的。还有别的吗？", "第二问", "好的。还有别的吗？", "第三问"]
     bob = [m["content"] for m in llm_server.requests[3]["body"]["messages"] if m["role"] == "user"]
     assert bob == ["我是谁"]
-    assert len(state["agent_history"]["alice"]) == 4  # two turns kept
+    assert len(state.agent_history["alice"]) == 4  # two turns kept
 
 
 async def test_drill_down_with_llm_seeds_the_tool_result(tmp_path, day_results, llm_server, day) -> None:
@@ -271,7 +273,7 @@ async def test_deterministic_drill_down_without_llm(tmp_path, day_results, day, 
 async def test_yes_after_correlate_gives_rollback_advice(tmp_path, day_results, day) -> None:
     bad = day.incident("image_pull_failure")
     _agent, skills = make_agent(tmp_path, day_results, None)
-    state: dict = {}
+    state = DialogueMemory()
     await spoken(
         await skills.handle(Intent("drill_down", {"kind": "correlate", "day": DAY}), turn(state=state))
     )

@@ -65,7 +65,7 @@ def _ctx() -> TurnContext:
 async def _say(skills: OwnerSkills, ctx: TurnContext, text: str) -> str:
     if text == "确认回滚":
         reply = await skills.rollback_confirm(None, ctx)  # type: ignore[arg-type]
-        ctx.state["pending"] = reply.expect
+        ctx.memory.expect = reply.expect
     else:
         reply = await skills.intercept(text, ctx)
         assert reply is not None

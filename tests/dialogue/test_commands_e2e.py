@@ -25,7 +25,7 @@ EXPECTED: dict[str, tuple[str, str | None]] = {
     "chat.wav": ("chat", None),
     "alerts.wav": ("alerts", None),
     "long.wav": ("chat", None),
-    "enroll_phrase_1.wav": ("chat", None),
+    "enroll_phrase_1.wav": ("enroll_voiceprint", None),  # "小智请记住我的声音" asks to be remembered
     "enroll_phrase_2.wav": ("chat", None),
     "enroll_phrase_3.wav": ("chat", None),
 }
