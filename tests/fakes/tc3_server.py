@@ -20,6 +20,7 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -27,6 +28,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 API_VERSION = "2020-10-16"
+API_VERSIONS = {"cls": "2020-10-16", "sms": "2021-01-11"}
 
 
 def tc3_signature(secret_key: str, date: str, service: str, string_to_sign: str) -> str:
@@ -74,6 +76,12 @@ class FakeTc3Server:
         self.topics: dict[str, list[FakeLog]] = {}
         self.requests: list[dict[str, Any]] = []
         self.max_skew = 300
+        self.api_version = API_VERSIONS.get(service, API_VERSION)
+        self.actions: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+            "SearchLog": self.search_log,
+            "SendSms": self.send_sms,
+        }
+        self.sms_sent: list[dict[str, Any]] = []
         self._httpd = ThreadingHTTPServer((host, 0), _make_handler(self))
         self._httpd.daemon_threads = True
 
@@ -228,6 +236,26 @@ class FakeTc3Server:
             "SamplingRate": 1,
         }
 
+    def send_sms(self, params: dict[str, Any]) -> dict[str, Any]:
+        """SMS ``SendSms`` (2021-01-11): required fields checked, one ``Ok`` status per number."""
+        for name in ("PhoneNumberSet", "SmsSdkAppId", "SignName", "TemplateId"):
+            if not params.get(name):
+                raise ApiError("MissingParameter", f"The request is missing a required parameter `{name}`.")
+        phones = params["PhoneNumberSet"]
+        self.sms_sent.append(params)
+        return {
+            "SendStatusSet": [
+                {
+                    "SerialNo": uuid.uuid4().hex,
+                    "PhoneNumber": p,
+                    "Fee": 1,
+                    "Code": "Ok",
+                    "Message": "send success",
+                }
+                for p in phones
+            ]
+        }
+
 
 def _make_handler(server: FakeTc3Server) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
@@ -257,7 +285,7 @@ def _make_handler(server: FakeTc3Server) -> type[BaseHTTPRequestHandler]:
             server.requests.append(entry)
             try:
                 entry["secret_id"] = server.verify(method, split.path or "/", split.query, headers, body)
-                if headers.get("x-tc-version") != API_VERSION:
+                if headers.get("x-tc-version") != server.api_version:
                     raise ApiError(
                         "NoSuchVersion", f"The API version {headers.get('x-tc-version')} does not exist."
                     )
@@ -266,9 +294,9 @@ def _make_handler(server: FakeTc3Server) -> type[BaseHTTPRequestHandler]:
                 except ValueError:
                     raise ApiError("InvalidParameter", "Body is not JSON.") from None
                 entry["params"] = params
-                if action != "SearchLog":
+                if action not in server.actions:
                     raise ApiError("InvalidAction", f"The action {action} does not exist.")
-                response = server.search_log(params)
+                response = server.actions[action](params)
             except ApiError as err:
                 response = {"Error": {"Code": err.code, "Message": err.message}}
             response["RequestId"] = request_id
