@@ -1,0 +1,49 @@
+"""Failures that say what they are, early: an unwritable output dir stops the run before any work; temp files
+of a crashed run are removed; a day with no logs is a WARNING, never an all-clear."""
+
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+
+import pytest
+
+from agents.evidence import store_path
+from agents.pipeline import PipelineConfig, PipelineUnwritable, run
+from agents.sources.local import LocalSource
+
+DAY = "2026-03-10"
+
+
+class _CountingSource(LocalSource):
+    listed = 0
+
+    def list_objects(self, kind, day):  # type: ignore[no-untyped-def]
+        type(self).listed += 1
+        return super().list_objects(kind, day)
+
+
+def test_unwritable_results_dir_fails_before_reading_anything(tmp_path: Path) -> None:
+    blocker = tmp_path / "results"
+    blocker.write_text("a file where the results directory should be")
+    src = _CountingSource(tmp_path / "logs", "ops")
+    t = time.perf_counter()
+    with pytest.raises(PipelineUnwritable, match="cannot write"):
+        run("ops", DAY, src, PipelineConfig(results_dir=blocker / "out", state_dir=tmp_path / "state"))
+    assert src.listed == 0 and time.perf_counter() - t < 5
+
+
+def test_a_crashed_runs_temp_files_are_cleaned(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    final = store_path(tmp_path / "state", "ops", DAY)
+    final.parent.mkdir(parents=True)
+    stale = final.parent / f".{final.name}.k2p4q.tmp"
+    stale.write_bytes(b"x" * 1024)
+    (tmp_path / "logs" / "ops").mkdir(parents=True)
+    with caplog.at_level(logging.WARNING, logger="agents.pipeline"):
+        res = run("ops", DAY, LocalSource(tmp_path / "logs", "ops"),
+                  PipelineConfig(results_dir=tmp_path / "results", state_dir=tmp_path / "state"))  # fmt: skip
+    assert not stale.exists()
+    assert res.no_logs and any(
+        r.levelno == logging.WARNING and "no logs" in r.getMessage() for r in caplog.records
+    )
