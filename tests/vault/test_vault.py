@@ -10,6 +10,7 @@ from server.storage.db import Database
 from server.vault.crypto import DecryptError, VaultCipher, VaultKeyError, load_or_create_key_file, master_key
 from server.vault.store import CredentialsIn, CredentialVault, OwnerCredentials, owner_credentials
 from server.voiceprint.store import VoiceprintStore
+from tests.pg import DbBackend
 
 SECRET_ID = "AKIDz8krbsJ5yKBZQpn74WFkmLPx3abcd"
 SECRET_KEY = "Gu5t9xGARNpq86cd98joQYCN3EXAMPLE"
@@ -27,11 +28,8 @@ def creds() -> OwnerCredentials:
 
 
 @pytest.fixture
-def db(tmp_path):
-    d = Database.sqlite(tmp_path / "v.sqlite3")
-    d.create_all()
-    yield d
-    d.dispose()
+def db(db_backend: DbBackend, tmp_path) -> Database:
+    return db_backend.open(tmp_path / "v.sqlite3")  # SQLite and PostgreSQL
 
 
 @pytest.fixture
