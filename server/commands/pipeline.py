@@ -95,6 +95,9 @@ def _run(args: argparse.Namespace) -> int:
     print(f"written to {result.out_dir} (analyst: {result.analysis.analyst})")
     print()
     print(result.analysis.summary)
+    if result.no_logs:  # not an all-clear: nothing was read (the pipeline logged a WARNING with the locations)
+        print(f"NO LOGS for {owner} {day}; looked at: " + "; ".join(result.report.looked_at))
+        return 4
     return 0
 
 
