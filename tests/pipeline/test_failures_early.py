@@ -47,3 +47,21 @@ def test_a_crashed_runs_temp_files_are_cleaned(tmp_path: Path, caplog: pytest.Lo
     assert res.no_logs and any(
         r.levelno == logging.WARNING and "no logs" in r.getMessage() for r in caplog.records
     )
+
+
+def test_cli_run_on_a_day_without_logs_exits_non_zero(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from server.cli import main
+    from server.config import get_settings
+
+    monkeypatch.setenv("XOPS_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("XOPS_RESULTS_DIR", str(tmp_path / "results"))
+    monkeypatch.setenv("XOPS_LLM_BASE_URL", "")
+    get_settings.cache_clear()
+    try:
+        assert main(["pipeline", "run", "--day", DAY, "--quiet", "--no-llm", "--source", "local"]) == 4
+        out = capsys.readouterr().out
+        assert "NO LOGS" in out and "没有读到日志" in out and "没有发现明显异常" not in out
+    finally:
+        get_settings.cache_clear()
