@@ -23,7 +23,7 @@ from server.cases.store import CaseStore, case_outbox, case_timeline, idempotenc
 from server.storage.db import Database
 from tests.pg import DbBackend
 from tests.storage import workers
-from tests.storage.workers import drain_outbox, race_transitions
+from tests.storage.workers import drain_outbox, race_over_rest, race_transitions
 
 T = TypeVar("T")
 
@@ -88,6 +88,17 @@ def test_two_processes_transition_the_same_case_exactly_one_wins(
         assert len(moves) == 1  # the loser wrote nothing: no second timeline entry ...
         sent = [m for m in store.outbox_messages(case_id) if m["msg_type"] == MSG_TRANSITIONED]
         assert len(sent) == 1  # ... and no second outbox message
+
+
+def test_two_instances_over_rest_one_200_one_409(pair: Pair, db_backend: DbBackend, tmp_path: Path) -> None:
+    db = db_backend.open(tmp_path / "rest.sqlite3")
+    store = CaseStore(db)
+    ids = new_cases(store, CASES // 2)
+    first, second = pair.run(race_over_rest, db.url, ids)
+    assert {i: sorted([first[i], second[i]]) for i in ids} == {i: [200, 409] for i in ids}
+    for case_id in ids:
+        case = store.get_case(case_id)
+        assert case is not None and (case.status, case.version) == (State.ANALYZING, 2)
 
 
 def test_same_idempotency_key_from_two_processes_applies_once(

@@ -114,3 +114,36 @@ def drain_outbox(worker: str, url: str, msg_types: list[str], batch: int) -> Dra
     finally:
         db.dispose()
     return report
+
+
+def race_over_rest(worker: str, url: str, case_ids: list[int]) -> dict[int, int]:
+    """This process is one instance: the cases REST API (behind the real HTTP guard) on its own port and engine.
+    For every case it meets the other instance at the barrier, then POSTs START_ANALYSIS with ``If-Match: "1"``
+    to itself. Returns case id -> HTTP status."""
+    import aiohttp
+
+    from server.cases.routes import setup_case_routes
+    from server.cases.service import CaseService
+    from tests.alerts.helpers import serve
+    from tests.http_auth import ADMIN, guarded_app
+
+    async def run() -> dict[int, int]:
+        db = Database(url)
+        app = guarded_app()
+        setup_case_routes(app, CaseService(db))
+        statuses: dict[int, int] = {}
+        try:
+            async with serve(app) as base, aiohttp.ClientSession(headers=ADMIN) as http:
+                for case_id in case_ids:
+                    await asyncio.to_thread(meet)
+                    async with http.post(
+                        f"{base}/api/cases/{case_id}/transitions",
+                        json={"event": Event.START_ANALYSIS.value},
+                        headers={"If-Match": '"1"'},
+                    ) as resp:
+                        statuses[case_id] = resp.status
+        finally:
+            db.dispose()
+        return statuses
+
+    return asyncio.run(run())
