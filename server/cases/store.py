@@ -417,6 +417,24 @@ class CaseStore:
         with self.db.engine.connect() as c:
             return [_row_to_case(r) for r in c.execute(q)]
 
+    def open_cases(self, limit: int = 1000) -> list[Case]:
+        """Cases not yet closed or parked, oldest first (what an escalation sweep looks at)."""
+        q = (
+            select(cases)
+            .where(cases.c.status.notin_([State.CLOSED.value, State.PARKED.value]))
+            .order_by(cases.c.id)
+            .limit(limit)
+        )
+        with self.db.engine.connect() as c:
+            return [_row_to_case(r) for r in c.execute(q)]
+
+    def enqueue(
+        self, case_id: int, msg_type: str, payload: dict[str, Any], *, conn: Connection | None = None
+    ) -> int:
+        """Queue an outbox message for a case outside a transition (an escalation rung, a re-announcement)."""
+        with self._tx(conn) as c:
+            return int(_write_outbox(c, case_id, msg_type, payload, utcnow()))
+
     def timeline(self, case_id: int) -> list[TimelineEntry]:
         q = select(case_timeline).where(case_timeline.c.case_id == case_id).order_by(case_timeline.c.id)
         with self.db.engine.connect() as c:
