@@ -59,6 +59,7 @@ class Settings(BaseSettings):
     default_owner: str = "default"
     pipeline_cron: str = "0 1 * * *"
     sample_lines: int = 60000  # size of the sample day `make run` generates
+    sample_data: bool = True  # demo flag: generate a sample day for owners whose log directory holds no real logs
     cos_endpoint: str = (
         ""  # override the COS endpoint for every owner, e.g. http://127.0.0.1:9000 (private link)
     )

@@ -65,3 +65,24 @@ def test_cli_run_on_a_day_without_logs_exits_non_zero(
         assert "NO LOGS" in out and "没有读到日志" in out and "没有发现明显异常" not in out
     finally:
         get_settings.cache_clear()
+
+
+def test_sample_data_never_enters_a_real_owners_log_directory(tmp_path: Path) -> None:
+    from server.config import Settings
+    from server.scheduler import SAMPLE_MARKER, ensure_sample_data, yesterday
+
+    s = Settings(
+        data_dir=tmp_path / "data", results_dir=tmp_path / "results", sample_lines=2_000, llm_base_url=""
+    )
+    real = s.logs_path / "alice" / "2026-01-05" / "business"
+    real.mkdir(parents=True)
+    (real / "app.log").write_text("2026-01-05 10:00:00 ERROR real line\n")
+    assert ensure_sample_data(s, owner="alice") is None  # alice has real logs (another day): never mixed
+    assert not (s.logs_path / "alice" / yesterday(s)).exists()
+    # a fresh owner gets a sample day, marked as such; the next day it may get another one
+    assert ensure_sample_data(s, owner="demo") is not None
+    assert (s.logs_path / "demo" / SAMPLE_MARKER).is_file()
+    off = Settings(
+        data_dir=tmp_path / "data2", results_dir=tmp_path / "r2", sample_data=False, llm_base_url=""
+    )
+    assert ensure_sample_data(off, owner="demo") is None and not (off.logs_path / "demo").exists()
