@@ -1,0 +1,1 @@
+"""Silences and maintenance windows: alerts that match are recorded, not spoken (Alertmanager's matcher model)."""
