@@ -16,6 +16,7 @@ import time
 from pathlib import Path
 
 import aiohttp
+import pytest
 
 from tests.alerts.bodies import tke_pod_alarm
 from tests.paths import REPO
@@ -101,17 +102,20 @@ async def test_kill_9_during_intake_loses_no_acknowledged_alert(tmp_path: Path) 
     assert acked - stored == set(), f"{len(acked - stored)} acknowledged alerts lost"
 
 
-async def test_sigterm_drains_and_exits_cleanly_losing_nothing(tmp_path: Path) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+async def test_stop_signal_drains_and_exits_cleanly_losing_nothing(
+    tmp_path: Path, sig: signal.Signals
+) -> None:
     proc, port = _start(tmp_path)
     try:
-        acked, other = await _send_all(port, proc, signal.SIGTERM, kill_after=300)
+        acked, other = await _send_all(port, proc, sig, kill_after=300)
         code = proc.wait(60)
     finally:
         if proc.poll() is None:
             proc.kill()
     output = proc.stdout.read().decode()  # type: ignore[union-attr]
     assert code == 0, output[-3000:]
-    assert "SIGTERM received" in output and "shut down cleanly" in output
+    assert f"{sig.name} received" in output and "shut down cleanly" in output
     assert "Traceback" not in output
     stored = _stored_sessions(tmp_path / "ops.sqlite3")
     assert acked - stored == set(), f"{len(acked - stored)} acknowledged alerts lost"
