@@ -16,11 +16,11 @@ from enum import StrEnum
 from typing import Protocol
 
 from pydantic import BaseModel, Field
-from sqlalchemy import Column, DateTime, Integer, String, Table, UniqueConstraint, insert, select, update
+from sqlalchemy import Column, DateTime, Integer, String, Table, UniqueConstraint, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from server.cases.store import Case, CaseStore, OutboxMessage
-from server.storage.db import Database, metadata
+from server.storage.db import Database, metadata, upsert
 
 log = logging.getLogger(__name__)
 
@@ -143,17 +143,8 @@ class AttentionStore:
         return Attention(case_id, row.acked_by, _utc(row.acked_at), _utc(row.snoozed_until))
 
     def _upsert(self, case_id: int, **values: object) -> None:
-        with self.db.engine.begin() as conn:
-            n = conn.execute(
-                update(case_attention).where(case_attention.c.case_id == case_id).values(**values)
-            ).rowcount
-            if not n:
-                try:
-                    conn.execute(insert(case_attention).values(case_id=case_id, **values))
-                except IntegrityError:  # a concurrent first write: apply ours on top
-                    conn.execute(
-                        update(case_attention).where(case_attention.c.case_id == case_id).values(**values)
-                    )
+        with self.db.engine.begin() as conn:  # one statement: a concurrent first write cannot fail (PostgreSQL too)
+            upsert(conn, case_attention, {"case_id": case_id}, values)
 
     def acknowledge(self, case_id: int, actor: str, now: datetime | None = None) -> bool:
         """True when this acknowledged the case; False when it was already acknowledged."""
