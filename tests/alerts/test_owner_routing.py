@@ -328,3 +328,37 @@ async def test_committed_cases_never_announced_resume_at_start(tmp_path: Path) -
     assert sorted(a.case_id for a in delivery.pending()) == sorted(c.id for c in cases.list_cases())
     assert await delivery.resume(crashed.store.get_alert) == 0  # announced once, never twice
     db.dispose()
+
+
+async def test_accounts_api_binds_with_the_admin_token_only(tmp_path: Path) -> None:
+    import aiohttp
+    from aiohttp import web
+
+    from server.owners import setup_account_routes
+    from server.voiceprint.store import VoiceprintStore
+    from tests.alerts.helpers import serve
+
+    db = Database.sqlite(tmp_path / "ops.sqlite3")
+    db.create_all()
+    store = VoiceprintStore(db, None)
+    owner = store.create_owner(ZHANG)
+    accounts = AccountDirectory(db)
+    app = web.Application()
+    setup_account_routes(app, accounts=accounts, store=store, admin_token="adm-token-123")
+    body = {"uin": [ZHANG_UIN], "app_id": "1250000002", "accounts": ["receiver:team-z"]}
+    async with serve(app) as base, aiohttp.ClientSession() as http:
+        url = f"{base}/api/owners/{owner.id}/accounts"
+        async with http.put(url, json=body) as r:
+            assert r.status == 401
+        auth = {"Authorization": "Bearer adm-token-123"}
+        async with http.put(url, json={"uin": ["12ab"]}, headers=auth) as r:
+            assert r.status == 400 and "must be a number" in (await r.json())["error"]
+        async with http.put(url, json=body, headers=auth) as r:
+            assert r.status == 200
+        async with http.get(url, headers=auth) as r:
+            listed = {a["account"] for a in (await r.json())["accounts"]}
+        async with http.put(f"{base}/api/owners/999/accounts", json=body, headers=auth) as r:
+            assert r.status == 404
+    assert listed == {f"uin:{ZHANG_UIN}", "appid:1250000002", "receiver:team-z"}
+    assert accounts.resolve(parse_tencent(alarm("api-1", ZHANG_UIN), tz="Asia/Shanghai")) == ZHANG
+    db.dispose()
