@@ -143,7 +143,8 @@ class AttentionStore:
         return Attention(case_id, row.acked_by, _utc(row.acked_at), _utc(row.snoozed_until))
 
     def _upsert(self, case_id: int, **values: object) -> None:
-        with self.db.engine.begin() as conn:  # one statement: a concurrent first write cannot fail (PostgreSQL too)
+        # one statement: a concurrent first write cannot fail (an IntegrityError would abort a PostgreSQL transaction)
+        with self.db.engine.begin() as conn:
             upsert(conn, case_attention, {"case_id": case_id}, values)
 
     def acknowledge(self, case_id: int, actor: str, now: datetime | None = None) -> bool:

@@ -12,8 +12,10 @@ by unique constraints and ``WHERE version = :seen`` guards, never by read-then-w
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Engine, MetaData, create_engine, event
+from sqlalchemy import Connection, Engine, MetaData, Table, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 
 metadata = MetaData()
 
@@ -33,6 +35,17 @@ def normalize_url(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix) :]
     return url
+
+
+def upsert(conn: Connection, table: Table, key: dict[str, Any], values: dict[str, Any]) -> None:
+    """Insert the row, or set ``values`` on the row whose unique ``key`` columns already match: one statement, so
+    two writers racing on the first write cannot fail (SQLite and PostgreSQL share ``ON CONFLICT DO UPDATE``).
+
+    Not "try INSERT, catch IntegrityError, UPDATE" in one transaction: on PostgreSQL the error aborts the transaction
+    and the UPDATE fails too."""
+    dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
+    stmt = dialect_insert(table).values(**key, **values)
+    conn.execute(stmt.on_conflict_do_update(index_elements=list(key), set_=values))
 
 
 class Database:

@@ -22,6 +22,7 @@ from server.notify.escalation import (
     due_rungs,
 )
 from server.storage.db import Database
+from tests.pg import DbBackend
 
 T0 = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
 
@@ -66,10 +67,8 @@ def _rig(db: Database, performer: RecordingPerformer | None = None) -> Rig:
 
 
 @pytest.fixture
-def db(tmp_path: Path) -> Database:
-    d = Database.sqlite(tmp_path / "esc.sqlite3")
-    d.create_all()
-    return d
+def db(db_backend: DbBackend, tmp_path: Path) -> Database:
+    return db_backend.open(tmp_path / "esc.sqlite3")  # SQLite and PostgreSQL
 
 
 def _case(rig: Rig, severity: str = "critical") -> Case:

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import importlib
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
 import pytest
-from sqlalchemy import inspect
+from sqlalchemy import Column, Integer, MetaData, String, Table, inspect, select
 
 from server.cases.store import CaseStore
-from server.storage.db import Database, metadata, normalize_url
+from server.storage.db import Database, metadata, normalize_url, upsert
 from tests.paths import REPO
 from tests.pg import DbBackend, PgCluster
 
@@ -79,3 +80,42 @@ def test_a_connection_the_server_dropped_is_replaced(pg_cluster: PgCluster, tmp_
         assert again is not None and again.title == "before the restart"
     finally:
         backend.close()
+
+
+def test_upsert_survives_two_first_writes_at_once(db_backend: DbBackend, tmp_path: Path) -> None:
+    """Two threads (two connections) write the same new keys at the same moment: no error, one row per key."""
+    db = db_backend.open(tmp_path / "upsert.sqlite3")
+    probe = Table(
+        "upsert_probe",
+        MetaData(),
+        Column("k", String(16), primary_key=True),
+        Column("v", Integer, nullable=False),
+    )
+    probe.create(db.engine)
+    keys = [f"k{i}" for i in range(15)]
+    barrier = threading.Barrier(2)
+    errors: list[BaseException] = []
+
+    def writer(value: int) -> None:
+        try:
+            for key in keys:
+                barrier.wait(30)
+                with db.engine.begin() as conn:
+                    upsert(conn, probe, {"k": key}, {"v": value})
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+            barrier.abort()
+
+    threads = [threading.Thread(target=writer, args=(v,)) for v in (1, 2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    with db.engine.connect() as conn:
+        rows = conn.execute(select(probe.c.k, probe.c.v)).all()
+    assert sorted(k for k, _ in rows) == sorted(keys) and {v for _, v in rows} <= {1, 2}
+    with db.engine.begin() as conn:
+        upsert(conn, probe, {"k": "k0"}, {"v": 7})  # an existing row is updated in place
+    with db.engine.connect() as conn:
+        assert conn.execute(select(probe.c.v).where(probe.c.k == "k0")).scalar_one() == 7
