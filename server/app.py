@@ -11,6 +11,7 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
@@ -81,6 +82,7 @@ class App:
     async def start(self, speech: SpeechStack | None = None, *, run_pipeline: bool = True) -> None:
         s = self.settings
         t0 = time.monotonic()
+        started = datetime.now(UTC)  # cases committed before this are the previous process's
         s.data_dir.mkdir(parents=True, exist_ok=True)
         s.results_dir.mkdir(parents=True, exist_ok=True)
         self.db = Database(s.database_url) if s.database_url else Database.sqlite(s.db_path)
@@ -195,9 +197,8 @@ class App:
         self.verifier = VerificationSweeper(self.cases, self.alerts.is_case_recovered, s.verify_timeout_s)
         self.verifier.start()
         # committed cases a crash left unannounced are traced and announced now (queued ones wait in the DB)
-        self.background.append(
-            asyncio.create_task(self.delivery.resume(self.alerts.store.get_alert), name="resume-cases")
-        )
+        resume = self.delivery.resume(self.alerts.store.get_alert, before=started)
+        self.background.append(asyncio.create_task(resume, name="resume-cases"))
         if run_pipeline:
             self.background.append(asyncio.create_task(self._bootstrap_reports(), name="bootstrap-reports"))
         log.info(

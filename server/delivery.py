@@ -272,9 +272,12 @@ class AlertDelivery:
 
     # ---- start-up: committed cases that were never announced resume
 
-    async def resume(self, load_alert: Callable[[str], Alert | None]) -> int:
-        """Every committed, unfinished case without an announcement is traced and announced now."""
-        todo = await asyncio.to_thread(self._unannounced)
+    async def resume(
+        self, load_alert: Callable[[str], Alert | None], *, before: datetime | None = None
+    ) -> int:
+        """Every committed, unfinished case without an announcement is traced and announced now.
+        ``before``: only cases created before this process started (newer ones have their own hook running)."""
+        todo = await asyncio.to_thread(self._unannounced, before)
         resumed = 0
         for case_id, alert_id in todo:
             case = await asyncio.to_thread(self.cases.get_case, case_id)
@@ -290,7 +293,7 @@ class AlertDelivery:
             log.info("resumed %d of %d committed cases that were never announced", resumed, len(todo))
         return resumed
 
-    def _unannounced(self) -> list[tuple[int, str | None]]:
+    def _unannounced(self, before: datetime | None = None) -> list[tuple[int, str | None]]:
         has_announcement = select(announcements.c.id).where(announcements.c.case_id == cases.c.id).exists()
         q = (
             select(cases.c.id, cases.c.alert_id)
@@ -298,6 +301,8 @@ class AlertDelivery:
             .where(cases.c.alert_id.is_not(None))
             .order_by(cases.c.id)
         )
+        if before is not None:
+            q = q.where(cases.c.created_at < before)
         with self.db.engine.connect() as conn:
             return [(r.id, r.alert_id) for r in conn.execute(q)]
 
