@@ -258,7 +258,7 @@ async def run(lines: int, alerts: int, seed: int, root: Path) -> dict[str, Any]:
         incidents.sort(key=lambda i: list(EXPECTED).index(i["type"]))  # the image-pull rollout first
 
         url = f"ws://127.0.0.1:{app.ws_port}/xiaozhi/v1/"
-        hook = f"http://127.0.0.1:{app.http_port}/webhooks/tencent"
+        hook = f"http://127.0.0.1:{app.http_port}/webhooks/tencent/{app.webhook_token}"
         rows: list[dict[str, Any]] = []
         async with VirtualDevice(url, listen_mode="auto") as device, aiohttp.ClientSession() as http:
             await device.wake()

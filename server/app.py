@@ -19,6 +19,7 @@ from aiohttp import web
 from server.alerts.routes import setup_alert_routes
 from server.alerts.service import AlertService
 from server.auth.devices import DeviceCredentials
+from server.auth.tokens import with_webhook_token
 from server.cases.routes import setup_case_routes
 from server.cases.service import CaseService
 from server.cases.verifier import VerificationSweeper
@@ -64,6 +65,7 @@ class App:
     services: DialogueServices | None = None
     http_runner: web.AppRunner | None = None
     http_port: int = 0
+    webhook_token: str = ""  # the alert webhooks' path token (configured or generated)
     voiceprints: VoiceprintStore | None = None
     vault: CredentialVault | None = None
     owners: OwnerDirectory | None = None
@@ -165,11 +167,13 @@ class App:
         await self.device_server.start()
         alerts, cases, voiceprints, vault = self.alerts, self.cases, self.voiceprints, self.vault
         accounts = self.accounts
+        alert_settings = with_webhook_token(s)  # no webhook is open: a path token is generated if none set
+        self.webhook_token = alert_settings.alert_path_token
         http_app = build_http_app(
             s.model_copy(update={"ws_port": self.device_server.port}),  # OTA hands out the bound port (ws_port=0)
             self.registry,
             extra_setup=[
-                lambda app: setup_alert_routes(app, s, alerts),
+                lambda app: setup_alert_routes(app, alert_settings, alerts),
                 lambda app: setup_case_routes(app, cases),
                 lambda app: setup_owner_routes(
                     app,

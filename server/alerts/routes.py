@@ -2,7 +2,8 @@
 
 Neither Tencent Cloud Monitor nor Alertmanager signs its callbacks, so a request is accepted when it carries the
 configured BasicAuth credentials (Tencent: put them in the callback URL's userinfo) and/or the secret path token.
-With neither configured, only loopback clients are accepted. A reply of 200 goes out only after the notification is
+With neither configured every webhook is refused: no address is trusted (the service generates a path
+token at first run, <data dir>/webhook.token, see server/auth/tokens.py). A reply of 200 goes out only after the notification is
 committed to the database; when it cannot be (disk full, database down, shutting down) the answer is 503 and the
 sender retries (Tencent waits 5 s and retries up to 3 times reusing the sessionId; Alertmanager retries 5xx, never 4xx).
 """
@@ -12,7 +13,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
-import ipaddress
 import json
 import logging
 from typing import Any
@@ -59,7 +59,7 @@ class _Handlers:
         self.basic_required = bool(self.user or self.password)
         if not (self.token or self.basic_required):
             log.warning(
-                "alert webhooks have no BasicAuth or path token configured: accepting loopback clients only "
+                "alert webhooks have no BasicAuth or path token configured: refusing every webhook "
                 "(set XOPS_ALERT_BASIC_USER/PASSWORD and/or XOPS_ALERT_PATH_TOKEN)"
             )
 
@@ -76,7 +76,7 @@ class _Handlers:
             basic_ok = self._basic_ok(request.headers.get("Authorization", ""))
         if self.token or self.basic_required:
             return token_ok and basic_ok
-        return token_ok and _is_loopback(request.remote)
+        return False  # nothing configured: nobody is trusted for where they connect from
 
     def _basic_ok(self, header: str) -> bool:
         scheme, _, value = header.partition(" ")
@@ -191,12 +191,3 @@ def _bad_request(message: str) -> web.Response:
 
 def _too_large() -> web.Response:
     return web.json_response({"error": f"body larger than {MAX_BODY_BYTES} bytes"}, status=413)
-
-
-def _is_loopback(remote: str | None) -> bool:
-    if not remote:
-        return False
-    try:
-        return ipaddress.ip_address(remote.split("%", 1)[0]).is_loopback
-    except ValueError:
-        return False

@@ -13,6 +13,7 @@ import secrets
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from server.auth.principal import Principal, Role
 
@@ -68,3 +69,19 @@ class ApiTokens:
 
     def __repr__(self) -> str:
         return "ApiTokens(<hidden>)"
+
+
+WEBHOOK_TOKEN_FILE = "webhook.token"
+
+
+def with_webhook_token(settings: Any) -> Any:
+    """The settings for the alert webhooks: when neither BasicAuth nor a path token is configured, a path token
+    generated at first run (``<data_dir>/webhook.token``, printed once), so no webhook is ever open."""
+    basic = settings.alert_basic_user or settings.alert_basic_password.get_secret_value()
+    if settings.alert_path_token or basic:
+        return settings
+    token = load_or_create_token(
+        Path(settings.data_dir) / WEBHOOK_TOKEN_FILE,
+        announce="generated alert webhook path token (POST /webhooks/tencent/<token> or /webhooks/alertmanager/<token>)",
+    )
+    return settings.model_copy(update={"alert_path_token": token})

@@ -67,7 +67,10 @@ def spoken_plan(plan: dict[str, Any] | None) -> str:
         kind = action.get("type")
         if kind == "k8s_rollout_undo":
             target = f"第{action['to_revision']}个版本" if action.get("to_revision") else "上一个版本"
-            parts.append(f"把{action.get('namespace')}命名空间的{action.get('deployment')}回滚到{target}")
+            image = f"（镜像{action['image']}）" if action.get("image") else ""
+            parts.append(
+                f"把{action.get('namespace')}命名空间的{action.get('deployment')}回滚到{target}{image}"
+            )
         elif kind == "http_call":
             parts.append(f"调用接口{action.get('endpoint_id')}（{action.get('method')}）")
         elif kind == "script":

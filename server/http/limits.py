@@ -5,8 +5,8 @@ descriptor for ever; enough of them exhaust the process (OTA, webhooks and devic
 
 - ``GuardedTCPSite`` wraps every connection's protocol: beyond the cap a new connection gets an immediate
   ``503`` and is closed (the cap sits well below the open-file limit, so we answer instead of failing accept());
-  a connection whose request headers are not complete within ``header_timeout_s`` (from connect, or from the end
-  of its previous response) is closed; so is one whose body is not complete ``body_timeout_s`` after its headers.
+  a connection whose request headers are not complete within ``header_timeout_s`` (from connect, or from the first
+  byte of its next request on a kept-alive connection; idle keep-alive is aiohttp's own timeout) is closed; so is one whose body is not complete ``body_timeout_s`` after its headers.
 - ``limits_middleware`` tells the connection when headers are done and when the handler finished.
 - ``uvicorn_limits`` gives the MCP server (uvicorn) the same: a protocol class with the same timeouts and
   uvicorn's own ``limit_concurrency`` (503).
@@ -106,6 +106,9 @@ class _GuardedProtocol(asyncio.Protocol):
         self._transport: asyncio.Transport | None = None
         self._timer: asyncio.TimerHandle | None = None
         self.in_request = False
+        self.idle = (
+            False  # between requests on a kept-alive connection (aiohttp's keep-alive timeout applies)
+        )
 
     # -- asyncio.Protocol
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -137,6 +140,8 @@ class _GuardedProtocol(asyncio.Protocol):
         self._inner.connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
+        if self.idle:  # the first byte of the next request on a kept-alive connection: its headers are due
+            self.arm_header_timer()
         if self._inner is not None:
             self._inner.data_received(data)
 
@@ -159,13 +164,17 @@ class _GuardedProtocol(asyncio.Protocol):
 
     def arm_header_timer(self) -> None:
         self._cancel()
-        self.in_request = False
+        self.in_request = self.idle = False
         loop = asyncio.get_running_loop()
         self._timer = loop.call_later(self._guard.limits.header_timeout_s, self._header_expired)
 
+    def request_done(self) -> None:
+        self._cancel()
+        self.in_request, self.idle = False, True
+
     def headers_done(self, request: web.Request) -> None:
         self._cancel()
-        self.in_request = True
+        self.in_request, self.idle = True, False
         if request.body_exists:
             loop = asyncio.get_running_loop()
             self._timer = loop.call_later(self._guard.limits.body_timeout_s, self._body_expired, request)
@@ -210,7 +219,7 @@ def limits_middleware(
         try:
             return await handler(request)
         finally:
-            conn.arm_header_timer()
+            conn.request_done()
 
     return limits
 

@@ -15,7 +15,7 @@ import pytest
 from aiohttp import web
 
 from server.alerts.models import Alert
-from server.alerts.routes import MAX_BODY_BYTES, _is_loopback, setup_alert_routes
+from server.alerts.routes import MAX_BODY_BYTES, setup_alert_routes
 from server.alerts.service import AlertService
 from server.cases.fsm import Event, State
 from server.cases.plans import deterministic_plan
@@ -150,13 +150,25 @@ async def test_path_token_alone_and_basic_alone(tmp_path: Path) -> None:
         assert (await post(http, s.tencent(""), body))[0] == 401
 
 
-async def test_no_auth_configured_accepts_loopback_only(tmp_path: Path) -> None:
+async def test_no_auth_configured_refuses_even_loopback(tmp_path: Path) -> None:
     kw = {"alert_basic_user": "", "alert_basic_password": "", "alert_path_token": ""}
     async with stack(tmp_path, **kw) as s, aiohttp.ClientSession() as http:
-        assert (await post(http, s.tencent(""), tke_pod_alarm("lo-1")))[0] == 200
+        assert (await post(http, s.tencent(""), tke_pod_alarm("lo-1")))[0] == 401
         assert (await post(http, s.tencent("guess"), tke_pod_alarm("lo-2")))[0] == 401
-    assert _is_loopback("127.0.0.1") and _is_loopback("::1")
-    assert not _is_loopback("203.0.113.9") and not _is_loopback(None)
+    assert s.alerts.list_alerts(limit=10) == []
+
+
+def test_the_service_generates_a_webhook_token_when_none_is_configured(tmp_path: Path) -> None:
+    from server.auth.tokens import with_webhook_token
+
+    bare = Settings(
+        _env_file=None, data_dir=tmp_path, alert_basic_user="", alert_basic_password="", alert_path_token=""
+    )
+    first = with_webhook_token(bare).alert_path_token
+    assert len(first) >= 32 and with_webhook_token(bare).alert_path_token == first  # stored, stable
+    assert (tmp_path / "webhook.token").stat().st_mode & 0o777 == 0o600
+    configured = Settings(_env_file=None, data_dir=tmp_path, alert_path_token="mine")
+    assert with_webhook_token(configured).alert_path_token == "mine"
 
 
 async def test_malformed_and_oversized_bodies(tmp_path: Path) -> None:

@@ -68,7 +68,7 @@ async def test_bad_rollout_alert_is_explained_and_rolled_back_once_by_voice(star
                 namespace=incident["namespace"],
                 first=first,
             )
-            hook = f"http://127.0.0.1:{app.http_port}/webhooks/tencent"
+            hook = f"http://127.0.0.1:{app.http_port}/webhooks/tencent/{app.webhook_token}"
             async with http.post(hook, json=body) as resp:
                 assert resp.status == 200
                 assert await resp.json() == {"sessionId": "sess-rollout-1", "retCode": 0}

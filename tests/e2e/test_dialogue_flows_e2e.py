@@ -123,7 +123,7 @@ async def test_alert_without_an_open_device_is_spoken_at_the_next_wake_and_can_b
         namespace=incident["namespace"],
         first=datetime.fromtimestamp(incident["start_ts"] + 300, TZ).strftime("%Y-%m-%d %H:%M:%S"),
     )
-    hook = f"http://127.0.0.1:{app.http_port}/webhooks/tencent"
+    hook = f"http://127.0.0.1:{app.http_port}/webhooks/tencent/{app.webhook_token}"
     async with aiohttp.ClientSession() as http, http.post(hook, json=body) as resp:
         assert resp.status == 200
     for _ in range(200):  # nobody is connected: the announcement waits

@@ -124,3 +124,30 @@ def test_cap_stays_below_the_file_descriptor_limit() -> None:
     soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
     cap = HttpLimits(max_connections=10**9).connection_cap
     assert cap < soft
+
+
+async def test_slowloris_on_a_kept_alive_connection_is_cut_off(tmp_path: Path) -> None:
+    async with serve_guarded(tmp_path, http_header_timeout_s=1.0) as (url, port, _):
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        await writer.drain()
+        first = await asyncio.wait_for(reader.read(4096), 5)
+        assert first.startswith(b"HTTP/1.1 200")
+        await asyncio.sleep(1.5)  # idle keep-alive longer than the header timeout: not closed for that
+        second = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Padding: " + b"a" * 200 + b"\r\n\r\n"
+        started, closed = time.monotonic(), None
+        for i in range(len(second)):
+            try:
+                writer.write(second[i : i + 1])
+                await writer.drain()
+                data = await asyncio.wait_for(reader.read(1024), 0.05)
+            except TimeoutError:
+                continue
+            except (ConnectionResetError, BrokenPipeError):
+                data = b""
+            assert not data, data[:80]
+            closed = time.monotonic() - started
+            break
+        writer.close()
+        assert closed is not None and 0.5 <= closed < 6.0, closed
+        assert await _healthz(url) < 2.0
