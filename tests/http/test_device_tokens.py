@@ -140,3 +140,27 @@ def test_tokens_cli_activate_list_revoke(tmp_path: Path, capsys: pytest.CaptureF
     with pytest.raises(PermissionError):
         devices.issue(MAC)
     db.dispose()
+
+
+async def test_websocket_accepts_a_per_device_token_for_its_device_only(tmp_path: Path) -> None:
+    from websockets.exceptions import InvalidStatus
+
+    from firmware_bridge.virtual_device import VirtualDevice
+    from tests.device.helpers import running_server
+
+    db = Database.sqlite(tmp_path / "ws.sqlite3")
+    db.create_all()
+    devices = DeviceCredentials(db, MAC)
+    token = devices.issue(MAC)
+    async with running_server(handler_kwargs={"sentences": 1, "seconds": 0.3}, auth_mode="token") as h:
+        h.server.device_token_ok = devices.verify
+        async with VirtualDevice(h.url, device_id=MAC, token=token) as dev:
+            assert dev.session_id  # hello answered
+        for device_id, tok in (("aa:bb:cc:dd:ee:77", token), (MAC, token + "x"), (MAC, "")):
+            with pytest.raises(InvalidStatus) as err:
+                await VirtualDevice(h.url, device_id=device_id, token=tok).connect()
+            assert err.value.response.status_code == 401
+        devices.revoke(MAC)
+        with pytest.raises(InvalidStatus):
+            await VirtualDevice(h.url, device_id=MAC, token=token).connect()
+    db.dispose()

@@ -151,3 +151,66 @@ async def test_slowloris_on_a_kept_alive_connection_is_cut_off(tmp_path: Path) -
         writer.close()
         assert closed is not None and 0.5 <= closed < 6.0, closed
         assert await _healthz(url) < 2.0
+
+
+FD_PROBE = r"""
+import asyncio, json, resource, sys
+resource.setrlimit(resource.RLIMIT_NOFILE, (256, resource.getrlimit(resource.RLIMIT_NOFILE)[1]))
+from aiohttp import web
+from server.config import Settings
+from server.http.app import build_http_app
+from server.http.limits import GuardedTCPSite
+from server.voice.registry import DeviceRegistry
+from tests.http_auth import api_policy
+
+async def main():
+    settings = Settings(_env_file=None, data_dir=sys.argv[1], host="127.0.0.1", http_header_timeout_s=30)
+    runner = web.AppRunner(build_http_app(settings, DeviceRegistry(), policy=api_policy()))
+    await runner.setup()
+    site = GuardedTCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    held, busy, errors = [], 0, []
+    for _ in range(110):  # each client connection costs this process a second descriptor (its server side)
+        try:
+            r, w = await asyncio.open_connection("127.0.0.1", site.port)
+        except OSError as exc:
+            errors.append(type(exc).__name__)
+            break
+        held.append((r, w))
+    await asyncio.sleep(0.3)
+    for r, w in held:
+        try:
+            data = await asyncio.wait_for(r.read(64), 0.01)
+        except TimeoutError:
+            continue
+        busy += data.startswith(b"HTTP/1.1 503")
+    for _, w in held:
+        w.close()
+    await asyncio.sleep(0.3)
+    r, w = await asyncio.open_connection("127.0.0.1", site.port)
+    w.write(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+    after = (await asyncio.wait_for(r.read(4096), 5)).split(b"\r\n", 1)[0].decode()
+    w.close()
+    print(json.dumps({"cap": site.guard.cap, "held": len(held), "busy": busy, "errors": errors, "after": after}))
+    await runner.cleanup()
+
+asyncio.run(main())
+"""
+
+
+def test_cap_answers_503_before_the_descriptor_limit(tmp_path: Path) -> None:
+    import json
+    import subprocess
+    import sys
+
+    from tests.paths import REPO
+
+    out = subprocess.run(
+        [sys.executable, "-c", FD_PROBE, str(tmp_path)], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
+    assert out.returncode == 0, out.stderr[-2000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    # 256 descriptors: cap (256-64)//2 = 96; 110 clients + 96 admitted server sides stay under the limit
+    assert result["cap"] == 96 and result["errors"] == [] and result["held"] == 110
+    assert result["busy"] == 110 - 96, result  # the rest were told 503 instead of hitting EMFILE
+    assert result["after"] == "HTTP/1.1 200 OK", result
