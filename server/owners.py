@@ -21,8 +21,13 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import Column, DateTime, String, Table, delete, insert, select
 
-from agents.records import LogKind
-from agents.sources.base import KeyTemplate, LogSource, SourceConfig
+from agents.sources.base import (
+    KeyTemplateError,
+    LogSource,
+    SourceConfig,
+    kind_from_name,
+    parse_key_template,
+)
 from server.cases.fsm import Risk
 from server.cases.store import ApproverRights
 from server.config import Settings
@@ -191,20 +196,19 @@ def parse_account_owners(text: str) -> dict[str, str]:
     return out
 
 
-KIND_KEYS = {"business": LogKind.BUSINESS, "event": LogKind.EVENT, "audit": LogKind.AUDIT}
-
-
 def source_config(creds: OwnerCredentials, timezone: str) -> SourceConfig:
-    """Owner key templates: a value with strftime directives is a full pattern, otherwise a prefix."""
+    """Owner key templates (``bind-keys`` stores full patterns under ``business``/``k8s-event``/``k8s-audit``;
+    older bindings used ``event``/``audit`` and bare prefixes: both still read)."""
     config = SourceConfig.with_prefixes(timezone=timezone)
     for name, value in (creds.key_templates or {}).items():
-        kind = KIND_KEYS.get(name)
-        if kind is None or not value:
+        try:
+            kind = kind_from_name(name)
+            template = parse_key_template(value, kind) if value else None
+        except KeyTemplateError as exc:
+            log.warning("owner key template ignored: %s", exc)
             continue
-        if "%" in value:
-            config.templates[kind] = KeyTemplate("", value)
-        else:
-            config.templates[kind] = KeyTemplate(value, config.templates[kind].pattern)
+        if template is not None:
+            config.templates[kind] = template
     return config
 
 

@@ -175,6 +175,87 @@ def name_time(key: str, tz: tzinfo) -> float | None:
 
 
 DEFAULT_PREFIXES = {LogKind.BUSINESS: "business", LogKind.EVENT: "k8s-event", LogKind.AUDIT: "k8s-audit"}
+DEFAULT_PATTERN = "{prefix}/%Y/%m/%d/%H/"
+
+# ---------------------------------------------------------------- owner key templates (validated)
+
+# Kinds as the CLS delivery names them, plus the short forms people type.
+KIND_NAMES: dict[str, LogKind] = {
+    "business": LogKind.BUSINESS,
+    "k8s-event": LogKind.EVENT,
+    "k8s-audit": LogKind.AUDIT,
+    "event": LogKind.EVENT,
+    "audit": LogKind.AUDIT,
+    "k8s_event": LogKind.EVENT,
+    "k8s_audit": LogKind.AUDIT,
+}
+KIND_HELP = "business, k8s-event or k8s-audit (short: event, audit)"
+_ALLOWED_DIRECTIVES = set("YymdHMjS%")
+_ANY_DIRECTIVE = re.compile(r"%(-?)(.?)")
+MAX_TEMPLATE_LEN = 512
+
+
+class KeyTemplateError(ValueError):
+    """A key template or kind name that cannot be used; the message is one line for the user."""
+
+
+def kind_from_name(name: str) -> LogKind:
+    kind = KIND_NAMES.get(name.strip().lower())
+    if kind is None:
+        raise KeyTemplateError(f"unknown log kind {name.strip()!r}: use {KIND_HELP}")
+    return kind
+
+
+def parse_key_template(value: str, kind: LogKind, prefix: str = "") -> KeyTemplate:
+    """One owner template for ``kind``, validated.
+
+    ``value`` with strftime directives is a full pattern (``cls/biz/%Y%m%d/``); without, it is a directory
+    under which CLS writes its default hourly partitions (``cls/business`` → ``cls/business/%Y/%m/%d/%H/``);
+    empty means the default directory of the kind (``business``, ``k8s-event``, ``k8s-audit``). ``prefix`` is
+    put in front of it (a common ``cls/``)."""
+    value = value.strip()
+    for text, what in ((value, "template"), (prefix, "prefix")):
+        if len(text) > MAX_TEMPLATE_LEN:
+            raise KeyTemplateError(f"{kind.value} {what} is longer than {MAX_TEMPLATE_LEN} characters")
+        if any(c.isspace() or ord(c) < 32 for c in text):
+            raise KeyTemplateError(f"{kind.value} {what} {text!r} contains whitespace or control characters")
+        if ".." in text.split("/") or text.startswith("/"):
+            raise KeyTemplateError(
+                f"{kind.value} {what} {text!r} must be a relative key (no leading / or ..)"
+            )
+        if "{" in text.replace("{prefix}", "") or "}" in text.replace("{prefix}", ""):
+            raise KeyTemplateError(f"{kind.value} {what} {text!r}: only {{prefix}} may appear in braces")
+        for m in _ANY_DIRECTIVE.finditer(text):
+            if m.group(2) not in _ALLOWED_DIRECTIVES or (m.group(1) and m.group(2) not in "mdHMjS"):
+                raise KeyTemplateError(
+                    f"{kind.value} {what} {text!r}: unsupported directive %{m.group(1)}{m.group(2)} "
+                    "(use %Y %m %d %H %M, or %-m %-d %-H unpadded)"
+                )
+    if "%" in prefix.replace("%%", ""):
+        raise KeyTemplateError(f"prefix {prefix!r} must not contain % directives")
+    head = prefix.strip("/")
+    if _DIRECTIVE.search(value.replace("%%", "")):
+        pattern = value.replace("{prefix}", DEFAULT_PREFIXES[kind])
+        return KeyTemplate("", f"{head}/{pattern}" if head else pattern)
+    directory = value.strip("/") or DEFAULT_PREFIXES[kind]
+    return KeyTemplate(f"{head}/{directory}" if head else directory, DEFAULT_PATTERN)
+
+
+def owner_templates(pairs: dict[str, str], prefix: str = "") -> dict[LogKind, KeyTemplate]:
+    """Every kind's template from ``KIND=TEMPLATE`` pairs and a common prefix (kinds not given keep their
+    default directory under the prefix). Raises KeyTemplateError on an unknown kind or a bad template."""
+    given: dict[LogKind, str] = {}
+    for name, value in pairs.items():
+        kind = kind_from_name(name)
+        if kind in given:
+            raise KeyTemplateError(f"two templates for {kind.value} logs ({name!r} and another name)")
+        given[kind] = value
+    return {kind: parse_key_template(given.get(kind, ""), kind, prefix) for kind in DEFAULT_PREFIXES}
+
+
+def template_text(template: KeyTemplate) -> str:
+    """The full pattern of a template, as stored and shown (``cls/business/%Y/%m/%d/%H/``)."""
+    return template._base()
 
 
 @dataclass(slots=True)

@@ -3,7 +3,9 @@
     xiaozhi-ops device say "开始播报日志" --wake --out reply.wav
     xiaozhi-ops device play question.wav --mode manual --json
 
-Prints the transcript (stt text, then each sentence_start text); ``--json`` prints one JSON line per
+Prints the transcript as it arrives (stt text, then each sentence_start text) and waits until the reply
+has been played to the end, however long (a morning summary lasts a minute or more). ``--max-reply S``
+stops listening after S seconds of reply instead, cleanly, saying so. ``--json`` prints one JSON line per
 received event instead, with timestamps in seconds since connect.
 """
 
@@ -32,7 +34,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         cmd.add_argument("--wake", action="store_true", help="send wake-word pre-roll + listen detect first")
         cmd.add_argument("--out", default=None, help="write the received audio to this WAV file")
         cmd.add_argument("--json", action="store_true", help="one JSON line per received event")
-        cmd.add_argument("--timeout", type=float, default=30.0, help="seconds to wait for the reply")
+        cmd.add_argument(
+            "--timeout", type=float, default=30.0, help="seconds to wait for the reply to start (default 30)"
+        )
+        cmd.add_argument(
+            "--max-reply",
+            type=float,
+            default=0.0,
+            help="stop listening after this many seconds of reply (default 0: until the reply ends)",
+        )
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -44,6 +54,8 @@ def _run(args: argparse.Namespace) -> int:
 async def _session(args: argparse.Namespace) -> int:
     import json
     import sys
+
+    from websockets.exceptions import ConnectionClosed
 
     from firmware_bridge.audio import AudioError, espeak_pcm, read_wav, silence
     from firmware_bridge.virtual_device import VirtualDevice
@@ -69,7 +81,8 @@ async def _session(args: argparse.Namespace) -> int:
     except Exception as exc:  # refused, 401 (InvalidStatus), no hello (DeviceError)
         print(f"error: cannot connect to {args.url}: {exc}", file=sys.stderr)
         return 2
-    replied = False
+    outcome = "no reply"
+    printer = _LivePrinter(dev, enabled=not args.json)
     try:
         if args.wake:
             await dev.wake(then_listen=False)
@@ -79,25 +92,83 @@ async def _session(args: argparse.Namespace) -> int:
             await dev.stop_listening()
         else:  # the server's VAD ends the turn: keep the mic open with silence for a while
             await dev.send_pcm(silence(1.5))
-        start = await dev.wait_json("tts", "start", timeout=args.timeout)
-        since = dev.events.index(start)
-        await dev.wait_json("tts", "stop", timeout=args.timeout, since=since)
-        replied = True
-        await dev.drain(0.1)
-    except TimeoutError:
-        print("error: no complete reply before the timeout", file=sys.stderr)
+        outcome = await _await_reply(dev, printer, args.timeout, args.max_reply)
+        if outcome == "done":
+            await dev.drain(0.1)
+    except ConnectionClosed:
+        outcome = "closed"
     finally:
         await dev.close()
+    printer.flush()
 
     if args.json:
         for event in dev.events:
             if event.direction == "in":
                 print(json.dumps(event.to_json(dev.t0), ensure_ascii=False))
-    else:
-        for role, text in dev.transcript():
-            print(f"{role}: {text}")
     if args.out:
         path = dev.write_wav(args.out)
         seconds = len(dev.received_pcm()) / dev.downlink_sample_rate
         print(f"wrote {path} ({seconds:.2f} s)", file=sys.stderr)
-    return 0 if replied else 1
+    heard = len(dev.transcript())
+    reasons = {
+        "done": None,
+        "partial": f"(stopped listening after {args.max_reply:g} s of reply as asked; the robot was still "
+        f"speaking — {heard} lines so far; --max-reply 0 waits for the end)",
+        "stalled": "(the reply stopped arriving for 30 s before it ended; printed what arrived)",
+        "no reply": f"(no reply within {args.timeout:g} s: is `xiaozhi-ops serve` running at {args.url} with "
+        "its speech models loaded? see its log; --timeout waits longer)",
+        "closed": f"(the server closed the connection (code {dev.close_code}); printed what arrived)",
+    }
+    if reasons[outcome]:
+        print(reasons[outcome], file=sys.stderr)
+    return 0 if outcome in ("done", "partial") else 1
+
+
+class _LivePrinter:
+    """Prints transcript lines as they arrive, so a long reply shows progress."""
+
+    def __init__(self, dev, enabled: bool) -> None:
+        self.dev = dev
+        self.enabled = enabled
+        self.printed = 0
+
+    def flush(self) -> None:
+        if not self.enabled:
+            return
+        lines = self.dev.transcript()
+        for role, text in lines[self.printed :]:
+            print(f"{role}: {text}", flush=True)
+        self.printed = len(lines)
+
+
+async def _await_reply(dev, printer: _LivePrinter, timeout: float, max_reply: float) -> str:
+    """done | partial (max_reply reached) | stalled (nothing new for 30 s mid-reply) | no reply | closed."""
+    import time
+
+    try:
+        start = await dev.wait_json("tts", "start", timeout=timeout)
+    except TimeoutError:
+        return "closed" if dev.closed.is_set() else "no reply"
+    since = dev.events.index(start)
+    began = time.monotonic()
+    last_change, seen = began, len(dev.events)
+    while True:
+        printer.flush()
+        if any(e.message.get("state") == "stop" for e in dev.received("tts") if e.t >= start.t):
+            return "done"
+        if dev.closed.is_set():
+            return "closed"
+        now = time.monotonic()
+        if max_reply > 0 and now - began >= max_reply:
+            return "partial"
+        if len(dev.events) != seen:
+            last_change, seen = now, len(dev.events)
+        elif now - last_change > STALL_S:
+            return "stalled"
+        try:
+            await dev.wait_json("tts", "stop", timeout=0.5, since=since)
+        except TimeoutError:
+            continue
+
+
+STALL_S = 30.0

@@ -21,14 +21,42 @@ def register(sub: argparse._SubParsersAction) -> None:
     e.add_argument("owner", help="owner id or name")
     e.add_argument("wavs", nargs="+")
     e.set_defaults(func=_enrol)
-    b = osub.add_parser("bind-keys", help="store Tencent Cloud credentials for an owner (encrypted)")
+    b = osub.add_parser(
+        "bind-keys",
+        help="store Tencent Cloud credentials for an owner (encrypted)",
+        description="Store an owner's SecretId/SecretKey (read from stdin or a hidden prompt, never argv), "
+        "the COS bucket CLS delivers their logs to, and where each kind of log lies in it.",
+        epilog=BIND_EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     b.add_argument("owner", help="owner id or name")
     b.add_argument(
         "--secret-id-stdin", action="store_true", help="read SecretId then SecretKey from stdin lines"
     )
     b.add_argument("--region", required=True, help="e.g. ap-guangzhou")
     b.add_argument("--bucket", default="", help="COS bucket, name-appid")
-    b.add_argument("--key-template", action="append", default=[], metavar="KIND=TEMPLATE")
+    b.add_argument(
+        "--key-template",
+        action="append",
+        default=[],
+        metavar="KIND=TEMPLATE",
+        help="where CLS delivers one kind of log; KIND is business, k8s-event or k8s-audit (short: event, "
+        "audit); TEMPLATE is a directory (CLS's default hourly partitions %%Y/%%m/%%d/%%H/ below it) or a "
+        "full pattern with %%Y %%m %%d %%H directives. Repeat per kind",
+    )
+    b.add_argument(
+        "--prefix",
+        default="",
+        help="common key prefix of the CLS deliveries, e.g. cls/ (kinds without --key-template then read "
+        "<prefix>business/, <prefix>k8s-event/, <prefix>k8s-audit/)",
+    )
+    b.add_argument(
+        "--check",
+        metavar="DAY",
+        default=None,
+        help="after binding, list the objects DAY would read (YYYY-MM-DD, today or yesterday) and say "
+        "clearly which kinds match nothing",
+    )
     b.add_argument("--cls-topic", action="append", default=[], metavar="KIND=TOPIC_ID")
     b.add_argument(
         "--uin", action="append", default=[], help="Tencent Cloud account uin whose alerts are this owner's"
@@ -52,6 +80,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     acc.add_argument("--app-id", action="append", default=[])
     acc.add_argument("--account", action="append", default=[], metavar="KIND:VALUE")
     acc.set_defaults(func=_accounts)
+
+
+BIND_EPILOG = """\
+key layout (CLS "ship to COS" writes <directory>/<partition>/<yyyyMMddHHmm>_<id>.gz):
+  default                      business/%Y/%m/%d/%H/  k8s-event/%Y/%m/%d/%H/  k8s-audit/%Y/%m/%d/%H/
+  --prefix cls/                cls/business/%Y/%m/%d/%H/ ... (all three under cls/)
+  --key-template k8s-audit=audit/%Y%m%d/
+                               a full pattern: audit/20261126/...
+examples:
+  printf '%s\\n%s\\n' "$SECRET_ID" "$SECRET_KEY" | xiaozhi-ops owners bind-keys alice \\
+      --region ap-guangzhou --bucket ops-logs-1250000000 --prefix cls/ --check yesterday
+"""
 
 
 def _open():
@@ -145,6 +185,8 @@ def _bind(args: argparse.Namespace) -> int:
 
     from pydantic import ValidationError
 
+    from agents.sources.base import KeyTemplateError, owner_templates, template_text
+    from server.commands.days import DayError, resolve_day
     from server.vault.store import CredentialsIn
     from server.voiceprint.store import OwnerError
 
@@ -154,6 +196,17 @@ def _bind(args: argparse.Namespace) -> int:
     except OwnerError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    try:  # everything checkable is checked before the secrets are asked for
+        pairs = _pairs(args.key_template, "--key-template")
+        templates = owner_templates(pairs, args.prefix)
+        check_day = resolve_day(args.check, settings.timezone) if args.check else None
+    except (KeyTemplateError, DayError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    if args.check and not args.bucket:
+        print("error: --check needs --bucket (the COS bucket CLS delivers the logs to)", file=sys.stderr)
+        return 2
+    stored = {CANONICAL[k]: template_text(t) for k, t in templates.items()} if pairs or args.prefix else {}
     if args.secret_id_stdin or not sys.stdin.isatty():
         lines = sys.stdin.read().splitlines()
         if len(lines) < 2:
@@ -174,7 +227,7 @@ def _bind(args: argparse.Namespace) -> int:
             secret_key=secret_key,
             region=args.region,
             bucket=args.bucket,
-            key_templates=_pairs(args.key_template, "--key-template"),
+            key_templates=stored,
             cls_topics=_pairs(args.cls_topic, "--cls-topic"),
         )
     except ValidationError as exc:
@@ -186,10 +239,60 @@ def _bind(args: argparse.Namespace) -> int:
     vault = _vault(settings, db)
     vault.bind(owner.id, creds)
     print(f"bound keys for {owner.name}: {vault.masked(owner.id)['secret_id']}")
+    for kind, template in templates.items():
+        print(f"  {CANONICAL[kind]:<10} {template_text(template)}")
     if accounts:
         bound = _directory(settings, db).bind(owner.name, accounts)
         print(f"alerts from {', '.join(bound)} now go to {owner.name}")
+    if check_day is not None:
+        return _check(settings, db, owner.name, check_day)
     return 0
+
+
+CANONICAL = {"business": "business", "event": "k8s-event", "audit": "k8s-audit"}
+
+
+def _check(settings, db, owner: str, day: str) -> int:
+    """List what the pipeline would read for ``day``, per kind; 1 when any kind matches nothing."""
+    from agents.records import LogKind
+    from agents.sources.base import SourceError
+    from server.owners import OwnerDirectory
+
+    source = OwnerDirectory(settings, _owner_store(db), _vault(settings, db)).source_for(owner)
+    assert source is not None  # keys were just bound
+    print(f"check {day} ({settings.timezone}):")
+    missing = []
+    for kind in LogKind:
+        name = CANONICAL[kind.value]
+        template = source.config.template(kind)
+        try:
+            refs = source.list_objects(kind, day)
+        except SourceError as exc:
+            print(f"  {name:<10} cannot list the bucket: {exc.code or 'error'}: {exc}")
+            missing.append(name)
+            continue
+        if not refs:
+            prefixes = template.day_prefixes(_date(day), source.config.tz) or [template.list_root]
+            where = prefixes[0] if len(prefixes) == 1 else f"{prefixes[0]} … {prefixes[-1]}"
+            print(f"  {name:<10} NOTHING for this day: no object under {where}, nor any key "
+                  f"under {template.list_root or '(bucket root)'} dated {day}")  # fmt: skip
+            missing.append(name)
+            continue
+        size = sum(max(r.size, 0) for r in refs)
+        print(f"  {name:<10} {len(refs)} objects, {size / 1e6:.1f} MB: {refs[0].key} … {refs[-1].key}")
+    if missing:
+        print(
+            f"no {', '.join(missing)} logs would be read for {day}: check --prefix/--key-template against the "
+            "CLS shipping task's COS directory and partition format"
+        )
+        return 1
+    return 0
+
+
+def _date(day: str):
+    from datetime import date
+
+    return date.fromisoformat(day)
 
 
 def _account_args(args: argparse.Namespace) -> list[str]:

@@ -4,14 +4,22 @@ from __future__ import annotations
 
 import argparse
 
+from server.commands.days import DAY_HELP
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("pipeline", help="three-log pipeline (business, k8s event, k8s audit)")
     psub = p.add_subparsers(dest="pipeline_cmd", required=True)
     r = psub.add_parser("run", help="analyse one day for one owner and write analysis_results/<day>/<owner>/")
-    r.add_argument("--day", default=None, help="YYYY-MM-DD (default: yesterday in the configured time zone)")
+    r.add_argument("--day", default=None, help=DAY_HELP)
     r.add_argument("--owner", default=None, help="owner name (default: XOPS_DEFAULT_OWNER)")
-    r.add_argument("--source", choices=("local", "cos"), default=None, help="default: XOPS_LOG_SOURCE")
+    r.add_argument(
+        "--source",
+        choices=("local", "cos"),
+        default=None,
+        help="cos: the owner's bucket with the keys bound by `owners bind-keys` (as the service reads it); "
+        "local: the local log directory. Default: the owner's keys if bound, else XOPS_LOG_SOURCE",
+    )
     r.add_argument(
         "--index", action="store_true", help="also update the vector index (loads the embedding model)"
     )
@@ -23,7 +31,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     s = psub.add_parser(
         "sample", help="generate a realistic sample day with injected incidents + ground truth"
     )
-    s.add_argument("--day", default=None, help="YYYY-MM-DD (default: yesterday)")
+    s.add_argument("--day", default=None, help=DAY_HELP)
     s.add_argument("--lines", type=int, default=None, help="total lines (default: XOPS_SAMPLE_LINES)")
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--owner", default=None)
@@ -37,29 +45,34 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     import asyncio
+    import sys
 
     from tqdm import tqdm
 
     from agents.pipeline import PipelineBusy, ProgressEvent
+    from server.commands.days import DayError, resolve_day
     from server.config import get_settings
-    from server.scheduler import PipelineScheduler, yesterday
+    from server.scheduler import PipelineScheduler
 
     settings = get_settings()
-    if args.source:
-        settings = settings.model_copy(update={"log_source": args.source})
-    day = args.day or yesterday(settings)
+    try:
+        day = resolve_day(args.day, settings.timezone)
+    except DayError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     owner = args.owner or settings.default_owner
+    source, why = _source(settings, owner, args.source)
+    if source is None:
+        print(f"error: {why}", file=sys.stderr)
+        return 2
     index_factory = None
     if args.index:
         from agents.index import LogIndex
 
         index_factory = lambda: LogIndex(settings.chroma_path)  # noqa: E731
-    sched = PipelineScheduler(settings, owners=lambda: [owner], index_factory=index_factory,
+    sched = PipelineScheduler(settings, owners=lambda: [owner], source_factory=lambda o: source,
+                              index_factory=index_factory,
                               analyst_factory=(lambda o: None) if args.no_llm else None)  # fmt: skip
-    source = sched.source_factory(owner)
-    if source is None:
-        print(f"no {settings.log_source} source for owner {owner!r}: COS needs the owner's keys in the vault")
-        return 2
     bar = None if args.quiet else tqdm(total=0, unit="B", unit_scale=True, desc="pipeline")
 
     def progress(ev: ProgressEvent) -> None:
@@ -95,22 +108,57 @@ def _run(args: argparse.Namespace) -> int:
     print(f"written to {result.out_dir} (analyst: {result.analysis.analyst})")
     print()
     print(result.analysis.summary)
-    if result.no_logs:  # not an all-clear: nothing was read (the pipeline logged a WARNING with the locations)
+    if (
+        result.no_logs
+    ):  # not an all-clear: nothing was read (the pipeline logged a WARNING with the locations)
         print(f"NO LOGS for {owner} {day}; looked at: " + "; ".join(result.report.looked_at))
         return 4
     return 0
 
 
+def _source(settings, owner: str, wanted: str | None):  # -> (LogSource | None, reason)
+    """The owner's log source exactly as the service builds it (OwnerDirectory over the vault)."""
+    from agents.sources.base import SourceConfig
+    from agents.sources.local import LocalSource
+    from server.commands.owners import _open, _owner_store, _vault
+    from server.owners import OwnerDirectory
+
+    if wanted == "local":
+        return LocalSource(settings.logs_path, owner, SourceConfig(timezone=settings.timezone)), ""
+    settings, db = _open()
+    directory = OwnerDirectory(settings, _owner_store(db), _vault(settings, db))
+    if wanted == "cos" and not directory.has_keys(owner):
+        known = directory.owner_id(owner) is not None
+        return None, (
+            f"owner {owner!r} has no Tencent Cloud keys bound; bind them with "
+            f"`xiaozhi-ops owners bind-keys {owner} --region REGION --bucket NAME-APPID`"
+            if known
+            else f"no owner {owner!r}; create it with `xiaozhi-ops owners add {owner}`, then bind its keys"
+        )
+    source = directory.source_for(owner)
+    if source is None:
+        return None, (
+            f"owner {owner!r} has no keys bound and XOPS_LOG_SOURCE={settings.log_source}: "
+            f"bind keys with `xiaozhi-ops owners bind-keys {owner} …` or pass --source local"
+        )
+    return source, ""
+
+
 def _sample(args: argparse.Namespace) -> int:
+    import sys
     from pathlib import Path
 
     from agents.sample_day import generate_day
+    from server.commands.days import DayError, resolve_day
     from server.config import get_settings
-    from server.scheduler import yesterday
 
     settings = get_settings()
     out = Path(args.out) if args.out else settings.logs_path
-    day = args.day or yesterday(settings)
+    try:
+        day = resolve_day(args.day, settings.timezone)
+    except DayError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     lines = args.lines or settings.sample_lines
     res = generate_day(out, day, lines=lines, seed=args.seed, owner=args.owner or settings.default_owner,
                        timezone=settings.timezone, cos=args.cos_layout, gzip_local=args.gzip)  # fmt: skip

@@ -23,6 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("serve", help="run the service (WebSocket :8000, HTTP :8003)")
     p.add_argument("--ws-port", type=int, default=None, help="device WebSocket port (default 8000)")
     p.add_argument("--http-port", type=int, default=None, help="HTTP port: OTA, webhooks, API (default 8003)")
+    p.add_argument("--mcp-port", type=int, default=None, help="MCP over HTTP port (default 8004; 0 = any)")
     p.add_argument("--data-dir", default=None, help="runtime state directory (default ./data)")
     p.add_argument("--results-dir", default=None, help="analysis results (default ./analysis_results)")
     p.set_defaults(func=_serve)
@@ -67,6 +68,8 @@ def _serve(args: argparse.Namespace) -> int:
         overrides["ws_port"] = args.ws_port
     if args.http_port is not None:
         overrides["http_port"] = args.http_port
+    if args.mcp_port is not None:
+        overrides["mcp_port"] = args.mcp_port
     if args.data_dir:
         overrides["data_dir"] = Path(args.data_dir)
     if args.results_dir:

@@ -29,11 +29,17 @@ owner_credentials = Table(
 
 
 def mask(secret: str, keep_prefix: int = 0, keep_suffix: int = 4) -> str:
-    """'AKIDxxxxxxxxabcd' -> 'AKID****abcd'. Short secrets are masked entirely."""
+    """'AKIDxxxxxxxxabcd' -> 'AKID****abcd'. At least half of the characters (and never fewer than 4) stay
+    hidden: a short secret shows less of its ends instead of nothing at all, so a bound key is still
+    recognisable."""
     if not secret:
         return ""
-    if len(secret) < keep_prefix + keep_suffix + 8:
-        return "****"
+    shown = max(0, len(secret) - max(4, len(secret) // 2))
+    while keep_prefix + keep_suffix > shown:
+        if keep_suffix >= keep_prefix:
+            keep_suffix -= 1
+        else:
+            keep_prefix -= 1
     return secret[:keep_prefix] + "****" + (secret[-keep_suffix:] if keep_suffix else "")
 
 
@@ -48,6 +54,20 @@ class CredentialsIn(BaseModel):
     bucket: str = Field(default="", pattern=r"^$|^[a-z0-9][a-z0-9-]*-\d+$", max_length=64)  # name-appid
     key_templates: dict[str, str] = Field(default_factory=dict)  # log kind -> COS key/prefix template
     cls_topics: dict[str, str] = Field(default_factory=dict)  # log kind -> CLS topic id
+
+    @field_validator("key_templates")
+    @classmethod
+    def _known_kinds(cls, v: dict[str, str]) -> dict[str, str]:
+        """Kinds as CLS names them (business, k8s-event, k8s-audit; short event/audit); valid templates.
+        An unknown kind used to be stored and silently ignored (0 objects read)."""
+        from agents.sources.base import KeyTemplateError, kind_from_name, parse_key_template
+
+        try:
+            for name, template in v.items():
+                parse_key_template(template, kind_from_name(name))
+        except KeyTemplateError as exc:
+            raise ValueError(str(exc)) from None
+        return v
 
     @field_validator("secret_id", "secret_key")
     @classmethod

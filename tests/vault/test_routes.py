@@ -24,7 +24,7 @@ BODY = {
     "secret_key": SECRET_KEY,
     "region": "ap-shanghai",
     "bucket": "ops-logs-1250000000",
-    "key_templates": {"business": "biz/{date}/"},
+    "key_templates": {"business": "biz/%Y%m%d/"},  # validated: kinds and directives must be real
 }
 
 
