@@ -15,6 +15,7 @@ from server.config import Settings
 from server.http.app import build_http_app
 from server.http.limits import CONNECTION_GUARD_KEY, GuardedTCPSite, HttpLimits
 from server.voice.registry import DeviceRegistry
+from tests.http.slow import slowloris, trickle
 from tests.http_auth import api_policy
 
 
@@ -32,28 +33,6 @@ async def serve_guarded(tmp_path: Path, **limits: float) -> AsyncIterator[tuple[
         await runner.cleanup()
 
 
-async def _slowloris(port: int, request: bytes, gap_s: float) -> float:
-    """Send ``request`` a byte at a time; return the seconds until the server closed the connection."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    started = time.monotonic()
-    try:
-        for i in range(len(request)):
-            writer.write(request[i : i + 1])
-            await writer.drain()
-            try:
-                data = await asyncio.wait_for(reader.read(1024), gap_s)
-            except TimeoutError:
-                continue
-            if data == b"" or data.startswith(b"HTTP/1.1 408"):
-                return time.monotonic() - started
-            raise AssertionError(f"server answered a half-sent request: {data[:80]!r}")
-        return float("inf")
-    except (ConnectionResetError, BrokenPipeError):
-        return time.monotonic() - started
-    finally:
-        writer.close()
-
-
 async def _healthz(url: str) -> float:
     started = time.monotonic()
     async with aiohttp.ClientSession() as http, http.get(f"{url}/healthz") as r:
@@ -68,12 +47,12 @@ async def test_slowloris_headers_are_cut_off_and_others_are_served(tmp_path: Pat
         + b"\r\n\r\n"
     )
     async with serve_guarded(tmp_path, http_header_timeout_s=1.0) as (url, port, _):
-        slow = [asyncio.create_task(_slowloris(port, header, 0.05)) for _ in range(5)]
+        slow = [asyncio.create_task(slowloris(port, header)) for _ in range(5)]
         await asyncio.sleep(0.3)
         latencies = [await _healthz(url) for _ in range(5)]  # served while the slow clients hang on
         closed_after = await asyncio.gather(*slow)
     # header_timeout 1 s; margin for a loaded 2-core machine, far below the ~13 s the full request would take
-    assert all(0.5 <= t < 6.0 for t in closed_after), closed_after
+    assert all(t is not None and 0.5 <= t < 6.0 for t in closed_after), closed_after
     assert max(latencies) < 2.0, latencies
 
 
@@ -82,21 +61,7 @@ async def test_slow_body_is_cut_off(tmp_path: Path) -> None:
     async with serve_guarded(tmp_path, http_header_timeout_s=5.0, http_body_timeout_s=1.0) as (url, port, _):
         reader, writer = await asyncio.open_connection("127.0.0.1", port)
         writer.write(head)
-        started = time.monotonic()
-        closed = None
-        for _ in range(200):
-            writer.write(b" ")
-            try:
-                await writer.drain()
-                data = await asyncio.wait_for(reader.read(1024), 0.05)
-            except TimeoutError:
-                continue
-            except (ConnectionResetError, BrokenPipeError):
-                data = b""
-            if not data or data.startswith(b"HTTP/1.1 4"):
-                closed = time.monotonic() - started
-                break
-        writer.close()
+        closed = await trickle(reader, writer, b" " * 400)  # the body, a byte per 50 ms: 20 s in all
         assert closed is not None and 0.5 <= closed < 6.0, closed
         assert await _healthz(url) < 2.0
 
@@ -135,20 +100,7 @@ async def test_slowloris_on_a_kept_alive_connection_is_cut_off(tmp_path: Path) -
         assert first.startswith(b"HTTP/1.1 200")
         await asyncio.sleep(1.5)  # idle keep-alive longer than the header timeout: not closed for that
         second = b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Padding: " + b"a" * 200 + b"\r\n\r\n"
-        started, closed = time.monotonic(), None
-        for i in range(len(second)):
-            try:
-                writer.write(second[i : i + 1])
-                await writer.drain()
-                data = await asyncio.wait_for(reader.read(1024), 0.05)
-            except TimeoutError:
-                continue
-            except (ConnectionResetError, BrokenPipeError):
-                data = b""
-            assert not data, data[:80]
-            closed = time.monotonic() - started
-            break
-        writer.close()
+        closed = await trickle(reader, writer, second)
         assert closed is not None and 0.5 <= closed < 6.0, closed
         assert await _healthz(url) < 2.0
 
@@ -161,6 +113,7 @@ from server.config import Settings
 from server.http.app import build_http_app
 from server.http.limits import GuardedTCPSite
 from server.voice.registry import DeviceRegistry
+from tests.http.slow import slowloris, trickle
 from tests.http_auth import api_policy
 
 async def main():

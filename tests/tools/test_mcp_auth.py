@@ -3,9 +3,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -18,6 +16,7 @@ from server.tools.context import ToolContext
 from server.tools.mcp_server import McpHttpServer, start_mcp_http
 from tests.cases.helpers import case_at_gate
 from tests.conftest import make_settings
+from tests.http.slow import slowloris
 from tests.http_auth import ADMIN_TOKEN, OPERATOR_TOKEN, api_policy
 
 
@@ -96,21 +95,7 @@ async def test_decline_is_recorded_as_the_authenticated_caller_and_approval_is_r
 async def test_mcp_http_slowloris_is_cut_off(mcp_http) -> None:
     handle, _ = mcp_http
     request = b"POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Padding: " + b"a" * 200 + b"\r\n\r\n"
-    reader, writer = await asyncio.open_connection("127.0.0.1", handle.port)
-    started, closed = time.monotonic(), None
-    for i in range(len(request)):
-        try:
-            writer.write(request[i : i + 1])
-            await writer.drain()
-            data = await asyncio.wait_for(reader.read(1024), 0.05)
-        except TimeoutError:
-            continue
-        except (ConnectionResetError, BrokenPipeError):
-            data = b""
-        assert not data, data[:80]
-        closed = time.monotonic() - started
-        break
-    writer.close()
+    closed = await slowloris(handle.port, request)
     assert closed is not None and closed < 6.0, closed
     async with Client(handle.transport()) as client:  # and it keeps serving
         assert (await client.list_tools()).tools
