@@ -87,7 +87,7 @@ def looked_at(source: LogSource, kinds: tuple[LogKind, ...], day: str) -> list[s
         where = ""
         with contextlib.suppress(Exception):
             tmpl = cfg.template(kind) if cfg is not None else None
-            if tmpl is not None:
+            if tmpl is not None and cfg is not None:
                 first = tmpl.day_prefixes(date.fromisoformat(day), ZoneInfo(cfg.timezone))[:1]
                 where = first[0] if first else tmpl.list_root
         if base is not None:

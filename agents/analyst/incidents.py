@@ -117,7 +117,7 @@ def diagnose(report: DayReport, evidence_root: Path, timezone: str = "Asia/Shang
             keys = AlertKeys.build(at, namespace=c.namespace, workload=c.workload, title="nightly")
             stores = StoreSet.for_window(evidence_root, report.owner, at - 1800, at + 300, timezone)
             try:
-                t = trace(keys, stores, timezone=timezone)
+                got = trace(keys, stores, timezone=timezone)
             except Exception as exc:  # one failed trace never loses the others
                 log.warning("tracing %s/%s for the day summary failed: %s", c.namespace, c.workload, exc)
                 continue
@@ -125,11 +125,11 @@ def diagnose(report: DayReport, evidence_root: Path, timezone: str = "Asia/Shang
                 stores.close()
             if (
                 best is None
-                or (t.found and not best.found)
-                or (t.cause_detail is not None and best.cause_detail is None)
+                or (got.found and not best.found)
+                or (got.cause_detail is not None and best.cause_detail is None)
             ):
-                best = t
-            if t.cause_detail is not None:
+                best = got
+            if got.cause_detail is not None:
                 break
         found.append((c, best))
     merged: dict[str, DayIncident] = {}

@@ -168,9 +168,16 @@ class SecretChangeRule:
         if len(auth) < MIN_ERRORS:
             return None
         refs = ctx.workload_refs()
-        change = _pick(ctx.changes_before(auth[0].ts), lambda c: c.resource == "secrets" and (
-            c.object in refs or not [r for r in refs if r.startswith("secrets/")]), auth[0].ts)  # fmt: skip
-        if change is None or change.ts > auth[0].ts + 60:
+        known = [r for r in refs if r.startswith("secrets/")]
+        cands = [c for c in ctx.changes_before(auth[0].ts, 60) if c.resource == "secrets"
+                 and (c.object in refs or not known)]  # fmt: skip
+
+        def fit(c: Change) -> tuple[int, int, float]:
+            # recorded reference first; then credentials over TLS certificates (auth errors are not x509 errors)
+            return (c.object in refs, not _is_tls_secret(c), c.ts)
+
+        change = max(cands, key=fit, default=None)
+        if change is None:
             return None
         link = _linked(ctx, change)
         name = safe_name(change.name)
@@ -199,8 +206,17 @@ class ConfigChangeRule:
                 return c.resource == "configmaps" and c.object in refs
             return c.object in refs or (bool(conf) and c.namespace == ctx.namespace)
 
-        change = _pick(ctx.changes_before(first), fits, first)
-        if change is None or change.ts > first + 60:
+        text = " ".join(e.message for e in conf[:50])
+
+        def fit(c: Change) -> tuple[int, int, float]:
+            # recorded reference first; then a ConfigMap whose name or keys the errors mention; then the latest
+            data = c.detail("config") or {}
+            keys = [str(k) for k in data] if isinstance(data, dict) else []
+            mentioned = c.name in text or any(len(k) >= 4 and k in text for k in keys)
+            return (c.object in refs, mentioned, c.ts)
+
+        change = max((c for c in ctx.changes_before(first, 60) if fits(c)), key=fit, default=None)
+        if change is None:
             return None
         name = safe_name(change.name)
         previous = _previous_config(ctx, change)
@@ -250,6 +266,12 @@ class RbacChangeRule:
                      Undo(UndoKind.MANUAL, ctx.namespace, change.object,
                           manual_zh=f"恢复 {_RBAC_ZH.get(change.resource, '权限对象')} {safe_name(change.name)}，让 {speakable_actor(sa)} 重新拥有所需权限。"),
                      _slots(ctx, change, words={"sa": speakable_actor(sa), "verb": verb, "kind_zh": _RBAC_ZH.get(change.resource, "")}))  # fmt: skip
+
+
+def _is_tls_secret(c: Change) -> bool:
+    """A TLS certificate secret (conventionally ``*-tls`` / ``*cert*``, renewed by cert-manager)."""
+    low = c.name.lower()
+    return "tls" in low or "cert" in low or c.user.startswith("system:serviceaccount:cert-manager:")
 
 
 _RBAC_ZH = {

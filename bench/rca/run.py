@@ -21,6 +21,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from bench.rca import scenarios
 from bench.rca.scenarios import CLASSES, N_SCENARIOS, Incident, Scenario, build, split_of
 
 ALL_CLEAR = ("没有发现明显异常", "没有报错", "一切正常", "没有异常", "no errors")
@@ -223,7 +224,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seeds", type=int, nargs="*")
     ap.add_argument("--label", default="")
     ap.add_argument("-v", "--verbose", action="store_true")
+    ap.add_argument(
+        "--no-confounders", action="store_true", help="library v1: no innocent changes beside incidents"
+    )
     args = ap.parse_args(argv)
+    if args.no_confounders:
+        scenarios.CONFOUNDERS = False
     logging.basicConfig(level=logging.ERROR)
     seeds = args.seeds if args.seeds else [s for s in range(N_SCENARIOS) if split_of(s) == args.split]
     if not args.seeds:
@@ -234,7 +240,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.seeds:
         RESULTS.mkdir(exist_ok=True)
         name = f"rca_{args.split}{'_' + args.label if args.label else ''}.json"
-        payload = {"split": args.split, "machine": platform.processor() or platform.machine(), **agg,
+        payload = {"split": args.split, "confounders": scenarios.CONFOUNDERS,
+                   "machine": platform.processor() or platform.machine(), **agg,
                    "runs": [asdict(r) for r in results]}  # fmt: skip
         (RESULTS / name).write_text(json.dumps(payload, ensure_ascii=False, indent=1), encoding="utf-8")
     return 0

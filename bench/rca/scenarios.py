@@ -39,6 +39,9 @@ CLASSES = (
     "crashloop_deploy",
     "no_logs",
 )
+# v2 of the library adds innocent changes next to each incident (another ConfigMap / TLS Secret in the namespace,
+# a neighbour's rollout minutes before): the tracer must link by what Kubernetes records and by semantic fit.
+CONFOUNDERS = True
 N_SCENARIOS = 48  # 24 dev + 24 test; each class at least once per half, most twice (with extra incidents)
 
 NAMESPACES = (
@@ -560,6 +563,11 @@ def config_change(g: Gen, ns: str) -> Incident:
     who = r.choice(PEOPLE + BOTS)
     g.audit(t0, who, r.choice(("update", "patch")), "configmaps", ns, cm, body={
         "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": cm, "namespace": ns}, "data": broken})  # fmt: skip
+    if CONFOUNDERS and r.random() < 0.7:  # another ConfigMap in the namespace changes in between (innocent)
+        decoy = r.choice([c for c in CONFIGMAP_NAMES if c != cm])
+        g.audit(t0 + r.uniform(10, 50), r.choice(PEOPLE + BOTS), "update", "configmaps", ns, decoy, body={
+            "apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": decoy, "namespace": ns},
+            "data": {"panel.json": "{\"refresh\": \"30s\"}", "alerts.rules": "groups: []"}})  # fmt: skip
     # pods restarted to pick it up (a rollout restart is a change to the deployment too — an innocent one)
     g.audit(t0 + 60, who, "patch", "deployments", ns, w, group="apps", body={"spec": {"template": {"metadata": {
         "annotations": {"kubectl.kubernetes.io/restartedAt": _iso(t0 + 60)}}}}})  # fmt: skip
@@ -585,9 +593,10 @@ def secret_change(g: Gen, ns: str) -> Incident:
         g.audit(t0 - r.uniform(1, 5) * 3600, r.choice(BOTS), "patch", "deployments", ns, w, group="apps",
                 body=_deployment_body(w, f"{REGISTRIES[0]}/{w}:v1.9.{r.randint(0, 9)}", secret=sec))  # fmt: skip
     who = r.choice(BOTS + PEOPLE)
-    g.audit(
-        t0, who, r.choice(("update", "patch")), "secrets", ns, sec
-    )  # secrets are audited at Metadata level
+    g.audit(t0, who, r.choice(("update", "patch")), "secrets", ns, sec)  # audited at Metadata level: no body
+    if CONFOUNDERS and r.random() < 0.7:  # cert-manager renews a TLS secret in the same namespace just after
+        g.audit(t0 + r.uniform(20, 120), "system:serviceaccount:cert-manager:cert-manager", "update", "secrets", ns,
+                r.choice(("ingress-tls", f"{w}-tls", "wildcard-cert")))  # fmt: skip
     msgs = r.choice((
         [f"Access denied for user '{w.split('-')[0]}'@'10.244.{r.randint(0, 9)}.{r.randint(2, 250)}' (using password: YES)"],
         [f'FATAL: password authentication failed for user "{w.split("-")[0]}_app"'],
@@ -956,6 +965,16 @@ def build(seed: int) -> Scenario:
     others = [c for c in MAKERS if c != cls]
     for c in rng.sample(others, extra):
         incidents.append(MAKERS[c](g, rng.choice(namespaces[1:])))
+    if CONFOUNDERS:
+        for inc in incidents:
+            if (
+                inc.truth.namespace and rng.random() < 0.6
+            ):  # an innocent rollout of a neighbour, minutes before
+                n = g.service()
+                g.pods_of(n)
+                img = f"{rng.choice(REGISTRIES)}/{n}:v{rng.randint(1, 9)}.{rng.randint(0, 30)}.{rng.randint(0, 9)}"
+                g.audit(inc.alarm.at - rng.uniform(600, 1500), rng.choice(PEOPLE + BOTS), "patch", "deployments",
+                        inc.truth.namespace, n, group="apps", body=_deployment_body(n, img))  # fmt: skip
     shapes = {"business": g.biz_shape, "event": g.evt_shape, "audit": g.aud_shape}
     return Scenario(seed, split_of(seed), cls, day.isoformat(), owner, noise, incidents, g.lines(), shapes)
 

@@ -301,3 +301,19 @@ def test_no_rule_fires_on_a_quiet_workload(rule: rules.Rule) -> None:
     quiet = ctx(own=biz(-600, "client closed connection before response", n=1),
                 changes=[change(-1000, "deployments", "cart-api", images={"cart-api": IMG_BAD})])  # fmt: skip
     assert rule.match(quiet) is None
+
+
+def test_config_change_picks_the_configmap_the_errors_name_not_a_later_innocent_one() -> None:
+    real = change(-1000, "configmaps", "runtime-settings", config={"config.yaml": "retries: x\n"})
+    decoy = change(-980, "configmaps", "feature-flags", config={"panel.json": "{}"})  # later, unrelated keys
+    cause = rules.ConfigChangeRule().match(ctx(own=biz(-900, CONF_ERR), changes=[real, decoy]))
+    assert cause is not None and cause.object == "configmaps/runtime-settings"
+
+
+def test_auth_errors_blame_the_credentials_secret_not_a_renewed_tls_certificate() -> None:
+    real = change(-1200, "secrets", "db-credentials", verb="update")
+    tls = change(
+        -1150, "secrets", "ingress-tls", verb="update", user="system:serviceaccount:cert-manager:cert-manager"
+    )
+    cause = rules.SecretChangeRule().match(ctx(own=biz(-1100, AUTH), changes=[real, tls]))
+    assert cause is not None and cause.object == "secrets/db-credentials"
