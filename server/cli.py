@@ -24,6 +24,7 @@ COMMAND_MODULES = (
     "server.commands.cases",
     "server.commands.mcp",
     "server.commands.tokens",
+    "server.commands.alerting",
 )
 
 

@@ -11,7 +11,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 
 import aiohttp
 
@@ -87,8 +87,10 @@ class NotifyService:
         next_owner: Callable[[str], str | None] | None = None,
         sweep_interval_s: float = 30.0,
         retry: RetryPolicy | None = None,
+        tz: tzinfo = UTC,
     ) -> None:
         self.cases = cases
+        self.tz = tz
         self.attention = AttentionStore(db)
         self.channels = ChannelStore(db, cipher)
         self.silences = SilenceStore(db)
@@ -203,8 +205,7 @@ class NotifyService:
         return await build_channel(spec, self._http()).send(note)
 
     # -- silences -----------------------------------------------------------------------------------
-    @staticmethod
-    def silence_json(s: Silence) -> dict[str, object]:
+    def silence_json(self, s: Silence) -> dict[str, object]:
         return {
             "id": s.id,
             "owner": s.owner,
@@ -213,5 +214,5 @@ class NotifyService:
             "ends_at": s.ends_at.isoformat(),
             "created_by": s.created_by,
             "comment": s.comment,
-            "description": s.describe_zh(),
+            "description": s.describe_zh(self.tz),
         }

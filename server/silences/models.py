@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime, tzinfo
 from enum import StrEnum
 
 from pydantic import BaseModel, Field, field_validator, model_validator
@@ -109,6 +109,8 @@ class Silence:
         """Everything of the owner when there are no matchers; else every matcher must hold."""
         return owner == self.owner and all(m.matches(labels) for m in self.matchers)
 
-    def describe_zh(self) -> str:
+    def describe_zh(self, tz: tzinfo | None = None) -> str:
+        """For people: the window in their timezone (``tz``, default UTC) and what it covers."""
         scope = "、".join(str(m) for m in self.matchers) or "全部告警"
-        return f"{self.starts_at:%m月%d日%H:%M}到{self.ends_at:%m月%d日%H:%M}，{scope}"
+        start, end = self.starts_at.astimezone(tz or UTC), self.ends_at.astimezone(tz or UTC)
+        return f"{start:%m月%d日%H:%M}到{end:%m月%d日%H:%M}，{scope}"
