@@ -22,6 +22,7 @@ from server.storage.db import Database, metadata
 log = logging.getLogger(__name__)
 
 TOKEN_PREFIX = "xdt_"
+MAX_PENDING = 1000  # devices waiting for activation; the oldest are forgotten beyond this
 
 device_tokens = Table(
     "device_tokens",
@@ -102,7 +103,24 @@ class DeviceCredentials:
             ).first()
             if row is not None and row.activated_at is None:
                 return str(row.code)
+            pending = {
+                str(r.code)
+                for r in c.execute(
+                    select(device_activations.c.code).where(device_activations.c.activated_at.is_(None))
+                )
+            }
             code = f"{secrets.randbelow(10**6):06d}"
+            while code in pending:  # a code names exactly one waiting device
+                code = f"{secrets.randbelow(10**6):06d}"
+            if len(pending) >= MAX_PENDING:  # OTA is unauthenticated: bound what unknown Device-Ids can store
+                oldest = select(device_activations.c.device_id).where(
+                    device_activations.c.activated_at.is_(None)
+                )
+                oldest = oldest.order_by(device_activations.c.created_at).limit(
+                    len(pending) - MAX_PENDING + 1
+                )
+                stale = [r.device_id for r in c.execute(oldest)]
+                c.execute(device_activations.delete().where(device_activations.c.device_id.in_(stale)))
             if row is None:
                 c.execute(
                     device_activations.insert().values(device_id=device_id, code=code, created_at=_now())

@@ -164,3 +164,19 @@ async def test_websocket_accepts_a_per_device_token_for_its_device_only(tmp_path
         with pytest.raises(InvalidStatus):
             await VirtualDevice(h.url, device_id=MAC, token=token).connect()
     db.dispose()
+
+
+def test_pending_activations_are_bounded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import server.auth.devices as devmod
+
+    monkeypatch.setattr(devmod, "MAX_PENDING", 5)
+    db = Database.sqlite(tmp_path / "pending.sqlite3")
+    db.create_all()
+    devices = DeviceCredentials(db)
+    codes = [devices.activation_code(f"aa:00:00:00:00:{i:02x}") for i in range(12)]
+    assert len(set(codes)) == 12
+    waiting = [d for d in devices.devices() if d.pending_code]
+    assert len(waiting) == 5 and waiting[-1].device_id == "aa:00:00:00:00:0b"
+    assert devices.activate(codes[0], actor="t") is None  # forgotten: the device asks again at its next boot
+    assert devices.activate(codes[-1], actor="t") == "aa:00:00:00:00:0b"
+    db.dispose()
