@@ -82,9 +82,11 @@ class PgCluster:
     _names: Iterator[int] = field(default_factory=itertools.count)
 
     def __post_init__(self) -> None:
-        self.root = Path(tempfile.mkdtemp(prefix="xops-pg-"))
+        as_root = os.geteuid() == 0
+        # as root, under /tmp: the postgres user must be able to reach the dir (a TMPDIR under /root is not)
+        self.root = Path(tempfile.mkdtemp(prefix="xops-pg-", dir="/tmp" if as_root else None))
         self._as: list[str] = []
-        if os.geteuid() == 0:  # initdb refuses root: hand the dir to the postgres user and run as it
+        if as_root:  # initdb refuses root: hand the dir to the postgres user and run as it
             pw = pwd.getpwnam("postgres")
             os.chown(self.root, pw.pw_uid, pw.pw_gid)
             self._as = ["runuser", "-u", "postgres", "--"]
