@@ -36,6 +36,14 @@ def name(value: Any, limit: int = 48) -> str:
     return _NAME.sub("", str(value or ""))[:limit]
 
 
+def who(user: Any) -> str:
+    """A speakable actor: ``system:serviceaccount:ci:ci-bot`` → ``ci-bot 服务账号``, never the full string."""
+    text = str(user or "")
+    if text.startswith("system:serviceaccount:"):
+        return f"{name(text.rsplit(':', 1)[-1], 40)} 服务账号"
+    return name(text.split("@")[0], 40)
+
+
 def speech_seconds(text: str) -> float:
     """Rough speaking time: CJK at 4.5 chars/s, Latin letters/digits spelled at ~9 chars/s, pauses at 。，；."""
     cjk = len(_CJK.findall(text))
@@ -101,7 +109,7 @@ class DeterministicAnalyst:
         self.last_untrimmed = head + _render(clauses) + FOLLOW_UP
         while True:
             text = head + _render(clauses) + FOLLOW_UP
-            if len(text) <= self.max_chars:
+            if len(text) <= self.max_chars and speech_seconds(text) <= MAX_SPEECH_S:
                 return text, used
             droppable = [c for c in clauses if c.priority < 100]
             if not droppable:
@@ -249,7 +257,7 @@ class DeterministicAnalyst:
                 add(f"回退配置 {name(ch.get('name'))}", 46, 3, f)
         for f in risky:
             if f.evidence.get("risk") == "rbac":
-                add(f"撤销 {name(f.user)} 的权限并轮换密钥", 28, 3, f)
+                add(f"撤销 {who(f.user)} 的权限并轮换密钥", 28, 3, f)
                 break
         # 4. possible solutions
         for f in events:
@@ -263,7 +271,7 @@ class DeterministicAnalyst:
         if not any(c.section == 3 for c in out) and out:
             top = next((f for f in fs if SEV_RANK.get(f.severity, 9) <= 1), None)
             if top is not None:
-                add(f"优先处理 {name(top.workload or top.user) or '上述问题'}", 100, 3)
+                add(f"优先处理 {name(top.workload) or who(top.user) or '上述问题'}", 100, 3)
         if not any(c.section == 4 for c in out) and out:
             add("按上面的线索逐项排查并复核变更记录", 100, 4)
         return out, used
@@ -303,7 +311,7 @@ class DeterministicAnalyst:
     @staticmethod
     def _audit_phrase(f: Finding, seen: set[str]) -> str:
         ev = f.evidence
-        user = name(f.user)
+        user = who(f.user)
         risk = ev.get("risk")
         if risk == "rbac":
             seen.add(user)
@@ -327,7 +335,7 @@ class DeterministicAnalyst:
     def _link_phrase(f: Finding) -> str:
         ch = f.evidence.get("change", {})
         ev, biz = f.evidence.get("events", {}), f.evidence.get("business", {})
-        user, w = name(f.user), name(f.workload)
+        user, w = who(f.user), name(f.workload)
         effects = []
         if ev.get("linked"):
             classes = ev.get("classes") or []
