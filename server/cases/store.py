@@ -504,6 +504,11 @@ class CaseStore:
                 if idempotency_key and attempt == 1:
                     continue
                 raise
+            except ConflictError:
+                # the same Idempotency-Key may have won while we waited for the row: the retry replays its result
+                if idempotency_key and attempt == 1:
+                    continue
+                raise
             except OperationalError as exc:
                 if "locked" in str(exc).lower():  # SQLite: another writer held the lock past busy_timeout
                     raise ConflictError(f"case {case_id} is being changed by another request; retry") from exc
