@@ -106,6 +106,11 @@ webhook_receipts = Table(
 )
 
 
+# alert columns stored exactly as ``Alert`` holds them
+_ALERT_COLUMNS = ("source", "status", "fingerprint", "policy", "severity", "title", "resource", "group_key",
+                  "namespace", "workload", "pod", "account", "session_id")  # fmt: skip
+
+
 def _utc(dt: datetime | None) -> datetime | None:
     if dt is None:
         return None
@@ -315,21 +320,9 @@ class AlertStore:
         if r is None:
             return None
         return Alert(
-            source=r.source,
-            status=r.status,
-            fingerprint=r.fingerprint,
-            policy=r.policy,
-            severity=r.severity,
-            title=r.title,
-            resource=r.resource,
-            group_key=r.group_key,
+            **{name: getattr(r, name) for name in _ALERT_COLUMNS},
             starts_at=_utc(r.starts_at),  # type: ignore[arg-type]
             ends_at=_utc(r.ends_at),
-            namespace=r.namespace,
-            workload=r.workload,
-            pod=r.pod,
-            account=r.account,
-            session_id=r.session_id,
             description=r.description or "",
             labels=json.loads(r.labels or "{}"),
             raw=json.loads(r.raw or "{}"),
