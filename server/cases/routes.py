@@ -109,6 +109,8 @@ class _CaseApi:
         if principal is None:  # unreachable behind requires(); kept so a mis-wired route fails closed
             return _error(401, "authentication required")
         actor = principal.actor
+        if event == Event.PLAN_PROPOSED.value:
+            payload = {**payload, "proposed_by": "human"}  # a person over the API, whatever the body says
         key = request.headers.get("Idempotency-Key") or None
         if key is not None and not 1 <= len(key) <= 200:
             return _error(400, "Idempotency-Key must be 1..200 characters")
