@@ -47,6 +47,8 @@ class Settings(BaseSettings):
     asr_window_s: int = 10
     vad_threshold: float = 0.5
     vad_silence_ms: int = 400
+    vad_adaptive: bool = True  # hold a pause open after unfinished words; end at once after a finished command
+    vad_hold_silence_ms: int = 1300
     tts_engine: Literal["edge", "espeak"] = "edge"
     edge_tts_voice: str = "zh-CN-XiaoxiaoNeural"
     edge_tts_timeout_s: float = 1.5

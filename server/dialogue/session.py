@@ -25,6 +25,7 @@ from server.dialogue.replies import Reply
 from server.dialogue.skills import Skills
 from server.dialogue.trace import Stage, TurnListener, TurnTrace
 from server.dialogue.workloads import known_workloads
+from server.intent.completeness import Completeness, completeness
 from server.intent.llm_router import IntentRouteError
 from server.intent.models import Expect, Intent
 from server.intent.understand import Understanding, confirmation_question, understand
@@ -40,7 +41,7 @@ MAX_MANUAL_SECONDS = 30.0  # push-to-talk capture cap
 WAKE_TEXTS = ("你好小智", "小智", "嗨小智", "你好呀", "嘿，你好呀")
 # Recognition starts this far into a pause, while the endpointer is still waiting for its full silence
 # (vad_silence_ms). If the pause becomes the end of the utterance, the transcript is (nearly) ready.
-SPECULATE_AFTER_MS = 128
+SPECULATE_AFTER_MS = 96
 NOT_UNDERSTOOD = ("抱歉，我没有理解你的意思。", "可以换个说法，或者说：开始播报日志。")
 
 # Resolves who is speaking from the utterance (pre-roll included). Runs beside ASR, so it adds no latency.
@@ -171,7 +172,32 @@ class DialogueSession:
                 preroll = self._peek_preroll()
                 voice = utterance if preroll is None else np.concatenate([preroll, utterance])
                 speaker = asyncio.create_task(self.services.resolve_owner(voice))
-            self.speculation = Speculation(silence_from, transcript, speaker)
+            spec = Speculation(silence_from, transcript, speaker)
+            self.speculation = spec
+            if self.services.settings.vad_adaptive:
+                # hold the pause open until the words so far say whether the request is finished
+                ep.require_silence(self.services.speech.vad_config.hold_silence_ms)
+                transcript.add_done_callback(lambda task: self._on_partial(spec, task))
+
+    def _on_partial(self, spec: Speculation, task: asyncio.Task[Transcript]) -> None:
+        """Adaptive endpointing: the speculative transcript of a pause decides how long the pause may last."""
+        ep = self.endpointer
+        if self.speculation is not spec or ep.silence_started_ms != spec.silence_from or task.cancelled():
+            return  # speech resumed (or the turn already ended): this verdict is about old words
+        if task.exception() is not None:
+            ep.require_silence(self.services.speech.vad_config.silence_ms)
+            return
+        verdict = completeness(task.result().text, self.services.today(), self.memory.expect)
+        silence = self.services.speech.vad_config.silence_ms
+        if verdict is Completeness.COMPLETE or (
+            verdict is Completeness.UNKNOWN and ep.trailing_silence_ms >= silence
+        ):
+            event = ep.end_now()
+            if event is not None and event.pcm is not None and event.pcm.size:
+                info = {"verdict": str(verdict), "silence_ms": ep.trailing_silence_ms}
+                self._start_turn(pcm=event.pcm, speculation=self._take_speculation(False), endpoint=info)
+        elif verdict is Completeness.UNKNOWN:
+            ep.require_silence(silence)
 
     def _take_speculation(self, forced: bool) -> Speculation | None:
         spec, self.speculation = self.speculation, None
@@ -215,8 +241,11 @@ class DialogueSession:
         pcm: np.ndarray | None = None,
         text: str | None = None,
         speculation: Speculation | None = None,
+        endpoint: dict[str, Any] | None = None,
     ) -> None:
         trace = TurnTrace(self.info.device_id)
+        if pcm is not None:
+            trace.mark(Stage.ENDPOINT, at=trace.started, **(endpoint or {"verdict": "silence"}))
         if self.turn_task is not None and not self.turn_task.done():
             self.turn_task.cancel()  # a newer utterance supersedes the one being answered
         self.turn_task = asyncio.create_task(

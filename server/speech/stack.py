@@ -36,7 +36,11 @@ class SpeechStack:
         asr = asr or WhisperASR.from_settings(settings)
         t2 = time.monotonic()
         tts = tts_from_settings(settings)
-        cfg = VadConfig(threshold=settings.vad_threshold, silence_ms=settings.vad_silence_ms)
+        cfg = VadConfig(
+            threshold=settings.vad_threshold,
+            silence_ms=settings.vad_silence_ms,
+            hold_silence_ms=settings.vad_hold_silence_ms,
+        )
         stack = cls(vad_model, cfg, asr, tts, settings.downlink_sample_rate)
         stack.timings.update(vad_load=t1 - t0, asr_load=t2 - t1)
         return stack

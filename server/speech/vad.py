@@ -66,7 +66,8 @@ class SileroModel:
 @dataclass(frozen=True)
 class VadConfig:
     threshold: float = 0.5  # probability that starts speech
-    silence_ms: int = 400  # this much silence ends an utterance
+    silence_ms: int = 400  # this much silence ends an utterance (unless the dialogue asks to hold)
+    hold_silence_ms: int = 1300  # adaptive: a pause after words that announce more (or before a verdict)
     min_speech_ms: int = 200  # shorter bursts (clicks, coughs) are ignored
     pad_ms: int = 300  # audio kept before the detected start (the model reacts a little late)
     max_speech_s: float = 30.0  # force an end so one endless utterance cannot block the turn
@@ -107,6 +108,7 @@ class Endpointer:
         self._start = 0
         self._last_speech_end = 0
         self._silence_from: int | None = None
+        self._required_silence_ms: int | None = None  # this pause only; None = config.silence_ms
         self.last_probability = 0.0
 
     @property
@@ -125,7 +127,25 @@ class Endpointer:
     @property
     def trailing_silence_ms(self) -> int:
         """How long the current utterance has been silent (0 while voiced or outside speech)."""
-        return self._ms(self._pos - self._silence_from) if self.silence_started_ms is not None else 0
+        if not self._in_speech or self._silence_from is None:
+            return 0
+        return self._ms(self._pos - self._silence_from)
+
+    @property
+    def required_silence_ms(self) -> int:
+        """The silence that will end the current pause (adaptive endpointing may change it per pause)."""
+        return self.config.silence_ms if self._required_silence_ms is None else self._required_silence_ms
+
+    def require_silence(self, ms: int) -> None:
+        """For the current pause only: end the utterance after ``ms`` of silence (speech resets it)."""
+        if self.silence_started_ms is not None:
+            self._required_silence_ms = max(0, int(ms))
+
+    def end_now(self) -> VadEvent | None:
+        """End the open utterance in its current pause (the words so far are a finished request)."""
+        if self.silence_started_ms is None:
+            return None
+        return self._end(self._last_speech_end, forced=False)
 
     def utterance_so_far(self) -> np.ndarray:
         """The open utterance's audio (pre-roll included) — for speculative recognition during the silence."""
@@ -199,12 +219,13 @@ class Endpointer:
         self._speech.append(chunk)
         if prob >= cfg.neg_threshold:
             self._silence_from = None
+            self._required_silence_ms = None
             self._last_speech_end = self._pos
         elif self._silence_from is None:
             self._silence_from = start
         if (
             self._silence_from is not None
-            and self._pos - self._silence_from >= cfg.silence_ms * SAMPLE_RATE // 1000
+            and self._pos - self._silence_from >= self.required_silence_ms * SAMPLE_RATE // 1000
         ):
             return [self._end(self._last_speech_end, forced=False)]
         if self._pos - self._start >= cfg.max_speech_s * SAMPLE_RATE:
@@ -223,6 +244,7 @@ class Endpointer:
         self._speech = []
         self._preroll.clear()
         self._silence_from = None
+        self._required_silence_ms = None
         return event
 
 
