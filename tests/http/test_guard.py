@@ -216,3 +216,16 @@ def test_throttle_window_and_log_summary() -> None:
     assert t.retry_after("a") == pytest.approx(30)
     now[0] = 42
     assert t.retry_after("a") == 0
+
+
+def test_admin_token_is_generated_once_0600_and_kept(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from server.auth.tokens import admin_token
+
+    first = admin_token("", tmp_path)
+    assert len(first) >= 32 and first in capsys.readouterr().err  # shown once, at generation
+    assert (tmp_path / "admin.token").stat().st_mode & 0o777 == 0o600
+    assert admin_token("", tmp_path) == first and first not in capsys.readouterr().err  # never again
+    assert admin_token("configured-token", tmp_path) == "configured-token"
+    assert not list(tmp_path.glob(".*.tmp"))
