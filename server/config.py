@@ -49,7 +49,7 @@ class Settings(BaseSettings):
     vad_silence_ms: int = 400
     vad_adaptive: bool = True  # hold a pause open after unfinished words; end at once after a finished command
     vad_hold_silence_ms: int = 1300
-    tts_engine: Literal["edge", "espeak"] = "edge"
+    tts_engine: Literal["edge", "neural", "espeak"] = "edge"
     edge_tts_voice: str = "zh-CN-XiaoxiaoNeural"
     edge_tts_timeout_s: float = 1.5
     espeak_voice: str = "cmn-latn-pinyin"

@@ -114,3 +114,141 @@ def _hard_cut(piece: str, max_chars: int) -> int:
     while cut > max_chars // 2 and piece[cut - 1].isdigit() and piece[cut].isdigit():
         cut -= 1
     return cut
+
+
+# --- numbers, dates and units, read the way a Mandarin speaker says them (for TTS engines that cannot) ---
+_DIGITS = "零一二三四五六七八九"
+_SMALL_UNITS = ("", "十", "百", "千")
+_BIG_UNITS = ("", "万", "亿", "万亿")
+_UNIT_WORDS = {
+    "ms": "毫秒",
+    "s": "秒",
+    "sec": "秒",
+    "min": "分钟",
+    "h": "小时",
+    "kb": "K",
+    "kib": "K",
+    "mb": "兆",
+    "mib": "兆",
+    "gb": "G",
+    "gib": "G",
+    "tb": "T",
+    "tib": "T",
+}
+_MEASURE_AFTER_TWO = "个次位台条种项件天名倍"
+
+
+def digits_zh(digits: str) -> str:
+    """Digit by digit: "2026" → "二零二六" (years, ids, long numbers)."""
+    return "".join(_DIGITS[int(d)] if d.isdigit() else d for d in digits)
+
+
+def _group_zh(n: int) -> str:
+    """0 < n < 10000."""
+    out = ""
+    zero = False
+    for power in (3, 2, 1, 0):
+        d = n // 10**power % 10
+        if d == 0:
+            zero = bool(out)
+            continue
+        if zero:
+            out += "零"
+            zero = False
+        out += _DIGITS[d] + _SMALL_UNITS[power]
+    return out
+
+
+def integer_zh(n: int) -> str:
+    """The spoken reading of an integer: 1234 → 一千二百三十四, 10 → 十, 15 → 十五, 100005 → 十万零五."""
+    if n < 0:
+        return "负" + integer_zh(-n)
+    if n == 0:
+        return "零"
+    groups = []
+    while n:
+        groups.append(n % 10000)
+        n //= 10000
+    if len(groups) > len(_BIG_UNITS):
+        return digits_zh(str(sum(g * 10000**i for i, g in enumerate(groups))))
+    out = ""
+    need_zero = False
+    for i in range(len(groups) - 1, -1, -1):
+        g = groups[i]
+        if g == 0:
+            need_zero = bool(out)
+            continue
+        if out and (need_zero or g < 1000):
+            out += "零"
+        out += _group_zh(g) + _BIG_UNITS[i]
+        need_zero = False
+    if out.startswith("一十"):
+        out = out[1:]  # 十五, not 一十五
+    return out
+
+
+def decimal_zh(text: str) -> str:
+    """ "3.14" → 三点一四; "12" → 十二."""
+    whole, _, frac = text.partition(".")
+    head = integer_zh(int(whole)) if len(whole) <= 12 else digits_zh(whole)
+    return head + ("点" + digits_zh(frac) if frac else "")
+
+
+def _number(m: re.Match[str]) -> str:
+    sign, text = ("负", m[0][1:]) if m[0].startswith("-") else ("", m[0])
+    if "." in text:
+        return sign + decimal_zh(text)
+    if (len(text) > 1 and text.startswith("0")) or len(text) > 12:
+        return sign + digits_zh(text)  # an id or a code: "007", a phone number
+    value = int(text)
+    after = m.string[m.end() : m.end() + 2].lstrip(" ")[:1]
+    if value == 2 and not sign and after and after in _MEASURE_AFTER_TWO:
+        return "两"  # 两个, 两次
+    return sign + integer_zh(value)
+
+
+def _clock(m: re.Match[str]) -> str:
+    hour, minute, second = int(m[1]), int(m[2]), m[3]
+    out = integer_zh(hour) + "点"
+    if minute or second:
+        out += ("零" if minute < 10 else "") + integer_zh(minute) + "分"
+    if second and int(second):
+        out += integer_zh(int(second)) + "秒"
+    return out
+
+
+def _date(m: re.Match[str]) -> str:
+    return f"{digits_zh(m[1])}年{integer_zh(int(m[2]))}月{integer_zh(int(m[3]))}日"
+
+
+def _unit(m: re.Match[str]) -> str:
+    return decimal_zh(m[1]) + _UNIT_WORDS[m[2].lower()]
+
+
+_THOUSANDS = re.compile(r"(?<![\d,.])\d{1,3}(?:,\d{3})+(?![\d,])")
+_ISO_DATE = re.compile(r"(?<!\d)(\d{4})[-/.](\d{1,2})[-/.](\d{1,2})(?!\d)")
+_YEAR = re.compile(r"(?<!\d)(\d{2,4})(?=年)")
+_CLOCK = re.compile(r"(?<![\d:])(\d{1,2}):(\d{2})(?::(\d{2}))?(?![\d:])")
+_PERCENT = re.compile(r"(\d+(?:\.\d+)?)\s*[%％]")
+_VERSION = re.compile(r"(?<![\w.])[vV]?(\d+(?:\.\d+){2,})(?![\w.])")
+_WITH_UNIT = re.compile(r"(\d+(?:\.\d+)?)\s?(ms|sec|min|[KMGT]i?B|s|h)(?![A-Za-z])", re.I)
+_NUMBER = re.compile(r"(?<![A-Za-z])-?\d+(?:\.\d+)?")
+_RANGE = re.compile(r"(?<=\d)\s*[-~～]\s*(?=\d)")
+
+
+def numbers_to_words(text: str) -> str:
+    """Dates, times, percentages, versions, quantities with units and plain numbers as spoken Chinese:
+    "今天是2026年11月28日" → "今天是二零二六年十一月二十八日"; "耗时 350ms" → "耗时 三百五十毫秒";
+    "错误率 12.5%" → "错误率 百分之十二点五"; "01:00" → "一点". Letters and other text are left alone."""
+    if not any(c.isdigit() for c in text):
+        return text
+    text = _THOUSANDS.sub(lambda m: m[0].replace(",", ""), text)
+    text = _ISO_DATE.sub(_date, text)
+    text = _YEAR.sub(lambda m: digits_zh(m[1]), text)
+    text = _CLOCK.sub(_clock, text)
+    text = _PERCENT.sub(lambda m: "百分之" + decimal_zh(m[1]), text)
+    text = _VERSION.sub(lambda m: "点".join(digits_zh(p) for p in m[1].split(".")), text)
+    text = _WITH_UNIT.sub(_unit, text)
+    text = _RANGE.sub("到", text)
+    text = _NUMBER.sub(_number, text)
+    return text

