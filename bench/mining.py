@@ -5,7 +5,10 @@
    durations, trace ids, pod names, images…) through ``TemplateMiner.add_many`` (batch, the pipeline's
    path) and ``add`` (streaming), each the median of ``--repeat`` fresh miners; Drain3 the same way on
    a slice (it is ~30x slower).
-2. Accuracy on Loghub-2k (GA/PA/FGA/FTA), ours next to Drain3.
+2. Accuracy on Loghub-2k (GA/PA/FGA/FTA), ours next to Drain3 in the same run (speed ratio included), and
+   the leave-one-dataset-out estimate (thresholds chosen on the other eight sets for each held-out one).
+
+Drain3 is the optional extra ``eval`` (``pip install -e '.[eval]'``); without it the Drain3 columns are skipped.
 
 Writes ``bench/results/mining.json`` with the machine (cores, CPU model, load average at start).
 """
@@ -269,7 +272,7 @@ def _median_rate(run: Callable[[], object], n_lines: int, repeat: int) -> tuple[
 
 def throughput(lines: list[str], *, repeat: int = 3, drain3_lines: int = 20_000) -> dict[str, object]:
     from agents.mining import TemplateMiner
-    from agents.mining.evaluate import drain3_miner
+    from agents.mining.evaluate import drain3_available, drain3_miner
 
     def batch() -> None:
         TemplateMiner().add_many(lines)
@@ -280,6 +283,7 @@ def throughput(lines: list[str], *, repeat: int = 3, drain3_lines: int = 20_000)
             add(line)
 
     sample = lines[:drain3_lines]
+    with_drain3 = drain3_available()
 
     def drain3() -> None:
         add = drain3_miner().add_log_message
@@ -288,11 +292,15 @@ def throughput(lines: list[str], *, repeat: int = 3, drain3_lines: int = 20_000)
 
     batch_rate, batch_runs = _median_rate(batch, len(lines), repeat)
     stream_rate, stream_runs = _median_rate(stream, len(lines), repeat)
-    drain_rate, drain_runs = _median_rate(drain3, len(sample), repeat)
-    miner, d3 = TemplateMiner(), drain3_miner()
+    drain_rate, drain_runs = _median_rate(drain3, len(sample), repeat) if with_drain3 else (0.0, [])
+    miner = TemplateMiner()
     miner.add_many(lines)
-    for line in sample:
-        d3.add_log_message(line)
+    drain3_templates = 0
+    if with_drain3:
+        d3 = drain3_miner()
+        for line in sample:
+            d3.add_log_message(line)
+        drain3_templates = len(d3.drain.clusters)
     return {
         "lines": len(lines),
         "repeat": repeat,
@@ -304,7 +312,7 @@ def throughput(lines: list[str], *, repeat: int = 3, drain3_lines: int = 20_000)
         "drain3_lines": len(sample),
         "drain3_lines_per_s": round(drain_rate),
         "drain3_runs": drain_runs,
-        "drain3_templates": len(d3.drain.clusters),
+        "drain3_templates": drain3_templates,
     }
 
 
@@ -347,18 +355,49 @@ def main(argv: list[str] | None = None) -> int:
         for t in sorted(miner.templates(), key=lambda t: -t.count)[: args.show_templates]:
             print(f"{t.count:>8} {t.text}")
     if not args.no_loghub and LOGHUB.is_dir():
-        from agents.mining.evaluate import average, evaluate, format_table
+        from agents.mining.evaluate import (
+            CONFIG_GRID,
+            DRAIN3_MISSING,
+            average,
+            drain3_available,
+            evaluate,
+            find_datasets,
+            format_loo,
+            format_table,
+            leave_one_out,
+            load_dataset,
+        )
 
-        results = evaluate([LOGHUB], with_drain3=not args.no_drain3)
+        with_drain3 = not args.no_drain3 and drain3_available()
+        if not args.no_drain3 and not with_drain3:
+            print(DRAIN3_MISSING)
+        results = evaluate([LOGHUB], with_drain3=with_drain3)
+        ours = average([r.ours for r in results])
+        drain = average([r.drain3 for r in results if r.drain3]) if with_drain3 else None
         print()
         print(format_table(results))
+        ratio = ours.lines_per_s / drain.lines_per_s if drain else None
+        if ratio:
+            print(f"speed on Loghub-2k: ours {ratio:.1f}x Drain3 (same run)")
+        t0 = time.perf_counter()
+        folds = leave_one_out([load_dataset(f) for f in find_datasets([LOGHUB])])
+        print(
+            f"\nleave one dataset out over {len(CONFIG_GRID)} threshold sets ({time.perf_counter() - t0:.0f}s):"
+        )
+        print(format_loo(folds, ours))
+        loo = average([f.test for f in folds])
         result["loghub2k"] = {
             "datasets": {r.name: {"ours": r.ours.as_dict(), "drain3": r.drain3 and r.drain3.as_dict()}
                          for r in results},
-            "average_ours": average([r.ours for r in results]).as_dict(),
-            "average_drain3": average([r.drain3 for r in results if r.drain3]).as_dict()
-            if not args.no_drain3
-            else None,
+            "average_ours": ours.as_dict(),
+            "average_drain3": drain.as_dict() if drain else None,
+            "speed_ratio_vs_drain3": round(ratio, 2) if ratio else None,
+            "leave_one_out": {
+                "grid_size": len(CONFIG_GRID),
+                "folds": {f.held_out: {"config": f.config.label(), "train": f.train.as_dict(),
+                                       "test": f.test.as_dict()} for f in folds},
+                "average": loo.as_dict(),
+            },
         }  # fmt: skip
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")

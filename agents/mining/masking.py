@@ -100,11 +100,12 @@ PIECE_RULES: tuple[MaskingRule, ...] = (
 )
 
 # Rules over the whole message, for values that span whitespace. Each has a cheap substring guard.
-MESSAGE_RULES: tuple[tuple[str, MaskingRule], ...] = (
+# A rule's guard: a substring, or a pattern to search for (cheap: both must be true for a match to exist).
+MESSAGE_RULES: tuple[tuple[str | re.Pattern[str], MaskingRule], ...] = (
     # a date written out in words, with its time: "Sat Jun 18 01:30:59 2005", "Jun 14 15:16:01",
     # "Fri Jul 01 08:16:53 PDT 2005", "Mon, 7 Dec 2026 10:00:00 +0800" (syslog, ctime, RFC 2822)
     (
-        ":",
+        re.compile(rf"{_MONTH} "),
         MaskingRule(
             "text_datetime",
             rf"\b(?:{_WEEKDAY} +)?(?:{_MONTH} +\d{{1,2}},?|\d{{1,2}} +{_MONTH})(?: +\d{{4}})? +{_CLOCK}"
@@ -117,7 +118,8 @@ MESSAGE_RULES: tuple[tuple[str, MaskingRule], ...] = (
         "ser",
         MaskingRule(
             "user_name",
-            r"(?<![\w\-])((?:[Uu]ser|USER)(?: |=))(?!(?:unknown|name|names|id|ids|not|from|to|by|for|of|is|are|"
+            # the literal comes first (the regex engine scans for it in C); the boundary is checked behind it
+            r"((?:[Uu]ser|USER)(?<![\w\-][Uu]ser)(?<![\w\-]USER)(?: |=))(?!(?:unknown|name|names|id|ids|not|from|to|by|for|of|is|are|"
             r"was|has|had|with|in|on|at|and|or|the|a|an|session|sessions|account|login|logged|authentication|"
             r"request|requests|data|info|agent|mode|space|list|group|groups|process|command|limit|limits)\b)"
             r"[A-Za-z_][\w.\-]*(?=[\s,;:)\]]|$)",
@@ -229,7 +231,7 @@ def _keep_boundary(m: re.Match[str]) -> str:
 def mask_message(message: str) -> str:
     """The multi-token MESSAGE_RULES (guarded, so usually free), then the standalone-value pre-pass."""
     for guard, rx, repl in _MESSAGE_RES:
-        if guard in message:
+        if guard in message if isinstance(guard, str) else guard.search(message):
             message = rx.sub(repl, message)
     message = _PREMASK.sub(_keep_boundary, " " + message)[1:]
     if '":' in message:
