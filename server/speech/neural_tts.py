@@ -30,6 +30,7 @@ import logging
 import re
 import threading
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -226,7 +227,9 @@ _jieba_lock = threading.Lock()
 
 def _words(han: str) -> list[str]:
     """Word segmentation (jieba, its dictionary loaded once on first use)."""
-    import jieba  # type: ignore[import-untyped]
+    with warnings.catch_warnings():  # jieba imports pkg_resources, which warns on import
+        warnings.simplefilter("ignore")
+        import jieba  # type: ignore[import-untyped]
 
     with _jieba_lock:
         if not getattr(_words, "ready", False):
