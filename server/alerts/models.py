@@ -8,9 +8,25 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
 
+from server.storage.db import fit_text
+
 Source = Literal["tencent", "alertmanager"]
 Status = Literal["firing", "resolved"]
 Severity = Literal["info", "warning", "critical"]
+
+# The String(n) sizes of these fields' columns (server/alerts/store.py): longer label values are legal in a webhook,
+# and PostgreSQL would refuse to store them, so an Alert never carries more.
+MAX_LEN = {
+    "policy": 255,
+    "title": 500,
+    "resource": 255,
+    "group_key": 255,
+    "namespace": 128,
+    "workload": 255,
+    "pod": 255,
+    "account": 64,
+    "session_id": 128,
+}
 
 # Resource-identity label names, most specific last. Used for the fingerprint and for the group key.
 IDENTITY_KEYS = ("cluster", "namespace", "workload_kind", "workload", "pod", "container", "instance")
@@ -46,6 +62,10 @@ class Alert:
             value = getattr(self, name)
             if value is not None and value.tzinfo is None:
                 raise ValueError(f"Alert.{name} must be timezone-aware")
+        for name, limit in MAX_LEN.items():
+            text = getattr(self, name)
+            if text is not None and len(text) > limit:
+                setattr(self, name, fit_text(text, limit))
 
     @property
     def group_resource(self) -> str:

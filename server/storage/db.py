@@ -11,6 +11,7 @@ by unique constraints and ``WHERE version = :seen`` guards, never by read-then-w
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,15 @@ def normalize_url(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix) :]
     return url
+
+
+def fit_text(value: str, limit: int) -> str:
+    """``value`` if it fits a ``String(limit)`` column, else its start and a digest of the whole. PostgreSQL rejects a
+    longer value where SQLite stores it; the digest keeps distinct long values distinct (they may be keys)."""
+    if len(value) <= limit:
+        return value
+    digest = hashlib.sha256(value.encode()).hexdigest()[:16]
+    return f"{value[: limit - len(digest) - 1]}~{digest}"
 
 
 def upsert(conn: Connection, table: Table, key: dict[str, Any], values: dict[str, Any]) -> None:
