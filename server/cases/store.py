@@ -35,7 +35,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from server.cases.fsm import AI_ACTORS, MSG_EXECUTE, Event, GuardContext, Risk, State, decide
 from server.cases.plans import Plan, PlanError, PlanPolicy, validate_plan
-from server.storage.db import Database, metadata
+from server.storage.db import Database, fit_text, metadata
 
 log = logging.getLogger(__name__)
 
@@ -102,6 +102,8 @@ idempotency_keys = Table(
     Column("result", Text, nullable=False),
     Column("created_at", DateTime(timezone=True), nullable=False),
 )
+
+KEY_LEN = 200  # the size of idempotency_keys.key
 
 outbox_consumed = Table(
     "outbox_consumed",
@@ -493,6 +495,8 @@ class CaseStore:
         Raises CaseNotFound, ConflictError, IllegalTransition, GuardRejected, IdempotencyKeyReused.
         """
         payload = dict(payload or {})
+        if idempotency_key:  # PostgreSQL refuses a key longer than the column (e.g. a 200-char key + "#r1")
+            idempotency_key = fit_text(idempotency_key, KEY_LEN)
         for attempt in (1, 2):
             try:
                 with self.db.engine.begin() as conn:
@@ -685,7 +689,8 @@ class CaseStore:
 
     def stored_result(self, idempotency_key: str) -> TransitionResult | None:
         """The result a key produced, if any (marked ``replayed``)."""
-        q = select(idempotency_keys.c.result).where(idempotency_keys.c.key == idempotency_key)
+        key = fit_text(idempotency_key, KEY_LEN)
+        q = select(idempotency_keys.c.result).where(idempotency_keys.c.key == key)
         with self.db.engine.connect() as c:
             row = c.execute(q).first()
         return _replayed(row.result) if row else None

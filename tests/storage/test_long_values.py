@@ -6,14 +6,16 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy import String
 
 from server.alerts.alertmanager import parse_alertmanager
 from server.alerts.models import MAX_LEN
 from server.alerts.service import AlertService
 from server.alerts.store import alert_groups, alerts, webhook_receipts
+from server.cases.fsm import Event
 from server.cases.service import CaseService
-from server.cases.store import cases
+from server.cases.store import KEY_LEN, CaseStore, ConflictError, cases, idempotency_keys
 from server.storage.db import fit_text
 from tests.alerts.bodies import alertmanager_v4, am_alert
 from tests.pg import DbBackend
@@ -78,3 +80,19 @@ async def test_long_label_values_are_stored_and_grouped(db_backend: DbBackend, t
     assert await second.accept(parse_alertmanager(resolved), source="alertmanager") == "accepted"
     assert {a.status for a in second.list_alerts()} == {"resolved"}
     await second.stop()
+
+
+def test_an_idempotency_key_longer_than_its_column_still_replays(
+    db_backend: DbBackend, tmp_path: Path
+) -> None:
+    assert idempotency_keys.c.key.type.length == KEY_LEN  # type: ignore[attr-defined]
+    store = CaseStore(db_backend.open(tmp_path / "key.sqlite3"))
+    case = store.create_case(owner="owner:alice", title="t")
+    key = "console-" + "k" * 300  # e.g. a 200-character client key scoped to a reopen round ("#r1")
+    first = store.transition(case.id, Event.START_ANALYSIS, case.version, "owner:alice", idempotency_key=key)
+    again = store.transition(case.id, Event.START_ANALYSIS, case.version, "owner:alice", idempotency_key=key)
+    assert again.replayed and (again.version, again.timeline_id) == (first.version, first.timeline_id)
+    other = key[:-1] + "x"  # same first 200 characters, another key: not a replay of the first
+    with pytest.raises(ConflictError):
+        store.transition(case.id, Event.START_ANALYSIS, case.version, "owner:alice", idempotency_key=other)
+    assert store.stored_result(key) is not None and store.stored_result(other) is None
