@@ -227,11 +227,18 @@ class PipelineScheduler:
         return out
 
     async def nightly(self) -> None:
-        await self.run_day()
+        try:
+            await self.run_day()
+        except asyncio.CancelledError:  # shutdown (SIGTERM) stops the run: said once, not as a traceback
+            log.info("nightly pipeline stopped by shutdown; the next start catches up")
 
     async def catch_up(self) -> dict[str, PipelineResult | None]:
         """Run yesterday for every owner whose result is missing (e.g. the machine was off at 01:00)."""
-        return await self.run_day(only_missing=True)
+        try:
+            return await self.run_day(only_missing=True)
+        except asyncio.CancelledError:
+            log.info("pipeline catch-up stopped by shutdown; the next start catches up")
+            return {}
 
     def start(self, catch_up: bool = True) -> None:
         """Start the cron job on the running event loop (and schedule the catch-up right away)."""
