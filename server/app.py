@@ -10,9 +10,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -49,6 +50,11 @@ from server.voiceprint.encoder import get_encoder
 from server.voiceprint.identify import Identifier
 from server.voiceprint.routes import setup_owner_routes
 from server.voiceprint.store import VoiceprintStore
+
+if TYPE_CHECKING:
+    from agents.index.store import LogIndex
+    from server.dialogue.context import TurnContext
+    from server.intent.models import Intent
 
 log = logging.getLogger(__name__)
 
@@ -170,7 +176,9 @@ class App:
         alert_settings = with_webhook_token(s)  # no webhook is open: a path token is generated if none set
         self.webhook_token = alert_settings.alert_path_token
         http_app = build_http_app(
-            s.model_copy(update={"ws_port": self.device_server.port}),  # OTA hands out the bound port (ws_port=0)
+            s.model_copy(
+                update={"ws_port": self.device_server.port}
+            ),  # OTA hands out the bound port (ws_port=0)
             self.registry,
             extra_setup=[
                 lambda app: setup_alert_routes(app, alert_settings, alerts),
@@ -255,19 +263,19 @@ class App:
         return self.device_server.port
 
 
-def _llm_router(llm: Any) -> Any:
+def _llm_router(llm: Any) -> Callable[[str, TurnContext], Awaitable[Intent]] | None:
     """Unknown utterances go to the LLM control-tag router when an LLM is configured."""
     if llm is None:
         return None
     router = LLMIntentRouter(llm)
 
-    async def route(text: str, ctx: Any) -> Any:
+    async def route(text: str, ctx: TurnContext) -> Intent:
         return await router.route(text, today=ctx.today)
 
     return route
 
 
-def _open_index(settings: Settings) -> Any:
+def _open_index(settings: Settings) -> LogIndex:
     from agents.index.store import LogIndex
 
     return LogIndex(settings.chroma_path)
