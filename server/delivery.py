@@ -470,9 +470,7 @@ class AlertDelivery:
         if session is None or device_id in self._after_turn:
             return None
         owner = ctx.owner
-        if not await asyncio.to_thread(self.pending, owner):
-            return None
-        self._after_turn.add(device_id)
+        self._after_turn.add(device_id)  # no database work here: the turn goes on at once
         self._spawn(self._deliver_after_turn(session, owner, asyncio.current_task()))
         return None
 
@@ -485,6 +483,8 @@ class AlertDelivery:
                     await asyncio.shield(turn)
             if session.memory.expecting():
                 return  # the dialogue asked a question (challenge, confirmation): don't talk over it
+            if not await asyncio.to_thread(self.pending, owner):
+                return
             via = self.listener(session, owner) or (f"voice:{owner}" if session.owner == owner else None)
             if via is not None:
                 await self._deliver(session, owner, via)
