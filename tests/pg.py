@@ -3,7 +3,8 @@
 The binaries are Debian's (``/usr/lib/postgresql/<major>/bin``, newest major first), else ``initdb`` on PATH.
 One cluster per test session: ``initdb`` into a fresh temp dir, TCP on a free 127.0.0.1 port, the unix socket in
 that temp dir (so parallel runs and a system cluster on 5432 never collide), ``pg_ctl start -w``; stopped and
-removed at the end of the session, also after a failure. Each test gets its own database in that cluster.
+removed at the end of the session, also after a failure, and by a watchdog process if the run is killed. Each
+test gets its own database in that cluster, cloned from a template that holds the project's tables.
 
 As root, ``initdb``/``postgres`` refuse to run, so they run as the ``postgres`` OS user (``runuser``) in a temp
 dir that user owns. Without the binaries the PostgreSQL tests are skipped locally with the reason, and FAIL
