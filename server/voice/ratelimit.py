@@ -48,7 +48,11 @@ class Verdict:
 
 
 class ConnectionLimiter:
-    """Budgets of one connection. ``charge(nbytes)`` per received frame."""
+    """Budgets of one connection. ``charge(nbytes)`` per received frame.
+
+    "Over budget for too long" is wall-clock time since the device first had to be slowed, so a server
+    starved of CPU (reading less than the budget) still closes a flooder on time. It is forgiven only
+    once both buckets are full again, i.e. after it stayed within budget for the whole burst window."""
 
     def __init__(
         self,
@@ -65,18 +69,26 @@ class ConnectionLimiter:
         self.bytes = TokenBucket(max(bytes_per_s, 1e-9), max(bytes_per_s * burst_s, 1.0), updated=now)
         self.close_after_s = close_after_s
         self.clock = clock
-        self.throttled_s = 0.0  # waiting accumulated since the device was last within budget
+        self.over_since: float | None = None  # when the device first had to be slowed (None: within budget)
         self.throttle_events = 0
+
+    @property
+    def throttled_s(self) -> float:
+        return 0.0 if self.over_since is None else self.clock() - self.over_since
 
     def charge(self, nbytes: int) -> Verdict:
         if not self.enabled:
             return Verdict(0.0, False)
         now = self.clock()
+        full_before = self.msgs.tokens + (now - self.msgs.updated) * self.msgs.rate >= self.msgs.burst and (
+            self.bytes.tokens + (now - self.bytes.updated) * self.bytes.rate >= self.bytes.burst
+        )
+        if full_before:
+            self.over_since = None  # stayed within budget for a whole burst window: forgiven
         wait = max(self.msgs.charge(1, now), self.bytes.charge(nbytes, now))
         if wait <= 0:
-            if self.msgs.tokens > self.msgs.burst / 2 and self.bytes.tokens > self.bytes.burst / 2:
-                self.throttled_s = 0.0  # back well within budget: forgive
             return Verdict(0.0, False)
         self.throttle_events += 1
-        self.throttled_s += wait
-        return Verdict(wait, self.throttled_s > self.close_after_s)
+        if self.over_since is None:
+            self.over_since = now
+        return Verdict(wait, now + wait - self.over_since > self.close_after_s)

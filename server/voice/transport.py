@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import socket
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -367,6 +368,18 @@ class _Session:
             self.emit("on_audio", pcm)
 
 
+RECV_BUFFER_BYTES = 64 * 1024  # ~16 s of 16 kbps Opus, and 1 s of 16 kHz PCM: plenty for any real device
+
+
+def _bound_receive_buffer(ws: ServerConnection) -> None:
+    """A fixed, small kernel receive buffer per device socket (Linux autotuning lets it grow to megabytes):
+    a flooder that is being slowed down then blocks after ~64 KB instead of parking megabytes in the kernel."""
+    sock = ws.transport.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECV_BUFFER_BYTES)
+
+
 async def _close_flooder(ws: ServerConnection, code: int, reason: str, grace: float = 1.0) -> None:
     """Send the close frame, then drop the TCP connection after ``grace`` seconds: a flooder's backlog is
     never read (its close reply would be queued behind megabytes of junk)."""
@@ -411,6 +424,9 @@ class DeviceServer:
             # the library's keepalive closes a device whose pongs are late even while it streams audio
             # (slow 4G links; xiaozhi-esp32-server #3348): off, and _keepalive judges liveness on any data
             ping_interval=None,
+            # no permessage-deflate: no firmware asks for it, and it lets a flooder park megabytes of
+            # well-compressed junk per connection (and costs a zlib context per device)
+            compression=None,
             open_timeout=10,
         )
         self._flusher = asyncio.create_task(self._flush_ratelog(), name="device-ratelog-flush")
@@ -477,6 +493,7 @@ class DeviceServer:
     async def _serve(self, ws: ServerConnection) -> None:
         auth = self._auth.pop(ws, None) or connect_auth(ws.request.path if ws.request else "", {})
         metrics.CONNECTIONS.inc()
+        _bound_receive_buffer(ws)
         hello = await self._await_hello(ws)
         if hello is None:
             return

@@ -122,6 +122,23 @@ def test_a_flooder_is_slowed_then_closed() -> None:
     assert 5.0 <= slowed_for <= 8.0  # ~2 s of burst, then ~5 s of slowing
 
 
+def test_a_starved_server_still_closes_a_flooder_on_time() -> None:
+    """Stalls (a busy machine) refill the buckets partly; the flooder is still closed after close_after_s of
+    wall-clock time over budget, not after 5 s of *requested* waiting."""
+    clock = FakeClock()
+    lim = ConnectionLimiter(100, 64000, 5.0, clock=clock)
+    first_throttle = None
+    for i in range(100_000):
+        v = lim.charge(40)
+        if v.wait_s > 0 and first_throttle is None:
+            first_throttle = clock.t
+        if v.close:
+            break
+        clock.t += v.wait_s + (0.8 if i % 150 == 0 else 0.0)  # the loop stalls 0.8 s every 150 frames
+    assert first_throttle is not None and v.close
+    assert 5.0 <= clock.t + v.wait_s - first_throttle <= 6.0
+
+
 def test_byte_budget_applies_to_big_frames() -> None:
     clock = FakeClock()
     lim = ConnectionLimiter(100, 64000, 5.0, clock=clock)
