@@ -440,7 +440,7 @@ class DeviceServer:
     @property
     def port(self) -> int:
         assert self._server is not None, "server not started"
-        return self._server.sockets[0].getsockname()[1]
+        return next(iter(self._server.sockets)).getsockname()[1]
 
     @property
     def url(self) -> str:

@@ -136,3 +136,19 @@ async def test_xiaozhi_sdk_ota_hello_spoken_turn_and_device_mcp(start_app) -> No
         assert device.volume == 40 and "40" in device.said(since)
     finally:
         await device.ws.close()
+
+
+async def test_a_device_without_a_volume_tool_gets_a_clear_answer_and_no_call(start_app) -> None:
+    from firmware_bridge.virtual_device import VirtualDevice
+
+    app = await start_app()
+    device = VirtualDevice(f"ws://127.0.0.1:{app.ws_port}/xiaozhi/v1/", device_id="aa:bb:cc:dd:ee:43")
+    device.mcp.remove_tool("self.audio_speaker.set_volume")  # a board without a speaker volume tool
+    async with device:
+        await device.wake()
+        await device.send_text("把音量调到50")
+        await device.wait_json("tts", "stop", timeout=30)
+        said = "".join(e.message["text"] for e in device.received("tts", "sentence_start"))
+        assert "没有提供音量控制功能" in said and "失败" not in said
+        calls = [e for e in device.received("mcp") if e.message["payload"].get("method") == "tools/call"]
+        assert calls == []  # nothing was sent that the device could not answer
