@@ -37,7 +37,7 @@ from bench.voice_latency import COMMANDS, REPO, SUMMARY, one_turn, percentile, t
 from firmware_bridge.audio import read_wav
 from firmware_bridge.virtual_device import VirtualDevice
 from server.app import App
-from server.dialogue.owner_skills import GUEST_REPLY
+from server.dialogue.skill_table import GUEST_REPLY
 from server.dialogue.trace import TurnTrace
 from server.voiceprint.identify import Identifier
 

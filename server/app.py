@@ -30,6 +30,7 @@ from server.dialogue.agent import DialogueAgent, build_agent, llm_from_settings
 from server.dialogue.owner_skills import OwnerSkills
 from server.dialogue.reports import ReportStore
 from server.dialogue.session import DialogueServices
+from server.dialogue.skill_table import build_skill_table
 from server.dialogue.skills import Skills
 from server.http.app import build_http_app
 from server.http.limits import GuardedTCPSite
@@ -144,7 +145,6 @@ class App:
         self.tools.alerts, self.tools.cases = self.alerts, self.cases
         llm = llm_from_settings(s)
         self.agent = build_agent(self.tools, llm)
-        self.agent.register(skills)  # drill_down (findings + index, LLM when configured), chat with an LLM
         owner_skills = OwnerSkills(
             settings=s,
             reports=reports,
@@ -155,7 +155,7 @@ class App:
             cases=self.cases,
             delivery=self.delivery,
         )
-        owner_skills.register(skills)
+        build_skill_table(skills, self.agent, owner_skills)  # the one intent → skill table + guest policy
         self.services = DialogueServices(
             settings=s,
             speech=speech,

@@ -21,10 +21,11 @@ from typing import Any
 from agents.findings import SEVERITIES, Finding
 from agents.llm import LLMClient, LLMError
 from agents.report import Analysis, DayReport, SearchIndex
+from prompts import prompt_path
 
 log = logging.getLogger(__name__)
 
-PROMPTS_DIR = Path(__file__).resolve().parents[2] / "prompts"
+PROMPTS_DIR = prompt_path("analyst_system.txt").parent  # the prompts package (one loader: prompts/)
 SUMMARY_SECTIONS = (
     ("overview", "一、总体情况"),
     ("key_issues", "二、重点问题"),

@@ -12,24 +12,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from pathlib import Path
 from string import Template
 from typing import Any
 
-from agents.llm import LLMClient, LLMError, LLMTimeoutError, ToolCall
+from agents.llm import LLMClient, LLMError, LLMTimeoutError
+from prompts import load_prompt
 from server.dialogue import answers
 from server.dialogue.answers import KIND_NAMES, NEXT_STEP, day_cn
+from server.dialogue.mcp_client import InProcessMcp
 from server.dialogue.memory import ChatMessage
 from server.dialogue.replies import Reply
-from server.dialogue.skills import Skill, Skills, TurnContext
-from server.dialogue.spoken import MAX_ANSWER_CHARS, SentenceStream, SpokenBudget
+from server.dialogue.skills import Skill, TurnContext
+from server.dialogue.spoken import SentenceStream, SpokenBudget
+from server.dialogue.tool_loop import AgentConfig, AgentRun, ToolLoop
 from server.intent.matcher import normalize
 from server.intent.models import Expect, Intent
 from server.intent.yesno import YesNo, yes_no
@@ -40,114 +40,13 @@ from server.tools.toolsets import build_registry
 
 log = logging.getLogger(__name__)
 
-PROMPTS = Path(__file__).resolve().parents[2] / "prompts"
 CHAT_NEXT = "还有什么想了解的吗？"
 CUT_SHORT = "后面的内容暂时获取不到。"
 ADVICE_WORDS = ("建议", "怎么处理", "怎么办", "如何处理", "怎么修", "要不要回滚", "处理方案")
 
 
-@dataclass
-class AgentConfig:
-    max_steps: int = 4  # LLM calls that may request tools; one more call then must answer
-    history_turns: int = 6  # per owner, per session
-    history_chars: int = 2400
-    max_answer_chars: int = MAX_ANSWER_CHARS
-    llm_timeout_s: float = 10.0  # per LLM call
-    first_sentence_timeout_s: float = 15.0  # nothing to say by then → deterministic answer
-    stall_timeout_s: float = 10.0  # gap between sentences once speaking
-    tool_timeout_s: float = 8.0
-    index_timeout_s: float = 0.3  # index evidence on the no-LLM hot path
-    temperature: float = 0.2
-    max_tokens: int = 400
-
-
-@dataclass
-class AgentRun:
-    """What one agent turn did (for logs, the console and tests)."""
-
-    owner: str
-    question: str
-    started: float = field(default_factory=time.monotonic)
-    steps: int = 0
-    tool_calls: list[tuple[str, bool]] = field(default_factory=list)  # (tool, ok)
-    limit_reached: bool = False
-    fallback: str | None = None  # why the deterministic answer was used
-    first_sentence_s: float | None = None
-    answer: str = ""
-
-
-class InProcessMcp:
-    """One MCP client session to the in-process server (the SDK's in-memory transport).
-
-    The session lives in its own task: anyio scopes must be entered and left by the same task, while
-    tool calls come from whichever turn task needs them."""
-
-    def __init__(self, server: Any) -> None:
-        self.server = server
-        self._client: Any = None
-        self._task: asyncio.Task[None] | None = None
-        self._ready: asyncio.Event | None = None
-        self._closing: asyncio.Event | None = None
-        self._error: BaseException | None = None
-        self._lock = asyncio.Lock()
-
-    async def _ensure(self) -> Any:
-        async with self._lock:
-            if self._client is not None and self._task is not None and not self._task.done():
-                return self._client
-            self._ready, self._closing, self._error = asyncio.Event(), asyncio.Event(), None
-            self._task = asyncio.create_task(self._run(), name="agent-mcp-session")
-            await self._ready.wait()
-            if self._client is None:
-                raise RuntimeError(f"in-process MCP session failed to start: {self._error!r}")
-            return self._client
-
-    async def _run(self) -> None:
-        from mcp import Client
-
-        assert self._ready is not None and self._closing is not None
-        try:
-            async with Client(self.server, mode="legacy") as client:
-                self._client = client
-                self._ready.set()
-                await self._closing.wait()
-        except BaseException as exc:
-            self._error = exc
-            if not isinstance(exc, Exception):
-                raise
-            log.exception("in-process MCP session ended")
-        finally:
-            self._client = None
-            self._ready.set()
-
-    async def list_tools(self) -> list[Any]:
-        client = await self._ensure()
-        return list((await client.list_tools()).tools)
-
-    async def call_tool(self, name: str, arguments: dict[str, Any], timeout: float) -> tuple[bool, str]:
-        """(ok, text) of one tool call; transport problems come back as (False, message)."""
-        client = await self._ensure()
-        try:
-            result = await asyncio.wait_for(client.call_tool(name, arguments), timeout)
-        except TimeoutError:
-            return False, json.dumps({"error": f"{name} timed out after {timeout:.0f}s"})
-        except Exception as exc:
-            log.warning("MCP call %s failed: %s", name, exc)
-            return False, json.dumps({"error": f"{name} failed: {type(exc).__name__}"})
-        text = "".join(getattr(c, "text", "") for c in result.content)
-        return not result.is_error, text
-
-    async def close(self) -> None:
-        if self._closing is not None:
-            self._closing.set()
-        if self._task is not None:
-            with contextlib.suppress(Exception, asyncio.CancelledError):
-                await asyncio.wait_for(self._task, 5)
-        self._task = None
-
-
 def _prompt(name: str) -> Template:
-    return Template((PROMPTS / name).read_text(encoding="utf-8"))
+    return load_prompt(name)
 
 
 class DialogueAgent:
@@ -167,23 +66,10 @@ class DialogueAgent:
         self.drill_t = _prompt("agent_drill.txt")
         self.advice_t = _prompt("agent_advice.txt")
         self.runs: deque[AgentRun] = deque(maxlen=50)
-        self._tools: list[dict[str, Any]] | None = None
-        self._base_chat: Skill | None = None
+        self.tools = ToolLoop(llm, self.mcp, self.registry, self.config)
+        self.base_chat: Skill | None = None  # the deterministic chat, when the LLM fails (skill_table)
 
     # ---------------------------------------------------------------- skills
-
-    def skills(self) -> dict[str, Skill]:
-        """Skills to register: deterministic-or-agent drill-down always; agent chat when an LLM exists."""
-        table: dict[str, Skill] = {"drill_down": self.drill_down}
-        if self.llm is not None:
-            table["chat"] = self.chat
-        return table
-
-    def register(self, skills: Skills) -> None:
-        """Register ``skills()`` on the dialogue's table (the current chat skill stays the fallback)."""
-        self._base_chat = skills.table.get("chat")
-        for name, skill in self.skills().items():
-            skills.register(name, skill)
 
     async def drill_down(self, intent: Intent, turn: TurnContext) -> Reply:
         kind = intent.kind or "correlate"
@@ -223,8 +109,8 @@ class DialogueAgent:
 
     async def chat(self, intent: Intent, turn: TurnContext) -> Reply:
         async def deterministic() -> list[str]:
-            if self._base_chat is not None:
-                return (await self._base_chat(intent, turn)).sentences
+            if self.base_chat is not None:
+                return (await self.base_chat(intent, turn)).sentences
             return ["抱歉，我现在没法回答这个问题。", "你可以说：开始播报日志。"]
 
         if self.llm is None:
@@ -253,7 +139,7 @@ class DialogueAgent:
         messages = [{"role": "system", "content": self._system(turn)}, *self._history(turn)]
         messages.append({"role": "user", "content": question})
         if seed is not None:
-            await self._seed(messages, seed, caller, run)
+            await self.tools.seed(messages, seed, caller, run)
         stream = self._speak(run, messages, caller, turn, question, next_step, fallback)
         return Reply(stream=stream, expect=expect)
 
@@ -285,129 +171,6 @@ class DialogueAgent:
         hist.append(ChatMessage("user", question))
         hist.append(ChatMessage("assistant", answer))
 
-    async def _openai_tools(self) -> list[dict[str, Any]]:
-        """The MCP server's tool list as OpenAI functions, minus what the model must not choose
-        (confirm_action; the owner and device arguments, which the agent pins)."""
-        if self._tools is None:
-            listed = await self.mcp.list_tools()
-            tools = []
-            for t in listed:
-                spec = self.registry.tools.get(t.name)
-                if spec is None or not spec.agent_visible:
-                    continue
-                schema = json.loads(json.dumps(t.input_schema))
-                for pinned in ("owner", "device_id"):
-                    schema.get("properties", {}).pop(pinned, None)
-                    if pinned in schema.get("required", []):
-                        schema["required"].remove(pinned)
-                tools.append(
-                    {
-                        "type": "function",
-                        "function": {
-                            "name": t.name,
-                            "description": t.description or "",
-                            "parameters": schema,
-                        },
-                    }
-                )
-            self._tools = tools
-        return self._tools
-
-    def _pin(self, name: str, args: dict[str, Any], caller: Caller) -> dict[str, Any]:
-        spec = self.registry.tools.get(name)
-        if spec is not None and spec.owner_scoped:
-            args = {**args, "owner": caller.owner}
-        if spec is not None and spec.toolset == "device" and caller.device_id:
-            args = {**args, "device_id": caller.device_id}
-        return args
-
-    async def _run_tool(self, call: ToolCall, caller: Caller, run: AgentRun) -> str:
-        try:
-            args = call.parsed_arguments()
-        except LLMError as exc:
-            run.tool_calls.append((call.name, False))
-            return json.dumps({"error": f"{exc}; send the arguments as a JSON object"}, ensure_ascii=False)
-        ok, text = await self.mcp.call_tool(
-            call.name, self._pin(call.name, args, caller), self.config.tool_timeout_s
-        )
-        run.tool_calls.append((call.name, ok))
-        return text
-
-    async def _seed(
-        self, messages: list[dict[str, Any]], seed: tuple[str, dict[str, Any]], caller: Caller, run: AgentRun
-    ) -> None:
-        """Run the tool every answer of this kind needs before asking the model: saves one LLM round."""
-        name, args = seed
-        call = ToolCall(id="call_seed_0", name=name, arguments=json.dumps(args))
-        text = await self._run_tool(call, caller, run)
-        messages.append(
-            {
-                "role": "assistant",
-                "content": None,
-                "tool_calls": [
-                    {
-                        "id": call.id,
-                        "type": "function",
-                        "function": {"name": name, "arguments": call.arguments},
-                    }
-                ],
-            }
-        )
-        messages.append({"role": "tool", "tool_call_id": call.id, "content": text})
-
-    async def _loop(
-        self, messages: list[dict[str, Any]], caller: Caller, run: AgentRun
-    ) -> AsyncIterator[str]:
-        """The tool-calling loop; yields answer text fragments as the model streams them."""
-        assert self.llm is not None
-        tools = await self._openai_tools()
-        for step in range(self.config.max_steps + 1):
-            final = step == self.config.max_steps
-            if final:
-                run.limit_reached = True
-                messages.append(
-                    {
-                        "role": "system",
-                        "content": "工具调用次数已用完。请只根据上面已有的工具结果直接回答用户。",
-                    }
-                )
-            run.steps += 1
-            calls: list[ToolCall] = []
-            text = ""
-            async for delta in self.llm.stream_chat(
-                messages,
-                None if final else tools,
-                temperature=self.config.temperature,
-                max_tokens=self.config.max_tokens,
-                timeout=self.config.llm_timeout_s,
-            ):
-                if delta.text:
-                    text += delta.text
-                    yield delta.text
-                if delta.done:
-                    calls = [c for c in delta.tool_calls if c.name]
-            if not calls:
-                return
-            messages.append(
-                {
-                    "role": "assistant",
-                    "content": text or None,
-                    "tool_calls": [
-                        {
-                            "id": c.id or f"call_{step}_{i}",
-                            "type": "function",
-                            "function": {"name": c.name, "arguments": c.arguments or "{}"},
-                        }
-                        for i, c in enumerate(calls)
-                    ],
-                }
-            )
-            for i, c in enumerate(calls):
-                content = await self._run_tool(c, caller, run)
-                messages.append(
-                    {"role": "tool", "tool_call_id": c.id or f"call_{step}_{i}", "content": content}
-                )
-
     async def _speak(
         self,
         run: AgentRun,
@@ -424,7 +187,7 @@ class DialogueAgent:
 
         async def produce() -> None:
             try:
-                async for fragment in self._loop(messages, caller, run):
+                async for fragment in self.tools.run(messages, caller, run):
                     await queue.put(("text", fragment))
                 await queue.put(("done", None))
             except Exception as exc:  # LLM down/timeout/bad answer, MCP trouble: the consumer falls back

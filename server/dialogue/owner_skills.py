@@ -24,7 +24,7 @@ from server.dialogue.context import Speaker, TurnContext
 from server.dialogue.memory import PendingChallenge
 from server.dialogue.replies import Reply
 from server.dialogue.reports import ReportStore
-from server.dialogue.skills import Skill, Skills
+from server.dialogue.skills import Skill
 from server.intent.models import Expect, Intent
 from server.owners import OwnerDirectory
 from server.scheduler import PipelineScheduler
@@ -35,11 +35,6 @@ from server.voiceprint.store import OwnerError, VoiceprintStore
 
 log = logging.getLogger(__name__)
 
-OWNER_DATA_INTENTS = ("broadcast", "drill_down", "alerts", "rollback_confirm")
-GUEST_REPLY = (
-    "我还不认识你的声音，不能读取主人的日志和告警。",
-    "说“注册声纹”，我就能记住你。",
-)
 BYTES_PER_SECOND = 12e6  # measured pipeline speed on this class of machine, for the spoken estimate
 
 
@@ -88,22 +83,6 @@ class OwnerSkills:
 
         return resolve
 
-    def register(self, skills: Skills) -> None:
-        skills.register("broadcast", self._guarded(self._with_on_demand(skills.table["broadcast"])))
-        skills.register("drill_down", self._guarded(skills.table["drill_down"]))
-        skills.register("alerts", self._guarded(self.alerts))
-        skills.register("rollback_confirm", self._guarded(self.rollback_confirm))
-        skills.register("rollback_deny", self.rollback_deny)
-        skills.register("enroll_voiceprint", self.enroll)
-
-    def _guarded(self, skill: Skill) -> Skill:
-        async def guarded(intent: Intent, ctx: TurnContext) -> Reply:
-            if ctx.guest:
-                return Reply.say(*GUEST_REPLY)
-            return await skill(intent, ctx)
-
-        return guarded
-
     # ---- multi-turn flows: enrolment and the approval challenge
 
     async def intercept(self, text: str, ctx: TurnContext) -> Reply | None:
@@ -146,7 +125,7 @@ class OwnerSkills:
 
     # ---- reports on demand
 
-    def _with_on_demand(self, broadcast: Skill) -> Skill:
+    def with_on_demand(self, broadcast: Skill) -> Skill:
         async def skill(intent: Intent, ctx: TurnContext) -> Reply:
             yesterday = (ctx.today - timedelta(days=1)).isoformat()
             day = intent.day or yesterday

@@ -61,6 +61,8 @@ class Skills:
         }
 
     def register(self, intent_name: str, skill: Skill) -> None:
+        """Replace one entry after the table is built (prefer ``skill_table.build_skill_table(extra=…)``,
+        which also applies the guest policy)."""
         self.table[intent_name] = skill
 
     async def handle(self, intent: Intent, ctx: TurnContext) -> Reply:

@@ -24,7 +24,13 @@ CONTINUATIONS = (
     "和", "跟", "与", "及", "还有", "然后", "但是", "不过", "可是", "所以", "而且", "或者", "还是", "因为",
     "如果", "就是", "那个", "这个", "嗯", "呃", "额", "算了", "另外", "以及", "并且", "先", "再", "把",
     "给我", "帮我", "请", "麻烦", "的", "里", "中", "在", "对", "调到", "调成", "设成", "设为", "改成",
-    "到", "是", "有", "看看", "查查", "说说", "第", "百分之",
+    "到", "是", "有", "第", "百分之", "先别", "先不", "不过", "但", "要是",
+)  # fmt: skip
+# Verbs that want an object: unfinished unless the words so far already read as a whole command
+# ("审计日志查一下" is one; "帮我查一下" is not yet).
+OPEN_VERBS = (
+    "看看", "查查", "说说", "讲讲", "告诉我", "查一下", "看一下", "说一下", "讲一下", "问一下", "想知道",
+    "想问", "想听", "播报", "分析", "调", "把声音", "把音量",
 )  # fmt: skip
 _NUMBER_END = re.compile(r"[\d零一二两三四五六七八九十百千]$")
 HEDGES = ("算了", "先", "先别", "不过", "但是")  # "算了，" usually goes on ("算了，先不要回滚")
@@ -57,4 +63,6 @@ def completeness(partial: str, today: date, expect: Expect = Expect.NOTHING) -> 
     u = understand(raw, today, expect=expect)
     if u.known and not u.confirm and u.intent.name != "chat" and u.score >= COMPLETE_MIN_SCORE:
         return Completeness.COMPLETE
+    if rest.endswith(OPEN_VERBS):
+        return Completeness.INCOMPLETE
     return Completeness.UNKNOWN

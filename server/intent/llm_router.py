@@ -20,11 +20,12 @@ from typing import Any, Protocol, runtime_checkable
 
 import jsonschema
 
+from prompts import prompt_path
 from server.intent.models import INTENT_NAMES, LOG_KINDS, Intent
 
 log = logging.getLogger(__name__)
 
-PROMPT_PATH = Path(__file__).resolve().parents[2] / "prompts" / "intent_router.txt"
+PROMPT_PATH = prompt_path("intent_router.txt")
 _WEEKDAYS = ("星期一", "星期二", "星期三", "星期四", "星期五", "星期六", "星期日")
 _TAG = re.compile(r"<intent\s+nonce\s*=\s*[\"']([^\"'<>]*)[\"']\s*>(.*?)</intent\s*>", re.S | re.I)
 _OPEN_TAG = re.compile(r"<intent\b", re.I)
