@@ -101,6 +101,19 @@ class Settings(BaseSettings):
         600.0  # after an action: the alert must recover within this, else the case is PARKED
     )
 
+    # --- MQTT+UDP devices (issue 14) ---
+    mqtt_enabled: bool = False  # OTA answers an mqtt block (else the websocket block); embedded broker starts
+    mqtt_port: int = 1883  # embedded broker, plain MQTT 3.1.1 (0 = a free port)
+    mqtt_tls_port: int = 8883  # embedded broker over TLS, when a cert and key are configured
+    mqtt_tls_cert: Path | None = None  # PEM certificate chain for the TLS listener
+    mqtt_tls_key: Path | None = None  # PEM private key for the TLS listener
+    mqtt_endpoint: str = ""  # host:port devices are told (OTA); empty = public_host/request host + TLS or TCP port
+    mqtt_keepalive_s: int = 240
+    mqtt_secret: SecretStr = SecretStr("")  # derives device passwords; empty = generated <data_dir>/mqtt.secret
+    udp_port: int = 8884  # UDP audio (0 = a free port)
+    udp_public_host: str = ""  # host devices send UDP audio to; empty = public_host or the OTA request host
+    notify_ttl_s: float = 300.0  # a notify audio URL works this long, then 404
+
     @property
     def llm_enabled(self) -> bool:
         return bool(self.llm_base_url)

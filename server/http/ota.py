@@ -1,7 +1,9 @@
 """OTA / activation endpoints the firmware calls at every boot (reference §5).
 
 ``/xiaozhi/ota/`` and ``/xiaozhi/ota`` (GET or POST) answer with server time, a "no update" firmware block
-and the websocket block, and never an ``mqtt`` block (its presence makes the device choose MQTT).
+and either the websocket block or, when MQTT is enabled (``XOPS_MQTT_ENABLED``), the ``mqtt`` block with this
+device's own credentials, never both (the presence of ``mqtt`` makes the device choose MQTT). A device whose id
+is not a MAC, or one still waiting for activation, gets the websocket block.
 
 Open mode: no token, ``/activate`` answers 200. Token mode: the websocket token is a per-device token, issued
 only to an activated device (allow-listed, or activated by an admin with the 6-digit code the device speaks;
@@ -16,7 +18,7 @@ import json
 import logging
 import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from aiohttp import web
 
@@ -97,7 +99,27 @@ class _Activation:
         return self.devices is not None and self.devices.is_activated(device_id)
 
 
-def setup_ota(app: web.Application, settings: Settings, devices: DeviceCredentials | None = None) -> None:
+class MqttOta(Protocol):
+    """server.mqtt.service.MqttService: per-device ``mqtt`` blocks."""
+
+    def ota_block(
+        self, device_id: str, uuid: str, board: str, request_host: str, app_version: str | None
+    ) -> dict[str, Any] | None: ...
+
+
+def _board(user_agent: str, body: dict[str, Any]) -> str:
+    board = body.get("board")
+    if isinstance(board, dict) and isinstance(board.get("type"), str):
+        return str(board["type"])
+    return user_agent.split("/", 1)[0]
+
+
+def setup_ota(
+    app: web.Application,
+    settings: Settings,
+    devices: DeviceCredentials | None = None,
+    mqtt: MqttOta | None = None,
+) -> None:
     activation = _Activation(settings, devices)
 
     async def ota(request: web.Request) -> web.Response:
@@ -111,6 +133,17 @@ def setup_ota(app: web.Application, settings: Settings, devices: DeviceCredentia
         reply = build_ota_response(req, ota_config(settings, request.host, token), datetime.now(UTC))
         if block is not None:
             reply["activation"] = block
+        elif mqtt is not None and settings.mqtt_enabled and req.device_id:
+            mqtt_block = mqtt.ota_block(
+                req.device_id,
+                req.client_id,
+                _board(req.user_agent, req.body),
+                _strip_port(request.host or ""),
+                req.app_version,
+            )
+            if mqtt_block is not None:  # never both: the device picks MQTT when the block is present
+                reply.pop("websocket", None)
+                reply["mqtt"] = mqtt_block
         log.info("OTA check from %s (firmware %s)", req.device_id or request.remote, req.app_version)
         return web.json_response(reply)
 
