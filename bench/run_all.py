@@ -31,6 +31,7 @@ FULL: list[tuple[str, list[str]]] = [
     ("ondemand", ["--lines", "100000"]),
     ("alert_to_voice", ["--lines", "1000000", "--alerts", "10"]),
     ("webhook_intake", ["--count", "5000"]),
+    ("tts_quality", []),
 ]
 QUICK: dict[str, list[str]] = {
     "voice_latency": ["--turns", "3"],

