@@ -32,6 +32,7 @@ from bench.instance import isolated_settings, write_summary
 from bench.voices import NEURAL_VOICES, RATE, silence, with_pause
 from firmware_bridge.virtual_device import VirtualDevice
 from server.app import App
+from server.dialogue.trace import Stage, TurnTrace
 
 FRAME_S = 0.06
 PAUSES = (0.3, 0.45, 0.6, 0.8)
@@ -68,9 +69,14 @@ class Outcome:
     transcripts: list[str]
     premature: bool
     eos_to_first_audio_s: float | None
+    eos_to_endpoint_s: float | None  # when the server decided the turn ended (after the speculative ASR)
+    verdicts: list[str]
 
 
-async def one(url: str, pcm: np.ndarray, text: str, pause: float | None, voice: str) -> Outcome:
+async def one(
+    url: str, traces: list[TurnTrace], pcm: np.ndarray, text: str, pause: float | None, voice: str
+) -> Outcome:
+    before = len(traces)
     async with VirtualDevice(url) as device:
         await device.wake()
         await asyncio.sleep(0.2)
@@ -94,7 +100,12 @@ async def one(url: str, pcm: np.ndarray, text: str, pause: float | None, voice: 
         stt = [e for e in device.events[since:] if e.message and e.message.get("type") == "stt"]
         early = any(e.t < t_end for e in stt)
     texts = [str(e.message["text"]) for e in stt if e.message]
-    return Outcome(text, pause, voice, texts, early or len(texts) > 1, first_audio)
+    mine = [t for t in traces[before:] if t.at(Stage.ENDPOINT) is not None]
+    # a turn ended before the speaker did (50 ms: frame pacing jitter) is a cut-off, heard or not
+    early = early or any(t.started < t_end - 0.05 for t in mine)
+    endpoint = min((t.started - t_end for t in mine), default=None)
+    verdicts = [str(t.data(Stage.ENDPOINT).get("verdict")) for t in mine]
+    return Outcome(text, pause, voice, texts, early or len(mine) > 1, first_audio, endpoint, verdicts)
 
 
 def p50(values: list[float]) -> float | None:
@@ -106,7 +117,9 @@ async def run(adaptive: bool) -> dict[str, Any]:
         settings = isolated_settings(Path(tmp), vad_adaptive=adaptive)
         write_summary(settings, SUMMARY)
         app = App(settings)
-        await app.start()
+        await app.start(run_pipeline=False)  # no nightly catch-up competing for the CPU
+        traces: list[TurnTrace] = []
+        app.services.turn_listeners.append(traces.append)
         url = f"ws://127.0.0.1:{app.ws_port}/xiaozhi/v1/"
         pauses: list[Outcome] = []
         complete: list[Outcome] = []
@@ -115,14 +128,16 @@ async def run(adaptive: bool) -> dict[str, Any]:
                 voice = NEURAL_VOICES[i % len(NEURAL_VOICES)]
                 pause = PAUSES[i % len(PAUSES)]
                 pcm = with_pause(voice.synthesize(first), voice.synthesize(second), pause)
-                pauses.append(await one(url, pcm, first + second, pause, voice.name))
+                pauses.append(await one(url, traces, pcm, first + second, pause, voice.name))
             for i, text in enumerate(COMPLETE_SET):
                 voice = NEURAL_VOICES[i % len(NEURAL_VOICES)]
-                complete.append(await one(url, voice.synthesize(text), text, None, voice.name))
+                complete.append(await one(url, traces, voice.synthesize(text), text, None, voice.name))
         finally:
             await app.stop()
     lat_p = [o.eos_to_first_audio_s for o in pauses if o.eos_to_first_audio_s is not None and not o.premature]
     lat_c = [o.eos_to_first_audio_s for o in complete if o.eos_to_first_audio_s is not None]
+    ep_c = [o.eos_to_endpoint_s for o in complete if o.eos_to_endpoint_s is not None]
+    ep_p = [o.eos_to_endpoint_s for o in pauses if o.eos_to_endpoint_s is not None and not o.premature]
     return {
         "adaptive": adaptive,
         "premature_cutoffs": sum(o.premature for o in pauses),
@@ -130,6 +145,8 @@ async def run(adaptive: bool) -> dict[str, Any]:
         "pause_eos_to_first_audio_p50_s": p50(lat_p),
         "complete_eos_to_first_audio_p50_s": p50(lat_c),
         "complete_eos_to_first_audio_max_s": round(max(lat_c), 3) if lat_c else None,
+        "complete_eos_to_endpoint_p50_s": p50(ep_c),
+        "pause_eos_to_endpoint_p50_s": p50(ep_p),
         "pause_items_detail": [o.__dict__ for o in pauses],
         "complete_items_detail": [o.__dict__ for o in complete],
     }
