@@ -21,6 +21,7 @@ from typing import Any
 from pypinyin import lazy_pinyin
 
 from server.intent.models import Intent
+from server.intent.yesno import YesNo, yes_no  # the one place the yes/no words live
 
 with warnings.catch_warnings():  # zhconv imports pkg_resources, which warns on import
     warnings.simplefilter("ignore")
@@ -79,8 +80,6 @@ KIND_WORDS: dict[str, tuple[str, ...]] = {
     "audit": ("审计", "操作记录"),
 }
 LOG_WORD = "日志"
-YES_WORDS = ("确认", "确定", "是的", "是", "好的", "好", "可以", "行", "同意", "执行", "对")
-NO_WORDS = ("不用", "不要", "不", "别", "取消", "算了", "不行", "不同意", "否")
 RELATIVE_DAYS = (
     ("大前天", -3),
     ("前天", -2),
@@ -330,12 +329,10 @@ def match_intent(text: str, today: date | None = None, pending: str | None = Non
 
 
 def _yes_no(text: str) -> str | None:
-    bare = text.strip(FILLERS)
-    if bare in NO_WORDS or text.startswith(("不用", "不要", "取消", "算了", "别", "先不")):
-        return "rollback_deny"
-    if bare in YES_WORDS or text.startswith(("确认", "确定", "同意", "执行")):
-        return "rollback_confirm"
-    return None
+    answer = yes_no(text)
+    if answer is None:
+        return None
+    return "rollback_confirm" if answer is YesNo.YES else "rollback_deny"
 
 
 def _rollback_answer(u: _Utterance) -> str | None:
