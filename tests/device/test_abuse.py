@@ -254,3 +254,5 @@ async def test_a_flooder_is_closed_with_1008_and_never_delays_another_device(log
     assert statistics.median(flooded) - statistics.median(baseline) < 0.1
     assert log_capture.bytes < 5 * 1024 * 1024
     assert log_capture.bytes < 100_000  # in fact a few lines, not one per frame
+    longest = max(len(r.getMessage()) for r in log_capture.records)
+    assert longest < 400  # the flooder's 2000-character method name is never logged in full
