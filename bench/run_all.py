@@ -28,6 +28,7 @@ FULL: list[tuple[str, list[str]]] = [
     ("pipeline", ["--lines", "1000000"]),
     ("retrieval", ["--out", "bench/results/retrieval.json"]),
     ("trace", ["--lines", "1000000"]),
+    ("rca", ["--split", "test"]),  # the held-out half of the RCA scenario library (tune with `python -m bench.rca`)
     ("ondemand", ["--lines", "100000"]),
     ("alert_to_voice", ["--lines", "1000000", "--alerts", "10"]),
     ("webhook_intake", ["--count", "5000"]),
@@ -42,6 +43,7 @@ QUICK: dict[str, list[str]] = {
     "parse": ["--lines", "20000"],
     "pipeline": ["--lines", "50000"],
     "trace": ["--lines", "50000", "--reps", "3"],
+    "rca": ["--seeds", "0", "1"],
     "ondemand": ["--lines", "20000"],
     "alert_to_voice": ["--lines", "50000", "--alerts", "2"],
     "webhook_intake": ["--count", "500"],
