@@ -28,7 +28,7 @@ FULL: list[tuple[str, list[str]]] = [
     ("pipeline", ["--lines", "1000000"]),
     ("retrieval", ["--out", "bench/results/retrieval.json"]),
     ("trace", ["--lines", "1000000"]),
-    ("rca", ["--split", "test"]),  # the held-out half of the RCA scenario library (tune with `python -m bench.rca`)
+    ("rca", ["--split", "test"]),  # RCA library, held-out half (tune on dev: python -m bench.rca)
     ("ondemand", ["--lines", "100000"]),
     ("alert_to_voice", ["--lines", "1000000", "--alerts", "10"]),
     ("webhook_intake", ["--count", "5000"]),
