@@ -2,6 +2,11 @@
 
     xiaozhi-ops device say "开始播报日志" --wake --out reply.wav
     xiaozhi-ops device play question.wav --mode manual --json
+    xiaozhi-ops device say "开始播报日志" --transport mqtt --ota-url http://127.0.0.1:8003/xiaozhi/ota/
+    xiaozhi-ops device idle --ota-url http://127.0.0.1:8003/xiaozhi/ota/   # MQTT, prints notify/alert pushes
+
+``--transport mqtt`` behaves like MQTT+UDP firmware: settings from the OTA check, a permanent MQTT connection
+that never subscribes, hello → UDP audio (AES-128-CTR).
 
 Prints the transcript as it arrives (stt text, then each sentence_start text) and waits until the reply
 has been played to the end, however long (a morning summary lasts a minute or more). ``--max-reply S``
@@ -14,6 +19,7 @@ from __future__ import annotations
 import argparse
 
 DEFAULT_URL = "ws://127.0.0.1:8000/xiaozhi/v1/"
+DEFAULT_OTA_URL = "http://127.0.0.1:8003/xiaozhi/ota/"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -25,7 +31,24 @@ def register(sub: argparse._SubParsersAction) -> None:
     play = dsub.add_parser("play", help="send a 16-bit WAV file as the utterance and print the reply")
     play.add_argument("wav")
     play.set_defaults(func=_run, source="play")
+    idle = dsub.add_parser(
+        "idle", help="MQTT: stay connected and idle, print notify/alert pushes as they arrive"
+    )
+    idle.add_argument("--ota-url", default=DEFAULT_OTA_URL)
+    idle.add_argument("--device-id", default="aa:bb:cc:dd:ee:01")
+    idle.add_argument("--firmware", default="2.5.1", help="reported firmware version (notify needs >= 2.5)")
+    idle.add_argument("--count", type=int, default=1, help="exit after this many pushes (0: never)")
+    idle.add_argument("--timeout", type=float, default=0.0, help="give up after this many seconds (0: never)")
+    idle.add_argument("--ca-file", default=None, help="CA bundle for MQTT over TLS (port 8883)")
+    idle.set_defaults(func=_run_idle)
     for cmd in (say, play):
+        cmd.add_argument("--transport", choices=("websocket", "mqtt"), default="websocket")
+        cmd.add_argument(
+            "--ota-url", default=DEFAULT_OTA_URL, help="MQTT: where the device gets its settings"
+        )
+        cmd.add_argument(
+            "--ca-file", default=None, help="MQTT over TLS (port 8883): CA bundle to verify with"
+        )
         cmd.add_argument("--url", default=DEFAULT_URL)
         cmd.add_argument("--token", default="")
         cmd.add_argument("--device-id", default="aa:bb:cc:dd:ee:01")
@@ -54,6 +77,7 @@ def _run(args: argparse.Namespace) -> int:
 async def _session(args: argparse.Namespace) -> int:
     import json
     import sys
+    import uuid
 
     from websockets.exceptions import ConnectionClosed
 
@@ -69,17 +93,32 @@ async def _session(args: argparse.Namespace) -> int:
         print(f"error: cannot prepare audio: {exc}", file=sys.stderr)
         return 2
 
-    dev = VirtualDevice(
-        args.url,
-        device_id=args.device_id,
-        token=args.token,
-        protocol_version=args.protocol_version,
-        listen_mode=args.mode,
-    )
+    if args.transport == "mqtt":
+        from firmware_bridge.mqtt_device import MqttSettings, MqttVirtualDevice, fetch_ota
+
+        try:
+            answer = await fetch_ota(args.ota_url, args.device_id, str(uuid.uuid4()))
+            dev: VirtualDevice = MqttVirtualDevice(
+                MqttSettings.from_ota(answer),
+                device_id=args.device_id,
+                listen_mode=args.mode,
+                ca_file=args.ca_file,
+            )
+        except Exception as exc:  # OTA unreachable, no mqtt block (server has MQTT off)
+            print(f"error: OTA check at {args.ota_url} failed: {exc}", file=sys.stderr)
+            return 2
+    else:
+        dev = VirtualDevice(
+            args.url,
+            device_id=args.device_id,
+            token=args.token,
+            protocol_version=args.protocol_version,
+            listen_mode=args.mode,
+        )
     try:
         await dev.connect()
     except Exception as exc:  # refused, 401 (InvalidStatus), no hello (DeviceError)
-        print(f"error: cannot connect to {args.url}: {exc}", file=sys.stderr)
+        print(f"error: cannot connect to {dev.url}: {exc}", file=sys.stderr)
         return 2
     outcome = "no reply"
     printer = _LivePrinter(dev, enabled=not args.json)
@@ -122,6 +161,54 @@ async def _session(args: argparse.Namespace) -> int:
     if reasons[outcome]:
         print(reasons[outcome], file=sys.stderr)
     return 0 if outcome in ("done", "partial") else 1
+
+
+def _run_idle(args: argparse.Namespace) -> int:
+    import asyncio
+
+    return asyncio.run(_idle(args))
+
+
+async def _idle(args: argparse.Namespace) -> int:
+    """Connect like MQTT firmware at boot and wait, idle, for server pushes."""
+    import asyncio
+    import sys
+    import time
+    import uuid
+
+    from firmware_bridge.mqtt_device import MqttSettings, MqttVirtualDevice, fetch_ota
+
+    try:
+        answer = await fetch_ota(args.ota_url, args.device_id, str(uuid.uuid4()), version=args.firmware)
+        dev = MqttVirtualDevice(MqttSettings.from_ota(answer), device_id=args.device_id, ca_file=args.ca_file)
+        await dev.connect_control()
+    except Exception as exc:
+        print(f"error: cannot connect over MQTT via {args.ota_url}: {exc}", file=sys.stderr)
+        return 2
+    print(f"connected over MQTT as {args.device_id} ({dev.mqtt_settings.endpoint}); idle", file=sys.stderr)
+    deadline = time.monotonic() + args.timeout if args.timeout > 0 else float("inf")
+    shown_notes = shown_alerts = 0
+    try:
+        while time.monotonic() < deadline and not dev.closed.is_set():
+            for note in dev.notifications[shown_notes:]:
+                if not (note.ok or note.error):
+                    break
+                shown_notes += 1
+                if note.ok:
+                    print(f"notify: {len(note.pcm) / 16000:.1f} s of audio from {note.url}")
+                else:
+                    print(f"notify failed: {note.error} ({note.url})")
+                for sub in note.subtitles:
+                    print(f"  {sub.get('start_ms', 0):>6} ms  {sub.get('text', '')}")
+            for alert in dev.alerts[shown_alerts:]:
+                shown_alerts += 1
+                print(f"alert: [{alert.get('status')}] {alert.get('message')} ({alert.get('emotion')})")
+            if args.count and shown_notes + shown_alerts >= args.count:
+                return 0
+            await asyncio.sleep(0.1)
+    finally:
+        await dev.close()
+    return 0 if not args.count else 1
 
 
 class _LivePrinter:
