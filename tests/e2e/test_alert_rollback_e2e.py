@@ -60,6 +60,9 @@ async def test_bad_rollout_alert_is_explained_and_rolled_back_once_by_voice(star
         url = f"ws://127.0.0.1:{app.ws_port}/xiaozhi/v1/"
         async with VirtualDevice(url) as device, aiohttp.ClientSession() as http:
             await device.wake(preroll=command("wake.wav"))
+            # the owner speaks first: alerts are spoken only to an identified owner (issue 15.1)
+            assert "告警" in "".join(await speak(device, command("alerts.wav")))
+            since = len(device.events)
             first = datetime.fromtimestamp(incident["start_ts"] + 300, TZ).strftime("%Y-%m-%d %H:%M:%S")
             body = tke_pod_alarm(
                 "sess-rollout-1",
@@ -73,8 +76,12 @@ async def test_bad_rollout_alert_is_explained_and_rolled_back_once_by_voice(star
                 assert resp.status == 200
                 assert await resp.json() == {"sessionId": "sess-rollout-1", "retCode": 0}
 
-            await device.wait_json("tts", "stop", timeout=60)
-            said = "".join(e.message["text"] for e in device.received("tts", "sentence_start"))
+            await device.wait_json("tts", "stop", timeout=60, since=since)
+            said = "".join(
+                e.message["text"]
+                for e in device.events[since:]
+                if e.message and e.message.get("type") == "tts" and e.message.get("state") == "sentence_start"
+            )
             details = incident["details"]
             assert incident["workload"] in said
             assert incident["user"] in said
