@@ -22,7 +22,7 @@ import contextlib
 import json
 import logging
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -175,6 +175,9 @@ class AlertDelivery:
         self._owner_locks: dict[str, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._after_turn: set[str] = set()  # devices with a digest already waiting for the turn to end
+        # ladder rungs 2-3 (issue 14): MQTT notify, else MQTT alert, to the owner's idle MQTT devices;
+        # set by server.app to server.mqtt.service.MqttService.push_owner when MQTT is enabled
+        self.push_owner: Callable[..., Awaitable[Any]] | None = None
 
     def attach(self, services: DialogueServices) -> None:
         self.services = services
@@ -323,6 +326,8 @@ class AlertDelivery:
             return None
         if session.owner == owner:
             return f"voice:{owner}"
+        if session.owner is not None and self.enrolled_owners():
+            return None  # someone else's voice was identified here last: not in their ears
         bound = self.device_owner(session.info.device_id)
         if bound == owner:
             return "bound" if session.info.device_id.lower() in self.device_owners else "single-user"
@@ -356,10 +361,26 @@ class AlertDelivery:
         )
         targets = self._sessions_for(owner)
         if not targets:
+            if await self._push_idle(owner, sentences, case_id):
+                return  # stays queued too: the woken device offers it first
             log.info("no device is listening for owner %s: alert queued for their next wake", owner)
             return
         session, via = targets[0]
         await self._deliver(session, owner, via, fresh=row_id)
+
+    async def _push_idle(self, owner: str, sentences: list[str], case_id: int | None) -> bool:
+        """MQTT rungs of the ladder: True when a notify or alert was sent to an idle device of ``owner``."""
+        if self.push_owner is None:
+            return False
+        try:
+            outcome = await self.push_owner(owner, sentences, case_id, self.device_owner)
+        except Exception:
+            log.exception("MQTT push for owner %s failed; the alert stays queued", owner)
+            return False
+        if str(outcome) == "offline":
+            return False
+        log.info("alert for owner %s pushed by MQTT %s; queued for their next wake as well", owner, outcome)
+        return True
 
     async def _deliver(
         self, session: DialogueSession, owner: str, via: str, *, fresh: int | None = None

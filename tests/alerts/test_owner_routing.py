@@ -364,3 +364,20 @@ async def test_accounts_api_binds_with_the_admin_token_only(tmp_path: Path) -> N
     assert listed == {f"uin:{ZHANG_UIN}", "appid:1250000002", "receiver:team-z"}
     assert accounts.resolve(parse_tencent(alarm("api-1", ZHANG_UIN), tz="Asia/Shanghai")) == ZHANG
     db.dispose()
+
+
+async def test_a_bound_device_speaks_its_owners_alerts_unless_someone_else_is_talking(tmp_path: Path) -> None:
+    r = await rig(tmp_path)
+    try:
+        r.delivery.device_owners = {"desk-z": ZHANG}
+        dev = r.sessions["desk-z"] = FakeSession("desk-z")  # nobody identified yet: the bound owner's desk
+        await accept(r, alarm("d-1", ZHANG_UIN, pod="api-1"))
+        await settle(r)
+        assert len(dev.heard) == 1
+        assert r.delivery.delivery_record(1)["voice"] == "bound"  # type: ignore[index]
+        dev.owner = ALICE  # alice is talking to 张三's desk robot now
+        await accept(r, alarm("d-2", ZHANG_UIN, pod="api-2", workload="other"))
+        await settle(r)
+        assert len(dev.heard) == 1 and [a.owner for a in r.delivery.pending()] == [ZHANG]
+    finally:
+        await close(r)
