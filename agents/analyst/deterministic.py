@@ -304,6 +304,10 @@ class DeterministicAnalyst:
             return f"{w} 健康检查失败" if f.severity != "low" else ""
         if cls == "scheduling":
             return f"{w} 无法调度"
+        if cls == "eviction":
+            return f"{w} 的 Pod 被驱逐"
+        if cls == "node_pressure":
+            return f"节点 {name(f.object.partition('/')[2]) or w} 资源紧张或失联"
         if cls == "node_oom" and f.severity in ("critical", "high"):
             return f"节点 {name(f.object.partition('/')[2])} 发生内存溢出"
         return ""

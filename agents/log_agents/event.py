@@ -38,6 +38,10 @@ HPA_REASONS = frozenset(
 )  # fmt: skip
 VOLUME_REASONS = frozenset({"ProvisioningFailed", "FailedMount", "FailedAttachVolume", "FailedBinding"})
 OOM_REASONS = frozenset({"OOMKilling", "SystemOOM"})
+NODE_PRESSURE_REASONS = frozenset(
+    {"EvictionThresholdMet", "NodeNotReady", "NodeHasDiskPressure", "NodeHasMemoryPressure", "NodeHasPIDPressure",
+     "FreeDiskSpaceFailed", "ImageGCFailed"}
+)  # fmt: skip
 
 # class → (severity, English label, Chinese phrase)
 CLASSES: dict[str, tuple[str, str, str]] = {
@@ -50,6 +54,8 @@ CLASSES: dict[str, tuple[str, str, str]] = {
     "hpa_metrics": ("medium", "HPA cannot get metrics", "HPA 获取不到指标"),
     "probe_failure": ("low", "Probe failures", "健康检查失败"),
     "node_oom": ("high", "Kernel OOM kills on node", "节点发生内存溢出"),
+    "eviction": ("high", "Pods evicted", "Pod 被驱逐"),
+    "node_pressure": ("high", "Node under pressure or not ready", "节点资源紧张或失联"),
     "other": ("low", "Warning events", "出现告警事件"),
 }
 
@@ -83,6 +89,10 @@ def classify(reason: str, text: str) -> str:
         return "probe_failure"
     if reason in OOM_REASONS:
         return "node_oom"
+    if reason in ("Evicted", "TaintManagerEviction", "Preempted"):
+        return "eviction"  # the pod was killed for its node's sake: never low severity
+    if reason in NODE_PRESSURE_REASONS:
+        return "node_pressure"
     return "other"
 
 

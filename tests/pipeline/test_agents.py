@@ -61,7 +61,8 @@ def ev(ts, reason, msg, obj, wl="", ns="shop", etype="WARN", host="10.0.1.5"):
         ("FailedComputeMetricsReplicas", "invalid metrics (1 invalid out of 1)", "hpa_metrics"),
         ("Unhealthy", "Liveness probe failed: HTTP probe failed with statuscode: 500", "probe_failure"),
         ("OOMKilling", "Memory cgroup out of memory: Killed process 1 (java)", "node_oom"),
-        ("EvictionThresholdMet", "Attempting to reclaim memory", "other"),
+        ("EvictionThresholdMet", "Attempting to reclaim memory", "node_pressure"),
+        ("Evicted", "The node was low on resource: memory.", "eviction"),
     ],
 )
 def test_event_classes_use_reason_and_message(reason: str, msg: str, cls: str) -> None:
