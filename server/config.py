@@ -82,6 +82,8 @@ class Settings(BaseSettings):
     operator_token: SecretStr = SecretStr("")  # optional: may read and decline/park, never configure
     allowed_hosts: str = ""  # extra Host names the API answers to (comma-separated; local names always)
     console_origins: str = ""  # web console origins allowed to make state-changing requests
+    console_secure_cookie: bool = False  # web console cookie only over https (set True behind TLS)
+    console_session_hours: float = 8.0  # a console login lasts this long (sessions are in memory)
     auth_max_failures: int = 10  # failed logins per source within 60 s before a lockout
     auth_lockout_s: float = 60.0
     http_header_timeout_s: float = 10.0  # request headers must arrive within this (slowloris)

@@ -18,12 +18,13 @@ import logging
 import socket
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
+from typing import Protocol
 from urllib.parse import urlsplit
 
 from aiohttp import web
 from aiohttp.typedefs import Middleware
 
-from server.auth.principal import Principal
+from server.auth.principal import Principal, Via
 from server.auth.throttle import AuthThrottle
 from server.auth.tokens import ApiTokens
 from server.vault.auth import PRINCIPAL_KEY, bearer_token, unauthenticated
@@ -73,6 +74,14 @@ def machine_names() -> set[str]:
     return names
 
 
+class SessionAuth(Protocol):
+    """The web console's session cookie (server.console.sessions.ConsoleSessions)."""
+
+    def principal_for(self, request: web.Request) -> Principal | None: ...
+
+    def csrf_ok(self, request: web.Request) -> bool: ...
+
+
 def _is_api(path: str) -> bool:
     return path.startswith(API_PREFIX) or path == API_PREFIX.rstrip("/")
 
@@ -83,6 +92,7 @@ class HttpPolicy:
     allowed_hosts: frozenset[str]
     console_origins: frozenset[str] = frozenset()
     throttle: AuthThrottle = field(default_factory=AuthThrottle)
+    sessions: SessionAuth | None = None  # set by the web console (server.console.routes)
 
     @classmethod
     def build(
@@ -184,6 +194,9 @@ def _middleware(policy: HttpPolicy) -> Middleware:
             if principal is None:
                 policy.throttle.failed(source, "the API token")
                 return unauthenticated()
+            if principal.via is Via.SESSION and request.method in STATE_CHANGING:
+                if policy.sessions is None or not policy.sessions.csrf_ok(request):
+                    return _forbidden("missing or wrong CSRF token (X-CSRF-Token header)")
             policy.throttle.succeeded(source)
             request[PRINCIPAL_KEY] = principal
         response = await handler(request)
@@ -197,8 +210,10 @@ def _middleware(policy: HttpPolicy) -> Middleware:
 
 
 def _authenticate(request: web.Request, policy: HttpPolicy) -> Principal | None:
-    # one place to add the web console's session cookie (Via.SESSION) later
-    return policy.tokens.principal_for(bearer_token(request))
+    principal = policy.tokens.principal_for(bearer_token(request))
+    if principal is None and policy.sessions is not None:
+        principal = policy.sessions.principal_for(request)  # the console's cookie (Via.SESSION)
+    return principal
 
 
 async def _with_cors(request: web.Request, handler: Handler) -> web.StreamResponse:
