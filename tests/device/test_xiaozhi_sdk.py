@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ctypes.util
+import os
 import time
 from typing import Any
 
@@ -20,7 +22,15 @@ import pytest
 import firmware_bridge.audio  # noqa: F401 - opuslib loads the system libopus before the SDK patches ctypes
 from tests.e2e.voice import command
 
-pytest.importorskip("xiaozhi_sdk")
+_find_library = ctypes.util.find_library
+try:
+    import xiaozhi_sdk  # noqa: F401 - a dev dependency (pyproject [dev], requirements.lock)
+except ImportError:
+    if os.environ.get("CI") == "true":  # CI installs the lock: a missing SDK is a setup bug, not a skip
+        raise
+    pytest.skip("xiaozhi-sdk is not installed (pip install -e .[dev])", allow_module_level=True)
+finally:
+    ctypes.util.find_library = _find_library  # the SDK patches it process-wide on import
 
 MAC = "aa:bb:cc:dd:ee:42"
 FRAME = 960  # 60 ms at 16 kHz
