@@ -566,9 +566,18 @@ class EvidenceStore:
 class StoreSet:
     """The day stores covering a time window (an incident near midnight spans two days)."""
 
-    def __init__(self, stores: list[EvidenceStore], missing: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        stores: list[EvidenceStore],
+        missing: list[str] | None = None,
+        *,
+        owner: str = "",
+        looked_at: str = "",
+    ) -> None:
         self.stores = stores
         self.missing = missing or []
+        self.owner = owner
+        self.looked_at = looked_at  # where missing stores were looked for (said when there are no logs)
 
     @classmethod
     def for_window(
@@ -584,7 +593,8 @@ class StoreSet:
             else:
                 stores.append(store)
             d += timedelta(days=1)
-        return cls(stores, missing)
+        where = ", ".join(str(store_path(root, owner, m)) for m in missing)
+        return cls(stores, missing, owner=owner, looked_at=where)
 
     def query(self, q: EvidenceQuery) -> list[Evidence]:
         out: list[Evidence] = []

@@ -40,8 +40,9 @@ def absence(provider: EvidenceProvider, keys: AlertKeys, before: float, after: f
         if have:
             return None
         days = "、".join(missing + empty) or "这段时间"
-        where = getattr(provider, "looked_at", "")
-        return f"没有日志：{days} 的日志没有读到（没有这一天的分析结果{('，查找位置 ' + where) if where else ''}）"
+        who = f"{provider.owner} 的 " if provider.owner else ""
+        where = f"，查找位置 {provider.looked_at}" if provider.looked_at else ""
+        return f"没有日志：{who}{days} 的日志没有读到{where}"
     if isinstance(provider, MemoryEvidence) and not provider.items:
         return "没有日志：这段时间没有读到任何日志"
     return None
@@ -250,8 +251,8 @@ def render_spoken(result: Trace, timezone: str = "Asia/Shanghai") -> list[str]:
     tz = ZoneInfo(timezone)
     alerted = safe_name(result.keys.workload) or safe_name(result.workload) or "该服务"
     out = [f"{datetime.fromtimestamp(result.keys.at, tz).strftime('%H:%M')}，{alerted} 告警。"]
-    if result.cause == CauseKind.NO_LOGS.value:
-        out.append(symptoms._shorten(result.root_cause_zh, 70))
+    if result.cause == CauseKind.NO_LOGS.value:  # spoken without the paths (they are in the case note)
+        out.append(result.root_cause_zh.split("，查找位置")[0] + "，无法判断原因，这不代表没有问题。")
         out.append(result.fix_zh)
         return out
     out.append("原因：" + result.root_cause_zh)

@@ -23,6 +23,7 @@ def test_no_store_for_the_day_is_no_logs_never_no_errors(tmp_path: Path) -> None
     t = trace(_keys(), stores)
     assert t.cause == CauseKind.NO_LOGS.value and not t.found and t.confidence == 0.0
     assert "没有日志" in t.root_cause_zh and "不代表没有问题" in t.root_cause_zh
+    assert "ops-team" in t.root_cause_zh and str(tmp_path / "evidence") in t.root_cause_zh  # whose, and where
     assert "没有报错" not in t.root_cause_zh
     spoken = "".join(render_spoken(t))
     assert "没有日志" in spoken and "回滚" not in spoken
