@@ -227,9 +227,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument(
         "--no-confounders", action="store_true", help="library v1: no innocent changes beside incidents"
     )
+    ap.add_argument("--alarm-lag", type=float, nargs=2, metavar=("MIN_S", "MAX_S"),
+                    help="the alarm fires this long after the first symptom (default 90 480)")  # fmt: skip
     args = ap.parse_args(argv)
     if args.no_confounders:
         scenarios.CONFOUNDERS = False
+    if args.alarm_lag:
+        scenarios.ALARM_LAG_S = (args.alarm_lag[0], args.alarm_lag[1])
     logging.basicConfig(level=logging.ERROR)
     seeds = args.seeds if args.seeds else [s for s in range(N_SCENARIOS) if split_of(s) == args.split]
     if not args.seeds:
@@ -240,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.seeds:
         RESULTS.mkdir(exist_ok=True)
         name = f"rca_{args.split}{'_' + args.label if args.label else ''}.json"
-        payload = {"split": args.split, "confounders": scenarios.CONFOUNDERS,
+        payload = {"split": args.split, "confounders": scenarios.CONFOUNDERS, "alarm_lag_s": scenarios.ALARM_LAG_S,
                    "machine": platform.processor() or platform.machine(), **agg,
                    "runs": [asdict(r) for r in results]}  # fmt: skip
         (RESULTS / name).write_text(json.dumps(payload, ensure_ascii=False, indent=1), encoding="utf-8")

@@ -460,10 +460,12 @@ def _crash_events(g: Gen, ns: str, pods: list[tuple[str, str]], w: str, t0: floa
                 count=g.rng.randint(2, 40))  # fmt: skip
 
 
+ALARM_LAG_S = (90.0, 480.0)  # how long after the first symptom the alarm fires (a harness option varies it)
+
+
 def _alarm(g: Gen, ns: str, w: str, pod: str, onset: float, policy: str, title: str) -> Alarm:
-    return Alarm(
-        at=onset + g.rng.uniform(90, 480), namespace=ns, workload=w, pod=pod, policy=policy, title=title
-    )
+    lag = g.rng.uniform(*ALARM_LAG_S)
+    return Alarm(at=onset + lag, namespace=ns, workload=w, pod=pod, policy=policy, title=title)
 
 
 Maker = Callable[[Gen, str], Incident]
