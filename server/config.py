@@ -102,6 +102,8 @@ class Settings(BaseSettings):
     verify_timeout_s: float = (
         600.0  # after an action: the alert must recover within this, else the case is PARKED
     )
+    escalation_policy: str = ""  # JSON {"rungs": {"critical": [{"after_min": 5, "action": "push_again"}, …]}}
+    escalation_sweep_s: float = 30.0  # how often unacknowledged cases are checked for a due escalation rung
 
     # --- MQTT+UDP devices (issue 14) ---
     mqtt_enabled: bool = False  # OTA answers an mqtt block (else the websocket block); embedded broker starts

@@ -14,7 +14,7 @@ from server.cases.fsm import State
 from server.cases.store import Case
 from server.dialogue.context import TurnContext
 from server.dialogue.replies import Reply
-from server.dialogue.skills import Skills
+from server.dialogue.skills import Skill
 from server.intent.models import Expect, Intent
 from server.notify.service import NotifyService
 from server.silences.models import SilenceIn
@@ -33,11 +33,14 @@ class AlertingSkills:
         self.notify = notify
         self.tz = ZoneInfo(timezone)
 
-    def register(self, skills: Skills) -> None:
-        skills.register("acknowledge", self.acknowledge)
-        skills.register("snooze", self.snooze)
-        skills.register("silence_create", self.silence_create)
-        skills.register("silence_list", self.silence_list)
+    def table(self) -> dict[str, Skill]:
+        """The intents these skills answer (``build_skill_table(extra=…)`` puts them in the one table)."""
+        return {
+            "acknowledge": self.acknowledge,
+            "snooze": self.snooze,
+            "silence_create": self.silence_create,
+            "silence_list": self.silence_list,
+        }
 
     def _case(self, ctx: TurnContext) -> Case | None:
         """The case the robot last spoke about, else this owner's newest open case."""

@@ -156,7 +156,9 @@ class AttentionStore:
         return True
 
     def snooze(self, case_id: int, minutes: float, now: datetime | None = None) -> datetime:
-        until = (now or datetime.now(UTC)) + timedelta(minutes=minutes)
+        return self.snooze_until(case_id, (now or datetime.now(UTC)) + timedelta(minutes=minutes))
+
+    def snooze_until(self, case_id: int, until: datetime) -> datetime:
         self._upsert(case_id, snoozed_until=until)
         return until
 
