@@ -6,12 +6,13 @@ They work on the service's database directly, like `cases`; the actor recorded i
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
 import sys
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
+
+from server.commands.common import cli_actor
 
 if TYPE_CHECKING:
     from server.notify.store import ChannelStore
@@ -72,22 +73,13 @@ def _db() -> Database:
     from server.storage.db import Database
 
     settings = get_settings()
-    db = Database(settings.database_url) if settings.database_url else Database.sqlite(settings.db_path)
-    db.create_all()
-    return db
+    return Database.configured(settings.database_url, settings.db_path)
 
 
 def _local_tz() -> ZoneInfo:
     from server.config import get_settings
 
     return ZoneInfo(get_settings().timezone)
-
-
-def _actor() -> str:
-    try:
-        return f"cli:{getpass.getuser()}"
-    except (KeyError, OSError):
-        return "cli"
 
 
 def _duration(text: str) -> timedelta:
@@ -131,7 +123,7 @@ def _silence_add(args: argparse.Namespace) -> int:
         msg = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
         print(f"error: {msg}", file=sys.stderr)
         return 2
-    s = SilenceStore(_db()).add(data, created_by=_actor())
+    s = SilenceStore(_db()).add(data, created_by=cli_actor())
     print(f"silence #{s.id}: {s.describe_zh(_local_tz())}")
     return 0
 

@@ -1,8 +1,11 @@
-"""`xiaozhi-ops cases list|show ID`: read cases and their audit timeline from the database."""
+"""`xiaozhi-ops cases list|show ID|ack ID|snooze ID`: cases, their audit timeline, and acknowledging them."""
 
 from __future__ import annotations
 
 import argparse
+import sys
+
+from server.commands.common import cli_actor
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -18,6 +21,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     show.add_argument("case_id", type=int)
     show.add_argument("--database-url", default=None)
     show.set_defaults(func=_show)
+    ack = csub.add_parser("ack", help="acknowledge a case (stops its escalation); recorded as cli:<user>")
+    ack.add_argument("case_id", type=int)
+    ack.add_argument("--database-url", default=None)
+    ack.set_defaults(func=_ack)
+    snooze = csub.add_parser("snooze", help="pause a case's escalation for a while")
+    snooze.add_argument("case_id", type=int)
+    snooze.add_argument("--minutes", type=float, default=10.0)
+    snooze.add_argument("--database-url", default=None)
+    snooze.set_defaults(func=_snooze)
 
 
 def _service(url: str | None):
@@ -26,14 +38,7 @@ def _service(url: str | None):
     from server.storage.db import Database
 
     settings = get_settings()
-    if url:
-        db = Database(url)
-    elif settings.database_url:
-        db = Database(settings.database_url)
-    else:
-        db = Database.sqlite(settings.db_path)
-    db.create_all()
-    return CaseService(db)
+    return CaseService(Database.configured(settings.database_url, settings.db_path, override=url))
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -70,4 +75,36 @@ def _show(args: argparse.Namespace) -> int:
         move = f"{t.from_state or ''}→{t.to_state}" if t.to_state else ""
         detail = ", ".join(f"{k}={v}" for k, v in t.detail.items() if v not in (None, "", [], {}))
         print(f"  {t.at:%Y-%m-%d %H:%M:%S} {t.kind:<10} {t.event:<20} {move:<22} {t.actor}  {detail}")
+    return 0
+
+
+def _ack(args: argparse.Namespace) -> int:
+    from server.notify.escalation import AttentionStore
+
+    service = _service(args.database_url)
+    if service.get_case(args.case_id) is None:
+        print(f"case {args.case_id} not found", file=sys.stderr)
+        return 1
+    actor = cli_actor()
+    if not AttentionStore(service.store.db).acknowledge(args.case_id, actor):
+        print(f"case {args.case_id} was already acknowledged")
+        return 0
+    service.store.add_note(args.case_id, actor=actor, text="已确认（收到）")
+    print(f"case {args.case_id} acknowledged by {actor}: its escalation stops")
+    return 0
+
+
+def _snooze(args: argparse.Namespace) -> int:
+    from server.notify.escalation import AttentionStore
+
+    if not 0 < args.minutes <= 24 * 60:
+        print("error: --minutes must be between 0 and 1440", file=sys.stderr)
+        return 2
+    service = _service(args.database_url)
+    if service.get_case(args.case_id) is None:
+        print(f"case {args.case_id} not found", file=sys.stderr)
+        return 1
+    until = AttentionStore(service.store.db).snooze(args.case_id, args.minutes)
+    service.store.add_note(args.case_id, actor=cli_actor(), text=f"稍后提醒：{args.minutes:g} 分钟后")
+    print(f"case {args.case_id}: escalation paused until {until:%Y-%m-%d %H:%M} UTC")
     return 0

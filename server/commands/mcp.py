@@ -66,8 +66,7 @@ def open_services(settings: Settings) -> tuple[Database, CaseService, AlertServi
     from server.storage.db import Database
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    db = Database(settings.database_url) if settings.database_url else Database.sqlite(settings.db_path)
-    db.create_all()
+    db = Database.configured(settings.database_url, settings.db_path)
     cases = CaseService.from_settings(db, settings)
     alerts = AlertService(db, cases, default_owner=settings.default_owner)
     return db, cases, alerts

@@ -102,8 +102,7 @@ def _open():
     from server.voiceprint import store as _owner_tables  # noqa: F401
 
     settings = get_settings()
-    db = Database(settings.database_url) if settings.database_url else Database.sqlite(settings.db_path)
-    db.create_all()
+    db = Database.configured(settings.database_url, settings.db_path)
     return settings, db
 
 

@@ -32,13 +32,7 @@ def _store(url: str | None):
     from server.storage.db import Database
 
     settings = get_settings()
-    if url:
-        db = Database(url)
-    elif settings.database_url:
-        db = Database(settings.database_url)
-    else:
-        db = Database.sqlite(settings.db_path)
-    db.create_all()
+    db = Database.configured(settings.database_url, settings.db_path, override=url)
     return DeviceCredentials(db, settings.device_allowlist)
 
 

@@ -69,6 +69,15 @@ class Database:
             self.engine = create_engine(self.url, future=True, pool_pre_ping=True)
 
     @classmethod
+    def configured(cls, database_url: str, sqlite_path: Path, *, override: str | None = None) -> Database:
+        """The service's database: ``override`` (a CLI --database-url), else XOPS_DATABASE_URL, else the SQLite
+        file under the data dir. Tables are created if missing."""
+        url = override or database_url
+        db = cls(url) if url else cls.sqlite(sqlite_path)
+        db.create_all()
+        return db
+
+    @classmethod
     def sqlite(cls, path: Path) -> Database:
         path.parent.mkdir(parents=True, exist_ok=True)
         return cls(f"sqlite:///{path}")

@@ -40,3 +40,22 @@ def test_channel_secret_goes_in_through_stdin_and_never_comes_out(tmp_path):
     assert "ops" in listed.stdout and "TOPSECRET42" not in listed.stdout + listed.stderr + added.stdout
     missing = _cli(tmp_path, "channels", "add", "f", "--kind", "feishu", stdin='{"url": "https://x.example"}')
     assert missing.returncode == 2 and "secret" in missing.stderr
+
+
+def test_cases_ack_stops_escalation_and_is_on_the_timeline(tmp_path):
+    from server.cases.service import CaseService
+    from server.notify.escalation import AttentionStore
+    from server.storage.db import Database
+
+    db = Database.sqlite(tmp_path / "xiaozhi-ops.sqlite3")
+    db.create_all()
+    case = CaseService(db).create_case(owner="alice", title="order-api 5xx")
+    db.dispose()
+    acked = _cli(tmp_path, "cases", "ack", str(case.id))
+    assert acked.returncode == 0 and "acknowledged by cli:" in acked.stdout
+    assert "already" in _cli(tmp_path, "cases", "ack", str(case.id)).stdout
+    assert _cli(tmp_path, "cases", "ack", "999").returncode == 1
+    assert _cli(tmp_path, "cases", "snooze", str(case.id), "--minutes", "-1").returncode == 2
+    db = Database.sqlite(tmp_path / "xiaozhi-ops.sqlite3")
+    assert (AttentionStore(db).get(case.id).acked_by or "").startswith("cli:")
+    assert "已确认" in _cli(tmp_path, "cases", "show", str(case.id)).stdout
