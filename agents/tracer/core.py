@@ -10,6 +10,7 @@ No LLM: an LLM may only rephrase the result later.
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import replace
 from datetime import datetime
@@ -82,9 +83,16 @@ def trace(
         raise EvidenceError(str(ask.last_error), code=ask.last_error.code)
     _gather_upstream(ask, ctx)
     hit = first_cause(ctx) if ctx.workload else None
+    hop = (
+        _via_callee(ask, keys, ctx, tz, before, after)
+        if hit is None and follow_callee and ctx.workload
+        else None
+    )
     if hit is not None:
         rule, cause = hit
         result = _from_cause(keys, ctx, cause, rule.name)
+    elif hop is not None:
+        result = hop
     else:
         result = symptoms.trace(keys, provider, before=before, after=after, timezone=timezone,
                                 follow_callee=follow_callee)  # fmt: skip
@@ -96,6 +104,49 @@ def trace(
         "seconds": round(time.perf_counter() - t_start, 4),
     }
     return result
+
+
+def _via_callee(
+    ask: Asker, keys: AlertKeys, ctx: Ctx, tz: ZoneInfo, before: float, after: float
+) -> Trace | None:
+    """The workload's new errors name another workload that has a cause of its own: that cause, one hop away
+    (the plan then acts on the callee, the causal object — never on the alarmed caller)."""
+    errors = _novel(ctx) or ctx.own
+    if len(errors) < 2:
+        return None
+    text = " ".join(e.message for e in errors[:50])
+    t0, t1 = ctx.window
+    names: dict[str, str] = {}
+    for kind in ("event", "audit"):
+        for e in ask(EvidenceQuery(kind, t0 - 1800, t1, None, limit=500)):
+            if e.workload and e.workload != ctx.workload:
+                names.setdefault(e.workload, e.namespace)
+    for name, ns in named_services(text):
+        if name != ctx.workload:
+            names.setdefault(name, ns)
+    callees = sorted(
+        (n for n in names if re.search(rf"(?<![\w-]){re.escape(n)}(?![\w-])", text)), key=len, reverse=True
+    )
+    for callee in callees[:2]:
+        sub = gather(ask, keys.at, names[callee], callee, "", keys.title, tz, before, after)
+        _gather_upstream(ask, sub)
+        hit = first_cause(sub)
+        if hit is None:
+            continue
+        rule, cause = hit
+        result = _from_cause(
+            keys, sub, replace(cause, confidence=round(cause.confidence * 0.95, 3)), rule.name
+        )
+        w, c = safe_name(ctx.workload), safe_name(callee)
+        result.root_cause_zh = f"{w} 的报错来自它调用的 {c}：" + result.root_cause_zh
+        result.root_cause_en = f"{ctx.workload} fails because of {callee}: " + result.root_cause_en
+        result.details["via_callee"] = callee
+        result.chain.append(TraceStep("business", "callee", errors[0].ts, errors[-1].ts, len(errors),
+                                      f"{ctx.workload} errors name {callee}", f"{w} 的报错指向 {c}",
+                                      symptoms._examples(errors, 3)))  # fmt: skip
+        result.chain.sort(key=lambda s: (s.ts, s.role != "change"))
+        return result
+    return None
 
 
 def _gather_upstream(ask: Asker, ctx: Ctx) -> None:

@@ -102,3 +102,39 @@ def test_another_alarm_policy_on_the_same_workload_is_another_group() -> None:
     assert group_key_of("alertmanager:KubePodCrashLooping", a) != group_key_of(
         "alertmanager:HighErrorRate", a
     )
+
+
+def _e(dt: float, kind: str, msg: str, **kw: object) -> object:
+    from agents.evidence import Evidence
+
+    base: dict[str, object] = dict(ts=AT + dt, kind=kind, level="ERROR", namespace="shop", workload="", pod="",
+                                   object="", user="", reason="", verb="", resource="", host="", tid=-1,
+                                   message=msg, raw=msg, detail={})  # fmt: skip
+    base.update(kw)
+    return Evidence(**base)  # type: ignore[arg-type]
+
+
+def test_errors_naming_a_broken_callee_hop_to_its_cause_and_never_roll_back_the_caller() -> None:
+    bad = "ccr.ccs.tencentyun.com/shop/pricing-api:v3.0.0-rc9"
+    items = [
+        # the caller had a routine rollout by a bot just before: innocent
+        _e(-1300, "audit", "patch deployments/web-shop", level="INFO", workload="web-shop", user="system:serviceaccount:ci:ci-bot",
+           reason="change", verb="patch", resource="deployments", object="deployments/web-shop",
+           detail={"images": {"web-shop": "ccr.ccs.tencentyun.com/shop/web-shop:v8.1.2"}}),
+        # the callee's image was changed by a person, and cannot be pulled
+        _e(-1250, "audit", "patch deployments/pricing-api", level="INFO", workload="pricing-api", user="liu.yang",
+           reason="change", verb="patch", resource="deployments", object="deployments/pricing-api",
+           detail={"images": {"pricing-api": bad}}),
+        *[_e(-1200 + 30 * i, "event", f'Failed: Failed to pull image "{bad}": not found', level="WARN", reason="Failed",
+             workload="pricing-api", object="Pod/pricing-api-6c9f7d8b5-x2x9k", pod="pricing-api-6c9f7d8b5-x2x9k",
+             resource="Pod") for i in range(4)],
+        *[_e(-1100 + 20 * i, "business", "GET http://pricing-api.shop.svc:8080/v1/quote returned 503 from pricing-api",
+             workload="web-shop", pod="web-shop-5b7c9d6f4-q8w2z") for i in range(12)],
+    ]  # fmt: skip
+    keys = AlertKeys.build(AT, namespace="shop", workload="web-shop", title="web-shop 5xx")
+    t = trace(keys, MemoryEvidence(items))  # type: ignore[arg-type]
+    assert t.found and t.cause == "bad_image" and t.details["via_callee"] == "pricing-api"
+    assert t.rollback is not None and t.rollback.deployment == "pricing-api" and t.changed_by == "liu.yang"
+    assert "web-shop" in t.root_cause_zh and "pricing-api" in t.root_cause_zh
+    plan = plan_from_trace(t)
+    assert plan.actions[0].type == "k8s_rollout_undo" and plan.actions[0].deployment == "pricing-api"
