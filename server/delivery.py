@@ -368,6 +368,21 @@ class AlertDelivery:
         session, via = targets[0]
         await self._deliver(session, owner, via, fresh=row_id)
 
+    async def speak_to_owner(self, owner: str, sentences: list[str]) -> str:
+        """Not an alert (a schedule's announcement): speak it now on a device listening for ``owner``, else push
+        it to an idle MQTT device of theirs; nothing is queued. Returns what happened."""
+        targets = self._sessions_for(owner)
+        if targets:
+            session, _via = targets[0]
+            await self._wait_turn_idle(session)
+            played = await session.announce(sentences, case_id=None, ask_rollback=False)
+            return f"spoken on {session.info.device_id}" if played is True else "interrupted"
+        if self.push_owner is not None:
+            outcome = await self.push_owner(owner, sentences, None, self.device_owner)
+            if str(outcome) != "offline":
+                return f"pushed ({outcome})"
+        return "offline: no device of this owner was reachable"
+
     async def _push_idle(self, owner: str, sentences: list[str], case_id: int | None) -> bool:
         """MQTT rungs of the ladder: True when a notify or alert was sent to an idle device of ``owner``."""
         if self.push_owner is None:
