@@ -223,7 +223,7 @@ def _audit_detail(rec: LogRecord, category: str) -> dict[str, Any]:
     if body is None:
         return d
     if isinstance(body, dict):
-        spec = body.get("spec") if isinstance(body.get("spec"), dict) else {}
+        spec = _obj(body.get("spec"))
         if "replicas" in spec and (
             f.get("subresource") == "scale" or set(body) == {"spec"} or set(spec) == {"replicas"}
         ):
@@ -327,7 +327,7 @@ def evidence_row(rec: LogRecord, tid: int = -1) -> tuple[Any, ...] | None:
         if level not in NOTABLE_LEVELS:
             return None
         f = rec.fields
-        detail = {k: f[k] for k in ("trace_id", "code", "status", "error_code") if k in f}
+        detail: dict[str, Any] = {k: f[k] for k in ("trace_id", "code", "status", "error_code") if k in f}
         return (rec.ts, "business", level, rec.namespace, rec.workload, rec.pod, rec.object, rec.user, "", "", "",
                 str(f.get("host") or ""), tid, _trunc(rec.message, MESSAGE_CHARS), _trunc(rec.raw, RAW_CHARS),
                 json.dumps(detail, ensure_ascii=False) if detail else "")  # fmt: skip
@@ -521,8 +521,8 @@ class EvidenceStore:
 
     def count(self, kind: str | None = None) -> int:
         if kind is None:
-            return self._db.execute("SELECT count(*) FROM evidence").fetchone()[0]
-        return self._db.execute("SELECT count(*) FROM evidence WHERE kind = ?", (kind,)).fetchone()[0]
+            return int(self._db.execute("SELECT count(*) FROM evidence").fetchone()[0])
+        return int(self._db.execute("SELECT count(*) FROM evidence WHERE kind = ?", (kind,)).fetchone()[0])
 
     def query(self, q: EvidenceQuery) -> list[Evidence]:
         common = ["kind = ?", "ts >= ?", "ts < ?"]

@@ -378,7 +378,7 @@ async def run_async(
     seconds = {k: round(v, 3) for k, v in timers.seconds.items()}
     seconds["total"] = round(total, 3)
     report.stage_seconds = seconds
-    lps = {
+    lps: dict[str, float] = {
         k: round(timers.lines / v)
         for k, v in seconds.items()
         if k in ("source", "parse", "mine", "agents") and v > 0

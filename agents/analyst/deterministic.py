@@ -269,9 +269,9 @@ class DeterministicAnalyst:
             if sec:
                 min(sec, key=lambda c: (c.priority, c.order)).priority = -1 if s == 1 else 100
         if not any(c.section == 3 for c in out) and out:
-            top = next((f for f in fs if SEV_RANK.get(f.severity, 9) <= 1), None)
-            if top is not None:
-                add(f"优先处理 {name(top.workload) or who(top.user) or '上述问题'}", 100, 3)
+            urgent = next((f for f in fs if SEV_RANK.get(f.severity, 9) <= 1), None)
+            if urgent is not None:
+                add(f"优先处理 {name(urgent.workload) or who(urgent.user) or '上述问题'}", 100, 3)
         if not any(c.section == 4 for c in out) and out:
             add("按上面的线索逐项排查并复核变更记录", 100, 4)
         return out, used
