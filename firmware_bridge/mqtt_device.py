@@ -373,6 +373,7 @@ class MqttVirtualDevice(VirtualDevice):
             raise DeviceError("audio channel not open")
         self._udp.sendto(self._sealer.seal(packet, timestamp))
         self._record("out", "audio_out", size=len(packet))
+        await asyncio.sleep(0)  # a send yields, as a socket write does (lets the tts state machine run)
 
     async def wake(
         self, wake_word: str = "你好小智", preroll: np.ndarray | None = None, then_listen: bool = True

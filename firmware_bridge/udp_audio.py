@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import secrets
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -38,6 +39,7 @@ class DropReason(StrEnum):
     REPLAY = "replay"  # sequence not above the last accepted one (duplicate, old or replayed)
     UNKNOWN_SESSION = "unknown_session"  # ssrc names no session (server side)
     WRONG_PEER = "wrong_peer"  # from another address than the one the session learned (server side)
+    GARBAGE = "garbage"  # decrypts to no Opus packet of the session's shape (wrong key, forged)
 
 
 class PacketDropped(ValueError):
@@ -120,15 +122,21 @@ class PacketOpener:
         self.remote_sequence = 0  # last accepted sequence (the first valid one is ≥ 1)
         self.gaps = 0  # packets skipped over (a gap only logs on the firmware)
 
-    def open(self, datagram: bytes) -> tuple[PacketHeader, bytes]:
+    def open(
+        self, datagram: bytes, validate: Callable[[bytes], bool] | None = None
+    ) -> tuple[PacketHeader, bytes]:
+        """Header and plaintext of an acceptable packet. ``validate`` judges the plaintext; a packet it
+        rejects is dropped without moving the sequence (a forged packet cannot lock the real one out)."""
         header = parse_header(datagram)
         if header.sequence <= self.remote_sequence:
             raise PacketDropped(
                 DropReason.REPLAY, f"sequence {header.sequence} <= last accepted {self.remote_sequence}"
             )
+        payload = _ctr(self._key, datagram[:HEADER_SIZE], datagram[HEADER_SIZE:])
+        if validate is not None and not validate(payload):
+            raise PacketDropped(DropReason.GARBAGE, f"{len(payload)} bytes")
         if self.remote_sequence and header.sequence != self.remote_sequence + 1:
             self.gaps += header.sequence - self.remote_sequence - 1
-        payload = _ctr(self._key, datagram[:HEADER_SIZE], datagram[HEADER_SIZE:])
         self.remote_sequence = header.sequence
         return header, payload
 
@@ -200,3 +208,20 @@ def parse_udp_hello(obj: Any) -> UdpParams:
         if len(raw[name]) != KEY_SIZE:
             raise UdpBlockError(f"udp.{name} is not 16 bytes of hex")
     return UdpParams(server, port, raw["key"], raw["nonce"], str(udp.get("encryption") or "aes-128-ctr"))
+
+
+def plausible_opus(frame_ms: int) -> Callable[[bytes], bool]:
+    """A validator for ``PacketOpener.open``: a mono Opus packet lasting ``frame_ms`` (TOC byte), or an
+    empty one. Without a MAC in this protocol, this is what tells a wrong key's noise from audio."""
+    from firmware_bridge.ogg_opus import OggOpusError, packet_duration_ms
+
+    def check(payload: bytes) -> bool:
+        if not payload:
+            return True
+        try:
+            ms, stereo = packet_duration_ms(payload)
+        except OggOpusError:
+            return False
+        return not stereo and abs(ms - frame_ms) < 0.5
+
+    return check

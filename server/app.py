@@ -86,6 +86,7 @@ class App:
     tools: ToolContext | None = None  # what the MCP tools reach
     agent: DialogueAgent | None = None
     mcp_http: McpHttpServer | None = None
+    mqtt: Any = None  # server.mqtt.service.MqttService when XOPS_MQTT_ENABLED (MQTT+UDP devices, push)
     background: list[asyncio.Task[Any]] = field(default_factory=list)
 
     async def start(self, speech: SpeechStack | None = None, *, run_pipeline: bool = True) -> None:
@@ -171,6 +172,8 @@ class App:
         devices = DeviceCredentials(self.db, s.device_allowlist)  # per-device tokens (token mode)
         self.device_server.device_token_ok = devices.verify
         await self.device_server.start()
+        if s.mqtt_enabled:
+            self.mqtt = await _start_mqtt(self, devices)
         alerts, cases, voiceprints, vault = self.alerts, self.cases, self.voiceprints, self.vault
         accounts = self.accounts
         alert_settings = with_webhook_token(s)  # no webhook is open: a path token is generated if none set
@@ -195,12 +198,15 @@ class App:
             ],
             client_max_size=UPLOAD_LIMIT,  # voiceprint WAV uploads; webhook bodies are capped by their routes
             devices=devices,
+            mqtt=self.mqtt,
         )
         self.http_runner = web.AppRunner(http_app, access_log=None)
         await self.http_runner.setup()
         site = GuardedTCPSite(self.http_runner, s.host, s.http_port)  # timeouts + connection cap
         await site.start()
         self.http_port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        if self.mqtt is not None:
+            self.mqtt.http_port = self.http_port  # notify audio URLs
         try:
             self.mcp_http = await start_mcp_http(self.tools, host=s.mcp_host, port=s.mcp_port)
         except OSError as exc:  # e.g. port taken: the voice service still runs, without MCP over HTTP
@@ -243,6 +249,8 @@ class App:
             await self.verifier.stop()
         if self.device_server is not None:
             await self.device_server.stop()
+        if self.mqtt is not None:
+            await self.mqtt.stop()
         if self.http_runner is not None:
             # closes the listener, waits for in-flight requests; the alert intake drains on cleanup
             await self.http_runner.cleanup()
@@ -261,6 +269,33 @@ class App:
     def ws_port(self) -> int:
         assert self.device_server is not None
         return self.device_server.port
+
+
+async def _start_mqtt(app: App, devices: DeviceCredentials) -> Any:
+    """MQTT+UDP devices on the same session layer, and the MQTT rungs of the delivery ladder."""
+    from server.mqtt.service import MqttService
+
+    s, speech, cases = app.settings, app.speech, app.cases
+    assert app.services is not None and speech is not None and cases is not None
+
+    async def synthesize(text: str) -> tuple[Any, int]:
+        return await speech.tts.synthesize(text, speech.sample_rate), speech.sample_rate
+
+    def note(case_id: int, text: str, detail: dict[str, Any]) -> None:
+        cases.add_note(case_id, actor="push", text=text, detail=detail)
+
+    service = MqttService(
+        s,
+        app.registry,
+        app.services.session_factory(),
+        device_allowed=(lambda d: devices.is_activated(d)) if s.auth_mode == "token" else None,
+        synthesize=synthesize,
+        note=note,
+    )
+    await service.start()
+    if app.delivery is not None:
+        app.delivery.push_owner = service.push_owner
+    return service
 
 
 def _llm_router(llm: Any) -> Callable[[str, TurnContext], Awaitable[Intent]] | None:

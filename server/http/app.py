@@ -15,7 +15,7 @@ from server.config import Settings
 from server.http.devices import setup_device_routes
 from server.http.guard import HttpPolicy, install_http_guard
 from server.http.limits import HttpLimits, install_limits
-from server.http.ota import setup_ota
+from server.http.ota import MqttOta, setup_ota
 from server.voice.registry import DeviceRegistry
 
 SETTINGS_KEY = web.AppKey("settings", Settings)
@@ -57,6 +57,7 @@ def build_http_app(
     client_max_size: int = 1024**2,
     policy: HttpPolicy | None = None,
     devices: DeviceCredentials | None = None,
+    mqtt: MqttOta | None = None,
 ) -> web.Application:
     """``client_max_size`` caps request bodies; routes with tighter needs (webhooks) cap their own.
     ``devices``: the per-device token store (token mode OTA, /api/devices); without it OTA gives no token."""
@@ -69,7 +70,9 @@ def build_http_app(
     app[POLICY_KEY] = policy
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics)
-    setup_ota(app, settings, devices)
+    setup_ota(app, settings, devices, mqtt)
+    if mqtt is not None:
+        mqtt.setup_routes(app)  # notify audio for MQTT devices
     if devices is not None:
         setup_device_routes(app, devices)
     for setup in extra_setup:

@@ -106,6 +106,8 @@ class MqttOta(Protocol):
         self, device_id: str, uuid: str, board: str, request_host: str, app_version: str | None
     ) -> dict[str, Any] | None: ...
 
+    def setup_routes(self, app: web.Application) -> None: ...
+
 
 def _board(user_agent: str, body: dict[str, Any]) -> str:
     board = body.get("board")

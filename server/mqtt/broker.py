@@ -39,9 +39,9 @@ class BrokerHub(Protocol):
         self, client_id: str | None, username: str | None, password: Any
     ) -> DeviceIdentity | None: ...
 
-    def device_online(self, identity: DeviceIdentity) -> None: ...
+    def device_online(self, identity: DeviceIdentity, connection: int) -> None: ...
 
-    def device_offline(self, identity: DeviceIdentity) -> None: ...
+    def device_offline(self, identity: DeviceIdentity, connection: int) -> None: ...
 
     def on_publish(self, identity: DeviceIdentity, topic: str, payload: bytes) -> None: ...
 
@@ -94,14 +94,14 @@ class XiaozhiBrokerPlugin(BaseAuthPlugin, BaseTopicPlugin):
             return
         ready = self.subscribed[identity.device_id] = asyncio.Event()
         if self.hub is not None:  # first, synchronously: the device's first PUBLISH may follow at once
-            self.hub.device_online(identity)
+            self.hub.device_online(identity, id(client_session))
         await self.context.add_subscription(client_id, downlink_topic(identity.device_id), 0)
         ready.set()
 
     async def on_broker_client_disconnected(self, *, client_id: str, client_session: Session) -> None:
         identity = self.identities.get(client_id)
         if identity is not None and self.hub is not None:
-            self.hub.device_offline(identity)
+            self.hub.device_offline(identity, id(client_session))  # a take-over's old connection: ignored
 
     async def on_broker_message_broadcast(self, *, client_id: str, message: Any) -> None:
         identity = self.identities.get(client_id)

@@ -1,7 +1,9 @@
 """Per-device MQTT credentials derived from one server secret, and the topics each device may use.
 
-Convention of the xiaozhi MQTT gateway (reference §6.1): ``client_id = GID_<board>@@@<mac_underscored>@@@<uuid>``,
-``username`` = base64 of a small JSON object, ``password`` = base64(HMAC-SHA256(secret, client_id + "|" + username)).
+Convention of the xiaozhi MQTT gateway (reference §6.1): ``client_id = GID_<board>@@@<mac_underscored>@@@<uuid>``
+and ``password`` = base64(HMAC-SHA256(secret, client_id + "|" + username)). The ``username`` is the MAC with
+underscores (the gateway uses base64 JSON; the firmware sends whatever OTA gave), so an external broker's
+auto-subscribe and ACL rules can use ``${username}`` directly (``devices/p2p/${username}``).
 Nothing is stored per device: the broker recomputes the password from what the device presents and compares in
 constant time, so a password lifted from one device is worthless under any other client id or username.
 """
@@ -9,10 +11,8 @@ constant time, so a password lifted from one device is worthless under any other
 from __future__ import annotations
 
 import base64
-import binascii
 import hashlib
 import hmac
-import json
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,7 +89,7 @@ class CredentialIssuer:
         board = _BOARD_CHARS.sub("-", board).strip("-")[:40] or "xiaozhi"
         uuid = _BOARD_CHARS.sub("-", uuid)[:64]
         client_id = SEP.join((f"GID_{board}", key, uuid))
-        username = base64.b64encode(json.dumps({"device": device_from_key(key)}).encode()).decode()
+        username = key
         return MqttCredentials(client_id, username, self._password(client_id, username))
 
     def verify(
@@ -108,11 +108,6 @@ class CredentialIssuer:
         parts = client_id.split(SEP)
         if not ok or len(parts) != 3 or not parts[0].startswith("GID_") or not _MAC.match(parts[1]):
             return None
-        try:
-            claimed = json.loads(base64.b64decode(username, validate=True))
-        except (binascii.Error, ValueError):
+        if username != parts[1]:
             return None
-        device_id = device_from_key(parts[1])
-        if not isinstance(claimed, dict) or claimed.get("device") != device_id:
-            return None
-        return DeviceIdentity(device_id=device_id, board=parts[0][4:], uuid=parts[2])
+        return DeviceIdentity(device_id=device_from_key(parts[1]), board=parts[0][4:], uuid=parts[2])

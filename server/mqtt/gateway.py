@@ -183,6 +183,7 @@ class _Voice:
 @dataclass
 class _Device:
     identity: DeviceIdentity
+    connection: int  # the broker connection (a take-over by the same client id is a new one)
     inbox: asyncio.Queue[bytes] = field(default_factory=asyncio.Queue)
     worker: asyncio.Task[None] | None = None
     voice: _Voice | None = None
@@ -235,19 +236,19 @@ class MqttGateway:
             self.refused += 1
         return identity
 
-    def device_online(self, identity: DeviceIdentity) -> None:
+    def device_online(self, identity: DeviceIdentity, connection: int = 0) -> None:
         old = self.devices.get(identity.device_id)
         if old is not None:
             self._retire(old)
-        dev = _Device(identity)
+        dev = _Device(identity, connection)
         dev.worker = asyncio.create_task(self._work(dev), name=f"mqtt-{identity.device_id}")
         self.devices[identity.device_id] = dev
         log.info("MQTT device %s online (%s)", identity.device_id, identity.board)
         self._tell("online", identity.device_id)
 
-    def device_offline(self, identity: DeviceIdentity) -> None:
+    def device_offline(self, identity: DeviceIdentity, connection: int = 0) -> None:
         dev = self.devices.get(identity.device_id)
-        if dev is None or dev.identity != identity:
+        if dev is None or dev.identity != identity or dev.connection != connection:
             return
         del self.devices[identity.device_id]
         self._retire(dev)

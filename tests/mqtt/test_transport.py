@@ -166,3 +166,23 @@ async def test_hostile_datagrams_dropped_without_touching_other_sessions(tmp_pat
         assert sum(1 for n, _ in hb.events if n == "audio") >= before_b + 8
         await a.close()
         await b.close()
+
+
+async def test_reconnect_takes_over_and_the_old_connection_leaves_nothing_behind(tmp_path: Path) -> None:
+    async with running_stack(tmp_path) as stack:
+        first = await stack.device(A)
+        await first.open_audio()
+        settings = first.mqtt_settings
+        second = MqttVirtualDevice(settings, device_id=A)  # same client id: the firmware after a Wi-Fi drop
+        await second.connect_control()
+        await asyncio.sleep(0.5)
+        assert list(stack.service.gateway.devices) == [A]
+        assert stack.registry.get(A) is None  # the old connection's voice session ended with it
+        await second.open_audio()
+        assert stack.registry.get(A) is not None
+        assert await stack.service.gateway.send(
+            A, {"type": "alert", "status": "s", "message": "m", "emotion": "e"}
+        )
+        await second.wait_json("alert", timeout=3)
+        await second.close()
+        await first.close()
