@@ -115,10 +115,14 @@ def parse_header(datagram: bytes) -> PacketHeader:
 class PacketOpener:
     """One direction of one session: validates, drops duplicates/replays, decrypts."""
 
-    def __init__(self, key: bytes) -> None:
+    def __init__(self, key: bytes, max_jump: int | None = None) -> None:
+        """``max_jump``: refuse a sequence more than this far ahead of the last accepted one (the first packet
+        counts from 0). None is the firmware's rule (any larger sequence); the server sets a bound, so a forged
+        packet far ahead cannot make the real stream look like replays."""
         if len(key) != KEY_SIZE:
             raise ValueError("key must be 16 bytes")
         self._key = key
+        self.max_jump = max_jump
         self.remote_sequence = 0  # last accepted sequence (the first valid one is ≥ 1)
         self.gaps = 0  # packets skipped over (a gap only logs on the firmware)
 
@@ -131,6 +135,11 @@ class PacketOpener:
         if header.sequence <= self.remote_sequence:
             raise PacketDropped(
                 DropReason.REPLAY, f"sequence {header.sequence} <= last accepted {self.remote_sequence}"
+            )
+        if self.max_jump is not None and header.sequence - self.remote_sequence > self.max_jump:
+            raise PacketDropped(
+                DropReason.GARBAGE,
+                f"sequence {header.sequence} jumps past {self.remote_sequence} + {self.max_jump}",
             )
         payload = _ctr(self._key, datagram[:HEADER_SIZE], datagram[HEADER_SIZE:])
         if validate is not None and not validate(payload):

@@ -51,6 +51,7 @@ rlog = RateLimitedLog(log)
 HandlerFactory = Callable[[DeviceInfo], SessionHandler]
 Publish = Callable[[str, bytes], Any]  # (device id, payload) -> awaitable
 MAX_INBOX = 200  # JSON messages queued per device while its handler lags; more are dropped
+MAX_SEQUENCE_JUMP = 1000  # 60 s of 60 ms frames lost in a row: beyond that an uplink packet is forged
 
 
 # --------------------------------------------------------------------------- UDP
@@ -108,7 +109,7 @@ class UdpSession:
         self.ssrc = endpoint.new_ssrc()
         self.key = secrets.token_bytes(16)
         self.nonce = make_nonce(self.ssrc)
-        self.opener = PacketOpener(self.key)
+        self.opener = PacketOpener(self.key, max_jump=MAX_SEQUENCE_JUMP)
         self.sealer = PacketSealer(self.key, self.nonce)
         self.validate = plausible_opus(frame_ms)
         self.peer: tuple[str, int] | None = None

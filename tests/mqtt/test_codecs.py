@@ -115,3 +115,31 @@ def test_truncated_ogg_is_incomplete() -> None:
     data = write_ogg_opus(tone(300.0, 2.0, 16000), 16000)
     with pytest.raises(OggOpusError, match="incomplete"):
         read_ogg_opus(data[: len(data) // 2])
+
+
+def test_undecryptable_packet_is_dropped_without_moving_the_sequence() -> None:
+    from firmware_bridge.audio import OpusEncoder
+    from firmware_bridge.udp_audio import plausible_opus
+
+    nonce = make_nonce(9)
+    good, forged = PacketSealer(KEY, nonce), PacketSealer(bytes(16), nonce)
+    opener, check = PacketOpener(KEY, max_jump=1000), plausible_opus(60)
+    packets = OpusEncoder(16000, 60).encode_pcm(tone(300.0, 0.3, 16000))
+    assert opener.open(good.seal(packets[0]), check)[1] == packets[0]
+    forged.sequence = 1_000_000  # a forger who guesses the ssrc but not the key, far ahead: refused outright
+    for p in packets[1:]:
+        with pytest.raises(PacketDropped) as exc:
+            opener.open(forged.seal(p), check)
+        assert exc.value.reason is DropReason.GARBAGE
+    # near the real sequence: the wrong key's plaintext is noise, which the Opus shape check refuses ~98 % of the
+    # time (measured over 500 forged packets, each against a fresh opener; the margin is wide)
+    passed = 0
+    for seq in range(1, 501):
+        forged.sequence = seq
+        try:
+            PacketOpener(KEY, max_jump=1000).open(forged.seal(packets[1]), check)
+            passed += 1
+        except PacketDropped:
+            pass
+    assert passed < 50
+    assert opener.open(good.seal(packets[1]), check)[1] == packets[1]  # the real device is not locked out
