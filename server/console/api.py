@@ -17,11 +17,13 @@ from urllib.parse import urlencode
 
 import numpy as np
 from aiohttp import BodyPartReader, web
+from pydantic import ValidationError
 
 from server.auth.principal import Permission
 from server.console.dayview import build_day_view
 from server.console.services import ConsoleServices
 from server.console.sessions import ConsoleSessions
+from server.schedules.models import Schedule, ScheduleIn
 from server.vault.auth import principal_of, requires
 from server.voice.channel import SpeechChunk
 from server.voice.registry import DeviceOfflineError
@@ -282,7 +284,7 @@ def setup_console_api(app: web.Application, services: ConsoleServices, sessions:
                 "fallbacks": fallbacks,
                 "metrics": {"devices_online": len(s.registry.online()), "open_cases": open_cases},
                 "runs": runs,
-                "schedules": None,  # no schedule backend yet: the nightly pipeline runs on the configured cron
+                "schedules": s.schedules is not None,
                 "pipeline_cron": str(getattr(settings, "pipeline_cron", "") or ""),
             }
         )
@@ -358,7 +360,50 @@ def setup_console_api(app: web.Application, services: ConsoleServices, sessions:
         await asyncio.to_thread(s.voiceprints.delete_voiceprint, int(raw))
         return web.json_response({"owner_id": int(raw), "voiceprint": "deleted"})
 
+    # -- spoken schedules (the same store the robot's "每天早上九点播报日志" writes) --------------------------
+    def _schedule_json(sc: Schedule) -> dict[str, Any]:
+        return {
+            "id": sc.id,
+            **sc.spec.model_dump(mode="json"),
+            "describe_zh": sc.describe_zh(),
+            "created_by": sc.created_by,
+            "created_at": sc.created_at.isoformat(),
+        }
+
+    async def list_schedules(request: web.Request) -> web.Response:
+        if s.schedules is None:
+            return _error(503, "schedules are not available")
+        owner = request.query.get("owner") or None
+        found = await asyncio.to_thread(s.schedules.store.active, owner)
+        return web.json_response({"schedules": [_schedule_json(x) for x in found]})
+
+    async def create_schedule(request: web.Request) -> web.Response:
+        if s.schedules is None:
+            return _error(503, "schedules are not available")
+        try:
+            spec = ScheduleIn.model_validate(await request.json())
+        except ValueError as exc:  # invalid JSON or a ValidationError
+            errors = exc.errors() if isinstance(exc, ValidationError) else None
+            return _error(400, str(errors[0]["msg"]) if errors else "body must be JSON")
+        principal = principal_of(request)
+        assert principal is not None
+        created = await asyncio.to_thread(s.schedules.store.add, spec, principal.actor)
+        s.schedules.added(created)
+        return web.json_response(_schedule_json(created), status=201)
+
+    async def cancel_schedule(request: web.Request) -> web.Response:
+        if s.schedules is None:
+            return _error(503, "schedules are not available")
+        raw = request.match_info["schedule_id"]
+        if not raw.isdigit() or not await asyncio.to_thread(s.schedules.store.cancel, int(raw)):
+            return _error(404, "no such active schedule")
+        s.schedules.cancelled(int(raw))
+        return web.json_response({"id": int(raw), "cancelled": True})
+
     r = app.router
+    r.add_get("/api/console/schedules", read(list_schedules))
+    r.add_post("/api/console/schedules", configure(create_schedule))
+    r.add_delete("/api/console/schedules/{schedule_id}", configure(cancel_schedule))
     r.add_get("/api/console/whoami", read(whoami))
     r.add_get("/api/console/days", read(days))
     r.add_get("/api/console/report", read(report))

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from server.config import Settings
     from server.dialogue.reports import ReportStore
     from server.notify.service import NotifyService
+    from server.schedules.runner import ScheduleRunner
     from server.voice.registry import DeviceRegistry
     from server.voiceprint.store import VoiceprintStore
 
@@ -29,6 +30,7 @@ class ConsoleServices:
     notify: NotifyService | None = None
     voiceprints: VoiceprintStore | None = None
     devices: DeviceCredentials | None = None
+    schedules: ScheduleRunner | None = None  # spoken schedules (server/schedules)
     owner_names: Callable[[], list[str]] | None = None
     started_at: datetime | None = None
     # the robot's TTS (text, sample rate → int16 PCM): the summary's play button and test announcements

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import UTC
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,9 @@ from server.http.app import build_http_app
 from server.notify.escalation import DEFAULT_POLICY
 from server.notify.routes import setup_notify_routes
 from server.notify.service import NotifyService
+from server.schedules.models import Schedule
+from server.schedules.runner import ScheduleRunner
+from server.schedules.store import ScheduleStore
 from server.storage.db import Database
 from server.vault.crypto import VaultCipher, master_key
 from server.vault.store import CredentialVault
@@ -44,6 +48,7 @@ class Rig:
     voiceprints: VoiceprintStore
     vault: CredentialVault
     sessions: ConsoleSessions
+    schedules: ScheduleRunner
 
 
 def write_day(results: Path, owner: str = "default", day: str = DAY) -> None:
@@ -157,6 +162,13 @@ def build_rig(
     vault = CredentialVault(db, cipher)
     policy = api_policy(throttle or AuthThrottle(max_failures=5, lockout_s=60))
     registry = DeviceRegistry()
+    announced: list[int] = []
+
+    async def announce(schedule: Schedule) -> str:
+        announced.append(schedule.id)
+        return "spoken"
+
+    schedules = ScheduleRunner(ScheduleStore(db), announce, UTC)
     holder: dict[str, ConsoleSessions] = {}
 
     def mount_console(a: web.Application) -> None:
@@ -172,6 +184,7 @@ def build_rig(
         devices=DeviceCredentials(db),
         owner_names=lambda: [o.name for o in voiceprints.list_owners()],
         synthesize=synthesize,
+        schedules=schedules,
     )
     app = build_http_app(
         settings,
@@ -185,4 +198,4 @@ def build_rig(
         ],
         client_max_size=32 << 20,
     )
-    return Rig(app, settings, cases, notify, voiceprints, vault, holder["s"])
+    return Rig(app, settings, cases, notify, voiceprints, vault, holder["s"], schedules)

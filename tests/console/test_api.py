@@ -187,3 +187,19 @@ async def test_voiceprint_quality_check_flags_quiet_clips_and_a_different_speake
         ).json()
         assert two["ok"] is False
     await r.notify.stop()
+
+
+async def test_schedules_are_listed_created_and_cancelled_by_an_admin_only(rig):
+    client, r = rig
+    body = {"owner": "default", "kind": "broadcast", "hour": 9, "minute": 0, "weekdays": [0, 1, 2, 3, 4]}
+    made = await client.post("/api/console/schedules", json=body)
+    assert made.status == 201
+    created = await made.json()
+    assert created["describe_zh"] == "工作日9点播报日志" and created["created_by"] == "admin:token"
+    listed = await (await client.get("/api/console/schedules")).json()
+    assert [x["id"] for x in listed["schedules"]] == [created["id"]]
+    bad = await client.post("/api/console/schedules", json={**body, "hour": 25})
+    assert bad.status == 400
+    assert (await client.delete(f"/api/console/schedules/{created['id']}")).status == 200
+    assert r.schedules.store.active() == []
+    assert (await client.delete(f"/api/console/schedules/{created['id']}")).status == 404

@@ -17,7 +17,10 @@ export function toast(message, bad = false) {
   setTimeout(() => { node.className = "toast"; }, 3500);
 }
 
+let routing = 0;  // a slow earlier page must not overwrite a later one
+
 async function route() {
+  const mine = ++routing;
   const [name, ...rest] = (location.hash.replace(/^#/, "").split("?")[0] || "today").split("/");
   const render = PAGES[name] || renderToday;
   const page = document.getElementById("page");
@@ -25,9 +28,11 @@ async function route() {
   page.replaceChildren(el("p", { class: "muted" }, "…"));
   try {
     const content = await render({ me, args: rest, toast });
+    if (mine !== routing) return;
     page.replaceChildren(content);
     page.dataset.page = name;
   } catch (e) {
+    if (mine !== routing) return;
     page.replaceChildren(el("p", { class: "error" }, `${t("common.error")}: ${e.message}`));
   }
 }

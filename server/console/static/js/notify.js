@@ -1,4 +1,4 @@
-import { t } from "./i18n.js";
+import { t, isEnglish as isEn } from "./i18n.js";
 import { api } from "./api.js";
 import { el, table, section, fmtTime } from "./dom.js";
 
@@ -30,5 +30,27 @@ export async function renderNotify(ctx) {
       el("span", {}, el("button", { type: "button", onclick: () => api("POST", `/api/channels/${encodeURIComponent(c.name)}/test`).then(() => ctx.toast("OK"), fail) }, t("notify.test")),
         el("button", { type: "button", onclick: () => api("DELETE", `/api/channels/${encodeURIComponent(c.name)}`).then(reload, fail) }, t("common.delete")))])),
       el("div", { class: "form" }, chName, chKind, chUrl, chSecret, addChannel)),
-    section(t("notify.schedules"), el("p", { class: "muted", id: "no-schedules" }, t("notify.noschedules"))));
+    await schedulesSection(ctx, reload, fail));
+}
+
+const WEEKDAYS = [["一", "Mon"], ["二", "Tue"], ["三", "Wed"], ["四", "Thu"], ["五", "Fri"], ["六", "Sat"], ["日", "Sun"]];
+
+async function schedulesSection(ctx, reload, fail) {
+  let list;
+  try { list = (await api("GET", "/api/console/schedules")).schedules; } catch (e) {
+    return section(t("notify.schedules"), el("p", { class: "muted", id: "no-schedules" }, t("notify.noschedules")));
+  }
+  const owner = el("input", { id: "schedule-owner", value: "default", placeholder: t("common.owner") });
+  const kind = el("select", { id: "schedule-kind" }, el("option", { value: "broadcast" }, t("notify.broadcast")), el("option", { value: "alert_review" }, t("notify.review")));
+  const time = el("input", { id: "schedule-time", type: "time", value: "09:00" });
+  const days = WEEKDAYS.map((d, i) => el("label", { class: "day" }, el("input", { type: "checkbox", value: i, checked: i < 5 ? "checked" : null }), isEn() ? d[1] : d[0]));
+  const add = el("button", { type: "button", id: "schedule-add", onclick: () => {
+    const [hour, minute] = time.value.split(":").map(Number);
+    const weekdays = days.map((l) => l.firstChild).filter((c) => c.checked).map((c) => Number(c.value));
+    api("POST", "/api/console/schedules", { owner: owner.value, kind: kind.value, hour, minute, weekdays }).then(reload, fail); } }, t("notify.add"));
+  return section(t("notify.schedules"),
+    list.length ? table(["#", t("common.owner"), "", ""], list.map((x) => [x.id, x.owner, x.describe_zh,
+      el("button", { type: "button", onclick: () => api("DELETE", `/api/console/schedules/${x.id}`).then(reload, fail) }, t("common.delete"))]))
+      : el("p", { class: "muted", id: "schedules-empty" }, t("common.nodata")),
+    el("div", { class: "form" }, owner, kind, time, ...days, add));
 }

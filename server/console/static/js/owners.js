@@ -38,9 +38,10 @@ function voiceForm(o, ctx, reload, fail) {
     for (const file of e.target.files) clips.push({ name: file.name, blob: file }); show(); } });
   const show = () => list.replaceChildren(...clips.map((c) => el("li", {}, c.name)));
   const form = () => { const fd = new FormData(); clips.forEach((c, i) => fd.append(`clip${i}`, c.blob, c.name)); return fd; };
+  const seconds = el("select", { id: "record-seconds" }, [4, 3, 6].map((n) => el("option", { value: n }, `${n} s`)));
   const rec = el("button", { type: "button", id: "record", onclick: async () => {
     rec.disabled = true;
-    try { const blob = await recordWav(4); clips.push({ name: `mic-${clips.length + 1}.wav`, blob }); show(); } catch (e) { fail(e); }
+    try { const blob = await recordWav(Number(seconds.value)); clips.push({ name: `mic-${clips.length + 1}.wav`, blob }); show(); } catch (e) { fail(e); }
     rec.disabled = false; } }, t("owners.record"));
   const save = el("button", { type: "button", id: "enrol", disabled: "disabled", onclick: () =>
     api("POST", `/api/owners/${o.id}/voiceprint`, form()).then(() => { ctx.toast("OK"); reload(); }, fail) }, t("owners.enrol"));
@@ -53,5 +54,5 @@ function voiceForm(o, ctx, reload, fail) {
       save.disabled = !q.ok;
     } catch (e) { fail(e); } } }, t("owners.check"));
   const del = el("button", { type: "button", id: "voice-delete", onclick: () => api("DELETE", `/api/console/owners/${o.id}/voiceprint`).then(reload, fail) }, t("owners.delvoice"));
-  return section(`${o.name} · ${t("owners.voice")}`, el("label", {}, t("owners.upload"), " ", files), rec, list, check, result, save, o.enrolled ? del : null);
+  return section(`${o.name} · ${t("owners.voice")}`, el("label", {}, t("owners.upload"), " ", files), el("div", { class: "toolbar" }, seconds, rec), list, check, result, save, o.enrolled ? del : null);
 }

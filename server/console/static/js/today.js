@@ -33,7 +33,7 @@ export async function renderToday({ args }) {
   root.append(section(t("today.top"), table(["#", "template", "level", "workload"], rep.top_templates.map((x) => [x.count, el("code", {}, x.template), x.level, x.workload]))));
   root.append(section(t("today.new"), rep.new_templates.length ? table(["#", "template", "workload"], rep.new_templates.map((x) => [x.count, el("code", {}, x.template), x.workload])) : el("p", { class: "muted" }, t("common.nodata"))));
   root.append(section(t("today.audit"), el("ol", { class: "timeline" }, rep.audit_changes.map((e) => el("li", {}, el("time", {}, fmtTime(e.ts)), " ", e.what)))));
-  queueMicrotask(() => drawChart(canvas, rep.errors_by_hour));
+  requestAnimationFrame(() => drawChart(canvas, rep.errors_by_hour));  // once the page holds the canvas
   return root;
 }
 
