@@ -129,6 +129,7 @@ class Notification:
     pcm: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int16))
     error: str = ""
     first_byte_at: float | None = None
+    decoded_at: float | None = None
 
     @property
     def ok(self) -> bool:
@@ -447,6 +448,7 @@ class MqttVirtualDevice(VirtualDevice):
                         return
             audio = read_ogg_opus(b"".join(chunks), 16000)
             note.pcm = audio.pcm
+            note.decoded_at = time.monotonic()
             self._record("local", "notify", samples=len(audio.pcm), note=note.url)
         except (aiohttp.ClientError, TimeoutError, OggOpusError) as exc:
             note.error = str(exc) or type(exc).__name__

@@ -186,3 +186,29 @@ async def test_reconnect_takes_over_and_the_old_connection_leaves_nothing_behind
         await second.wait_json("alert", timeout=3)
         await second.close()
         await first.close()
+
+
+async def test_device_mcp_and_barge_in_over_mqtt(tmp_path: Path) -> None:
+    async with running_stack(tmp_path) as stack:
+        dev = await stack.device(A)
+        await dev.wake()
+        handler = stack.handler_for(A)
+        await handler.wait_event("open")
+        channel = stack.registry.get(A)
+        assert channel is not None
+        # the device's own MCP tools, called over MQTT like over WebSocket
+        names = [t["name"] for t in await channel.device_tools()]
+        assert "self.audio_speaker.set_volume" in names
+        await channel.call_device_tool("self.audio_speaker.set_volume", {"volume": 33})
+        assert dev.mcp.state.volume == 33
+        # barge-in: abort while the server speaks stops the audio at once and still ends with tts stop
+        since = len(dev.events)
+        await dev.send_text("speak")
+        await dev.wait_json("tts", "sentence_start", timeout=5, since=since)
+        await asyncio.sleep(0.3)
+        await dev.abort("wake_word_detected")
+        await dev.wait_json("tts", "stop", timeout=3, since=since)
+        played = await handler.wait_event("played", timeout=5)
+        assert played.aborted and played.frames_sent < 20  # 2 sentences would be 22 frames
+        assert ("abort", "wake_word_detected") in handler.events
+        await dev.close()
