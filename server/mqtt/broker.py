@@ -24,9 +24,11 @@ from amqtt.plugins.base import BaseAuthPlugin, BaseTopicPlugin  # type: ignore[i
 from amqtt.session import Session  # type: ignore[import-untyped]
 
 from server.mqtt.credentials import DeviceIdentity, downlink_topic, uplink_topic
+from server.voice.ratelog import RateLimitedLog
 
 log = logging.getLogger(__name__)
-logging.getLogger("amqtt").setLevel(logging.WARNING)  # per-connection INFO lines would be unbounded
+rlog = RateLimitedLog(log)  # refusals are per source and budgeted: a flood of bad logins is summarised
+logging.getLogger("amqtt").setLevel(logging.ERROR)  # its per-connection INFO/WARNING lines would be unbounded
 logging.getLogger("transitions").setLevel(logging.WARNING)
 
 PLUGIN_NAME = "XiaozhiBrokerPlugin"
@@ -64,7 +66,8 @@ class XiaozhiBrokerPlugin(BaseAuthPlugin, BaseTopicPlugin):
         )
         if identity is None:
             self.refused += 1
-            log.warning(
+            rlog.warning(
+                session.remote_address or "?",
                 "MQTT connect refused: bad credentials for client id %.80r from %s",
                 session.client_id,
                 session.remote_address,
@@ -85,7 +88,9 @@ class XiaozhiBrokerPlugin(BaseAuthPlugin, BaseTopicPlugin):
         else:
             allowed = topic == downlink_topic(identity.device_id)
         if not allowed:
-            log.warning("device %s refused %s on topic %.80r", identity.device_id, action, topic)
+            rlog.warning(
+                identity.device_id, "device %s refused %s on topic %.80r", identity.device_id, action, topic
+            )
         return allowed
 
     async def on_broker_client_connected(self, *, client_id: str, client_session: Session) -> None:
