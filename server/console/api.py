@@ -4,15 +4,18 @@ system status, a voiceprint quality check). Behind the same HTTP guard and permi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
+import json
 import platform
 import re
+import time
 import wave
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from importlib import metadata
 from itertools import combinations
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 import numpy as np
@@ -23,13 +26,18 @@ from server.auth.principal import Permission
 from server.console.dayview import build_day_view
 from server.console.services import ConsoleServices
 from server.console.sessions import ConsoleSessions
+from server.delivery import parse_device_owners
 from server.schedules.models import Schedule, ScheduleIn
+from server.tools.device import STATUS_TOOL, VOLUME_TOOL
 from server.vault.auth import principal_of, requires
-from server.voice.channel import SpeechChunk
+from server.voice.channel import DeviceToolError, SpeechChunk
 from server.voice.registry import DeviceOfflineError
 from server.voiceprint.audio import AudioError, decode_wav
 from server.voiceprint.pitch import reference
 from server.voiceprint.scoring import FLOOR, GENUINE_MARGIN, MIN_CLIPS
+
+if TYPE_CHECKING:
+    from server.voice.transport import DeviceConnection
 
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 MAX_CLIPS = 10
@@ -186,21 +194,24 @@ def setup_console_api(app: web.Application, services: ConsoleServices, sessions:
         return web.json_response(out, headers={"ETag": f'"{case.version}"'})
 
     async def devices(request: web.Request) -> web.Response:
-        online = {c.info.device_id: c for c in s.registry.channels()}
+        now_wall, now_mono = datetime.now(UTC), time.monotonic()
+        bound = parse_device_owners(s.settings.device_owners)  # XOPS_DEVICE_OWNERS: device id → owner
         rows: dict[str, dict[str, Any]] = {}
-        for device_id, channel in online.items():
+        for channel in s.registry.channels():
             info = channel.info
-            rows[device_id] = {
-                "device_id": device_id,
+            server_info = getattr(channel.mcp, "server_info", None) or {}
+            last = float(getattr(channel, "last_received", now_mono))
+            rows[info.device_id] = {
+                "device_id": info.device_id,
                 "online": True,
-                "transport": str(getattr(channel, "transport", "") or "websocket"),
-                "firmware": str(
-                    info.features.get("firmware_version", "") or info.features.get("version", "") or ""
-                ),
+                # the MQTT gateway's channel carries a UDP session; the WebSocket one does not
+                "transport": "mqtt+udp" if getattr(channel, "udp", None) is not None else "websocket",
+                "firmware": str(server_info.get("version", "") or ""),
+                "board": str(server_info.get("name", "") or ""),
                 "remote": info.remote,
-                "state": str(getattr(channel, "device_state", "")),
-                "last_seen": datetime.now(UTC).isoformat(),
-                "owner": str(getattr(channel, "owner", "") or ""),
+                "state": str(channel.device_state),
+                "last_seen": (now_wall - timedelta(seconds=max(0.0, now_mono - last))).isoformat(),
+                "mcp": bool(info.features.get("mcp")),
             }
         if s.devices is not None:
             for status in await asyncio.to_thread(s.devices.devices):
@@ -211,15 +222,52 @@ def setup_console_api(app: web.Application, services: ConsoleServices, sessions:
                         "online": False,
                         "transport": "",
                         "firmware": "",
+                        "board": "",
                         "remote": "",
                         "state": "",
                         "last_seen": None,
-                        "owner": "",
+                        "mcp": False,
                     },
                 )["activated"] = status.activated
-        return web.json_response(
-            {"devices": sorted(rows.values(), key=lambda r: (not r["online"], r["device_id"]))}
-        )
+        for row in rows.values():
+            row["owner"] = bound.get(row["device_id"].lower(), bound.get(row["device_id"], ""))
+        listed = sorted(rows.values(), key=lambda r: (not r["online"], r["device_id"]))
+        return web.json_response({"devices": listed})
+
+    def _online(request: web.Request) -> DeviceConnection:
+        channel = s.registry.get(request.match_info["device_id"])
+        if channel is None:
+            raise web.HTTPConflict(
+                text=json.dumps({"error": f"device {request.match_info['device_id'][:64]} is offline"}),
+                content_type="application/json",
+            )
+        return channel
+
+    async def device_status(request: web.Request) -> web.Response:
+        channel = _online(request)
+        try:
+            status = await channel.call_device_tool(STATUS_TOOL, {})
+        except DeviceToolError as exc:
+            return _error(502, f"the device did not answer: {exc}")
+        if isinstance(status, str):
+            with contextlib.suppress(ValueError):  # the firmware answers a JSON text
+                status = json.loads(status)
+        return web.json_response({"device_id": channel.info.device_id, "status": status})
+
+    async def device_volume(request: web.Request) -> web.Response:
+        channel = _online(request)
+        try:
+            body = await request.json()
+        except ValueError:
+            return _error(400, "body must be JSON")
+        volume = body.get("volume") if isinstance(body, dict) else None
+        if not isinstance(volume, int) or isinstance(volume, bool) or not 0 <= volume <= 100:
+            return _error(400, "volume: an integer 0..100")
+        try:
+            await channel.call_device_tool(VOLUME_TOOL, {"volume": volume})
+        except DeviceToolError as exc:
+            return _error(502, f"the device refused: {exc}")
+        return web.json_response({"device_id": channel.info.device_id, "volume": volume})
 
     async def announce(request: web.Request) -> web.Response:
         try:
@@ -411,6 +459,8 @@ def setup_console_api(app: web.Application, services: ConsoleServices, sessions:
     r.add_get("/api/console/cases/{case_id}", read(case_detail))
     r.add_get("/api/console/devices", read(devices))
     r.add_post("/api/console/devices/{device_id}/announce", decide(announce))
+    r.add_get("/api/console/devices/{device_id}/status", read(device_status))
+    r.add_post("/api/console/devices/{device_id}/volume", decide(device_volume))
     r.add_get("/api/console/system", read(system))
     r.add_post("/api/console/voiceprint/check", configure(voiceprint_check))
     r.add_delete("/api/console/owners/{owner_id}/voiceprint", configure(delete_voiceprint))

@@ -156,12 +156,29 @@ def test_today_shows_the_day_with_log_markup_as_text(page, served: Served):
 def test_a_case_acknowledged_in_the_browser_is_acknowledged_for_the_voice_too(page, served: Served):
     rig = served.rig
     case = rig.cases.create_case(owner="default", title=f"order-api 5xx {XSS}", severity="critical")
+    rig.cases.add_note(
+        case.id,
+        actor="tracer",
+        text="bob 把 order-api 的镜像改成了 v2-typo",
+        detail={
+            "cause": "bad_image",
+            "confidence": 0.9,
+            "root_cause": "bob 把 order-api 的镜像改成了 v2-typo",
+            "fix": "回滚 order-api",
+            "chain": [
+                {"kind": "audit", "title": "patch deployments shop/order-api", "count": 1},
+                {"kind": "event", "title": f"ImagePullBackOff {XSS}", "count": 12},
+            ],
+        },
+    )
     page.goto(f"{served.base}/console/#cases")
     page.wait_for_selector("a.case-link")
     assert XSS in page.inner_text("main")
     page.click(f"a[href='#cases/{case.id}']")
     page.wait_for_selector("#approval-note")
     assert "声纹" in page.inner_text("#approval-note")
+    chain = page.inner_text("div.trace")
+    assert "回滚 order-api" in chain and f"[event] ImagePullBackOff {XSS} ×12" in chain
     page.click("#ack")
     page.wait_for_selector("#acked")
     # the spoken "收到" side reads the same AttentionStore

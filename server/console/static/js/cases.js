@@ -46,8 +46,18 @@ async function renderCase(ctx, id) {
       c.reason ? el("p", {}, `${t("cases.reason")}: ${c.reason}`) : null, actions,
       el("p", { class: "notice", id: "approval-note" }, t("cases.approval")),
       d.notify_available ? null : el("p", { class: "muted" }, `${t("cases.ack")}: ${t("common.unavailable")}`)),
-    section(t("cases.chain"), trace.length ? trace.map((e) => el("pre", { class: "evidence" }, JSON.stringify(e.detail, null, 2))) : el("p", { class: "muted" }, t("common.nodata"))),
+    section(t("cases.chain"), trace.length ? trace.map(traceView) : el("p", { class: "muted" }, t("common.nodata"))),
     section(t("cases.plan"), c.plan ? el("pre", { class: "evidence" }, JSON.stringify(c.plan, null, 2)) : el("p", { class: "muted" }, t("common.nodata"))),
     section(t("cases.timeline"), el("ol", { class: "timeline" }, d.timeline.map((e) => el("li", {}, el("time", {}, fmtTime(e.at)), ` ${e.actor} · ${e.event}${e.to_state ? " → " + e.to_state : ""} `, e.detail && e.detail.text ? e.detail.text : "")))),
     section(t("cases.deliveries"), d.deliveries.length ? table(["rung", "channel", t("common.status"), "", ""], d.deliveries.map((x) => [x.rung, x.channel, x.status, x.detail, fmtTime(x.at)])) : el("p", { class: "muted" }, t("common.nodata"))));
+}
+
+function traceView(e) {
+  const d = e.detail;
+  const steps = Array.isArray(d.chain) ? d.chain : [];
+  return el("div", { class: "trace" },
+    el("p", {}, el("strong", {}, d.root_cause || d.cause || ""), d.confidence !== undefined ? ` (${d.cause || ""}, ${d.confidence})` : ""),
+    d.fix ? el("p", {}, `${t("today.fix")}: ${d.fix}`) : null,
+    el("ol", { class: "chain" }, steps.map((s) => el("li", {}, `[${s.kind}] `, s.title, s.count ? ` ×${s.count}` : ""))),
+    el("p", { class: "muted" }, `${e.actor} · ${fmtTime(e.at)}`));
 }

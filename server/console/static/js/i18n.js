@@ -31,7 +31,7 @@ const DICT = {
   "owners.delvoice": ["删除声纹", "Delete voiceprint"], "owners.masked": ["只显示掩码，不回显", "Masked; never shown back"],
   "devices.online": ["在线", "Online"], "devices.offline": ["离线", "Offline"], "devices.transport": ["传输", "Transport"],
   "devices.firmware": ["固件", "Firmware"], "devices.lastseen": ["最后在线", "Last seen"], "devices.announce": ["测试播报", "Test announcement"],
-  "devices.none": ["没有设备", "No devices"],
+  "devices.none": ["没有设备", "No devices"], "devices.status": ["设备状态", "Device status"], "devices.volume": ["设置音量", "Set volume"],
   "notify.silences": ["静默", "Silences"], "notify.channels": ["通道", "Channels"], "notify.schedules": ["计划任务", "Schedules"],
   "notify.noschedules": ["计划任务暂不可用（服务未接入）；夜间分析按配置的 cron 运行", "Schedules are not available (not wired); the nightly run follows the configured cron"],
   "notify.broadcast": ["播报日志", "Read the log summary"], "notify.review": ["提醒看告警", "Remind to review alerts"],
