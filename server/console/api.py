@@ -22,6 +22,7 @@ import numpy as np
 from aiohttp import BodyPartReader, web
 from pydantic import ValidationError
 
+from agents.records import LogKind
 from server.auth.principal import Permission
 from server.console.dayview import build_day_view
 from server.console.services import ConsoleServices
@@ -35,6 +36,7 @@ from server.voice.registry import DeviceOfflineError
 from server.voiceprint.audio import AudioError, decode_wav
 from server.voiceprint.pitch import reference
 from server.voiceprint.scoring import FLOOR, GENUINE_MARGIN, MIN_CLIPS
+from server.voiceprint.store import OwnerError
 
 if TYPE_CHECKING:
     from server.voice.transport import DeviceConnection
@@ -48,6 +50,8 @@ MIN_LOUDNESS_DBFS = -40.0
 # the enrolment takes off the genuine estimate; below it the new voiceprint's threshold would sit on its floor
 MIN_SIMILARITY = FLOOR - GENUINE_MARGIN
 RUNS_SHOWN = 7
+PROBE_TIMEOUT_S = 20.0
+PROBE_SAMPLE = 5
 AUDIO_RATE = 16000
 MAX_SPOKEN_CHARS = 2000
 
@@ -399,6 +403,45 @@ def setup_console_api(app: web.Application, services: ConsoleServices, sessions:
         )
         return web.json_response({"clips": report, "pairs": pairs, "ok": ok, "min_clips": MIN_CLIPS})
 
+    async def probe_logs(request: web.Request) -> web.Response:
+        """What the nightly run would read for one day with this owner's keys: per kind, the objects found."""
+        if s.voiceprints is None or s.log_source is None:
+            return _error(503, "log sources are not available")
+        raw = request.match_info["owner_id"]
+        try:
+            owner = await asyncio.to_thread(s.voiceprints.get_owner, int(raw))
+        except (ValueError, LookupError, OwnerError):
+            return _error(404, "unknown owner")
+        day = request.query.get("day") or ""
+        if not _DAY.match(day):
+            return _error(400, "day: YYYY-MM-DD")
+        source = await asyncio.to_thread(s.log_source, owner.name)
+        if source is None:
+            return _error(404, "no keys bound and no local logs for this owner")
+        kinds = []
+        for kind in LogKind:
+            entry: dict[str, Any] = {
+                "kind": kind.value,
+                "objects": 0,
+                "bytes": 0,
+                "sample": [],
+                "error": None,
+            }
+            try:
+                refs = await asyncio.wait_for(
+                    asyncio.to_thread(source.list_objects, kind, day), PROBE_TIMEOUT_S
+                )
+                entry["objects"] = len(refs)
+                entry["bytes"] = sum(max(r.size, 0) for r in refs)
+                entry["sample"] = [r.key for r in refs[:PROBE_SAMPLE]]
+            except TimeoutError:
+                entry["error"] = f"no answer within {PROBE_TIMEOUT_S:.0f} s"
+            except Exception as exc:  # an unreachable bucket or refused keys: say so, keep the others
+                entry["error"] = f"{type(exc).__name__}: {str(exc)[:300]}"
+            kinds.append(entry)
+        reachable = any(k["error"] is None for k in kinds)
+        return web.json_response({"owner": owner.name, "day": day, "reachable": reachable, "kinds": kinds})
+
     async def delete_voiceprint(request: web.Request) -> web.Response:
         if s.voiceprints is None:
             return _error(503, "voiceprints are not available")
@@ -464,3 +507,4 @@ def setup_console_api(app: web.Application, services: ConsoleServices, sessions:
     r.add_get("/api/console/system", read(system))
     r.add_post("/api/console/voiceprint/check", configure(voiceprint_check))
     r.add_delete("/api/console/owners/{owner_id}/voiceprint", configure(delete_voiceprint))
+    r.add_get("/api/console/owners/{owner_id}/probe", configure(probe_logs))

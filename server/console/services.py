@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import numpy as np
 
+    from agents.sources.base import LogSource
     from server.auth.devices import DeviceCredentials
     from server.cases.service import CaseService
     from server.config import Settings
@@ -31,6 +32,7 @@ class ConsoleServices:
     voiceprints: VoiceprintStore | None = None
     devices: DeviceCredentials | None = None
     schedules: ScheduleRunner | None = None  # spoken schedules (server/schedules)
+    log_source: Callable[[str], LogSource | None] | None = None  # an owner's logs (bound keys or local)
     owner_names: Callable[[], list[str]] | None = None
     started_at: datetime | None = None
     # the robot's TTS (text, sample rate → int16 PCM): the summary's play button and test announcements

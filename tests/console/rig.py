@@ -24,6 +24,7 @@ from server.http.app import build_http_app
 from server.notify.escalation import DEFAULT_POLICY
 from server.notify.routes import setup_notify_routes
 from server.notify.service import NotifyService
+from server.owners import OwnerDirectory
 from server.schedules.models import Schedule
 from server.schedules.runner import ScheduleRunner
 from server.schedules.store import ScheduleStore
@@ -183,6 +184,7 @@ def build_rig(
         voiceprints=voiceprints,
         devices=DeviceCredentials(db),
         owner_names=lambda: [o.name for o in voiceprints.list_owners()],
+        log_source=OwnerDirectory(settings, voiceprints, vault).source_for,
         synthesize=synthesize,
         schedules=schedules,
     )

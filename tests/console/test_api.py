@@ -4,6 +4,7 @@ voiceprint quality check, through a logged-in session on the real HTTP app."""
 from __future__ import annotations
 
 import io
+import json
 import wave
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -203,3 +204,39 @@ async def test_schedules_are_listed_created_and_cancelled_by_an_admin_only(rig):
     assert (await client.delete(f"/api/console/schedules/{created['id']}")).status == 200
     assert r.schedules.store.active() == []
     assert (await client.delete(f"/api/console/schedules/{created['id']}")).status == 404
+
+
+async def test_bucket_probe_lists_what_a_day_would_read_and_says_when_keys_are_refused(tmp_path: Path):
+    from tests.fakes.cos_server import FakeCosServer
+
+    good = ("AKIDprobe00000000000000000000000000", "probe-secret-key-DO-NOT-SHOW-123456")
+    with FakeCosServer(region="ap-guangzhou") as cos:
+        cos.add_user(*good)
+        cos.add_bucket("logs-1250000000", [good[0]])
+        cos.put(
+            "logs-1250000000", "business/2026/11/26/03/202611260305_a.log", b'{"level":"error","msg":"x"}\n'
+        )
+        r = build_rig(tmp_path, cos_endpoint=f"http://127.0.0.1:{cos.port}")
+        async with TestClient(TestServer(r.app, host="127.0.0.1")) as client:
+            resp = await client.post("/console/login", json={"token": ADMIN_TOKEN})
+            h = {"X-CSRF-Token": (await resp.json())["csrf"]}
+            alice = await (await client.post("/api/owners", json={"name": "alice"}, headers=h)).json()
+            creds = {
+                "secret_id": good[0],
+                "secret_key": good[1],
+                "region": "ap-guangzhou",
+                "bucket": "logs-1250000000",
+            }
+            await client.put(f"/api/owners/{alice['id']}/credentials", json=creds, headers=h)
+            probe = await client.get(f"/api/console/owners/{alice['id']}/probe?day={DAY}")
+            body = await probe.json()
+            assert probe.status == 200 and body["reachable"] is True, body
+            business = next(k for k in body["kinds"] if k["kind"] == "business")
+            assert business["sample"] == ["business/2026/11/26/03/202611260305_a.log"]
+            assert good[1] not in await probe.text()
+            wrong = {**creds, "secret_key": "wrong-secret-key-000000000000000000"}
+            await client.put(f"/api/owners/{alice['id']}/credentials", json=wrong, headers=h)
+            refused = await (await client.get(f"/api/console/owners/{alice['id']}/probe?day={DAY}")).json()
+            assert refused["reachable"] is False and all(k["error"] for k in refused["kinds"])
+            assert "wrong-secret" not in json.dumps(refused) and good[0] not in json.dumps(refused)
+        await r.notify.stop()

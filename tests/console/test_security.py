@@ -10,6 +10,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from server.console.sessions import COOKIE_NAME
 from tests.console.rig import DAY, Rig, build_rig
+from tests.fakes.cos_server import FakeCosServer
 from tests.http_auth import ADMIN_TOKEN, OPERATOR_TOKEN
 
 SECRET_ID = "AKIDz8krbsJ5yKBZQpn74WFkmLPx3EXAMPLE"
@@ -19,12 +20,15 @@ CHANNEL_KEY = "0c2f5a1e-very-secret-webhook-key"
 
 @pytest.fixture
 async def rig(tmp_path: Path) -> AsyncIterator[tuple[TestClient, Rig]]:
-    r = build_rig(tmp_path)
-    client = TestClient(TestServer(r.app, host="127.0.0.1"))
-    await client.start_server()
-    yield client, r
-    await client.close()
-    await r.notify.stop()
+    with FakeCosServer(region="ap-guangzhou") as cos:  # the bucket probe reads through the real COS SDK
+        cos.add_user(SECRET_ID, SECRET_KEY)
+        cos.add_bucket("logs-1250000000", [SECRET_ID])
+        r = build_rig(tmp_path, cos_endpoint=f"http://127.0.0.1:{cos.port}")
+        client = TestClient(TestServer(r.app, host="127.0.0.1"))
+        await client.start_server()
+        yield client, r
+        await client.close()
+        await r.notify.stop()
 
 
 async def login(client: TestClient, token: str = ADMIN_TOKEN) -> str:
@@ -149,9 +153,13 @@ async def test_no_page_or_api_response_contains_a_secret(rig):
         "/api/channels",
         "/api/silences",
         "/healthz",
+        "/api/console/schedules",
+        f"/api/console/owners/{owner['id']}/probe?day={DAY}",
     ]:
         resp = await client.get(path)
         assert resp.status == 200, path
+        if "probe" in path:
+            assert (await resp.json())["reachable"] is True
         answers.append(await resp.text())
     for path in ["/console/static/js/app.js", "/console/static/js/owners.js"]:
         answers.append(await (await client.get(path)).text())

@@ -28,6 +28,8 @@ const DICT = {
   "owners.bind": ["绑定/轮换密钥", "Bind / rotate keys"], "owners.voice": ["声纹", "Voiceprint"], "owners.enrolled": ["已录入", "Enrolled"],
   "owners.notenrolled": ["未录入", "Not enrolled"], "owners.upload": ["上传 WAV（至少 3 段）", "Upload WAVs (3 or more)"],
   "owners.record": ["用麦克风录一段", "Record a clip"], "owners.check": ["质量检查", "Quality check"], "owners.enrol": ["保存声纹", "Save voiceprint"],
+  "owners.probe": ["测试存储桶（列出这一天会读取的日志）", "Test the bucket (what a day would read)"],
+  "owners.reachable": ["可以访问", "Reachable"], "owners.unreachable": ["无法访问", "Not reachable"],
   "owners.delvoice": ["删除声纹", "Delete voiceprint"], "owners.masked": ["只显示掩码，不回显", "Masked; never shown back"],
   "devices.online": ["在线", "Online"], "devices.offline": ["离线", "Offline"], "devices.transport": ["传输", "Transport"],
   "devices.firmware": ["固件", "Firmware"], "devices.lastseen": ["最后在线", "Last seen"], "devices.announce": ["测试播报", "Test announcement"],

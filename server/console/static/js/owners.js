@@ -25,9 +25,16 @@ function keysForm(o, ctx, reload, fail) {
   const region = f("region", "ap-guangzhou"), bucket = f("bucket", "logs-1250000000");
   const save = el("button", { type: "button", id: "keys-save", onclick: () => api("PUT", `/api/owners/${o.id}/credentials`,
     { secret_id: sid.value, secret_key: skey.value, region: region.value, bucket: bucket.value }).then(() => { ctx.toast("OK"); reload(); }, fail) }, t("owners.bind"));
+  const day = el("input", { id: "probe-day", type: "date", value: new Date(Date.now() - 864e5).toISOString().slice(0, 10) });
+  const probeOut = el("div", { id: "probe-result" });
+  const probe = el("button", { type: "button", id: "probe", onclick: () => api("GET", `/api/console/owners/${o.id}/probe?day=${day.value}`).then((r) => {
+    probeOut.replaceChildren(el("p", { class: r.reachable ? "ok" : "error" }, r.reachable ? t("owners.reachable") : t("owners.unreachable")),
+      table([t("notify.kind"), "#", "bytes", ""], r.kinds.map((k) => [k.kind, k.objects, k.bytes, k.error ? el("span", { class: "error" }, k.error) : el("code", {}, k.sample.join("\n"))])));
+  }, fail) }, t("owners.probe"));
   return section(`${o.name} · ${t("owners.keys")}`, el("p", { class: "muted" }, t("owners.masked")),
     o.credentials ? el("p", {}, el("code", { class: "masked" }, JSON.stringify(o.credentials))) : null,
-    el("div", { class: "form" }, sid, skey, region, bucket, save));
+    el("div", { class: "form" }, sid, skey, region, bucket, save),
+    el("div", { class: "form" }, day, probe), probeOut);
 }
 
 function voiceForm(o, ctx, reload, fail) {
