@@ -92,7 +92,7 @@ def browser() -> Iterator[object]:
 
 
 @pytest.fixture
-def page(browser, served: Served):  # type: ignore[no-untyped-def]
+def page(browser, served: Served):
     context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="zh-CN")
     context.set_default_timeout(10_000)
     pg = context.new_page()
@@ -107,7 +107,7 @@ def page(browser, served: Served):  # type: ignore[no-untyped-def]
     assert errors == []  # no script error on any page
 
 
-def shot(pg, name: str) -> None:  # type: ignore[no-untyped-def]
+def shot(pg, name: str) -> None:
     pg.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
 
 
@@ -239,6 +239,12 @@ def test_voiceprint_enrolment_from_the_fake_microphone(page, served: Served):
     page.click("#enrol")
     page.wait_for_function("() => document.querySelector('#toast').textContent === 'OK'", timeout=30000)
     assert served.rig.voiceprints.get_owner(owner.id).enrolled
+    page.wait_for_selector("#voice-delete")  # re-rendered with the enrolled owner
+    page.click("#voice-delete")
+    page.wait_for_function(
+        "() => !document.querySelector('#voice-delete') && !!document.querySelector('#record')"
+    )
+    assert not served.rig.voiceprints.get_owner(owner.id).enrolled
 
 
 def test_devices_silences_channels_and_system_pages(page, served: Served):
