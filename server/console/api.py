@@ -24,6 +24,7 @@ from pydantic import ValidationError
 
 from agents.records import LogKind
 from server.auth.principal import Permission
+from server.cases.fsm import State
 from server.console.dayview import build_day_view
 from server.console.services import ConsoleServices
 from server.console.sessions import ConsoleSessions
@@ -302,22 +303,24 @@ def setup_console_api(app: web.Application, services: ConsoleServices, sessions:
     async def system(request: web.Request) -> web.Response:
         settings = s.settings
         runs = []
-        owner = settings.default_owner
-        for day in s.reports.days(owner)[:RUNS_SHOWN]:
-            data = await asyncio.to_thread(s.reports.findings, owner, day) or {}
-            runs.append(
-                {
-                    "owner": owner,
-                    "day": day,
-                    "stage_seconds": data.get("stage_seconds", {}),
-                    "no_logs": bool(data.get("no_logs")),
-                    "findings": len(data.get("findings", [])),
-                }
-            )
+        for owner in await asyncio.to_thread(_owners):
+            for day in s.reports.days(owner)[:RUNS_SHOWN]:
+                data = await asyncio.to_thread(s.reports.findings, owner, day) or {}
+                runs.append(
+                    {
+                        "owner": owner,
+                        "day": day,
+                        "stage_seconds": data.get("stage_seconds", {}),
+                        "no_logs": bool(data.get("no_logs")),
+                        "findings": len(data.get("findings", [])),
+                    }
+                )
+        runs.sort(key=lambda r: r["day"], reverse=True)
+        runs = runs[: RUNS_SHOWN * 3]
         open_cases = None
         if s.cases is not None:
             listed = await asyncio.to_thread(s.cases.list_cases, owner=None, status=None, limit=500)
-            open_cases = sum(1 for c in listed if str(c.status) != "closed")
+            open_cases = sum(1 for c in listed if c.status is not State.CLOSED)
         fallbacks = {
             "llm": "configured"
             if settings.llm_enabled

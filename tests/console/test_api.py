@@ -127,11 +127,16 @@ async def test_case_detail_shows_timeline_attention_and_is_refused_for_approval(
 
 
 async def test_devices_and_system_say_what_is_there(rig):
-    client, _ = rig
+    client, r = rig
     devices = await (await client.get("/api/console/devices")).json()
     assert devices == {"devices": []}
+    r.cases.create_case(owner="default", title="open one")
+    done = r.cases.create_case(owner="default", title="closed one")
+    r.cases.transition(done.id, "park", None, "admin:t", None, {"reason": "known"})
+    r.cases.transition(done.id, "close", None, "admin:t", None, {"reason": "fixed"})
     system = await (await client.get("/api/console/system")).json()
     assert system["health"] == "ok" and system["metrics"]["devices_online"] == 0
+    assert system["metrics"]["open_cases"] == 1
     assert system["runs"][0]["day"] == DAY and system["runs"][0]["stage_seconds"]["parse"] == 0.5
     assert "deterministic" in system["fallbacks"]["llm"]
     offline = await client.post("/api/console/devices/aa:bb/announce", json={"text": "测试"})

@@ -11,6 +11,6 @@ export async function renderSystem() {
     section(t("system.versions"), kv(s.versions)),
     section(t("system.fallbacks"), kv(s.fallbacks)),
     section(t("system.metrics"), kv(s.metrics)),
-    section(t("system.runs"), s.runs.length ? table([t("common.day"), ...stages, "findings"], s.runs.map((r) => [r.day, ...stages.map((k) => (r.stage_seconds[k] ?? "").toString()), r.no_logs ? t("common.nodata") : r.findings]))
+    section(t("system.runs"), s.runs.length ? table([t("common.day"), t("common.owner"), ...stages, "findings"], s.runs.map((r) => [r.day, r.owner, ...stages.map((k) => (r.stage_seconds[k] ?? "").toString()), r.no_logs ? t("common.nodata") : r.findings]))
       : el("p", { class: "muted" }, t("common.nodata"))));
 }
