@@ -112,9 +112,8 @@ async def test_alarm_reaches_idle_mqtt_robot_by_notify_then_voice_approval(start
             )
             assert incident["workload"] in spoken and "回滚" in spoken, spoken
             await device.drain()
-            app.challenges.draw_digits = lambda lo, hi: (
-                "123456"
-            )  # the recordings say 一…六 (see rollback e2e)
+            # the recordings say 一…六 (see the rollback e2e)
+            app.challenges.draw_digits = lambda lo, hi: "123456"
             prompt = await speak(device, command("rollback_yes.wav"))
             assert challenge_digits(prompt) == "123456", prompt
             verdict = await speak(device, one_to_six(str(s.whisper_path)))
@@ -125,6 +124,28 @@ async def test_alarm_reaches_idle_mqtt_robot_by_notify_then_voice_approval(start
                     break
                 await asyncio.sleep(0.1)
             assert len(calls) == 1 and incident["workload"] in str(calls[0]["body"])
+
+            # ladder rung 1: another alarm while the robot is in its MQTT+UDP session is spoken there directly
+            other = next(i for i in gen.ground_truth["incidents"] if i["workload"] != incident["workload"])
+            await device.drain()
+            notes_before, since = len(device.notifications), len(device.events)
+            body = tke_pod_alarm(
+                "sess-mqtt-2",
+                pod=f"{other['workload']}-5c4b3a2d1-q9w8e",
+                workload=other["workload"],
+                namespace=other["namespace"],
+                first=datetime.fromtimestamp(other["start_ts"] + 300, TZ).strftime("%Y-%m-%d %H:%M:%S"),
+            )
+            async with aiohttp.ClientSession() as http, http.post(hook, json=body) as resp:
+                assert resp.status == 200
+            await device.wait_json("tts", "stop", timeout=60, since=since)
+            direct = "".join(
+                e.message["text"]
+                for e in device.events[since:]
+                if e.message and e.message.get("state") == "sentence_start"
+            )
+            assert other["workload"] in direct, direct
+            assert len(device.notifications) == notes_before and not device.received("alert")
         finally:
             await device.close()
     finally:
