@@ -99,7 +99,7 @@ def setup_console(
         sid, session = sessions.create(principal)
         log.info("console login: %s from %s", session.principal.actor, source)
         response = web.json_response({"ok": True, "role": principal.role.value, "csrf": session.csrf})
-        sessions.set_cookie(response, sid)
+        sessions.set_cookie(response, sid, over_tls=request.secure)
         return response
 
     async def logout(request: web.Request) -> web.Response:

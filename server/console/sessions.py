@@ -95,14 +95,15 @@ class ConsoleSessions:
 
     # -- cookies -------------------------------------------------------------------------------------
 
-    def set_cookie(self, response: web.StreamResponse, sid: str) -> None:
+    def set_cookie(self, response: web.StreamResponse, sid: str, *, over_tls: bool = False) -> None:
+        """``over_tls``: the login itself came over https (then the cookie is Secure whatever the setting)."""
         response.set_cookie(
             COOKIE_NAME,
             sid,
             max_age=self.cookie.max_age_s,
             path=self.cookie.path,
             httponly=True,
-            secure=self.cookie.secure,
+            secure=self.cookie.secure or over_tls,
             samesite="Strict",
         )
 

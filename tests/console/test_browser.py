@@ -98,6 +98,8 @@ def page(browser, served: Served):
     pg = context.new_page()
     errors: list[str] = []
     pg.on("pageerror", lambda e: errors.append(str(e)))
+    # a Content-Security-Policy violation (inline script/style the policy blocks) is a console error
+    pg.on("console", lambda m: errors.append(m.text) if "Content Security Policy" in m.text else None)
     pg.goto(f"{served.base}/console/login")
     pg.fill("#token", ADMIN_TOKEN)
     pg.click("#login-btn")
