@@ -82,6 +82,7 @@ announcements = Table(
 
 ROLLBACK_QUESTION = "是否需要回滚？"
 RECENT_TRACES = 200
+RETRACE_EVERY_S = 60.0  # a case's group re-traced for a new child alert at most this often
 DIGEST_TOP = 3
 WAKE_GRACE_S = 2.0  # after a wake, give the user this long to ask their own question before the digest
 _SEVERITY_RANK = {"critical": 2, "warning": 1, "info": 0}
@@ -172,6 +173,7 @@ class AlertDelivery:
         self.device_owners = parse_device_owners(getattr(settings, "device_owners", ""))
         # recent case id → trace (the timeline keeps all)
         self.traces: OrderedDict[int, Trace] = OrderedDict()
+        self._retraced: dict[int, float] = {}  # case id → loop time before which it is not re-traced
         self._owner_locks: dict[str, asyncio.Lock] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._after_turn: set[str] = set()  # devices with a digest already waiting for the turn to end
@@ -216,6 +218,54 @@ class AlertDelivery:
             severity=getattr(case, "severity", alert.severity),
             title=alert.title,
         )
+
+    async def on_new_child(self, case: Any, alert: Alert) -> None:
+        """Another alert joined an open case's group (same workload and alarm policy). If its trace names a
+        different cause than the one already spoken, that is a new problem: note it and say it."""
+        loop = asyncio.get_running_loop()
+        if loop.time() < self._retraced.get(case.id, 0.0):
+            return  # at most one re-trace per case per minute: a burst of pods is one question
+        self._retraced[case.id] = loop.time() + RETRACE_EVERY_S
+        try:
+            result = await asyncio.to_thread(self._trace, case.owner, alert)
+        except Exception:
+            log.exception("re-tracing case %s failed", case.id)
+            return
+        if not result.found:
+            return
+        previous = await asyncio.to_thread(self._spoken_cause, case.id)
+        if previous == (result.cause, result.root_cause_zh):
+            return
+        detail = {
+            "cause": result.cause,
+            "root_cause": result.root_cause_zh,
+            "fix": result.fix_zh,
+            "new_cause": True,
+        }
+        await asyncio.to_thread(
+            self.cases.add_note,
+            case.id,
+            actor="tracer",
+            text=result.root_cause_zh or result.cause,
+            detail=detail,
+        )
+        sentences = [s for s in self._spoken(alert, result) if ROLLBACK_QUESTION not in s]
+        await self.announce(
+            case.owner,
+            [f"{alert.title[:40]}又出现了新的问题。", *sentences],
+            case.id,
+            ask_rollback=False,
+            severity=getattr(case, "severity", alert.severity),
+            title=alert.title,
+        )
+
+    def _spoken_cause(self, case_id: int) -> tuple[str, str] | None:
+        """The (cause, sentence) the tracer last recorded on the case's timeline."""
+        for entry in reversed(self.cases.store.timeline(case_id)):
+            detail = entry.detail if isinstance(entry.detail, dict) else {}
+            if entry.actor == "tracer" and "cause" in detail:
+                return str(detail["cause"]), str(detail.get("root_cause") or "")
+        return None
 
     def _trace(self, owner: str, alert: Alert) -> Trace:
         keys = AlertKeys.build(

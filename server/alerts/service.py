@@ -18,7 +18,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Literal
@@ -83,6 +83,7 @@ class AlertService:
         default_owner: str = "default",
         on_new_case: NewCaseHook | None = None,
         on_recovered: RecoveredHook | None = None,
+        on_new_child: NewCaseHook | None = None,
         window_s: float = DEFAULT_WINDOW_S,
         storm_threshold: int = DEFAULT_THRESHOLD,
         queue_size: int = 20000,
@@ -94,6 +95,9 @@ class AlertService:
         self.default_owner = default_owner
         self.on_new_case = on_new_case
         self.on_recovered = on_recovered
+        # a new, different alert joined an open group that already has a case (another pod, another error):
+        # delivery re-traces it, and speaks it when the cause differs from the one already spoken
+        self.on_new_child = on_new_child
         self.aggregator = Aggregator(window_s=window_s, threshold=storm_threshold)
         self.batch_max = batch_max
         self._queue_size = queue_size
@@ -341,7 +345,7 @@ class AlertService:
         report.new_groups = len(created)
         _merge(self.totals, report, keep_ids=False)
         try:  # committed: whatever happens in the hooks, these notifications are stored
-            self._after_commit(created, writes.resolved_groups)
+            self._after_commit(created, writes.resolved_groups, self._children(writes))
         except Exception:
             log.exception("alert hooks after commit failed; the cases resume at the next start")
         return report
@@ -374,6 +378,8 @@ class AlertService:
             )
         if outcome.new_group:
             w.first_alert[outcome.group_id] = alert
+        elif outcome.kind == "new_alert" and not group_row["aggregated"]:
+            w.new_children.append((outcome.group_id, alert))  # a storm is summarised, not re-traced per alert
 
         if outcome.kind == "new_alert":
             report.new_alerts += 1
@@ -477,9 +483,27 @@ class AlertService:
             created.append((case, alert))
         return created
 
-    def _after_commit(self, created: list[tuple[Case, Alert]], resolved_groups: list[str]) -> None:
+    def _children(self, w: _BatchWrites) -> list[tuple[Case, Alert]]:
+        out: list[tuple[Case, Alert]] = []
+        if self.on_new_child is None:
+            return out
+        for group_id, alert in w.new_children:
+            case_id = w.group_rows[group_id].get("case_id")
+            case = self.cases.get_case(case_id) if case_id is not None else None
+            if case is not None and case.status is not State.CLOSED:
+                out.append((case, alert))
+        return out
+
+    def _after_commit(
+        self,
+        created: list[tuple[Case, Alert]],
+        resolved_groups: list[str],
+        children: Sequence[tuple[Case, Alert]] = (),
+    ) -> None:
         for case, alert in created:
             self._fire(self.on_new_case, case, alert)
+        for case, alert in children:
+            self._fire(self.on_new_child, case, alert)
         for group_id in resolved_groups:
             group = self.store.get_group(group_id)
             if group is None or group.case_id is None:
@@ -536,6 +560,9 @@ class _BatchWrites:
     alert_updates: dict[str, dict[str, Any]] = field(default_factory=dict)
     group_rows: dict[str, dict[str, Any]] = field(default_factory=dict)
     first_alert: dict[str, Alert] = field(default_factory=dict)
+    new_children: list[tuple[str, Alert]] = field(
+        default_factory=list
+    )  # (group id, alert) joining open groups
     storms: list[str] = field(default_factory=list)
     resolved_groups: list[str] = field(default_factory=list)
 
