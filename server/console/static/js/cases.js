@@ -17,8 +17,10 @@ export async function renderCases(ctx) {
     location.hash = `#cases?${p}`; } }, t("cases.filter"));
   const rows = data.cases.map((c) => [el("a", { href: `#cases/${c.id}`, class: "case-link" }, `#${c.id}`), c.title, c.severity, c.status, c.owner, fmtTime(c.created_at)]);
   return el("div", { class: "grid" }, el("div", { class: "toolbar" }, owner, status, apply),
-    section(t("nav.cases"), rows.length ? table(["#", t("common.title"), t("common.severity"), t("common.status"), t("common.owner"), ""], rows) : el("p", { class: "muted" }, t("cases.none"))));
+    wide(section(t("nav.cases"), rows.length ? table(["#", t("common.title"), t("common.severity"), t("common.status"), t("common.owner"), ""], rows) : el("p", { class: "muted" }, t("cases.none")))));
 }
+
+function wide(node) { node.classList.add("wide"); return node; }
 
 async function renderCase(ctx, id) {
   const d = await api("GET", `/api/console/cases/${encodeURIComponent(id)}`);

@@ -20,7 +20,9 @@ export async function renderDevices(ctx) {
     return [d.device_id, d.online ? el("span", { class: "ok" }, t("devices.online")) : el("span", { class: "muted" }, t("devices.offline")),
       d.transport, [d.board, d.firmware].filter(Boolean).join(" "), fmtTime(d.last_seen), d.owner || "—", controls];
   });
-  return el("div", { class: "grid" }, section(t("nav.devices"), rows.length
+  const card = section(t("nav.devices"), rows.length
     ? table(["ID", t("common.status"), t("devices.transport"), t("devices.firmware"), t("devices.lastseen"), t("common.owner"), ""], rows)
-    : el("p", { class: "muted", id: "no-devices" }, t("devices.none")), out));
+    : el("p", { class: "muted", id: "no-devices" }, t("devices.none")), out);
+  card.classList.add("wide");
+  return el("div", { class: "grid" }, card);
 }
