@@ -152,6 +152,9 @@ def test_today_shows_the_day_with_log_markup_as_text(page, served: Served):
     page.click("#lang-switch")
     page.wait_for_selector("#nav a[href='#today'].active")
     assert page.inner_text("#nav a[href='#today']") == "Today"
+    page.wait_for_selector("#summary")
+    assert "Spoken summary" in page.inner_text("main")
+    shot(page, "today-phone-en")
     page.click("#lang-switch")
 
 
