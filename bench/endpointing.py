@@ -95,12 +95,13 @@ async def one(
             first_audio = ev.t - t_end
         except TimeoutError:
             pass
-        await sender
-        await asyncio.sleep(0.5)
+        await sender  # the rest of the request and its trailing silence
+        await device.abort()  # the reply is not listened to: its turn ends and is traced
+        await asyncio.sleep(0.8)
         stt = [e for e in device.events[since:] if e.message and e.message.get("type") == "stt"]
         early = any(e.t < t_end for e in stt)
     texts = [str(e.message["text"]) for e in stt if e.message]
-    mine = [t for t in traces[before:] if t.at(Stage.ENDPOINT) is not None]
+    mine = [t for t in traces[before:] if t.at(Stage.ENDPOINT) is not None and t.started >= t0]
     # a turn ended before the speaker did (50 ms: frame pacing jitter) is a cut-off, heard or not
     early = early or any(t.started < t_end - 0.05 for t in mine)
     endpoint = min((t.started - t_end for t in mine), default=None)

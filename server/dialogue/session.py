@@ -188,7 +188,7 @@ class DialogueSession:
             ep.require_silence(self.services.speech.vad_config.silence_ms)
             return
         verdict = completeness(task.result().text, self.services.today(), self.memory.expect)
-        silence = self.services.speech.vad_config.silence_ms
+        silence = self.services.speech.vad_config.unsure_silence_ms
         if verdict is Completeness.COMPLETE or (
             verdict is Completeness.UNKNOWN and ep.trailing_silence_ms >= silence
         ):

@@ -68,6 +68,7 @@ class VadConfig:
     threshold: float = 0.5  # probability that starts speech
     silence_ms: int = 400  # this much silence ends an utterance (unless the dialogue asks to hold)
     hold_silence_ms: int = 1300  # adaptive: a pause after words that announce more (or before a verdict)
+    unsure_silence_ms: int = 900  # adaptive: words that are neither a known command nor announce more
     min_speech_ms: int = 200  # shorter bursts (clicks, coughs) are ignored
     pad_ms: int = 300  # audio kept before the detected start (the model reacts a little late)
     max_speech_s: float = 30.0  # force an end so one endless utterance cannot block the turn
