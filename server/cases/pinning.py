@@ -19,10 +19,13 @@ class PlanChanged(ConflictError):
     """The plan (or the case) changed after it was read aloud: the approval is void."""
 
 
-class _CaseLike(Protocol):
-    id: int
-    version: int
-    plan: dict[str, Any] | None
+class _CaseLike(Protocol):  # read-only members: a frozen Case satisfies it
+    @property
+    def id(self) -> int: ...
+    @property
+    def version(self) -> int: ...
+    @property
+    def plan(self) -> dict[str, Any] | None: ...
 
 
 def plan_digest(plan: dict[str, Any] | None) -> str:

@@ -12,11 +12,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol
+from typing import Any, Protocol, overload
 
 from sqlalchemy import (
     Column,
     Connection,
+    CursorResult,
     DateTime,
     ForeignKey,
     Index,
@@ -275,6 +276,10 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+@overload
+def as_utc(dt: datetime) -> datetime: ...
+@overload
+def as_utc(dt: datetime | None) -> datetime | None: ...
 def as_utc(dt: datetime | None) -> datetime | None:
     """SQLite hands back naive datetimes; everything we store is UTC."""
     if dt is None:
@@ -297,8 +302,8 @@ def _row_to_case(row: Any) -> Case:
         plan=json.loads(row.plan) if row.plan else None,
         plan_risk=row.plan_risk,
         reason=row.reason or "",
-        created_at=as_utc(row.created_at),  # type: ignore[arg-type]
-        updated_at=as_utc(row.updated_at),  # type: ignore[arg-type]
+        created_at=as_utc(row.created_at),
+        updated_at=as_utc(row.updated_at),
     )
 
 
@@ -316,24 +321,33 @@ def _replayed(result_json: str) -> TransitionResult:
     )
 
 
+def _inserted_id(result: CursorResult[Any]) -> int:
+    """The primary key a single-row INSERT generated."""
+    key = result.inserted_primary_key
+    assert key is not None
+    return int(key[0])
+
+
 def _write_timeline(conn: Connection, **values: Any) -> int:
     values["detail"] = json.dumps(values.get("detail") or {}, ensure_ascii=False, default=str)
-    return conn.execute(insert(case_timeline).values(**values)).inserted_primary_key[0]
+    return _inserted_id(conn.execute(insert(case_timeline).values(**values)))
 
 
 def _write_outbox(
     conn: Connection, case_id: int, msg_type: str, payload: dict[str, Any], now: datetime
 ) -> int:
-    return conn.execute(
-        insert(case_outbox).values(
-            case_id=case_id,
-            msg_type=msg_type,
-            payload=json.dumps(payload, ensure_ascii=False, default=str),
-            created_at=now,
-            available_at=now,
-            attempts=0,
+    return _inserted_id(
+        conn.execute(
+            insert(case_outbox).values(
+                case_id=case_id,
+                msg_type=msg_type,
+                payload=json.dumps(payload, ensure_ascii=False, default=str),
+                created_at=now,
+                available_at=now,
+                attempts=0,
+            )
         )
-    ).inserted_primary_key[0]
+    )
 
 
 class CaseStore:
@@ -373,22 +387,24 @@ class CaseStore:
     ) -> Case:
         now = utcnow()
         with self._tx(conn) as c:
-            case_id = c.execute(
-                insert(cases).values(
-                    status=State.NEW.value,
-                    version=1,
-                    owner=owner,
-                    account=account,
-                    title=title[:500],
-                    severity=severity,
-                    resource=resource[:255],
-                    alert_id=alert_id,
-                    alert_group_id=alert_group_id,
-                    reason="",
-                    created_at=now,
-                    updated_at=now,
+            case_id = _inserted_id(
+                c.execute(
+                    insert(cases).values(
+                        status=State.NEW.value,
+                        version=1,
+                        owner=owner,
+                        account=account,
+                        title=title[:500],
+                        severity=severity,
+                        resource=resource[:255],
+                        alert_id=alert_id,
+                        alert_group_id=alert_group_id,
+                        reason="",
+                        created_at=now,
+                        updated_at=now,
+                    )
                 )
-            ).inserted_primary_key[0]
+            )
             _write_timeline(
                 c,
                 case_id=case_id,
@@ -447,7 +463,7 @@ class CaseStore:
                     at=as_utc(r.at),
                     actor=r.actor,
                     kind=r.kind,
-                    event=r.event,  # type: ignore[arg-type]
+                    event=r.event,
                     from_state=r.from_state,
                     to_state=r.to_state,
                     detail=json.loads(r.detail or "{}"),
