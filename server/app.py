@@ -65,6 +65,7 @@ UPLOAD_LIMIT = 32 << 20  # voiceprint WAV uploads
 @dataclass
 class App:
     settings: Settings
+    from agents.llm import LLMClient
     db: Database | None = None
     speech: SpeechStack | None = None
     registry: DeviceRegistry = field(default_factory=DeviceRegistry)
@@ -298,7 +299,7 @@ async def _start_mqtt(app: App, devices: DeviceCredentials) -> Any:
     return service
 
 
-def _llm_router(llm: Any) -> Callable[[str, TurnContext], Awaitable[Intent]] | None:
+def _llm_router(llm: LLMClient | None) -> Callable[[str, TurnContext], Awaitable[Intent]] | None:
     """Unknown utterances go to the LLM control-tag router when an LLM is configured."""
     if llm is None:
         return None

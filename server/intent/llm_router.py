@@ -68,7 +68,9 @@ class Completer(Protocol):
 class ChatModel(Protocol):
     """agents.llm.LLMClient: ``await chat(messages)`` returns an object with ``.text``."""
 
-    async def chat(self, messages: list[dict[str, Any]], **kwargs: Any) -> Any: ...
+    async def chat(
+        self, messages: list[dict[str, Any]], *, temperature: float = ..., max_tokens: int | None = ...
+    ) -> Any: ...
 
 
 # --- pure parts ---
