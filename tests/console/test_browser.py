@@ -12,10 +12,14 @@ import shutil
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 import pytest
 
+from server.dialogue.alert_skills import AlertingSkills
+from server.dialogue.context import TurnContext
+from server.intent.models import Intent
 from tests.console.rig import DAY, XSS, Rig, build_rig
 from tests.http_auth import ADMIN_TOKEN
 
@@ -32,6 +36,7 @@ pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="apt-get ins
 class Served:
     rig: Rig
     base: str
+    loop: asyncio.AbstractEventLoop  # the service's loop (Playwright's sync API holds the test thread's)
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +65,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     )
     thread.start()
     assert ready.wait(30)
-    yield Served(rig, f"http://127.0.0.1:{port[0]}")
+    yield Served(rig, f"http://127.0.0.1:{port[0]}", loop)
     asyncio.run_coroutine_threadsafe(runner.cleanup(), loop).result(10)
     asyncio.run_coroutine_threadsafe(rig.notify.stop(), loop).result(10)
     loop.call_soon_threadsafe(loop.stop)
@@ -186,7 +191,13 @@ def test_a_case_acknowledged_in_the_browser_is_acknowledged_for_the_voice_too(pa
     assert "回滚 order-api" in chain and f"[event] ImagePullBackOff {XSS} ×12" in chain
     page.click("#ack")
     page.wait_for_selector("#acked")
-    # the spoken "收到" side reads the same AttentionStore
+    # the spoken "收到" side reads the same AttentionStore: the robot answers that someone already took it
+    assert rig.notify.attention.get(case.id).acked_by == "admin:token"
+    ctx = TurnContext(owner="default", device=None, today=date(2026, 11, 27), guest=False, text="收到")  # type: ignore[arg-type]
+    ctx.memory.case_id = case.id
+    said = AlertingSkills(rig.notify, "Asia/Shanghai").acknowledge(Intent("acknowledge", text="收到"), ctx)
+    spoken = asyncio.run_coroutine_threadsafe(said, served.loop).result(10)
+    assert "已经有人确认" in spoken.text
     assert rig.notify.attention.get(case.id).acked_by == "admin:token"
     shot(page, "case")
     page.fill("#case-reason", "已知问题，明天处理")
