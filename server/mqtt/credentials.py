@@ -13,11 +13,14 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import logging
+import os
 import re
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from server.auth.tokens import load_or_create_token
+log = logging.getLogger(__name__)
 
 SECRET_FILE = "mqtt.secret"
 SEP = "@@@"
@@ -45,11 +48,33 @@ def uplink_topic(device_id: str) -> str:
 
 
 def mqtt_secret(configured: str, data_dir: Path) -> str:
+    """``XOPS_MQTT_SECRET``, or the one generated at first run into ``<data_dir>/mqtt.secret`` (0600). Never
+    printed: nobody types it (devices get derived passwords from OTA); an external broker's auth hook reads the file."""
     if configured.strip():
         return configured.strip()
-    return load_or_create_token(
-        Path(data_dir) / SECRET_FILE, announce="generated MQTT device secret (XOPS_MQTT_SECRET unset)"
-    )
+    path = Path(data_dir) / SECRET_FILE
+    try:
+        secret = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        secret = ""
+    if secret:
+        return secret
+    secret = secrets.token_urlsafe(32)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(secret + "\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    try:
+        os.link(tmp, path)  # atomic, and fails if another process created it first: both then use that one
+    except FileExistsError:
+        return path.read_text(encoding="utf-8").strip()
+    finally:
+        tmp.unlink(missing_ok=True)
+    log.info("generated the MQTT device secret into %s (mode 0600)", path)
+    return secret
 
 
 @dataclass(frozen=True)
