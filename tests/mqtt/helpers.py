@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -49,7 +49,9 @@ class Stack:
 
 
 @contextlib.asynccontextmanager
-async def running_stack(tmp: Path, **overrides: Any) -> AsyncIterator[Stack]:
+async def running_stack(
+    tmp: Path, device_allowed: Callable[[str], bool] | None = None, **overrides: Any
+) -> AsyncIterator[Stack]:
     base: dict[str, Any] = {
         "data_dir": tmp,
         "mqtt_enabled": True,
@@ -69,7 +71,13 @@ async def running_stack(tmp: Path, **overrides: Any) -> AsyncIterator[Stack]:
         return h
 
     registry = DeviceRegistry()
-    service = MqttService(settings, registry, factory, note=lambda c, t, d: notes.append((c, t, d)))
+    service = MqttService(
+        settings,
+        registry,
+        factory,
+        device_allowed=device_allowed,
+        note=lambda c, t, d: notes.append((c, t, d)),
+    )
     await service.start("127.0.0.1")
     app = web.Application()
     setup_ota(app, settings, None, service)

@@ -212,3 +212,17 @@ async def test_device_mcp_and_barge_in_over_mqtt(tmp_path: Path) -> None:
         assert played.aborted and played.frames_sent < 20  # 2 sentences would be 22 frames
         assert ("abort", "wake_word_detected") in handler.events
         await dev.close()
+
+
+async def test_credentials_of_a_device_no_longer_allowed_are_refused(tmp_path: Path) -> None:
+    allowed = {A, B}  # token mode: activated devices (a revoked one keeps its old credentials in NVS)
+    async with running_stack(tmp_path, device_allowed=lambda d: d in allowed) as stack:
+        settings = MqttSettings.from_ota(await stack.ota(A))
+        dev = MqttVirtualDevice(settings, device_id=A)
+        await dev.connect_control()
+        await dev.close()
+        allowed.discard(A)
+        again = MqttVirtualDevice(settings, device_id=A)
+        with pytest.raises(DeviceError, match="refused"):
+            await again.connect_control()
+        assert A not in stack.service.gateway.devices
