@@ -111,12 +111,15 @@ class Settings(BaseSettings):
     mqtt_tls_port: int = 8883  # embedded broker over TLS, when a cert and key are configured
     mqtt_tls_cert: Path | None = None  # PEM certificate chain for the TLS listener
     mqtt_tls_key: Path | None = None  # PEM private key for the TLS listener
-    mqtt_endpoint: str = ""  # host:port devices are told (OTA); empty = public_host/request host + TLS or TCP port
+    mqtt_endpoint: str = ""  # host:port told to devices by OTA; empty = public/request host + TLS or TCP port
     mqtt_keepalive_s: int = 240
-    mqtt_secret: SecretStr = SecretStr("")  # derives device passwords; empty = generated <data_dir>/mqtt.secret
+    mqtt_secret: SecretStr = SecretStr("")  # derives device passwords; empty = <data_dir>/mqtt.secret
     udp_port: int = 8884  # UDP audio (0 = a free port)
     udp_public_host: str = ""  # host devices send UDP audio to; empty = public_host or the OTA request host
     notify_ttl_s: float = 300.0  # a notify audio URL works this long, then 404
+    mqtt_external: str = ""  # host:port of an external broker (EMQX) to use instead of the embedded one
+    mqtt_external_tls: bool = False  # connect to the external broker over TLS
+    mqtt_external_ca: Path | None = None  # CA bundle for that TLS connection (default: the system's)
 
     @property
     def llm_enabled(self) -> bool:

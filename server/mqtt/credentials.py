@@ -130,9 +130,18 @@ class CredentialIssuer:
                 return None
         expected = self._password(client_id, username)
         ok = hmac.compare_digest(expected.encode(), password.encode())
+        identity = self.identity_of(client_id, username)
+        return identity if ok else None
+
+    @staticmethod
+    def identity_of(client_id: str, username: str) -> DeviceIdentity | None:
+        """The device a (client id, username) pair names, by the convention; no password checked."""
         parts = client_id.split(SEP)
-        if not ok or len(parts) != 3 or not parts[0].startswith("GID_") or not _MAC.match(parts[1]):
-            return None
-        if username != parts[1]:
+        if (
+            len(parts) != 3
+            or not parts[0].startswith("GID_")
+            or not _MAC.match(parts[1])
+            or username != parts[1]
+        ):
             return None
         return DeviceIdentity(device_id=device_from_key(parts[1]), board=parts[0][4:], uuid=parts[2])

@@ -47,9 +47,8 @@ class MqttService:
         note: Callable[[int, str, dict[str, Any]], None] | None = None,
     ) -> None:
         self.settings = settings
-        self.issuer = CredentialIssuer(
-            mqtt_secret(settings.mqtt_secret.get_secret_value(), settings.data_dir)
-        )
+        self._secret = mqtt_secret(settings.mqtt_secret.get_secret_value(), settings.data_dir)
+        self.issuer = CredentialIssuer(self._secret)
         self.udp = UdpEndpoint()
         self.gateway = MqttGateway(
             settings, self.issuer, handler_factory, registry, self.udp, device_allowed=device_allowed
@@ -66,6 +65,7 @@ class MqttService:
             self.gateway.firmware.get,
         )
         self.broker: EmbeddedBroker | None = None
+        self.external: Any = None  # server.mqtt.external.ExternalBrokerLink when XOPS_MQTT_EXTERNAL is set
         self._sweeper: asyncio.Task[None] | None = None
 
     # ---- lifecycle
@@ -82,6 +82,29 @@ class MqttService:
         loop = asyncio.get_running_loop()
         transport, _ = await loop.create_datagram_endpoint(lambda: self.udp, local_addr=(host, s.udp_port))
         self.udp.transport = transport
+        if s.mqtt_external:
+            from server.mqtt.external import ExternalBrokerLink
+
+            link = ExternalBrokerLink(
+                self.gateway,
+                self.issuer,
+                self._secret,
+                s.mqtt_external,
+                tls=s.mqtt_external_tls,
+                ca_file=str(s.mqtt_external_ca) if s.mqtt_external_ca else None,
+            )
+            try:
+                await link.start()
+            except BaseException:
+                transport.close()
+                raise
+            self.external = link
+            self.gateway.publish = link.publish
+            self._sweeper = asyncio.create_task(self._sweep(), name="notify-sweeper")
+            log.info(
+                "MQTT+UDP devices: external broker %s, UDP audio port %d", s.mqtt_external, self.udp.port
+            )
+            return
         listeners = [Listener(host, s.mqtt_port)]
         tls = self._tls()
         if tls is not None:
@@ -107,6 +130,8 @@ class MqttService:
         await self.gateway.close()
         if self.broker is not None:
             await self.broker.stop()
+        if self.external is not None:
+            await self.external.stop()
         if self.udp.transport is not None:
             self.udp.transport.close()
 
@@ -139,7 +164,7 @@ class MqttService:
         self.gateway.udp_hosts[device_id] = request_host
         if app_version:
             self.gateway.firmware[device_id] = app_version
-        endpoint = self.settings.mqtt_endpoint
+        endpoint = self.settings.mqtt_endpoint or self.settings.mqtt_external
         if not endpoint:
             host = self.settings.public_host or request_host or "127.0.0.1"
             port = (
@@ -159,6 +184,10 @@ class MqttService:
 
     def setup_routes(self, app: web.Application) -> None:
         self.notify.setup_routes(app)
+        if self.settings.mqtt_external:  # the external broker's auth and ACL hooks
+            from server.mqtt.external import BrokerAuth
+
+            BrokerAuth(self.gateway, self._secret).setup_routes(app)
 
     def _base_url(self, device_id: str) -> str:
         host = self.settings.public_host or self.gateway.udp_hosts.get(device_id) or "127.0.0.1"
