@@ -33,6 +33,8 @@ FULL: list[tuple[str, list[str]]] = [
     ("alert_to_voice", ["--lines", "1000000", "--alerts", "10"]),
     ("webhook_intake", ["--count", "5000"]),
     ("tts_quality", []),
+    ("intents", ["--spoken", "--out", "bench/results/intents.json"]),
+    ("endpointing", ["--baseline", "--out", "bench/results/endpointing.json"]),
 ]
 QUICK: dict[str, list[str]] = {
     "voice_latency": ["--turns", "3"],
