@@ -184,20 +184,40 @@ class DialogueSession:
         ep = self.endpointer
         if self.speculation is not spec or ep.silence_started_ms != spec.silence_from or task.cancelled():
             return  # speech resumed (or the turn already ended): this verdict is about old words
-        if task.exception() is not None:
+        if task.exception() is not None:  # no words to judge: the plain silence rule
             ep.require_silence(self.services.speech.vad_config.silence_ms)
+            remaining_s = max(0, ep.required_silence_ms - ep.trailing_silence_ms) / 1000 + 0.05
+            asyncio.get_running_loop().call_later(remaining_s, self._end_held_pause, spec, "asr-failed")
             return
         verdict = completeness(task.result().text, self.services.today(), self.memory.expect)
         silence = self.services.speech.vad_config.unsure_silence_ms
         if verdict is Completeness.COMPLETE or (
             verdict is Completeness.UNKNOWN and ep.trailing_silence_ms >= silence
         ):
+            info = {"verdict": str(verdict), "silence_ms": ep.trailing_silence_ms}
             event = ep.end_now()
             if event is not None and event.pcm is not None and event.pcm.size:
-                info = {"verdict": str(verdict), "silence_ms": ep.trailing_silence_ms}
                 self._start_turn(pcm=event.pcm, speculation=self._take_speculation(False), endpoint=info)
-        elif verdict is Completeness.UNKNOWN:
-            ep.require_silence(silence)
+        else:
+            hold = (
+                silence
+                if verdict is Completeness.UNKNOWN
+                else self.services.speech.vad_config.hold_silence_ms
+            )
+            ep.require_silence(hold)
+            # the stream usually ends the pause by itself; a device that stops sending audio in silence
+            # (DTX, a finished file) must not leave the turn hanging: the same pause, by the wall clock
+            remaining_s = max(0, hold - ep.trailing_silence_ms) / 1000 + 0.05
+            asyncio.get_running_loop().call_later(remaining_s, self._end_held_pause, spec, str(verdict))
+
+    def _end_held_pause(self, spec: Speculation, verdict: str) -> None:
+        ep = self.endpointer
+        if self.speculation is not spec or ep.silence_started_ms != spec.silence_from:
+            return  # already ended by the stream, or speech resumed
+        info = {"verdict": f"{verdict}-timeout", "silence_ms": ep.trailing_silence_ms}
+        event = ep.end_now()
+        if event is not None and event.pcm is not None and event.pcm.size:
+            self._start_turn(pcm=event.pcm, speculation=self._take_speculation(False), endpoint=info)
 
     def _take_speculation(self, forced: bool) -> Speculation | None:
         spec, self.speculation = self.speculation, None
