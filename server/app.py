@@ -25,6 +25,7 @@ from server.cases.routes import setup_case_routes
 from server.cases.service import CaseService
 from server.cases.verifier import VerificationSweeper
 from server.config import Settings
+from server.console.wiring import console_setup
 from server.delivery import AlertDelivery
 from server.dialogue.agent import DialogueAgent, build_agent, llm_from_settings
 from server.dialogue.owner_skills import OwnerSkills
@@ -196,6 +197,7 @@ class App:
                 lambda app: setup_account_routes(
                     app, accounts=accounts, store=voiceprints, admin_token=s.admin_token.get_secret_value()
                 ),
+                console_setup(self, devices),  # the web console at /console/ (session login, same /api)
             ],
             client_max_size=UPLOAD_LIMIT,  # voiceprint WAV uploads; webhook bodies are capped by their routes
             devices=devices,
