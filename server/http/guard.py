@@ -194,9 +194,9 @@ def _middleware(policy: HttpPolicy) -> Middleware:
             if principal is None:
                 policy.throttle.failed(source, "the API token")
                 return unauthenticated()
-            if principal.via is Via.SESSION and request.method in STATE_CHANGING:
-                if policy.sessions is None or not policy.sessions.csrf_ok(request):
-                    return _forbidden("missing or wrong CSRF token (X-CSRF-Token header)")
+            session_write = principal.via is Via.SESSION and request.method in STATE_CHANGING
+            if session_write and (policy.sessions is None or not policy.sessions.csrf_ok(request)):
+                return _forbidden("missing or wrong CSRF token (X-CSRF-Token header)")
             policy.throttle.succeeded(source)
             request[PRINCIPAL_KEY] = principal
         response = await handler(request)
