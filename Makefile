@@ -7,8 +7,9 @@ setup:
 run: setup
 	.venv/bin/xiaozhi-ops serve
 
+# two workers (pytest-xdist): most of the long tests wait on real-time audio, not on the CPU
 test: setup
-	.venv/bin/python -m pytest -q
+	.venv/bin/python -m pytest -q -n 2
 
 lint:
 	.venv/bin/ruff check . && .venv/bin/ruff format --check .

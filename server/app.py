@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
@@ -28,16 +29,25 @@ from server.config import Settings
 from server.console.wiring import console_setup
 from server.delivery import AlertDelivery
 from server.dialogue.agent import DialogueAgent, build_agent, llm_from_settings
+from server.dialogue.alert_skills import AlertingSkills
 from server.dialogue.owner_skills import OwnerSkills
 from server.dialogue.reports import ReportStore
+from server.dialogue.schedule_skills import ScheduleSkills
 from server.dialogue.session import DialogueServices
 from server.dialogue.skill_table import build_skill_table
 from server.dialogue.skills import Skills
 from server.http.app import build_http_app
 from server.http.limits import GuardedTCPSite
 from server.intent.llm_router import LLMIntentRouter
+from server.notify.escalation import EscalationPolicy
+from server.notify.routes import setup_notify_routes
+from server.notify.service import NotifyService
+from server.notify.wiring import next_approver, repush_via, silence_gate
 from server.owners import AccountDirectory, OwnerApprovers, OwnerDirectory, setup_account_routes
 from server.scheduler import PipelineScheduler, ensure_sample_data
+from server.schedules.runner import ScheduleRunner
+from server.schedules.store import ScheduleStore
+from server.schedules.wiring import announcer
 from server.speech.models import assemble_whisper_base
 from server.speech.stack import SpeechStack
 from server.storage.db import Database
@@ -55,6 +65,7 @@ from server.voiceprint.store import VoiceprintStore
 
 if TYPE_CHECKING:
     from agents.index.store import LogIndex
+    from agents.llm import LLMClient
     from server.dialogue.context import TurnContext
     from server.intent.models import Intent
 
@@ -66,7 +77,6 @@ UPLOAD_LIMIT = 32 << 20  # voiceprint WAV uploads
 @dataclass
 class App:
     settings: Settings
-    from agents.llm import LLMClient
     db: Database | None = None
     speech: SpeechStack | None = None
     registry: DeviceRegistry = field(default_factory=DeviceRegistry)
@@ -82,6 +92,8 @@ class App:
     cases: CaseService | None = None
     alerts: AlertService | None = None
     delivery: AlertDelivery | None = None
+    notify: NotifyService | None = None
+    schedules: ScheduleRunner | None = None
     scheduler: PipelineScheduler | None = None
     challenges: ChallengeManager = field(default_factory=ChallengeManager)
     verifier: VerificationSweeper | None = None
@@ -112,9 +124,8 @@ class App:
 
         # owners: voiceprints + encrypted keys
         self.voiceprints = VoiceprintStore(self.db, encoder)
-        self.vault = CredentialVault(
-            self.db, VaultCipher(master_key(s.master_key.get_secret_value(), s.data_dir))
-        )
+        cipher = VaultCipher(master_key(s.master_key.get_secret_value(), s.data_dir))
+        self.vault = CredentialVault(self.db, cipher)
         self.owners = OwnerDirectory(s, self.voiceprints, self.vault)
         identifier = Identifier(self.voiceprints)
 
@@ -133,13 +144,25 @@ class App:
         self.delivery = AlertDelivery(
             s, self.registry, self.cases, self.db, enrolled_owners=self.owners.enrolled_names
         )
+        # acknowledgement, snooze, silences, channels and the escalation ladder
+        self.notify = NotifyService(
+            self.db,
+            cipher,
+            self.cases,
+            policy=EscalationPolicy.from_json(s.escalation_policy),
+            repush=repush_via(self.delivery),
+            next_owner=next_approver(self.voiceprints),
+            sweep_interval_s=s.escalation_sweep_s,
+            tz=ZoneInfo(s.timezone),
+        )
         self.alerts = AlertService(
             self.db,
             self.cases,
             owner_resolver=self.accounts.resolve,  # alert → cloud account → owner
             default_owner=s.default_owner,
-            on_new_case=self.delivery.on_new_case,
+            on_new_case=silence_gate(self.notify, self.delivery.on_new_case),  # silenced: not spoken
             on_recovered=self.delivery.on_recovered,
+            on_new_child=self.delivery.on_new_child,  # another cause on an open case's workload: spoken
         )
 
         # dialogue
@@ -158,7 +181,18 @@ class App:
             cases=self.cases,
             delivery=self.delivery,
         )
-        build_skill_table(skills, self.agent, owner_skills)  # the one intent → skill table + guest policy
+        self.schedules = ScheduleRunner(
+            ScheduleStore(self.db),
+            announcer(self.delivery.speak_to_owner, reports, self.cases, ZoneInfo(s.timezone)),
+            ZoneInfo(s.timezone),
+        )
+        extra_skills = {
+            **AlertingSkills(self.notify, s.timezone).table(),
+            **ScheduleSkills(self.schedules.store, self.schedules).table(),
+        }
+        build_skill_table(
+            skills, self.agent, owner_skills, extra=extra_skills
+        )  # the one table + guest policy
         self.services = DialogueServices(
             settings=s,
             speech=speech,
@@ -177,6 +211,7 @@ class App:
         if s.mqtt_enabled:
             self.mqtt = await _start_mqtt(self, devices)
         alerts, cases, voiceprints, vault = self.alerts, self.cases, self.voiceprints, self.vault
+        notify = self.notify
         accounts = self.accounts
         alert_settings = with_webhook_token(s)  # no webhook is open: a path token is generated if none set
         self.webhook_token = alert_settings.alert_path_token
@@ -188,6 +223,7 @@ class App:
             extra_setup=[
                 lambda app: setup_alert_routes(app, alert_settings, alerts),
                 lambda app: setup_case_routes(app, cases),
+                lambda app: setup_notify_routes(app, notify),
                 lambda app: setup_owner_routes(
                     app,
                     store=voiceprints,
@@ -217,6 +253,8 @@ class App:
 
         self.verifier = VerificationSweeper(self.cases, self.alerts.is_case_recovered, s.verify_timeout_s)
         self.verifier.start()
+        self.notify.start()  # escalation sweeps (rungs run from the case outbox)
+        self.schedules.start()  # spoken schedules, from the database (missed recent slots announced now)
         # committed cases a crash left unannounced are traced and announced now (queued ones wait in the DB)
         resume = self.delivery.resume(self.alerts.store.get_alert, before=started)
         self.background.append(asyncio.create_task(resume, name="resume-cases"))
@@ -257,6 +295,10 @@ class App:
         if self.http_runner is not None:
             # closes the listener, waits for in-flight requests; the alert intake drains on cleanup
             await self.http_runner.cleanup()
+        if self.schedules is not None:
+            self.schedules.shutdown()
+        if self.notify is not None:
+            await self.notify.stop()
         if self.delivery is not None:
             await self.delivery.close()
         if self.mcp_http is not None:
