@@ -47,7 +47,9 @@ class Settings(BaseSettings):
     asr_window_s: int = 10
     vad_threshold: float = 0.5
     vad_silence_ms: int = 400
-    vad_adaptive: bool = True  # hold a pause open after unfinished words; end at once after a finished command
+    vad_adaptive: bool = (
+        True  # hold a pause open after unfinished words; end at once after a finished command
+    )
     vad_hold_silence_ms: int = 1300
     tts_engine: Literal["edge", "neural", "espeak"] = "edge"
     edge_tts_voice: str = "zh-CN-XiaoxiaoNeural"
@@ -61,7 +63,9 @@ class Settings(BaseSettings):
     default_owner: str = "default"
     pipeline_cron: str = "0 1 * * *"
     sample_lines: int = 60000  # size of the sample day `make run` generates
-    sample_data: bool = True  # demo flag: generate a sample day for owners whose log directory holds no real logs
+    sample_data: bool = (
+        True  # demo flag: generate a sample day for owners whose log directory holds no real logs
+    )
     cos_endpoint: str = (
         ""  # override the COS endpoint for every owner, e.g. http://127.0.0.1:9000 (private link)
     )
@@ -78,7 +82,9 @@ class Settings(BaseSettings):
 
     # --- security ---
     master_key: SecretStr = SecretStr("")  # vault key; empty = generated key file data/vault.key (0600)
-    admin_token: SecretStr = SecretStr("")  # /api and /mcp bearer token; empty = generated <data_dir>/admin.token
+    admin_token: SecretStr = SecretStr(
+        ""
+    )  # /api and /mcp bearer token; empty = generated <data_dir>/admin.token
     operator_token: SecretStr = SecretStr("")  # optional: may read and decline/park, never configure
     allowed_hosts: str = ""  # extra Host names the API answers to (comma-separated; local names always)
     console_origins: str = ""  # web console origins allowed to make state-changing requests
@@ -98,7 +104,9 @@ class Settings(BaseSettings):
     executor_dry_run: bool = True
     executor_timeout_s: float = 120.0  # per executor call; a rollout undo can take minutes to answer
     alert_account_owners: str = ""  # cloud account → owner, e.g. "uin:100001=alice,receiver:team-b=bob"
-    device_owners: str = ""  # device id → owner whose queued alerts it may speak, e.g. "aa:bb:cc:dd:ee:ff=alice"
+    device_owners: str = (
+        ""  # device id → owner whose queued alerts it may speak, e.g. "aa:bb:cc:dd:ee:ff=alice"
+    )
     verify_timeout_s: float = (
         600.0  # after an action: the alert must recover within this, else the case is PARKED
     )

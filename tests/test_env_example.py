@@ -18,6 +18,7 @@ def test_env_example_holds_no_secret_values() -> None:
     text = (REPO / ".env.example").read_text(encoding="utf-8")
     for line in text.splitlines():
         if re.match(
-            r"^#?\s*XOPS_(LLM_API_KEY|MASTER_KEY|ADMIN_TOKEN|ALERT_BASIC_PASSWORD|EXECUTOR_TOKEN|MQTT_SECRET)=", line
+            r"^#?\s*XOPS_(LLM_API_KEY|MASTER_KEY|ADMIN_TOKEN|ALERT_BASIC_PASSWORD|EXECUTOR_TOKEN|MQTT_SECRET)=",
+            line,
         ):
             assert line.split("=", 1)[1].strip() == "", line
