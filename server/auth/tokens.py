@@ -22,31 +22,39 @@ log = logging.getLogger(__name__)
 ADMIN_TOKEN_FILE = "admin.token"
 
 
-def load_or_create_token(path: Path, *, announce: str) -> str:
-    """The token stored at ``path``; on first run a new one is written (0600) and shown once on stderr + log."""
+def load_or_create_secret_file(path: Path) -> tuple[str, bool]:
+    """The secret stored at ``path``, or a new random one written there (0600, fsync'd, atomically: when two
+    processes race, both end up with the one that was linked first). Returns (secret, created by this call)."""
     try:
-        token = path.read_text(encoding="utf-8").strip()
+        secret = path.read_text(encoding="utf-8").strip()
     except FileNotFoundError:
-        token = ""
-    if token:
-        return token
-    token = secrets.token_urlsafe(32)
+        secret = ""
+    if secret:
+        return secret, False
+    secret = secrets.token_urlsafe(32)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(token + "\n")
+        fh.write(secret + "\n")
         fh.flush()
         os.fsync(fh.fileno())
     try:
         os.link(tmp, path)  # atomic, and fails if another process created the file first
     except FileExistsError:
-        return path.read_text(encoding="utf-8").strip()
+        return path.read_text(encoding="utf-8").strip(), False
     finally:
         tmp.unlink(missing_ok=True)
-    message = f"{announce}: {token} (stored in {path}, mode 0600; shown only this once)"
-    print(message, file=sys.stderr, flush=True)
-    log.warning("%s", message)
+    return secret, True
+
+
+def load_or_create_token(path: Path, *, announce: str) -> str:
+    """The token stored at ``path``; on first run a new one is written (0600) and shown once on stderr + log."""
+    token, created = load_or_create_secret_file(path)
+    if created:
+        message = f"{announce}: {token} (stored in {path}, mode 0600; shown only this once)"
+        print(message, file=sys.stderr, flush=True)
+        log.warning("%s", message)
     return token
 
 

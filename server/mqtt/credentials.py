@@ -14,11 +14,11 @@ import base64
 import hashlib
 import hmac
 import logging
-import os
 import re
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
+
+from server.auth.tokens import load_or_create_secret_file
 
 log = logging.getLogger(__name__)
 
@@ -53,27 +53,9 @@ def mqtt_secret(configured: str, data_dir: Path) -> str:
     if configured.strip():
         return configured.strip()
     path = Path(data_dir) / SECRET_FILE
-    try:
-        secret = path.read_text(encoding="utf-8").strip()
-    except FileNotFoundError:
-        secret = ""
-    if secret:
-        return secret
-    secret = secrets.token_urlsafe(32)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        fh.write(secret + "\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    try:
-        os.link(tmp, path)  # atomic, and fails if another process created it first: both then use that one
-    except FileExistsError:
-        return path.read_text(encoding="utf-8").strip()
-    finally:
-        tmp.unlink(missing_ok=True)
-    log.info("generated the MQTT device secret into %s (mode 0600)", path)
+    secret, created = load_or_create_secret_file(path)
+    if created:
+        log.info("generated the MQTT device secret into %s (mode 0600)", path)
     return secret
 
 
