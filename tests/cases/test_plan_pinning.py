@@ -82,7 +82,9 @@ async def test_plan_swapped_after_it_was_spoken_is_not_approved(tmp_path) -> Non
     cases.propose_plan(
         case.id, deterministic_plan(namespace="prod", workload="payment-gateway"), actor="tracer"
     )
-    challenges = ChallengeManager(draw_digits=lambda lo, hi: "123456")
+    # a frozen clock: this test is about the plan, not the challenge's 30 s expiry (a loaded CI machine can take
+    # that long between the challenge and its answer, and then the refusal is for the wrong reason)
+    challenges = ChallengeManager(draw_digits=lambda lo, hi: "123456", clock=lambda: 1000.0)
     skills, ctx = _skills(cases, challenges), _ctx()
 
     said = await _say(skills, ctx, "确认回滚")

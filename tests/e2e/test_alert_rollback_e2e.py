@@ -92,6 +92,9 @@ async def test_bad_rollout_alert_is_explained_and_rolled_back_once_by_voice(star
             # challenge to 123456; randomness, wrong digits, replay and a wrong voice are covered in
             # tests/voiceprint/test_challenge.py.
             app.challenges.draw_digits = lambda lo, hi: "123456"
+            app.challenges.ttl_s = (
+                300.0  # the spoken read-back under a loaded CI machine; expiry is unit-tested
+            )
             prompt = await speak(device, command("rollback_yes.wav"))
             assert challenge_digits(prompt) == "123456", prompt
             answer = await speak(device, one_to_six(str(s.whisper_path)))

@@ -114,6 +114,9 @@ async def test_alarm_reaches_idle_mqtt_robot_by_notify_then_voice_approval(start
             await device.drain()
             # the recordings say 一…六 (see the rollback e2e)
             app.challenges.draw_digits = lambda lo, hi: "123456"
+            app.challenges.ttl_s = (
+                300.0  # the spoken read-back under a loaded CI machine; expiry is unit-tested
+            )
             prompt = await speak(device, command("rollback_yes.wav"))
             assert challenge_digits(prompt) == "123456", prompt
             verdict = await speak(device, one_to_six(str(s.whisper_path)))
