@@ -19,12 +19,15 @@ from pydantic import BaseModel, Field
 from sqlalchemy import Column, DateTime, Integer, String, Table, UniqueConstraint, insert, select
 from sqlalchemy.exc import IntegrityError
 
+from server.cases.fsm import State
 from server.cases.store import Case, CaseStore, OutboxMessage
 from server.storage.db import Database, metadata, upsert
 
 log = logging.getLogger(__name__)
 
 MSG_ESCALATE = "case.escalate"
+# an approved case is being handled by a person: nothing left to escalate
+ACTED_ON = frozenset({State.EXECUTING, State.VERIFYING})
 
 
 class RungAction(StrEnum):
@@ -214,8 +217,8 @@ class EscalationLadder:
         now = now or datetime.now(UTC)
         claimed = 0
         for case in self.store.open_cases():
-            if self.attention.get(case.id).quiet(now):
-                continue
+            if case.status in ACTED_ON or self.attention.get(case.id).quiet(now):
+                continue  # someone approved it (it runs or is being verified), or acknowledged/snoozed it
             opened = _utc(case.created_at) or now
             due = due_rungs(self.policy, case.severity, opened, self.attention.done_rungs(case.id), now)
             if due and self.attention.claim(case.id, due[0].index, due[0].rung.action, self.store):

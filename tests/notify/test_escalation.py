@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from server.cases.fsm import State
 from server.cases.outbox import IdempotentConsumer, OutboxDispatcher
 from server.cases.service import CaseService
-from server.cases.store import Case, CaseStore
+from server.cases.store import Case, CaseStore, cases
 from server.notify.escalation import (
     DEFAULT_POLICY,
     MSG_ESCALATE,
@@ -170,3 +171,13 @@ def test_claims_are_unique_per_case_and_rung(db):
     store: CaseStore = rig.service.store
     assert rig.attention.claim(case.id, 1, RungAction.PUSH_AGAIN, store)
     assert not rig.attention.claim(case.id, 1, RungAction.PUSH_AGAIN, store)
+
+
+async def test_an_approved_case_that_is_executing_does_not_escalate(db):
+    from tests.cases.helpers import case_at_gate
+
+    rig = _rig(db)
+    gate = case_at_gate(rig.service)
+    with db.engine.begin() as conn:  # as after a spoken approval: the action runs
+        conn.execute(cases.update().where(cases.c.id == gate.id).values(status=State.EXECUTING.value))
+    assert rig.ladder.sweep(_at(gate, 60)) == 0
