@@ -32,8 +32,8 @@ from agents.evidence import Evidence, EvidenceError, EvidenceProvider, EvidenceQ
 from agents.log_agents.audit import is_system
 from agents.log_agents.correlate import image_tag
 from agents.log_agents.event import _INSUFFICIENT, _STORAGE_CLASS, OOM_REASONS, classify
-from agents.parsers import parse_line, workload_from_pod
-from agents.records import LogKind, LogRecord
+from agents.parsers import workload_from_pod
+from agents.tracer.context import Asker
 from agents.tracer.model import Cause, Undo
 
 BEFORE_S = 1800.0
@@ -210,29 +210,6 @@ class Trace:
 # ---------------------------------------------------------------- helpers
 
 
-class _Ask:
-    """Runs queries, counting them and keeping (not raising) provider errors."""
-
-    def __init__(self, provider: EvidenceProvider) -> None:
-        self.provider = provider
-        self.n = 0
-        self.ok = 0
-        self.errors: list[str] = []
-        self.last_error: EvidenceError | None = None
-
-    def __call__(self, q: EvidenceQuery) -> list[Evidence]:
-        self.n += 1
-        try:
-            rows = self.provider.query(q)
-        except EvidenceError as exc:
-            if str(exc) not in self.errors:
-                self.errors.append(str(exc))
-            self.last_error = exc
-            return []
-        self.ok += 1
-        return rows
-
-
 def _text(e: Evidence) -> str:
     """An event's message without its ``Reason: `` prefix."""
     r = e.reason
@@ -374,7 +351,7 @@ def trace(
 ) -> Trace:
     """Trace an alert to a cause. Raises `EvidenceError` only when no evidence could be read at all."""
     t_start = time.perf_counter()
-    ask = _Ask(provider)
+    ask = Asker(provider)
     result = _trace(keys, ask, before, after, ZoneInfo(timezone), follow_callee)
     if ask.n and not ask.ok and ask.last_error is not None:
         raise EvidenceError(str(ask.last_error), code=ask.last_error.code)
@@ -383,32 +360,7 @@ def trace(
     return result
 
 
-def trace_business_error(
-    line: str | LogRecord,
-    provider: EvidenceProvider,
-    *,
-    at: float | None = None,
-    timezone: str = "Asia/Shanghai",
-    **kwargs: Any,
-) -> Trace:
-    """Trace from one business error (a raw log line or a parsed record) instead of an alert."""
-    rec = line
-    if isinstance(line, str):
-        got = parse_line(LogKind.BUSINESS, line, ZoneInfo(timezone))
-        if not got:
-            raise ValueError("not a business log line")
-        rec = got[0]
-    if not isinstance(rec, LogRecord):
-        raise TypeError("trace_business_error needs a log line or a LogRecord")
-    ts = at if at is not None else rec.ts
-    if not ts:
-        raise ValueError("the business error has no time; pass at=")
-    keys = AlertKeys.build(ts, namespace=rec.namespace, workload=rec.workload, pod=rec.pod,
-                           title=rec.message[:300])  # fmt: skip
-    return trace(keys, provider, timezone=timezone, **kwargs)
-
-
-def _trace(keys: AlertKeys, ask: _Ask, before: float, after: float, tz: ZoneInfo, follow: bool) -> Trace:
+def _trace(keys: AlertKeys, ask: Asker, before: float, after: float, tz: ZoneInfo, follow: bool) -> Trace:
     t0, t1 = keys.at - before, keys.at + after
     ns = keys.namespace or None
     w = keys.workload or workload_from_pod(keys.pod)
@@ -522,7 +474,7 @@ class _Ctx:
     oom_text: list[Evidence]
 
 
-def _previous_images(ask: _Ask, c: _Change, ns: str | None, w: str, tz: ZoneInfo) -> dict[str, str]:
+def _previous_images(ask: Asker, c: _Change, ns: str | None, w: str, tz: ZoneInfo) -> dict[str, str]:
     """Container → image before change ``c``: the previous change that set an image, else the kubelet's pulls."""
     prev = ask(EvidenceQuery("audit", c.ts - HISTORY_S, c.ts, ns, workloads=(w,), reasons=("change",),
                              limit=200, newest_first=True))  # fmt: skip
@@ -818,7 +770,7 @@ def _verdict(ctx: _Ctx) -> Trace:
     return _no_cause(ctx.keys, ctx.window, chain, why_en, why_zh, conf, links)
 
 
-def _follow_callee(ctx: _Ctx, ask: _Ask, before: float, after: float, tz: ZoneInfo) -> Trace | None:
+def _follow_callee(ctx: _Ctx, ask: Asker, before: float, after: float, tz: ZoneInfo) -> Trace | None:
     """The workload's new errors name another service that has a cause of its own: trace that one."""
     t0, t1 = ctx.window
     names: dict[str, str] = {}  # workload → namespace, of workloads with events or changes in the window
@@ -908,5 +860,4 @@ __all__ = [
     "render_spoken",
     "safe_name",
     "trace",
-    "trace_business_error",
 ]
