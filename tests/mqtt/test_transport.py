@@ -41,7 +41,9 @@ async def test_forged_and_borrowed_credentials_are_refused(tmp_path: Path) -> No
             MqttSettings(**{**good.__dict__, "password": b.password}),  # someone else's password
             MqttSettings(**{**good.__dict__, "client_id": b.client_id}),  # A's password replayed as B
             MqttSettings(**{**good.__dict__, "username": b.username}),  # A's credentials, B's username
-            MqttSettings(**{**good.__dict__, "password": "x" + good.password[1:]}),
+            MqttSettings(
+                **{**good.__dict__, "password": ("y" if good.password[0] == "x" else "x") + good.password[1:]}
+            ),
         ]
         for settings in forged:
             dev = MqttVirtualDevice(settings, device_id=A)
