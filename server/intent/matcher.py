@@ -32,7 +32,10 @@ WAKE_WORDS = ("你好小智", "嗨小智", "哈喽小智", "小智小智", "小�
 GREETING_ONLY = ("你好", "您好", "嗨", "哈喽", "在吗", "在不在")
 FILLERS = "啊呀吗呢吧哦嗯喂了的"
 
-STOP_WORDS = ("停止", "停下", "停一下", "别说了", "不要说了", "闭嘴", "暂停", "住口", "够了", "安静")
+STOP_WORDS = (
+    "停止", "停下", "停一下", "停停", "别说了", "不要说了", "别念了", "不要念了", "闭嘴", "暂停", "住口", "打住",
+    "够了", "安静",
+)  # fmt: skip
 VOLUME_WORDS = (
     "音量",
     "声音大",
@@ -46,10 +49,26 @@ VOLUME_WORDS = (
     "大点声",
     "小点声",
 )
-VOLUME_UP = ("大声", "大点声", "调大", "大一点", "大一些", "调高", "高一点", "增大", "加大")
-VOLUME_DOWN = ("小声", "小点声", "调小", "小一点", "小一些", "调低", "低一点", "减小", "降低")
+VOLUME_UP = (
+    "大声", "大点声", "调大", "大一点", "大一些", "大点", "大些", "调高", "高一点", "高点", "增大", "加大",
+    "响一点", "响点",
+)  # fmt: skip
+VOLUME_DOWN = (
+    "小声", "小点声", "调小", "小一点", "小一些", "小点", "小些", "调低", "低一点", "低点", "减小", "降低",
+    "轻一点", "轻点",
+)  # fmt: skip
+TOO_LOUD = (
+    "太响",
+    "太大声",
+    "太吵",
+    "吵死",
+)  # complaints, read before the up/down words ("太大声" holds "大声")
+TOO_QUIET = ("太小声", "听不清", "听不见", "听不到")
 ROLLBACK_WORDS = ("回滚", "回退", "撤回变更")
-ROLLBACK_DENY = re.compile(r"不|别|没|取消|算了|无需|无须|暂缓|先等")
+# a refusal before the rollback word ("先别回滚", "甭回滚", "莫回滚" — 甭/莫 are northern/south-western "don't")
+ROLLBACK_DENY = re.compile(r"不|别|没|甭|莫|勿|取消|算了|无需|无须|暂缓|先等")
+# ... or after it ("回滚就算了", "回滚先缓一缓", "回滚的事再说")
+ROLLBACK_DENY_AFTER = re.compile(r"算了|不要|不用|不必|别|先不|暂缓|缓一缓|等等|再说|免了|拉倒")
 ROLLBACK_CONFIRM = (
     "确认",
     "确定",
@@ -67,6 +86,33 @@ ROLLBACK_CONFIRM = (
 ENROLL_WORDS = ("声纹",)
 ENROLL_VERBS = ("注册", "录入", "登记", "添加", "绑定", "采集", "录制", "创建", "录")
 ALERT_WORDS = ("告警", "报警", "警报", "预警", "警告")
+# Colloquial and regional words → the common word, so every rule and the classifier see one spelling
+# ("咋样" → "怎么样", "啥" → "什么", "昨儿个" → "昨天", "瞅瞅" → "看看", "甭" → "不用"). Longest first.
+SYNONYMS: tuple[tuple[str, str], ...] = (
+    ("昨儿个", "昨天"),
+    ("今儿个", "今天"),
+    ("前儿个", "前天"),
+    ("明儿个", "明天"),
+    ("昨儿", "昨天"),
+    ("今儿", "今天"),
+    ("前儿", "前天"),
+    ("明儿", "明天"),
+    ("今早", "今天早上"),
+    ("今晨", "今天早上"),
+    ("咋样", "怎么样"),
+    ("咋回事", "怎么回事"),
+    ("咋", "怎么"),
+    ("啥", "什么"),
+    ("瞅瞅", "看看"),
+    ("瞅一眼", "看一眼"),
+    ("瞅", "看"),
+    ("木有", "没有"),
+    ("晓得", "知道"),
+    ("甭", "不用"),
+    ("知道啦", "知道了"),
+    ("好嘞", "好的"),
+    ("得嘞", "好的"),
+)
 BROADCAST_WORDS = ("播报", "汇报", "念一下", "读一下", "念给我", "读给我", "日报", "总结一下", "摘要")
 DRILL_VERBS = (
     "深入", "分析", "详细", "说说", "讲讲", "看看", "查查", "查看", "查一下", "看一下", "说一下",
@@ -122,10 +168,14 @@ _CN_NUMERAL_RUN = re.compile(r"[零〇一二两三四五六七八九十百千万
 
 # --- text normalisation ---
 def normalize(text: str) -> str:
-    """Simplified script, half-width, lower case, only Han characters, ASCII letters and digits."""
+    """Simplified script, half-width, lower case, only Han characters, ASCII letters and digits; colloquial
+    and regional words replaced by the common one (``SYNONYMS``)."""
     s = unicodedata.normalize("NFKC", text)
-    s = zhconv.convert(s, "zh-cn").lower()
-    return _KEEP.sub("", s)
+    s = _KEEP.sub("", zhconv.convert(s, "zh-cn").lower())
+    for word, common in SYNONYMS:
+        if word in s:
+            s = s.replace(word, common)
+    return s
 
 
 def fuzzy_syllable(syllable: str) -> str:
@@ -266,8 +316,12 @@ _VOLUME_NUMBER = re.compile(
 def parse_volume(u: _Utterance) -> dict[str, int] | None:
     if m := _VOLUME_NUMBER.search(u.digits):
         return {"volume": max(0, min(100, int(m.group(1))))}
-    if u.has("静音"):
-        return {"volume": 0}
+    if any(w in u.text for w in TOO_LOUD):
+        return {"delta": -10}
+    if any(w in u.text for w in TOO_QUIET):
+        return {"delta": 10}
+    if u.has("静音"):  # "这条告警先静音" mutes the alert (a silence), not the speaker
+        return None if u.has(*ALERT_WORDS) else {"volume": 0}
     if u.has("最大"):
         return {"volume": 100}
     if u.has(*VOLUME_UP):
@@ -278,13 +332,20 @@ def parse_volume(u: _Utterance) -> dict[str, int] | None:
 
 
 # --- the matcher ---
+_OPENERS = re.compile(
+    r"^(?:嗯+|喂+|哎+|诶+|嘿+|嗨+|哈喽|hi|hello|你好呀?|您好|早上好|早安|早啊|下午好|晚上好)+"
+)
+
+
 def strip_wake_word(text: str) -> str:
-    """Remove a leading wake word ("你好小智", "小智") from normalised text, fuzzily."""
-    u = _Utterance.of(text)
-    for wake in WAKE_WORDS:
-        needle = fuzzy_key(wake)
-        if u.key[: len(needle)] == needle:
-            return text[len(needle) :]
+    """Remove a leading wake word ("你好小智", "小智", also after an opener: "喂，小智", "你好呀小智") from
+    normalised text, fuzzily."""
+    for start in (0, m.end() if (m := _OPENERS.match(text)) else 0):
+        u = _Utterance.of(text[start:])
+        for wake in WAKE_WORDS:
+            needle = fuzzy_key(wake)
+            if u.key[: len(needle)] == needle:
+                return text[start + len(needle) :]
     return text
 
 
@@ -341,6 +402,9 @@ def _rollback_answer(u: _Utterance) -> str | None:
     if any(q in u.text for q in ("吗", "要不要", "是否", "为什么", "什么", "怎么")):
         return None  # a question about rolling back, not an answer
     if ROLLBACK_DENY.search(before[-4:]):
+        return "rollback_deny"
+    after = u.text[where:]
+    if ROLLBACK_DENY_AFTER.search(after[2:8]):
         return "rollback_deny"
     if any(w in before for w in ROLLBACK_CONFIRM) or len(u.text.strip(FILLERS)) <= 3:
         return "rollback_confirm"

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
+from server.intent.asr_repair import repair
 from server.intent.classifier import Scored, shared_classifier
 from server.intent.matcher import (
     GREETING_ONLY,
@@ -41,7 +42,9 @@ MIN_SCORE = 0.2  # below this the classifier's best label is a guess: not a know
 LONG_UTTERANCE = 24  # commands are short; a longer monologue needs a confident reading to be one
 LONG_MIN_SCORE = 0.6
 CLOSE_MARGIN = 0.08  # the best two within this → ask back (tuned on the phrase bank's dev half)
-_LEADING_FILLERS = re.compile(r"^(?:嗯+|呃+|额+|唔+|哎+|诶+|喂+|那个|这个|就是|然后)+")
+_LEADING_FILLERS = re.compile(
+    r"^(?:嗯+|呃+|额+|唔+|哎+|诶+|喂+|那个|这个|就是|然后|早上好|早安|下午好|晚上好)+"
+)
 _POLITE = re.compile(r"^(?:请问|请你|请|麻烦你?|帮我|劳驾)")
 VOLUME_LOUDER = ("太小", "听不清", "听不见", "听不到")
 VOLUME_QUIETER = ("太大", "太吵", "吵死", "好吵")
@@ -131,6 +134,8 @@ def understand(
 ) -> Understanding:
     """Read one utterance. ``expect``: what the robot just asked; ``candidate``: the intent a confirmation
     question was about (``Expect.CONFIRM``); ``workloads``: names known from the owner's reports."""
+    workloads = tuple(workloads)
+    text = repair(text, expect, workloads)  # what the recognizer misheard (server/intent/asr_repair.py)
     norm = normalize(text)
     woke = strip_wake_word(norm)
     core = core_text(norm)
