@@ -89,9 +89,11 @@ class Settings(BaseSettings):
     allowed_hosts: str = ""  # extra Host names the API answers to (comma-separated; local names always)
     console_origins: str = ""  # web console origins allowed to make state-changing requests
     console_secure_cookie: bool = False  # web console cookie only over https (set True behind TLS)
-    console_session_hours: float = 8.0  # a console login lasts this long (sessions are in memory)
+    console_session_hours: float = 8.0  # a console login lasts this long (kept in the database)
     auth_max_failures: int = 10  # failed logins per source within 60 s before a lockout
     auth_lockout_s: float = 60.0
+    trusted_proxies: str = ""  # reverse proxies (IPs/CIDRs, comma-separated) whose client header we believe
+    trusted_proxy_header: Literal["x-forwarded-for", "forwarded"] = "x-forwarded-for"  # the one they set
     http_header_timeout_s: float = 10.0  # request headers must arrive within this (slowloris)
     http_body_timeout_s: float = 60.0  # a request body must arrive within this
     http_max_connections: int = 512  # per HTTP port; more get 503 (also capped below the fd limit)

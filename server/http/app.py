@@ -12,6 +12,7 @@ from server.auth.devices import DeviceCredentials
 from server.auth.throttle import AuthThrottle
 from server.auth.tokens import ApiTokens, admin_token
 from server.config import Settings
+from server.http.client_address import TrustedProxies
 from server.http.devices import setup_device_routes
 from server.http.guard import HttpPolicy, install_http_guard
 from server.http.limits import HttpLimits, install_limits
@@ -37,6 +38,7 @@ def policy_from_settings(settings: Settings) -> HttpPolicy:
         extra_hosts=hosts,
         console_origins=[o for o in settings.console_origins.split(",") if o.strip()],
         throttle=AuthThrottle(max_failures=settings.auth_max_failures, lockout_s=settings.auth_lockout_s),
+        proxies=TrustedProxies.from_settings(settings),
     )
 
 

@@ -1,6 +1,7 @@
 """The HTTP guard for ASGI apps (MCP over streamable HTTP): the same policy as the aiohttp middleware.
 
-Host allow-list, foreign-Origin refusal, bearer authentication with failed-auth throttling; no CORS at all.
+Host allow-list, foreign-Origin refusal, bearer authentication with failed-auth throttling (per client, also
+behind a trusted reverse proxy: uvicorn's own proxy-header handling is off, see ``uvicorn_limits``); no CORS at all.
 The authenticated ``Principal`` is put in the ASGI scope under ``PRINCIPAL_SCOPE_KEY`` for the app to use.
 """
 
@@ -38,7 +39,17 @@ class AsgiGuard:
         for key, value in scope.get("headers") or ():
             headers.setdefault(key.decode("latin-1").lower(), value.decode("latin-1"))
         client = scope.get("client")
-        source = str(client[0]) if client else "?"
+        proxies = self.policy.proxies
+        source = proxies.client(
+            str(client[0]) if client else None,
+            [
+                v.decode("latin-1")
+                for k, v in scope.get("headers") or ()
+                if k.lower() == proxies.header.encode()
+            ],
+        )
+        if client and source != str(client[0]):
+            scope["client"] = (source, 0)  # the app's own view (and logs) of who is calling
         server = scope.get("server")
         local = str(server[0]) if server else None
         host = headers.get("host", "")

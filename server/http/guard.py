@@ -8,7 +8,9 @@
   a DNS-rebinding page cannot reach it. OTA, webhooks and device paths are reached by IP, so they are not checked.
 - ``/api/`` requires an authenticated principal (bearer token today, a console session later); nothing is
   trusted because of the address it came from.
-- Failed authentication (API tokens, webhook BasicAuth / path tokens) is throttled per source address.
+- Failed authentication (API tokens, webhook BasicAuth / path tokens) is throttled per source address: the
+  client's, also behind a trusted reverse proxy (server/http/client_address.py; the outermost middleware puts it
+  in ``request.remote`` for every handler and log line).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from aiohttp.typedefs import Middleware
 from server.auth.principal import Principal, Via
 from server.auth.throttle import AuthThrottle
 from server.auth.tokens import ApiTokens
+from server.http.client_address import TrustedProxies
 from server.vault.auth import PRINCIPAL_KEY, bearer_token, unauthenticated
 
 log = logging.getLogger(__name__)
@@ -93,6 +96,7 @@ class HttpPolicy:
     console_origins: frozenset[str] = frozenset()
     throttle: AuthThrottle = field(default_factory=AuthThrottle)
     sessions: SessionAuth | None = None  # set by the web console (server.console.routes)
+    proxies: TrustedProxies = field(default_factory=TrustedProxies)  # none trusted unless configured
 
     @classmethod
     def build(
@@ -102,10 +106,17 @@ class HttpPolicy:
         extra_hosts: Iterable[str] = (),
         console_origins: Iterable[str] = (),
         throttle: AuthThrottle | None = None,
+        proxies: TrustedProxies | None = None,
     ) -> HttpPolicy:
         hosts = {normalise_host(h) for h in extra_hosts if h.strip()} | set(LOCAL_NAMES) | machine_names()
         origins = {o.strip().rstrip("/").lower() for o in console_origins if o.strip()}
-        return cls(tokens, frozenset(hosts), frozenset(origins), throttle or AuthThrottle())
+        return cls(
+            tokens,
+            frozenset(hosts),
+            frozenset(origins),
+            throttle or AuthThrottle(),
+            proxies=proxies or TrustedProxies(),
+        )
 
     # -- checks (pure, each on its own) -------------------------------------------------------------
 
@@ -156,7 +167,23 @@ def _local_address(request: web.Request) -> str | None:
 
 
 def install_http_guard(app: web.Application, policy: HttpPolicy) -> None:
+    app.middlewares.insert(0, client_address_middleware(policy))
     app.middlewares.append(_middleware(policy))
+
+
+def client_address_middleware(policy: HttpPolicy) -> Middleware:
+    """Outermost: behind a trusted proxy, the handlers (and their log lines) see the client in ``request.remote``."""
+
+    @web.middleware
+    async def client_address(request: web.Request, handler: Handler) -> web.StreamResponse:
+        proxies = policy.proxies
+        if proxies.enabled:
+            client = proxies.client(request.remote, request.headers.getall(proxies.header.value, []))
+            if client != request.remote:
+                request = request.clone(remote=client)
+        return await handler(request)
+
+    return client_address
 
 
 def _forbidden(message: str) -> web.Response:

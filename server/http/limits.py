@@ -275,6 +275,8 @@ def uvicorn_limits(settings: Any) -> dict[str, Any]:
     """uvicorn.Config keyword arguments: the same timeouts (a protocol class) and connection cap (503)."""
     limits = HttpLimits.from_settings(settings)
     return {
+        # uvicorn believes X-Forwarded-For from 127.0.0.1 by default: AsgiGuard decides that (XOPS_TRUSTED_PROXIES)
+        "proxy_headers": False,
         "http": _uvicorn_protocol(limits),
         "limit_concurrency": limits.connection_cap,
         "timeout_keep_alive": 5,

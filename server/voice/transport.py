@@ -29,6 +29,7 @@ from websockets.protocol import State
 from firmware_bridge import protocol as P
 from firmware_bridge.audio import OPUS_RATES, AudioError, OpusDecoder
 from server.config import Settings
+from server.http.client_address import TrustedProxies
 from server.voice import metrics
 from server.voice.channel import (
     DeviceInfo,
@@ -411,6 +412,7 @@ class DeviceServer:
         self._flusher: asyncio.Task[None] | None = None
         self._auth: dict[ServerConnection, ConnectAuth] = {}
         self.device_token_ok: Callable[[str, str], bool] | None = None  # per-device tokens (OTA)
+        self.proxies = TrustedProxies.from_settings(settings)  # a reverse proxy in front: who the device is
 
     # ---- lifecycle
 
@@ -555,7 +557,7 @@ class DeviceServer:
                 msg = await asyncio.wait_for(ws.recv(), remaining)
             except TimeoutError:
                 metrics.REJECTED.labels("no_hello").inc()
-                log.info("connection from %s sent no hello in time; closing", ws.remote_address)
+                log.info("connection from %s sent no hello in time; closing", self._client(ws))
                 await ws.close(CLOSE_NO_HELLO, "no hello")
                 return None
             except ConnectionClosed:
@@ -582,6 +584,7 @@ class DeviceServer:
         params = hello.audio_params or P.AudioParams()
         remote = ws.remote_address
         remote_s = f"{remote[0]}:{remote[1]}" if remote else ""
+        client = self._client(ws)
         device_id = auth.device_id or (hello.device_id or "").lower() or auth.client_id or f"anon-{remote_s}"
         return DeviceInfo(
             device_id=device_id,
@@ -591,8 +594,14 @@ class DeviceServer:
             features=dict(hello.features),
             uplink_sample_rate=params.sample_rate,
             uplink_frame_ms=params.frame_duration,
-            remote=remote_s,
+            remote=client if remote and client != str(remote[0]) else remote_s,  # behind a proxy: the client
         )
+
+    def _client(self, ws: ServerConnection) -> str:
+        """The device's address: the peer's, or behind a trusted reverse proxy the one it forwarded."""
+        remote = ws.remote_address
+        headers = ws.request.headers.get_all(self.proxies.header.value) if ws.request else []
+        return self.proxies.client(str(remote[0]) if remote else None, headers)
 
     async def _keepalive(self, ws: ServerConnection, channel: DeviceConnection) -> None:
         """Our own pings. A pong only proves liveness like any other frame does; a device is closed as dead
