@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -20,9 +21,17 @@ __all__ = ["day", "day_results"]
 
 class SlowStreamServer(FakeOpenAIServer):
     """The fake OpenAI server, but streamed text pauses ``pause`` seconds after every sentence end,
-    as a real model writes: lets a test see the first sentence arrive before the rest is written."""
+    as a real model writes. After the first sentence it writes nothing more until the test sets
+    ``heard_first`` (or ``gate_timeout`` passes): ``first_heard_while_writing`` then says whether the
+    listener had the first sentence before the rest was written, however slow or loaded the machine."""
 
     pause = 0.4
+    gate_timeout = 10.0
+
+    def __init__(self, model: str = "fake-model") -> None:
+        super().__init__(model)
+        self.heard_first = threading.Event()
+        self.first_heard_while_writing: bool | None = None
 
     async def _stream(self, request: web.Request, body: dict[str, Any], r: Reply) -> web.StreamResponse:
         resp = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
@@ -42,7 +51,12 @@ class SlowStreamServer(FakeOpenAIServer):
         await send({"role": "assistant", "content": ""})
         for ch in r.text:
             await send({"content": ch})
-            if ch in "。？":
+            if ch in "。？" and self.first_heard_while_writing is None:
+                deadline = time.monotonic() + self.gate_timeout
+                while not self.heard_first.is_set() and time.monotonic() < deadline:
+                    await asyncio.sleep(0.01)
+                self.first_heard_while_writing = self.heard_first.is_set()
+            elif ch in "。？":
                 await asyncio.sleep(self.pause)
         await send({}, finish="stop")
         await resp.write(b"data: [DONE]\n\n")

@@ -196,11 +196,17 @@ async def test_first_sentence_is_spoken_before_the_rest_is_written(
     try:
         reply = await skills.handle(Intent("chat", text="讲讲"), turn())
         t0 = time.monotonic()
-        stamps = [(s, time.monotonic() - t0) async for s in reply.stream]
+        stamps = []
+        async for s in reply.stream:
+            stamps.append((s, time.monotonic() - t0))
+            slow_llm_server.heard_first.set()  # the model writes on only once we have the first sentence
     finally:
         await agent.close()
     assert [s for s, _ in stamps] == ["第一句来了。", "第二句要等一会儿。", "第三句也是。", "要继续吗？"]
-    assert stamps[0][1] < 0.3 and stamps[-1][1] >= 3 * slow_llm_server.pause  # streamed, not batched
+    # streamed, not batched: the first sentence arrived while the model was still held after writing it
+    # (a causal check: a wall-clock bound on the first sentence is at the mercy of a loaded machine)
+    assert slow_llm_server.first_heard_while_writing is True
+    assert stamps[-1][1] - stamps[0][1] >= 2 * slow_llm_server.pause  # the later sentences as they come
 
 
 async def test_answer_is_bounded_and_ends_with_a_question(tmp_path, day_results, llm_server) -> None:
