@@ -13,12 +13,15 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 import aiohttp
-from pydantic import SecretStr
+from pydantic import JsonValue, SecretStr
 
-from server.cases.plans import PlanError, PlanPolicy, validate_plan
+from server.cases.plans import Plan, PlanError, PlanPolicy, validate_plan
+
+if TYPE_CHECKING:
+    from server.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +30,7 @@ DEFAULT_TIMEOUT_S = 120.0
 ALREADY_DONE = frozenset({"already_done", "already_executed", "duplicate"})
 
 
-def already_done(status: int, body: dict[str, Any]) -> bool:
+def already_done(status: int, body: dict[str, JsonValue]) -> bool:
     """The executor says this Idempotency-Key was executed before (our earlier attempt ran)."""
     marker = str(body.get("status") or body.get("result") or body.get("code") or "").strip().lower()
     if status == 208 or marker in ALREADY_DONE:
@@ -49,10 +52,10 @@ class ExecutionResult:
     execution_key: str
     status: int | None = None
     error: str = ""
-    would_do: list[dict[str, Any]] = field(default_factory=list)
-    response: dict[str, Any] = field(default_factory=dict)
+    would_do: list[dict[str, JsonValue]] = field(default_factory=list)
+    response: dict[str, JsonValue] = field(default_factory=dict)
 
-    def to_payload(self) -> dict[str, Any]:
+    def to_payload(self) -> dict[str, object]:
         return {
             "ok": self.ok,
             "dry_run": self.dry_run,
@@ -85,25 +88,27 @@ class ExecutorAdapter:
         self.plan_policy = plan_policy or PlanPolicy()
 
     @classmethod
-    def from_settings(cls, settings: Any, plan_policy: PlanPolicy | None = None) -> ExecutorAdapter:
+    def from_settings(cls, settings: Settings, plan_policy: PlanPolicy | None = None) -> ExecutorAdapter:
         return cls(
             settings.executor_url,
             settings.executor_token,
             dry_run=settings.executor_dry_run,
-            timeout_s=float(getattr(settings, "executor_timeout_s", DEFAULT_TIMEOUT_S)),
+            timeout_s=settings.executor_timeout_s,
             plan_policy=plan_policy,
         )
 
     async def execute(
-        self, *, case_id: int, plan: dict[str, Any] | None, execution_key: str
+        self, *, case_id: int, plan: Plan | None, execution_key: str, plan_error: str = ""
     ) -> ExecutionResult:
-        if not plan:
-            return ExecutionResult(False, self.dry_run, execution_key, error="case has no plan to execute")
+        """``plan_error``: why the case's stored plan could not be read, when ``plan`` is None for that reason."""
+        if plan is None:
+            error = plan_error or "case has no plan to execute"
+            return ExecutionResult(False, self.dry_run, execution_key, error=error)
         try:  # re-validate at the edge: the whitelist may have changed since the plan was approved
             checked = validate_plan(plan, self.plan_policy)
         except PlanError as exc:
             return ExecutionResult(False, self.dry_run, execution_key, error=str(exc))
-        actions: list[dict[str, Any]] = [a.model_dump(mode="json") for a in checked.actions]
+        actions: list[dict[str, JsonValue]] = [a.model_dump(mode="json") for a in checked.actions]
         request = {
             "execution_key": execution_key,
             "case_id": case_id,
@@ -136,7 +141,7 @@ class ExecutorAdapter:
             raise ExecutorUnavailable(f"executor endpoint unreachable: {type(exc).__name__}: {exc}") from exc
         if status >= 500 or status == 429:
             raise ExecutorUnavailable(f"executor endpoint answered {status}")
-        body: dict[str, Any] = {}
+        body: dict[str, JsonValue] = {}
         try:
             parsed = json.loads(text) if text else {}
             body = parsed if isinstance(parsed, dict) else {"result": parsed}

@@ -128,7 +128,7 @@ def decide(state: State | str, event: Event | str, ctx: GuardContext | None = No
         if not ctx.challenge_passed:
             return _refuse("approval needs a passed spoken challenge")
         if ctx.plan_risk is None or not ctx.plan_valid:
-            return _refuse("approval needs a valid plan")
+            return _refuse("approval needs a valid plan" + (f" ({ctx.plan_error})" if ctx.plan_error else ""))
         if ctx.approver_max_risk is None or ctx.plan_risk.rank > ctx.approver_max_risk.rank:
             return _refuse(
                 f"plan risk '{ctx.plan_risk}' exceeds what '{ctx.approver}' may approve "

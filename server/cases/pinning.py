@@ -10,8 +10,9 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
+from server.cases.plans import HttpCall, K8sRolloutUndo, Noop, Plan, ScriptAction
 from server.cases.store import ConflictError
 
 
@@ -25,14 +26,15 @@ class _CaseLike(Protocol):  # read-only members: a frozen Case satisfies it
     @property
     def version(self) -> int: ...
     @property
-    def plan(self) -> dict[str, Any] | None: ...
+    def plan(self) -> Plan | None: ...
 
 
-def plan_digest(plan: dict[str, Any] | None) -> str:
-    """SHA-256 of the plan's canonical JSON ("" when there is none)."""
+def plan_digest(plan: Plan | None) -> str:
+    """SHA-256 of the plan's canonical JSON ("" when there is none): keys sorted, its stored JSON object form, so
+    a stored plan keeps the digest it had when it was a plain dict."""
     if plan is None:
         return ""
-    canonical = json.dumps(plan, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    canonical = json.dumps(plan.to_dict(), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 
@@ -60,25 +62,22 @@ class SpokenPlan:
 _RISK_CN = {"low": "低", "medium": "中", "high": "高"}
 
 
-def spoken_plan(plan: dict[str, Any] | None) -> str:
+def spoken_plan(plan: Plan | None) -> str:
     """What the robot reads before the challenge: rendered from the plan's actions (not only its free-text
     summary, which whoever proposed the plan chose), plus its risk."""
     if not plan:
         return "这个告警没有可执行的方案。"
     parts = []
-    for action in plan.get("actions") or []:
-        kind = action.get("type")
-        if kind == "k8s_rollout_undo":
-            target = f"第{action['to_revision']}个版本" if action.get("to_revision") else "上一个版本"
-            image = f"（镜像{action['image']}）" if action.get("image") else ""
-            parts.append(
-                f"把{action.get('namespace')}命名空间的{action.get('deployment')}回滚到{target}{image}"
-            )
-        elif kind == "http_call":
-            parts.append(f"调用接口{action.get('endpoint_id')}（{action.get('method')}）")
-        elif kind == "script":
-            parts.append(f"运行脚本{action.get('script_id')}")
-        elif kind == "noop":
+    for action in plan.actions:
+        if isinstance(action, K8sRolloutUndo):
+            target = f"第{action.to_revision}个版本" if action.to_revision else "上一个版本"
+            image = f"（镜像{action.image}）" if action.image else ""
+            parts.append(f"把{action.namespace}命名空间的{action.deployment}回滚到{target}{image}")
+        elif isinstance(action, HttpCall):
+            parts.append(f"调用接口{action.endpoint_id}（{action.method}）")
+        elif isinstance(action, ScriptAction):
+            parts.append(f"运行脚本{action.script_id}")
+        elif isinstance(action, Noop):
             parts.append("不做任何操作")
-    risk = _RISK_CN.get(str(plan.get("risk")), str(plan.get("risk")))
-    return f"将要执行的方案是：{'，然后'.join(parts) or plan.get('summary', '')}。风险等级：{risk}。"
+    risk = _RISK_CN.get(plan.risk.value, plan.risk.value)
+    return f"将要执行的方案是：{'，然后'.join(parts) or plan.summary}。风险等级：{risk}。"

@@ -7,13 +7,15 @@ scripts are referred to by id from a whitelist (``PlanPolicy``); free-form URLs 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Literal
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    JsonValue,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -21,6 +23,9 @@ from pydantic import (
 )
 
 from server.cases.fsm import Risk
+
+if TYPE_CHECKING:
+    from agents.tracer import Trace
 
 _DNS_LABEL = r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$"
 _DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$"
@@ -91,7 +96,7 @@ class HttpCall(_Strict):
     type: Literal["http_call"]
     endpoint_id: str = Field(pattern=_ID)
     method: str
-    body: dict[str, Any] | None = None
+    body: dict[str, JsonValue] | None = None
 
     @field_validator("method")
     @classmethod
@@ -101,6 +106,8 @@ class HttpCall(_Strict):
     @model_validator(mode="after")
     def _whitelisted(self, info: ValidationInfo) -> HttpCall:
         policy = _policy(info)
+        if policy is None:
+            return self
         allowed = policy.endpoints.get(self.endpoint_id)
         if allowed is None:
             raise ValueError(f"endpoint_id '{self.endpoint_id}' is not in the endpoint whitelist")
@@ -122,7 +129,8 @@ class ScriptAction(_Strict):
 
     @model_validator(mode="after")
     def _whitelisted(self, info: ValidationInfo) -> ScriptAction:
-        if self.script_id not in _policy(info).scripts:
+        policy = _policy(info)
+        if policy is not None and self.script_id not in policy.scripts:
             raise ValueError(f"script_id '{self.script_id}' is not in the script whitelist")
         return self
 
@@ -174,7 +182,7 @@ class Plan(_Strict):
     @model_validator(mode="after")
     def _complete(self, info: ValidationInfo) -> Plan:
         policy = _policy(info)
-        if len(self.actions) > policy.max_actions:
+        if policy is not None and len(self.actions) > policy.max_actions:
             raise ValueError(f"a plan may have at most {policy.max_actions} actions, got {len(self.actions)}")
         if any(a.mutating for a in self.actions) and self.rollback is None:
             raise ValueError(
@@ -187,32 +195,53 @@ class Plan(_Strict):
         return any(a.mutating for a in self.actions)
 
     def to_json(self) -> str:
+        """The storage/wire form (what ``cases.plan`` holds)."""
         return self.model_dump_json()
 
+    def to_dict(self) -> dict[str, JsonValue]:
+        """The JSON object form (an API answer, the plan digest); equal to ``json.loads(self.to_json())``."""
+        dumped: dict[str, JsonValue] = self.model_dump(mode="json")
+        return dumped
 
-def _policy(info: ValidationInfo) -> PlanPolicy:
+    @classmethod
+    def from_json(cls, text: str) -> Plan:
+        """A plan read back from storage: the schema is checked, the whitelist is not (it may have changed since;
+        propose, approve and execute check it against the current policy). Raises PlanError."""
+        return _validated(text, _STORED, None)
+
+
+_STORED = object()  # validation context marker: a stored plan, whitelist not checked
+
+
+def _policy(info: ValidationInfo) -> PlanPolicy | None:
+    """The whitelist to check against; None when reading a stored plan back."""
     ctx = info.context or {}
     policy = ctx.get("policy")
+    if policy is _STORED:
+        return None
     return policy if isinstance(policy, PlanPolicy) else PlanPolicy()
 
 
-def validate_plan(
-    data: Plan | dict[str, Any] | str, policy: PlanPolicy | None = None, *, proposed_by: str | None = None
-) -> Plan:
-    """Validate a plan from any proposer. Raises PlanError listing every problem (field path + reason)."""
+def validate_plan(data: object, policy: PlanPolicy | None = None, *, proposed_by: str | None = None) -> Plan:
+    """Validate a plan from any proposer: a Plan, a JSON object or JSON text (anything else is refused).
+    Raises PlanError listing every problem (field path + reason)."""
+    return _validated(data, policy or PlanPolicy(), proposed_by)
+
+
+def _validated(data: object, policy: PlanPolicy | object, proposed_by: str | None) -> Plan:
     if isinstance(data, Plan):
-        data = data.model_dump(mode="json")
+        data = data.to_dict()
     if isinstance(data, str):
         try:
             data = json.loads(data)
         except json.JSONDecodeError as exc:
             raise PlanError([f"plan is not valid JSON: {exc.msg} at position {exc.pos}"]) from None
-    if not isinstance(data, dict):
+    if not isinstance(data, Mapping):
         raise PlanError(["plan must be a JSON object"])
     if proposed_by is not None:
         data = {**data, "proposed_by": proposed_by}
     try:
-        return Plan.model_validate(data, context={"policy": policy or PlanPolicy()})
+        return Plan.model_validate(data, context={"policy": policy})
     except ValidationError as exc:
         problems = []
         for err in exc.errors(include_url=False):
@@ -233,7 +262,11 @@ def deterministic_plan(
 ) -> Plan:
     """The rule-based proposal: roll a Deployment back one revision (or to the given one); otherwise investigate."""
     if namespace and workload and (workload_kind or "deployment").lower() == "deployment":
-        action: dict[str, Any] = {"type": "k8s_rollout_undo", "namespace": namespace, "deployment": workload}
+        action: dict[str, str | int] = {
+            "type": "k8s_rollout_undo",
+            "namespace": namespace,
+            "deployment": workload,
+        }
         if to_revision:
             action["to_revision"] = to_revision
         if image:
@@ -256,19 +289,19 @@ def deterministic_plan(
     return validate_plan(data, proposed_by="deterministic")
 
 
-def plan_from_trace(trace: Any) -> Plan:
+def plan_from_trace(trace: Trace) -> Plan:
     """The plan that undoes what the tracer named as the cause (``agents.tracer.Trace.undo``).
 
     An image change → roll that Deployment back (to the previous image when known); a ConfigMap change whose
     previous content the audit log holds → restore that content; anything else → no action, the manual fix in
     words naming the causal object. Never an action on an object that is not the cause.
     """
-    undo = getattr(trace, "undo", None)
-    evidence = str(getattr(trace, "root_cause_zh", ""))[:2000]
+    undo = trace.undo
+    evidence = trace.root_cause_zh[:2000]
     if undo is None:
         return deterministic_plan(**trace.plan_args())
     kind = str(undo.kind)
-    ns, name = undo.namespace or getattr(trace, "namespace", ""), undo.target.rpartition("/")[2]
+    ns, name = undo.namespace or trace.namespace, undo.target.rpartition("/")[2]
     if kind in ("rollback_image", "rollback_revision") and undo.target.startswith("deployments/") and ns:
         return deterministic_plan(namespace=ns, workload=name, image=undo.image or None, evidence=evidence)
     if kind == "restore_config" and undo.target.startswith("configmaps/") and ns and undo.data:
@@ -276,7 +309,7 @@ def plan_from_trace(trace: Any) -> Plan:
             "summary": f"恢复配置 {ns}/{name} 的上一版本",
             "risk": "medium",
             "actions": [{"type": "k8s_restore_config", "namespace": ns, "name": name, "data": dict(undo.data),
-                         "restart": getattr(trace, "workload", "") or None}],
+                         "restart": trace.workload or None}],
             "rollback": {"kind": "config_data", "reason": f"re-apply the current content of configmap {name}"},
             "rationale": evidence,
         }  # fmt: skip

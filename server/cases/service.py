@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection
 
@@ -27,6 +28,9 @@ from server.cases.store import (
     TransitionResult,
 )
 from server.storage.db import Database
+
+if TYPE_CHECKING:
+    from server.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +63,7 @@ class CaseService:
     def from_settings(
         cls,
         db: Database,
-        settings: Any,
+        settings: Settings,
         *,
         approvers: ApproverDirectory | None = None,
         plan_policy: PlanPolicy | None = None,
@@ -122,7 +126,9 @@ class CaseService:
             conn=conn,
         )
 
-    def add_note(self, case_id: int, *, actor: str, text: str, detail: dict[str, Any] | None = None) -> int:
+    def add_note(
+        self, case_id: int, *, actor: str, text: str, detail: Mapping[str, object] | None = None
+    ) -> int:
         return self.store.add_note(case_id, actor=actor, text=text, detail=detail)
 
     def transition(
@@ -132,7 +138,7 @@ class CaseService:
         expected_version: int | None,
         actor: str,
         idempotency_key: str | None = None,
-        payload: dict[str, Any] | None = None,
+        payload: Mapping[str, object] | None = None,
     ) -> TransitionResult:
         result = self.store.transition(case_id, event, expected_version, actor, idempotency_key, payload)
         if result.outbox_ids and not result.replayed:
@@ -142,7 +148,7 @@ class CaseService:
     def propose_plan(
         self,
         case_id: int,
-        plan: Plan | dict[str, Any] | str,
+        plan: Plan | Mapping[str, object] | str,
         *,
         actor: str,
         proposed_by: str = "deterministic",
@@ -171,7 +177,7 @@ class CaseService:
             case.version,
             actor,
             idempotency_key,
-            {"plan": checked.model_dump(mode="json"), "proposed_by": proposed_by},
+            {"plan": checked, "proposed_by": proposed_by},
         )
 
     def approve(
@@ -244,7 +250,7 @@ class CaseService:
             return prior
         try:
             outcome = await self.executor.execute(
-                case_id=case_id, plan=case.plan, execution_key=execution_key
+                case_id=case_id, plan=case.plan, execution_key=execution_key, plan_error=case.plan_error
             )
         except ExecutorUnavailable as exc:
             if not give_up_if_unavailable:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -163,11 +163,12 @@ class Case:
     resource: str
     alert_id: str | None
     alert_group_id: str | None
-    plan: dict[str, Any] | None
+    plan: Plan | None
     plan_risk: str | None
     reason: str
     created_at: datetime
     updated_at: datetime
+    plan_error: str = ""  # why the stored plan could not be read back (then ``plan`` is None)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -181,8 +182,9 @@ class Case:
             "resource": self.resource,
             "alert_id": self.alert_id,
             "alert_group_id": self.alert_group_id,
-            "plan": self.plan,
+            "plan": self.plan.to_dict() if self.plan else None,
             "plan_risk": self.plan_risk,
+            "plan_error": self.plan_error,
             "reason": self.reason,
             "created_at": self.created_at.isoformat(),
             "updated_at": self.updated_at.isoformat(),
@@ -199,7 +201,7 @@ class TimelineEntry:
     event: str
     from_state: str | None
     to_state: str | None
-    detail: dict[str, Any]
+    detail: dict[str, object]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -287,7 +289,19 @@ def as_utc(dt: datetime | None) -> datetime | None:
     return dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
 
 
+def _stored_plan(case_id: int, text: str | None) -> tuple[Plan | None, str]:
+    """The case's stored plan, typed; an unreadable one is (None, why), logged, never an exception for a read."""
+    if not text:
+        return None, ""
+    try:
+        return Plan.from_json(text), ""
+    except PlanError as exc:
+        log.warning("case %s: stored plan cannot be read: %s", case_id, exc)
+        return None, f"stored plan cannot be read: {exc}"
+
+
 def _row_to_case(row: Any) -> Case:
+    plan, plan_error = _stored_plan(row.id, row.plan)
     return Case(
         id=row.id,
         status=State(row.status),
@@ -299,11 +313,12 @@ def _row_to_case(row: Any) -> Case:
         resource=row.resource,
         alert_id=row.alert_id,
         alert_group_id=row.alert_group_id,
-        plan=json.loads(row.plan) if row.plan else None,
+        plan=plan,
         plan_risk=row.plan_risk,
         reason=row.reason or "",
         created_at=as_utc(row.created_at),
         updated_at=as_utc(row.updated_at),
+        plan_error=plan_error,
     )
 
 
@@ -334,14 +349,14 @@ def _write_timeline(conn: Connection, **values: Any) -> int:
 
 
 def _write_outbox(
-    conn: Connection, case_id: int, msg_type: str, payload: dict[str, Any], now: datetime
+    conn: Connection, case_id: int, msg_type: str, payload: Mapping[str, object], now: datetime
 ) -> int:
     return _inserted_id(
         conn.execute(
             insert(case_outbox).values(
                 case_id=case_id,
                 msg_type=msg_type,
-                payload=json.dumps(payload, ensure_ascii=False, default=str),
+                payload=json.dumps(dict(payload), ensure_ascii=False, default=str),
                 created_at=now,
                 available_at=now,
                 attempts=0,
@@ -447,7 +462,7 @@ class CaseStore:
             return [_row_to_case(r) for r in c.execute(q)]
 
     def enqueue(
-        self, case_id: int, msg_type: str, payload: dict[str, Any], *, conn: Connection | None = None
+        self, case_id: int, msg_type: str, payload: Mapping[str, object], *, conn: Connection | None = None
     ) -> int:
         """Queue an outbox message for a case outside a transition (an escalation rung, a re-announcement)."""
         with self._tx(conn) as c:
@@ -477,7 +492,7 @@ class CaseStore:
         *,
         actor: str,
         text: str,
-        detail: dict[str, Any] | None = None,
+        detail: Mapping[str, object] | None = None,
         conn: Connection | None = None,
     ) -> int:
         """A timeline entry that changes no state (e.g. 'alert recovered', 'alert storm: 25 alerts in 60 s')."""
@@ -503,21 +518,21 @@ class CaseStore:
         expected_version: int | None,
         actor: str,
         idempotency_key: str | None = None,
-        payload: dict[str, Any] | None = None,
+        payload: Mapping[str, object] | None = None,
     ) -> TransitionResult:
         """Apply ``event`` to the case atomically.
 
         ``expected_version=None`` skips the optimistic check (internal system actors only; the REST API requires it).
         Raises CaseNotFound, ConflictError, IllegalTransition, GuardRejected, IdempotencyKeyReused.
         """
-        payload = dict(payload or {})
+        fields = dict(payload or {})
         if idempotency_key:  # PostgreSQL refuses a key longer than the column (e.g. a 200-char key + "#r1")
             idempotency_key = fit_text(idempotency_key, KEY_LEN)
         for attempt in (1, 2):
             try:
                 with self.db.engine.begin() as conn:
                     outcome = self._transition(
-                        conn, case_id, event, expected_version, actor, idempotency_key, payload
+                        conn, case_id, event, expected_version, actor, idempotency_key, fields
                     )
             except IntegrityError:
                 # a concurrent request with the same Idempotency-Key won the insert; the retry replays its result
@@ -546,7 +561,7 @@ class CaseStore:
         expected_version: int | None,
         actor: str,
         idempotency_key: str | None,
-        payload: dict[str, Any],
+        payload: Mapping[str, object],
     ) -> TransitionResult | GuardRejected:
         event_name = str(event.value if isinstance(event, Event) else event)
         if idempotency_key:
@@ -619,7 +634,7 @@ class CaseStore:
             to_state=decision.next_state.value,
             detail=detail,
         )
-        message = {
+        message: dict[str, object] = {
             "case_id": case_id,
             "event": event_name,
             "from_state": state.value,
@@ -633,7 +648,7 @@ class CaseStore:
         for msg_type in decision.messages:
             body = dict(message)
             if msg_type == MSG_EXECUTE:
-                body["plan"] = json.loads(row.plan) if row.plan else None
+                body["plan"] = plan.to_dict() if plan is not None else None
                 body["execution_key"] = f"case-{case_id}-v{new_version}"
             outbox_ids.append(_write_outbox(conn, case_id, msg_type, body, now))
 
@@ -659,18 +674,21 @@ class CaseStore:
         return result
 
     def _guard_context(
-        self, row: Any, event: str, actor: str, payload: dict[str, Any]
+        self, row: Any, event: str, actor: str, payload: Mapping[str, object]
     ) -> tuple[GuardContext, Plan | None]:
         reason = str(payload.get("reason") or "").strip()
         plan: Plan | None = None
         plan_error = ""
+        raw_plan: object
         if event == Event.PLAN_PROPOSED.value:
             raw_plan = payload.get("plan")
             proposer = payload.get("proposed_by")
         else:
-            raw_plan = json.loads(row.plan) if row.plan else None
+            raw_plan = row.plan or None  # the stored JSON text, checked against the current whitelist
             proposer = None
-        if raw_plan is not None:
+        if proposer is not None and not isinstance(proposer, str):
+            plan_error = "proposed_by must be a string"
+        elif raw_plan is not None:
             try:
                 plan = validate_plan(raw_plan, self.plan_policy, proposed_by=proposer)
             except PlanError as exc:
@@ -759,7 +777,7 @@ class CaseStore:
                 )
             )
 
-    def outbox_messages(self, case_id: int | None = None) -> list[dict[str, Any]]:
+    def outbox_messages(self, case_id: int | None = None) -> list[dict[str, object]]:
         q = select(case_outbox).order_by(case_outbox.c.id)
         if case_id is not None:
             q = q.where(case_outbox.c.case_id == case_id)

@@ -65,9 +65,9 @@ def _show(args: argparse.Namespace) -> int:
     print(f"  owner:    {case.owner}   account: {case.account or '-'}   severity: {case.severity}")
     print(f"  resource: {case.resource or '-'}   alert group: {case.alert_group_id or '-'}")
     if case.plan:
-        print(
-            f"  plan:     {case.plan.get('summary')} (risk {case.plan_risk}, by {case.plan.get('proposed_by')})"
-        )
+        print(f"  plan:     {case.plan.summary} (risk {case.plan_risk}, by {case.plan.proposed_by})")
+    elif case.plan_error:
+        print(f"  plan:     ({case.plan_error})")
     if case.reason:
         print(f"  reason:   {case.reason}")
     print("timeline:")

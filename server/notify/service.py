@@ -42,10 +42,10 @@ class CaseBrief:
 
 
 def brief_from_case(case: Case) -> CaseBrief:
-    """Cause and fix as the tracer left them on the case (plan + reason); empty when unknown."""
-    plan: Mapping[str, object] = case.plan or {}
-    cause = str(plan.get("cause") or plan.get("why") or case.reason or "")
-    fix = str(plan.get("summary") or plan.get("description") or plan.get("fix") or "")
+    """Cause and fix as the tracer left them on the case (the plan's rationale and summary, else the case's
+    reason); empty when unknown."""
+    cause = (case.plan.rationale if case.plan else "") or case.reason or ""
+    fix = case.plan.summary if case.plan else ""
     return CaseBrief(cause=cause[:300], fix=fix[:300])
 
 

@@ -182,7 +182,7 @@ async def propose_action(ctx: ToolContext, args: dict[str, Any], caller: Caller)
     updated = await asyncio.to_thread(svc.get_case, case.id)
     return {
         "transition": result.to_dict(),
-        "plan": updated.plan if updated else None,
+        "plan": updated.plan.to_dict() if updated and updated.plan else None,
         "next": "a human approves by voice (voiceprint + spoken challenge) or denies; nothing runs before that",
     }
 

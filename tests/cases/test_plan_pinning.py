@@ -106,8 +106,8 @@ async def test_plan_swapped_after_it_was_spoken_is_not_approved(tmp_path) -> Non
             async with http.post(tr, json=body, headers={"If-Match": str(current.version)}) as r:
                 assert r.status == 200, await r.text()
     swapped = cases.get_case(case.id)
-    assert swapped.status is State.WAIT_GATE and swapped.plan["actions"][0]["deployment"] == "coredns"
-    assert swapped.plan["proposed_by"] == "human"  # labelled by who sent it, not by the body
+    assert swapped.status is State.WAIT_GATE and swapped.plan.actions[0].deployment == "coredns"
+    assert swapped.plan.proposed_by == "human"  # labelled by who sent it, not by the body
     assert cases.timeline(case.id)[-1].actor == "admin:token"
 
     answer = await _say(skills, ctx, "123456")  # right voice, right digits

@@ -32,7 +32,7 @@ def counts(service: CaseService) -> tuple[int, int, int]:
 def test_create_and_walk_to_gate(service: CaseService) -> None:
     case = case_at_gate(service)
     assert case.status is State.WAIT_GATE and case.version == 4  # NEW→ANALYZING→PLANNING→WAIT_GATE
-    assert case.plan["actions"][0]["type"] == "k8s_rollout_undo" and case.plan_risk == "medium"
+    assert case.plan.actions[0].type == "k8s_rollout_undo" and case.plan_risk == "medium"
     events = [t.event for t in service.timeline(case.id)]
     assert events == ["", "start_analysis", "analysis_done", "plan_proposed"]
 

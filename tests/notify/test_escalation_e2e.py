@@ -16,6 +16,7 @@ from aiohttp.test_utils import TestServer
 from server.alerts.service import AlertService
 from server.alerts.tencent import parse_tencent
 from server.cases.fsm import State
+from server.cases.plans import validate_plan
 from server.cases.service import CaseService
 from server.cases.store import Case
 from server.dialogue.alert_skills import AlertingSkills
@@ -208,7 +209,9 @@ def test_the_escalation_message_carries_cause_fix_case_and_how_to_ack():
     case = Case(
         id=9, status=State.WAIT_GATE,
         version=1, owner="a", account=None, title="t", severity="warning", resource="", alert_id=None,
-        alert_group_id=None, plan={"cause": "ConfigMap pay-config 被修改", "summary": "恢复 pay-config"},
+        alert_group_id=None,
+        plan=validate_plan({"summary": "恢复 pay-config", "risk": "low", "rationale": "ConfigMap pay-config 被修改",
+                            "actions": [{"type": "noop", "reason": "manual"}]}),
         plan_risk=None, reason="", created_at=datetime.now(UTC), updated_at=datetime.now(UTC),
     )  # fmt: skip
     brief = brief_from_case(case)
