@@ -15,7 +15,7 @@ from aiohttp import web
 
 from server.console.api import setup_console_api
 from server.console.services import ConsoleServices
-from server.console.sessions import COOKIE_NAME, ConsoleSessions, CookiePolicy
+from server.console.sessions import ConsoleSessions
 from server.http.guard import Handler, HttpPolicy
 
 log = logging.getLogger(__name__)
@@ -47,15 +47,10 @@ def setup_console(
     app: web.Application,
     services: ConsoleServices,
     policy: HttpPolicy,
-    sessions: ConsoleSessions | None = None,
+    sessions: ConsoleSessions,
 ) -> ConsoleSessions:
-    """Mount the console on an app built by ``build_http_app`` (its guard uses ``policy``)."""
-    sessions = sessions or ConsoleSessions(
-        CookiePolicy(
-            secure=services.settings.console_secure_cookie,
-            max_age_s=int(services.settings.console_session_hours * 3600),
-        )
-    )
+    """Mount the console on an app built by ``build_http_app`` (its guard uses ``policy``); ``sessions`` are in
+    the service database (``ConsoleSessions.from_settings(db, settings)``)."""
     policy.sessions = sessions
     throttle = policy.throttle
 
@@ -108,7 +103,7 @@ def setup_console(
             return web.json_response({"error": "not logged in"}, status=401)
         if not sessions.csrf_ok(request):
             return web.json_response({"error": "missing or wrong CSRF token"}, status=403)
-        sessions.drop(request.cookies.get(COOKIE_NAME, ""))
+        sessions.logout(request)
         response = web.json_response({"ok": True})
         sessions.clear_cookie(response)
         return response

@@ -10,6 +10,7 @@ from aiohttp import web
 
 from server.console.routes import setup_console
 from server.console.services import ConsoleServices
+from server.console.sessions import ConsoleSessions
 from server.dialogue.reports import ReportStore
 from server.http.app import POLICY_KEY
 
@@ -21,6 +22,9 @@ if TYPE_CHECKING:
 def console_setup(svc: App, devices: DeviceCredentials | None) -> Callable[[web.Application], None]:
     """An ``extra_setup`` for ``build_http_app``: the console over this service's parts, behind its guard."""
     speech = svc.speech
+    db = svc.db
+    if db is None:
+        raise RuntimeError("the console keeps its sessions in the service database: App.start opens it first")
     tts = speech.tts if speech is not None else None
 
     def fallbacks() -> dict[str, str]:
@@ -48,6 +52,6 @@ def console_setup(svc: App, devices: DeviceCredentials | None) -> Callable[[web.
     )
 
     def setup(app: web.Application) -> None:
-        setup_console(app, services, app[POLICY_KEY])
+        setup_console(app, services, app[POLICY_KEY], ConsoleSessions.from_settings(db, svc.settings))
 
     return setup

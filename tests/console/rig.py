@@ -173,7 +173,7 @@ def build_rig(
     holder: dict[str, ConsoleSessions] = {}
 
     def mount_console(a: web.Application) -> None:
-        holder["s"] = setup_console(a, services, policy)
+        holder["s"] = setup_console(a, services, policy, ConsoleSessions.from_settings(db, settings))
 
     services = ConsoleServices(
         settings=settings,
