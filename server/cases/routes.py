@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-from typing import Any
 
 from aiohttp import web
 
@@ -90,7 +89,7 @@ class _CaseApi:
         if match is None:
             return _error(428, 'If-Match header with the case version (e.g. If-Match: "3") is required')
         try:
-            body: Any = await request.json()
+            body: object = await request.json()
         except ValueError:
             return _error(400, 'body must be JSON: {"event": ..., "payload": {...}}')
         if not isinstance(body, dict) or not isinstance(body.get("event"), str):

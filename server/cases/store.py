@@ -12,6 +12,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from typing import Any, Protocol, overload
 
 from sqlalchemy import (
@@ -70,7 +71,7 @@ case_timeline = Table(
     Column("case_id", Integer, ForeignKey("cases.id", ondelete="CASCADE"), nullable=False),
     Column("at", DateTime(timezone=True), nullable=False),
     Column("actor", String(128), nullable=False),
-    Column("kind", String(16), nullable=False),  # created | transition | refused | note
+    Column("kind", String(16), nullable=False),  # an EntryKind
     Column("event", String(32), nullable=False, default=""),
     Column("from_state", String(16)),
     Column("to_state", String(16)),
@@ -151,6 +152,15 @@ class IdempotencyKeyReused(CaseError):
 # ----------------------------------------------------------------------------------------------- records
 
 
+class EntryKind(StrEnum):
+    """What a timeline entry records."""
+
+    CREATED = "created"
+    TRANSITION = "transition"
+    REFUSED = "refused"  # a guard refused the event; the state did not change
+    NOTE = "note"  # no state change (alert recovered, escalation rung, tracer's cause...)
+
+
 @dataclass(frozen=True, slots=True)
 class Case:
     id: int
@@ -170,7 +180,7 @@ class Case:
     updated_at: datetime
     plan_error: str = ""  # why the stored plan could not be read back (then ``plan`` is None)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         return {
             "id": self.id,
             "status": str(self.status),
@@ -197,19 +207,19 @@ class TimelineEntry:
     case_id: int
     at: datetime
     actor: str
-    kind: str
+    kind: EntryKind
     event: str
     from_state: str | None
     to_state: str | None
     detail: dict[str, object]
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         return {
             "id": self.id,
             "case_id": self.case_id,
             "at": self.at.isoformat(),
             "actor": self.actor,
-            "kind": self.kind,
+            "kind": self.kind.value,
             "event": self.event,
             "from_state": self.from_state,
             "to_state": self.to_state,
@@ -228,7 +238,7 @@ class TransitionResult:
     outbox_ids: tuple[int, ...]
     replayed: bool = False
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> dict[str, object]:
         return {
             "case_id": self.case_id,
             "event": self.event,
@@ -343,9 +353,29 @@ def _inserted_id(result: CursorResult[Any]) -> int:
     return int(key[0])
 
 
-def _write_timeline(conn: Connection, **values: Any) -> int:
-    values["detail"] = json.dumps(values.get("detail") or {}, ensure_ascii=False, default=str)
-    return _inserted_id(conn.execute(insert(case_timeline).values(**values)))
+def _write_timeline(
+    conn: Connection,
+    *,
+    case_id: int,
+    at: datetime,
+    actor: str,
+    kind: EntryKind,
+    event: str = "",
+    from_state: State | None = None,
+    to_state: State | None = None,
+    detail: Mapping[str, object] | None = None,
+) -> int:
+    row = insert(case_timeline).values(
+        case_id=case_id,
+        at=at,
+        actor=actor,
+        kind=kind.value,
+        event=event,
+        from_state=from_state.value if from_state else None,
+        to_state=to_state.value if to_state else None,
+        detail=json.dumps(dict(detail or {}), ensure_ascii=False, default=str),
+    )
+    return _inserted_id(conn.execute(row))
 
 
 def _write_outbox(
@@ -425,9 +455,8 @@ class CaseStore:
                 case_id=case_id,
                 at=now,
                 actor=actor,
-                kind="created",
-                event="",
-                to_state=State.NEW.value,
+                kind=EntryKind.CREATED,
+                to_state=State.NEW,
                 detail={"title": title, "alert_id": alert_id, "alert_group_id": alert_group_id},
             )
             _write_outbox(c, case_id, MSG_CREATED, {"case_id": case_id, "owner": owner, "title": title}, now)
@@ -477,7 +506,7 @@ class CaseStore:
                     case_id=r.case_id,
                     at=as_utc(r.at),
                     actor=r.actor,
-                    kind=r.kind,
+                    kind=EntryKind(r.kind),
                     event=r.event,
                     from_state=r.from_state,
                     to_state=r.to_state,
@@ -504,8 +533,7 @@ class CaseStore:
                 case_id=case_id,
                 at=utcnow(),
                 actor=actor,
-                kind="note",
-                event="",
+                kind=EntryKind.NOTE,
                 detail={"text": text, **(detail or {})},
             )
 
@@ -592,10 +620,10 @@ class CaseStore:
                     case_id=case_id,
                     at=now,
                     actor=actor,
-                    kind="refused",
+                    kind=EntryKind.REFUSED,
                     event=event_name,
-                    from_state=state.value,
-                    to_state=state.value,
+                    from_state=state,
+                    to_state=state,
                     detail={"error": decision.error},
                 )
                 return GuardRejected(decision.error)
@@ -603,7 +631,7 @@ class CaseStore:
         assert decision.next_state is not None
 
         new_version = row.version + 1
-        values: dict[str, Any] = {
+        values: dict[str, object] = {
             "status": decision.next_state.value,
             "version": new_version,
             "updated_at": now,
@@ -628,10 +656,10 @@ class CaseStore:
             case_id=case_id,
             at=now,
             actor=actor,
-            kind="transition",
+            kind=EntryKind.TRANSITION,
             event=event_name,
-            from_state=state.value,
-            to_state=decision.next_state.value,
+            from_state=state,
+            to_state=decision.next_state,
             detail=detail,
         )
         message: dict[str, object] = {
@@ -717,7 +745,7 @@ class CaseStore:
         q = select(func.count()).where(
             and_(case_timeline.c.case_id == case_id, case_timeline.c.event == Event.REOPEN.value)
         )
-        q = q.where(case_timeline.c.kind == "transition")
+        q = q.where(case_timeline.c.kind == EntryKind.TRANSITION.value)
         with self.db.engine.connect() as c:
             return int(c.execute(q).scalar_one())
 
