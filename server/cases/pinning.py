@@ -10,9 +10,9 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, assert_never
 
-from server.cases.plans import HttpCall, K8sRolloutUndo, Noop, Plan, ScriptAction
+from server.cases.plans import Action, HttpCall, K8sRestoreConfig, K8sRolloutUndo, Noop, Plan, ScriptAction
 from server.cases.store import ConflictError
 
 
@@ -63,21 +63,27 @@ _RISK_CN = {"low": "低", "medium": "中", "high": "高"}
 
 
 def spoken_plan(plan: Plan | None) -> str:
-    """What the robot reads before the challenge: rendered from the plan's actions (not only its free-text
+    """What the robot reads before the challenge: rendered from the plan's actions (not from its free-text
     summary, which whoever proposed the plan chose), plus its risk."""
     if not plan:
         return "这个告警没有可执行的方案。"
-    parts = []
-    for action in plan.actions:
-        if isinstance(action, K8sRolloutUndo):
-            target = f"第{action.to_revision}个版本" if action.to_revision else "上一个版本"
-            image = f"（镜像{action.image}）" if action.image else ""
-            parts.append(f"把{action.namespace}命名空间的{action.deployment}回滚到{target}{image}")
-        elif isinstance(action, HttpCall):
-            parts.append(f"调用接口{action.endpoint_id}（{action.method}）")
-        elif isinstance(action, ScriptAction):
-            parts.append(f"运行脚本{action.script_id}")
-        elif isinstance(action, Noop):
-            parts.append("不做任何操作")
+    parts = [_spoken_action(action) for action in plan.actions]
     risk = _RISK_CN.get(plan.risk.value, plan.risk.value)
-    return f"将要执行的方案是：{'，然后'.join(parts) or plan.summary}。风险等级：{risk}。"
+    return f"将要执行的方案是：{'，然后'.join(parts)}。风险等级：{risk}。"
+
+
+def _spoken_action(action: Action) -> str:
+    if isinstance(action, K8sRolloutUndo):
+        target = f"第{action.to_revision}个版本" if action.to_revision else "上一个版本"
+        image = f"（镜像{action.image}）" if action.image else ""
+        return f"把{action.namespace}命名空间的{action.deployment}回滚到{target}{image}"
+    if isinstance(action, K8sRestoreConfig):
+        restart = f"，并重启{action.restart}" if action.restart else ""
+        return f"把{action.namespace}命名空间的配置{action.name}恢复成之前的内容{restart}"
+    if isinstance(action, HttpCall):
+        return f"调用接口{action.endpoint_id}（{action.method}）"
+    if isinstance(action, ScriptAction):
+        return f"运行脚本{action.script_id}"
+    if isinstance(action, Noop):
+        return "不做任何操作"
+    assert_never(action)

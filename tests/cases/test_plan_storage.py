@@ -43,7 +43,8 @@ STORED = [
         '"restart":"pay"}],"rollback":{"kind":"config_data","namespace":null,"deployment":null,"revision":null,'
         '"reason":"re-apply"},"proposed_by":"deterministic","rationale":"ConfigMap 被修改"}',
         "e61b049e530498f5f5c0cc00720ad0394a0f1b4d03808ecd6c0f3309e9adb90b",
-        "将要执行的方案是：恢复配置 prod/pay-config 的上一版本。风险等级：中。",
+        # (the pre-typed code read this plan's summary: its action is now read, see the test below)
+        "将要执行的方案是：把prod命名空间的配置pay-config恢复成之前的内容，并重启pay。风险等级：中。",
     ),
     (
         '{"summary":"重启 api 并清缓存","risk":"high","actions":[{"type":"http_call","endpoint_id":"restart-api",'
@@ -171,3 +172,11 @@ def test_reading_a_stored_plan_checks_its_schema() -> None:
         Plan.from_json('{"summary": "x", "risk": "low", "actions": []}')
     with pytest.raises(PlanError, match="JSON object"):
         Plan.from_json("[1, 2]")
+
+
+def test_a_config_restore_is_read_from_its_action_not_from_the_proposers_summary() -> None:
+    text = STORED[2][0].replace("恢复配置 prod/pay-config 的上一版本", "无害的检查")
+    said = spoken_plan(Plan.from_json(text))
+    assert "无害" not in said and "pay-config" in said and "prod" in said and "重启pay" in said
+    unrestarted = Plan.from_json(text.replace('"restart":"pay"', '"restart":null'))
+    assert "重启" not in spoken_plan(unrestarted) and "pay-config" in spoken_plan(unrestarted)
