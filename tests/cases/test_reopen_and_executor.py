@@ -23,11 +23,13 @@ from tests.cases.helpers import case_at_gate
 
 
 @asynccontextmanager
-async def runner_endpoint(slow_first_s: float = 0.0) -> AsyncIterator[tuple[str, list[str]]]:
+async def runner_endpoint(hang_first: bool = False) -> AsyncIterator[tuple[str, list[str]]]:
     """A cluster runner that dedupes by Idempotency-Key, as a real one must: a key it has run answers 409
-    ``already_done``. The first call may be slow (the action runs; the caller has given up waiting)."""
+    ``already_done``. The first call may hang until the test ends (the action runs; the caller has given up
+    waiting), so the caller's timeout fires whatever the machine's speed."""
     keys: list[str] = []
     done: set[str] = set()
+    release = asyncio.Event()
 
     async def handle(request: web.Request) -> web.Response:
         key = request.headers["Idempotency-Key"]
@@ -37,14 +39,17 @@ async def runner_endpoint(slow_first_s: float = 0.0) -> AsyncIterator[tuple[str,
                 {"status": "already_done", "error": f"{key} already executed"}, status=409
             )
         done.add(key)
-        if slow_first_s and len(keys) == 1:
-            await asyncio.sleep(slow_first_s)
+        if hang_first and len(keys) == 1:
+            await release.wait()
         return web.json_response({"ok": True, "revision": 7})
 
     app = web.Application()
     app.router.add_post("/execute", handle)
     async with serve(app) as base:
-        yield f"{base}/execute", keys
+        try:
+            yield f"{base}/execute", keys
+        finally:
+            release.set()  # the hung first call answers now, so the server stops at once
 
 
 def service_for(db: Database, url: str, timeout_s: float = 30.0) -> CaseService:
@@ -83,10 +88,9 @@ async def test_reapproval_after_reopen_runs_again_with_a_new_key(db: Database) -
 
 
 async def test_a_timed_out_call_that_ran_is_success_not_a_parked_case(db: Database) -> None:
-    async with runner_endpoint(slow_first_s=1.0) as (url, keys):
-        service = service_for(
-            db, url, timeout_s=0.3
-        )  # shorter than the runner takes: the first call times out
+    async with runner_endpoint(hang_first=True) as (url, keys):
+        # the first call times out (the runner hangs on it); the retry has 2 s, ample on a loaded machine
+        service = service_for(db, url, timeout_s=2.0)
         case = case_at_gate(service)
         service.approve(case.id, approver="owner:alice", challenge_passed=True)
         await deliver(service)
