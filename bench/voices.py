@@ -1,13 +1,16 @@
-"""Synthetic speakers for the intent and endpointing benchmarks: espeak-ng Mandarin at several voices,
-pitches and speeds (offline, deterministic), 16 kHz int16."""
+"""Synthetic speakers for the intent and endpointing benchmarks, 16 kHz int16, offline and deterministic:
+espeak-ng Mandarin at several voices/pitches/speeds (Whisper cannot read it), the offline neural voice at
+three speeds/pitches, and that voice through a room, 15 dB office noise, a phone line, or sox pitch/tempo."""
 
 from __future__ import annotations
 
 import subprocess
+import zlib
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
+from scipy import signal
 
 from server.speech.tts import parse_wav, resample
 
@@ -90,4 +93,99 @@ NEURAL_VOICES = (
     NeuralVoice("neural-1.0"),
     NeuralVoice("neural-fast-high", speed=1.2, pitch=1.12),
     NeuralVoice("neural-slow-low", speed=0.85, pitch=0.9),
+)
+
+
+# --- the neural voice through a room, a noisy office, a phone line, or sox's pitch/tempo ---
+def _seed(name: str, pcm: np.ndarray) -> int:
+    """Deterministic per (voice, clip): the same text always gets the same noise/room."""
+    return zlib.crc32(name.encode() + pcm[:4000].tobytes())
+
+
+def reverb(pcm: np.ndarray, rt60_s: float = 0.45, wet: float = 0.5, seed: int = 0) -> np.ndarray:
+    """A small room: a synthetic impulse response (exponentially decaying noise after a direct path and a
+    few early reflections), RT60 ``rt60_s``."""
+    rng = np.random.default_rng(seed)
+    n = int(RATE * rt60_s)
+    t = np.arange(n) / RATE
+    tail = rng.standard_normal(n) * np.exp(-6.9 * t / rt60_s)  # −60 dB at rt60
+    tail[: int(0.005 * RATE)] = 0.0  # the tail starts after the direct sound
+    ir = wet * tail / np.sqrt(np.sum(tail**2))
+    ir[0] = 1.0
+    for delay_ms, gain in ((7, 0.5), (13, 0.35), (21, 0.25)):
+        ir[int(delay_ms * RATE / 1000)] += gain
+    x = pcm.astype(np.float64)
+    y = signal.fftconvolve(x, ir)[: len(x) + n // 2]
+    return _to_int16(y * (np.max(np.abs(x)) / max(np.max(np.abs(y)), 1e-9)))
+
+
+def add_noise(pcm: np.ndarray, snr_db: float = 15.0, seed: int = 0) -> np.ndarray:
+    """Office-like background at ``snr_db`` (speech power over noise power): pink noise plus a low hum of
+    "babble" (band-limited noise whose loudness wanders at syllable rate)."""
+    rng = np.random.default_rng(seed)
+    x = pcm.astype(np.float64)
+    n = len(x)
+    white = rng.standard_normal(n)
+    pink = np.fft.irfft(np.fft.rfft(white) / np.sqrt(np.maximum(np.arange(n // 2 + 1), 1)), n)
+    b, a = signal.butter(2, [300, 2500], btype="band", fs=RATE)
+    babble = signal.lfilter(b, a, rng.standard_normal(n)) * (
+        1 + 0.8 * np.sin(2 * np.pi * 4 * np.arange(n) / RATE + rng.uniform(0, 6.28))
+    )
+    noise = pink / np.std(pink) + 0.7 * babble / np.std(babble)
+    speech_power = np.mean(x[np.abs(x) > 0.05 * np.max(np.abs(x))] ** 2)  # power while speaking
+    noise *= np.sqrt(speech_power / (np.mean(noise**2) * 10 ** (snr_db / 10)))
+    return _to_int16(x + noise)
+
+
+def telephone(pcm: np.ndarray) -> np.ndarray:
+    """A phone line: 300-3400 Hz, 8 kHz, light saturation."""
+    sos = signal.butter(4, [300, 3400], btype="band", fs=RATE, output="sos")
+    x = signal.sosfilt(sos, pcm.astype(np.float64))
+    peak = max(np.max(np.abs(x)), 1e-9)
+    x = np.tanh(1.5 * x / peak) / np.tanh(1.5) * 0.8 * 32767
+    narrow = resample(_to_int16(x), RATE, 8000)
+    return resample(narrow, 8000, RATE)
+
+
+def sox_effect(pcm: np.ndarray, *effect: str) -> np.ndarray:
+    """Run sox on 16 kHz mono int16 (e.g. ``"pitch", "-250", "tempo", "1.15"``)."""
+    cmd = ["sox", "-t", "raw", "-r", str(RATE), "-e", "signed", "-b", "16", "-c", "1", "-", "-t", "raw", "-"]
+    out = subprocess.run([*cmd, *effect], input=pcm.astype("<i2").tobytes(), capture_output=True, check=True)
+    return np.frombuffer(out.stdout, dtype="<i2").astype(np.int16)
+
+
+def _to_int16(x: np.ndarray) -> np.ndarray:
+    return np.clip(np.round(x), -32768, 32767).astype(np.int16)
+
+
+@dataclass(frozen=True)
+class EffectVoice:
+    """A neural voice heard through an effect (``base`` is synthesized first, then changed)."""
+
+    name: str
+    base: NeuralVoice
+    effect: str  # "reverb" | "noise15" | "phone" | "sox-low"
+
+    def synthesize(self, text: str) -> np.ndarray:
+        return self.apply(self.base.synthesize(text))
+
+    def apply(self, pcm: np.ndarray) -> np.ndarray:
+        seed = _seed(self.name, pcm)
+        match self.effect:
+            case "reverb":
+                return reverb(pcm, seed=seed)
+            case "noise15":
+                return add_noise(pcm, 15.0, seed=seed)
+            case "phone":
+                return telephone(pcm)
+            case "sox-low":  # a lower, deeper speaker talking faster: pitch and tempo moved independently
+                return sox_effect(pcm, "pitch", "-300", "tempo", "-s", "1.15")
+        raise ValueError(f"unknown effect {self.effect!r}")
+
+
+EFFECT_VOICES = (
+    EffectVoice("neural-room-reverb", NEURAL_VOICES[0], "reverb"),
+    EffectVoice("neural-noise-15db", NEURAL_VOICES[0], "noise15"),
+    EffectVoice("neural-telephone", NEURAL_VOICES[0], "phone"),
+    EffectVoice("neural-sox-low-fast", NEURAL_VOICES[0], "sox-low"),
 )

@@ -1,0 +1,177 @@
+"""Repairing what the recognizer mishears, before the intent layer reads it.
+
+Whisper base hears the robot's command words as same-sounding everyday words (静默 → 经末, 九点 → 酒店,
+屏蔽 → 平毕, 声纹 → 生纹) and spells Latin names letter by letter ("P.A.Y.M.E.N.T A.P.I"). The repairs are
+built from the command lexicon and from how Mandarin sounds, not from transcripts:
+
+* ``Term``: a span whose toneless pinyin equals a command word's — with the fuzzy-pinyin pairs every
+  Chinese input method offers (zh/z, ch/c, sh/s, n/l, -ng/-n) — becomes that word, but only when a cue
+  of the same command is elsewhere in the utterance (or, for the log kinds, "日志" follows). Small talk
+  that happens to contain 节目 or 时间 has no such cue and stays small talk. ``near`` terms also accept
+  one pinyin letter off (音量 ↔ 云量/饮料), and only next to unmistakable cues (调到, 百分之, a number).
+* a run of spelled-out Latin letters is collapsed and fuzzily matched to a known workload name.
+
+``listen_for`` maps what the dialogue expects to the recognizer's hotword prompt.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from difflib import SequenceMatcher
+from functools import lru_cache
+
+from pypinyin import Style, pinyin
+
+from server.intent.models import Expect
+from server.speech.asr import Listen
+
+ANSWER_EXPECTS = (Expect.ROLLBACK, Expect.CONFIRM, Expect.DRILL)
+
+
+def listen_for(expect: Expect) -> Listen:
+    """The hotword prompt for the next utterance: a yes/no answer after a question, else any command."""
+    return Listen.ANSWER if expect in ANSWER_EXPECTS else Listen.COMMAND
+
+
+@dataclass(frozen=True)
+class Term:
+    """A command word and what makes hearing it plausible."""
+
+    word: str
+    cues: tuple[str, ...] = ()  # one of these elsewhere in the utterance
+    followed_by: tuple[str, ...] = ()  # or: the span is directly followed by one of these
+    near: bool = False  # also one pinyin letter off (only for terms whose cues are unmistakable)
+
+
+_ALERT_CUES = ("告警", "报警", "警报", "提醒", "规则", "这条", "这个", "这类", "分钟", "小时", "一下", "掉")
+_SCHEDULE_CUES = ("播报", "提醒", "定时", "日志", "汇报", "念", "叫我", "闹钟", "每天", "每周", "工作日")
+_VOLUME_CUES = ("调到", "调成", "调大", "调小", "调高", "调低", "百分之", "最大", "最小", "大一点", "小一点")
+_DURATION_CUES = (*_ALERT_CUES, "后", "以后", "之后", "再", "过")
+_UNITS = ("小时", "个小时", "分钟")
+_NUMERALS = ("一", "两", "二", "三", "四", "五", "六", "七", "八", "九", "十", "十一", "十二")
+
+TERMS: tuple[Term, ...] = (
+    Term("静默", _ALERT_CUES),
+    Term("屏蔽", _ALERT_CUES),
+    Term("告警", ("查", "最近", "认领", "静默", "屏蔽", "处理", "多少", "哪些", "几条")),
+    Term("提醒", ("分钟", "小时", "稍后", "待会", "等会", "一会", "取消", "叫我")),
+    Term("定时", ("播报", "任务", "取消", "删除", "列表", "设置", "添加", "每天")),
+    Term("播报", ("日志", "开始", "昨天", "今天", "前天", "定时", "每天", "取消", "一下")),
+    Term("日志", ("业务", "事件", "审计", "播报", "分析")),
+    Term("业务", followed_by=("日志",)),
+    Term("事件", followed_by=("日志",)),
+    Term("审计", followed_by=("日志",)),
+    Term("关联", ("分析", "日志", "起来")),
+    Term("回滚", ("确认", "不要", "不用", "别", "先", "要", "马上", "取消", "算了", "吧")),
+    Term("声纹", ("注册", "录入", "登记", "添加", "绑定", "采集", "录制", "创建", "录", "我的")),
+    Term("音量", _VOLUME_CUES, near=True),
+    *(Term(f"{n}点", _SCHEDULE_CUES) for n in _NUMERALS),
+    # durations: 两小时 → 量小失. Numerals whose homophones are everyday words (一/以/已, 十/是, 四/是,
+    # 五/无) are left out: "告警已消失" must not become "告警一小时".
+    *(Term(f"{n}{unit}", _DURATION_CUES) for n in ("两", "三", "六", "七", "八", "九") for unit in _UNITS),
+)
+
+_INITIALS = (("zh", "z"), ("ch", "c"), ("sh", "s"), ("n", "l"))
+_CJK = re.compile(r"[\u4e00-\u9fff]")
+
+
+def _fuzzy(syllable: str) -> str:
+    """One toneless syllable with the fuzzy-pinyin pairs folded (zh→z, ch→c, sh→s, n→l, -ng→-n)."""
+    for a, b in _INITIALS:
+        if syllable.startswith(a):
+            syllable = b + syllable[len(a) :]
+            break
+    return syllable[:-1] if syllable.endswith("ng") else syllable
+
+
+@lru_cache(maxsize=4096)
+def readings(char: str) -> frozenset[str]:
+    """Every reading of one character, fuzzy-folded (polyphones keep all their readings)."""
+    got = pinyin(char, style=Style.NORMAL, heteronym=True, errors="ignore")
+    return frozenset(_fuzzy(r) for r in got[0]) if got else frozenset()
+
+
+def sounds_like(span: str, word: str, near: bool = False) -> bool:
+    """``span`` can be read as ``word`` (same length, every syllable fuzzy-equal; ``near``: one syllable
+    may be one letter off)."""
+    if len(span) != len(word) or span == word:
+        return False
+    off = 0
+    for a, b in zip(span, word, strict=True):
+        ra, rb = readings(a), readings(b)
+        if not ra or not rb:
+            return False
+        if ra & rb:
+            continue
+        if near and off == 0 and any(_one_letter_off(x, y) for x in ra for y in rb):
+            off += 1
+            continue
+        return False
+    return True
+
+
+def _one_letter_off(a: str, b: str) -> bool:
+    if abs(len(a) - len(b)) > 1 or a[:1] != b[:1]:  # the same initial letter: 云/音 yes, 林/音 no
+        return False
+    if len(a) == len(b):
+        return sum(x != y for x, y in zip(a, b, strict=True)) == 1
+    short, long_ = sorted((a, b), key=len)
+    return any(long_[:i] + long_[i + 1 :] == short for i in range(len(long_)))
+
+
+def repair_homophones(text: str, terms: tuple[Term, ...] = TERMS) -> str:
+    """Replace spans that sound like a command word when the rest of the utterance makes it plausible."""
+    for term in sorted(terms, key=lambda t: -len(t.word)):
+        n = len(term.word)
+        i = 0
+        while i + n <= len(text):
+            span = text[i : i + n]
+            if all(_CJK.match(c) for c in span) and sounds_like(span, term.word, term.near):
+                rest = text[:i] + "|" + text[i + n :]
+                after = text[i + n :]
+                if any(c in rest for c in term.cues) or any(after.startswith(f) for f in term.followed_by):
+                    text = text[:i] + term.word + text[i + n :]
+                    i += n
+                    continue
+            i += 1
+    return text
+
+
+_LATIN_RUN = re.compile(r"[A-Za-z](?:[A-Za-z0-9]|[\s.\-_·•]+(?=[A-Za-z0-9]))*")
+MIN_NAME_SIMILARITY = 0.8
+
+
+def repair_names(text: str, workloads: tuple[str, ...]) -> str:
+    """ "P.A.Y.I.M.E.NT A.P.I" → "payment-api" when the collapsed letters are close to a known workload."""
+    if not workloads:
+        return text
+
+    def fix(m: re.Match[str]) -> str:
+        letters = re.sub(r"[^a-z0-9]", "", m.group(0).lower())
+        if len(letters) < 4:
+            return m.group(0)
+        best, score = None, 0.0
+        for w in workloads:
+            key = re.sub(r"[^a-z0-9]", "", w.lower())
+            ratio = SequenceMatcher(None, letters, key).ratio()
+            if ratio > score:
+                best, score = w, ratio
+        return best if best is not None and score >= MIN_NAME_SIMILARITY else m.group(0)
+
+    return _LATIN_RUN.sub(fix, text)
+
+
+_DECIMAL_CLOCK = re.compile(r"(?<![\d.])(\d{1,2})\.5(?![\d.])")
+
+
+def repair_clock(text: str) -> str:
+    """Whisper writes "八点半" as "8.5": in a schedule request that is 8:30."""
+    if not any(c in text for c in _SCHEDULE_CUES):
+        return text
+    return _DECIMAL_CLOCK.sub(lambda m: f"{m.group(1)}点半" if int(m.group(1)) <= 23 else m.group(0), text)
+
+
+def repair(text: str, expect: Expect = Expect.NOTHING, workloads: tuple[str, ...] = ()) -> str:
+    """The transcript with the recognizer's likely confusions of command words and workload names undone."""
+    return repair_homophones(repair_clock(repair_names(text, workloads)))

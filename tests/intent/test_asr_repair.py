@@ -1,0 +1,140 @@
+"""Each ASR-confusion repair on its own, and the small talk it must leave alone."""
+
+from __future__ import annotations
+
+import pytest
+
+from server.intent.asr_repair import (
+    Term,
+    listen_for,
+    readings,
+    repair,
+    repair_clock,
+    repair_homophones,
+    repair_names,
+    sounds_like,
+)
+from server.intent.models import Expect
+from server.speech.asr import Listen
+
+WORKLOADS = ("payment-api", "order-service", "user-center")
+
+
+def test_fuzzy_pinyin_folds_the_usual_pairs():
+    assert readings("酒") == readings("九")
+    assert readings("日") & readings("日")
+    assert sounds_like("经末", "静默")  # jing-mo: identical
+    assert sounds_like("平毕", "屏蔽")  # ping-bi
+    assert sounds_like("生纹", "声纹")  # sheng-wen
+    assert sounds_like("神技", "审计")  # shen-ji
+    assert sounds_like("神级", "审计")  # shen-ji
+    assert not sounds_like("节目", "静默")  # jie-mu is two letters off
+    assert not sounds_like("静默", "静默")  # the word itself is not a repair
+    assert not sounds_like("天气", "音量", near=True)
+
+
+def test_near_accepts_one_letter_in_one_syllable_only():
+    assert sounds_like("云量", "音量", near=True)  # yun / yin
+    assert sounds_like("饮料", "音量", near=True)  # liao / liang
+    assert not sounds_like("云量", "音量")
+    assert not sounds_like("运料", "音量", near=True)  # two syllables off
+
+
+@pytest.mark.parametrize(
+    ("heard", "meant"),
+    [
+        ("把这个告警经末一小时", "把这个告警静默一小时"),
+        ("这类告警平毕一下", "这类告警屏蔽一下"),
+        ("每天早上酒店播报日志", "每天早上九点播报日志"),
+        ("下午亮点提醒我看日志", "下午两点提醒我看日志"),
+        ("帮我注册一下生纹", "帮我注册一下声纹"),
+        ("看看神技日志", "看看审计日志"),
+        ("时间日志讲讲", "事件日志讲讲"),
+        ("把云量调到五十", "把音量调到五十"),
+        ("饮料调大一点", "音量调大一点"),
+        ("确认会滚", "确认回滚"),
+        ("屏蔽这个报警量小时", "屏蔽这个报警两小时"),
+    ],
+)
+def test_command_words_heard_as_homophones_are_restored(heard: str, meant: str):
+    assert repair_homophones(heard) == meant
+
+
+@pytest.mark.parametrize(
+    "chat",
+    [
+        "今天晚上有什么好看的节目",
+        "帮我订一个酒店",  # 酒店 without a schedule cue stays a hotel
+        "明天早上的酒店在哪",
+        "我想喝点饮料",
+        "今天云量多不多",
+        "现在是什么时间",
+        "这个题型好难",
+        "神级操作",
+        "这个日子过得真快",
+        "我们平常怎么说",
+        "这个告警已消失",  # 已消失 sounds like 一小时, but 一 is left out of the duration repair
+        "价格是8.5元",
+    ],
+)
+def test_small_talk_is_left_alone(chat: str):
+    assert repair(chat, Expect.NOTHING, WORKLOADS) == chat
+
+
+def test_log_kind_needs_the_log_word_right_after_it():
+    assert repair_homophones("时间不早了，看看日志") == "时间不早了，看看日志"
+    assert repair_homophones("时间日志") == "事件日志"
+
+
+def test_a_term_without_its_cue_is_not_applied():
+    term = Term("静默", cues=("告警",))
+    assert repair_homophones("经末", (term,)) == "经末"
+    assert repair_homophones("告警经末", (term,)) == "告警静默"
+
+
+@pytest.mark.parametrize(
+    ("heard", "name"),
+    [
+        ("P.A.Y.I.M.E.NTA.P.I为什么出错", "payment-api"),
+        ("O.R.D.E.R service的事件日志", "order-service"),
+        ("user senter的业务日志", "user-center"),
+        ("Pay Men API昨天的报错", "payment-api"),
+    ],
+)
+def test_spelled_out_workload_names_are_collapsed(heard: str, name: str):
+    assert name in repair_names(heard, WORKLOADS)
+
+
+def test_latin_words_that_are_not_workloads_stay():
+    assert repair_names("有没有pod重启", WORKLOADS) == "有没有pod重启"
+    assert repair_names("有没有oom的容器", WORKLOADS) == "有没有oom的容器"
+    assert repair_names("谁改了configmap", WORKLOADS) == "谁改了configmap"
+    assert repair_names("P.A.Y.I.M.E.NTA.P.I", ()) == "P.A.Y.I.M.E.NTA.P.I"  # no known names: nothing to match
+
+
+def test_the_prompt_follows_what_the_robot_asked():
+    assert listen_for(Expect.ROLLBACK) is Listen.ANSWER
+    assert listen_for(Expect.CONFIRM) is Listen.ANSWER
+    assert listen_for(Expect.DRILL) is Listen.ANSWER
+    assert listen_for(Expect.NOTHING) is Listen.COMMAND
+    assert listen_for(Expect.CHALLENGE) is Listen.COMMAND
+
+
+def test_the_intent_layer_reads_the_repaired_words():
+    from datetime import date
+
+    from server.intent.understand import understand
+
+    today = date(2026, 11, 27)
+    u = understand("把这个告警经末一小时", today)
+    assert (u.intent.name, u.intent.args.get("minutes")) == ("silence_create", 60)
+    u = understand("P.A.Y.I.M.E.NTA.P.I的业务日志", today, workloads=WORKLOADS)
+    assert (u.intent.name, u.intent.args.get("workload")) == ("drill_down", "payment-api")
+    assert understand("我想喝点饮料", today).intent.name == "chat"
+
+
+def test_a_decimal_clock_in_a_schedule_request_is_half_past():
+    assert repair_clock("删掉8.5的定时") == "删掉8点半的定时"
+    assert repair_clock("每天9.5播报日志") == "每天9点半播报日志"
+    assert repair_clock("音量调到8.5") == "音量调到8.5"  # no schedule cue
+    assert repair_clock("每天18.55播报") == "每天18.55播报"
