@@ -11,6 +11,7 @@ fallback loop can take 40 s on noise, and a short window makes loops more likely
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import re
 import threading
@@ -19,6 +20,7 @@ import warnings
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, Protocol
 
@@ -34,11 +36,26 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 SAMPLE_RATE = 16000
+ASR_REVISION = 2  # bump when decoding or post-processing changes what a clip is heard as
 # Command words as Whisper "hotwords" (a previous-text prompt): they fix script (Simplified) and the
 # homophones base makes on these words. Kept to command vocabulary; long prompts leak into the output.
 DEFAULT_HOTWORDS = (
     "你好小智 开始播报日志 深入分析业务日志 事件日志 审计日志 关联分析 根源 异常 告警 回滚 注册声纹"
 )
+
+
+class Listen(StrEnum):
+    """What the server expects to hear next: picks the hotword prompt (the dialogue maps its ``Expect``)."""
+
+    COMMAND = "command"  # anything: the command vocabulary
+    ANSWER = "answer"  # a yes/no reply to the question just asked ("是否回滚？", "你是想…吗？")
+
+
+# One short prompt per expectation (measured on the spoken dev subset, bench/intents.py --split dev).
+HOTWORDS: dict[Listen, str] = {
+    Listen.COMMAND: DEFAULT_HOTWORDS,
+    Listen.ANSWER: "好的 行 可以 同意 确认 回滚 不用 不要 别 先别 算了 取消",
+}
 # Phrases Whisper invents on silence/noise (subtitle credits from its training data).
 HALLUCINATIONS = (
     "字幕由",
@@ -71,9 +88,13 @@ class Transcript:
 
 
 class ASR(Protocol):
-    def transcribe(self, pcm: np.ndarray, sample_rate: int = SAMPLE_RATE) -> Transcript: ...
+    def transcribe(
+        self, pcm: np.ndarray, sample_rate: int = SAMPLE_RATE, listen: Listen = Listen.COMMAND
+    ) -> Transcript: ...
 
-    async def transcribe_async(self, pcm: np.ndarray, sample_rate: int = SAMPLE_RATE) -> Transcript: ...
+    async def transcribe_async(
+        self, pcm: np.ndarray, sample_rate: int = SAMPLE_RATE, listen: Listen = Listen.COMMAND
+    ) -> Transcript: ...
 
     def warmup(self) -> None: ...
 
@@ -101,6 +122,20 @@ def clean_transcript(text: str) -> str:
     if any(h in low for h in HALLUCINATIONS):
         return ""
     return s
+
+
+def strip_prompt_leak(text: str, hotwords: str, min_words: int = 3, min_chars: int = 6) -> str:
+    """Remove a run of ``min_words`` or more consecutive prompt words (``min_chars`` or more characters)
+    copied into the output: Whisper sometimes "continues" its previous-text prompt instead of listening.
+    A text that is nothing but the leaked run becomes ""."""
+    words = hotwords.split()
+    squashed = re.sub(r"[\s，,。、]", "", text)
+    for size in range(len(words), min_words - 1, -1):
+        for start in range(len(words) - size + 1):
+            run = "".join(words[start : start + size])
+            if len(run) >= min_chars and run in squashed:
+                return squashed.replace(run, "").strip() if squashed != run else ""
+    return text
 
 
 def is_non_speech(no_speech_prob: float, avg_logprob: float) -> bool:
@@ -139,16 +174,20 @@ class WhisperASR:
             raise RuntimeError(f"no Whisper model at {model_path} (run `xiaozhi-ops models`)")
         started = time.monotonic()
         self.model = WhisperModel(str(model_path), device="cpu", compute_type="int8", cpu_threads=threads)
+        self.model_name = Path(model_path).name
         self.window_s = max(1, min(30, int(window_s)))
         self.beam_size = beam_size
-        self.hotwords = hotwords
+        self.hotwords = {**HOTWORDS, Listen.COMMAND: hotwords}
         self.language = language
         self.min_audio_s = min_audio_s
         self._tokenizer = Tokenizer(
             self.model.hf_tokenizer, self.model.model.is_multilingual, task="transcribe", language=language
         )
         self._suppress = list(get_suppressed_tokens(self._tokenizer, [-1]))
-        self._prompt = self.model.get_prompt(self._tokenizer, [], without_timestamps=True, hotwords=hotwords)
+        self._prompts = {
+            listen: self.model.get_prompt(self._tokenizer, [], without_timestamps=True, hotwords=words)
+            for listen, words in self.hotwords.items()
+        }
         self._lock = threading.Lock()
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="asr")
         log.info(
@@ -163,7 +202,16 @@ class WhisperASR:
     def from_settings(cls, settings: Settings) -> WhisperASR:
         return cls(settings.whisper_path, threads=settings.asr_threads, window_s=settings.asr_window_s)
 
-    def transcribe(self, pcm: np.ndarray, sample_rate: int = SAMPLE_RATE) -> Transcript:
+    def config_id(self, listen: Listen = Listen.COMMAND) -> str:
+        """Everything that changes what a clip is heard as when listening for ``listen`` (transcript caches
+        key on it)."""
+        parts = [self.model_name, self.window_s, self.beam_size, self.hotwords[listen], ASR_REVISION]
+        return hashlib.sha1(repr(parts).encode()).hexdigest()[:12]
+
+    def transcribe(
+        self, pcm: np.ndarray, sample_rate: int = SAMPLE_RATE, listen: Listen = Listen.COMMAND
+    ) -> Transcript:
+        """``listen``: what the dialogue expects next (its hotword prompt); the default is any command."""
         if sample_rate != SAMPLE_RATE:
             raise ValueError(f"ASR needs {SAMPLE_RATE} Hz audio, got {sample_rate}")
         audio = to_float32(np.asarray(pcm).reshape(-1))
@@ -173,18 +221,20 @@ class WhisperASR:
         started = time.monotonic()
         with self._lock:
             if duration <= self.window_s and self.window_s < 30:
-                raw, no_speech, logprob = self._window_decode(audio, duration)
+                raw, no_speech, logprob = self._window_decode(audio, duration, listen)
                 path: Literal["window", "full"] = "window"
             else:
-                raw, no_speech, logprob = self._full_decode(audio)
+                raw, no_speech, logprob = self._full_decode(audio, listen)
                 path = "full"
-        text = clean_transcript(raw)
+        text = strip_prompt_leak(clean_transcript(raw), self.hotwords[listen])
         elapsed = time.monotonic() - started
         return Transcript(text, duration, elapsed, path, no_speech, logprob, self.language)
 
-    async def transcribe_async(self, pcm: np.ndarray, sample_rate: int = SAMPLE_RATE) -> Transcript:
+    async def transcribe_async(
+        self, pcm: np.ndarray, sample_rate: int = SAMPLE_RATE, listen: Listen = Listen.COMMAND
+    ) -> Transcript:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self.transcribe, pcm, sample_rate)
+        return await loop.run_in_executor(self._executor, self.transcribe, pcm, sample_rate, listen)
 
     def warmup(self) -> None:
         """One real decode so the first user turn doesn't pay for lazy initialisation."""
@@ -196,7 +246,7 @@ class WhisperASR:
         self._executor.shutdown(wait=False, cancel_futures=True)
 
     # -- decoders (called with the lock held) --
-    def _window_decode(self, audio: np.ndarray, duration: float) -> tuple[str, float, float]:
+    def _window_decode(self, audio: np.ndarray, duration: float, listen: Listen) -> tuple[str, float, float]:
         import ctranslate2
 
         frames = self.window_s * 100  # 10 ms hop
@@ -208,11 +258,12 @@ class WhisperASR:
         # Chinese speech runs at ~4-6 characters/s and ~1-2 tokens per character: bound the output so a
         # decoding loop stops early instead of filling 448 tokens.
         max_new = int(24 + 20 * duration)
+        prompt = self._prompts[listen]
         result = self.model.model.generate(
             encoded,
-            [self._prompt],
+            [prompt],
             beam_size=self.beam_size,
-            max_length=min(self.model.max_length, len(self._prompt) + max_new),
+            max_length=min(self.model.max_length, len(prompt) + max_new),
             repetition_penalty=1.1,
             no_repeat_ngram_size=4,
             suppress_blank=True,
@@ -226,7 +277,7 @@ class WhisperASR:
             return "", result.no_speech_prob, logprob
         return self._tokenizer.decode(tokens).strip(), result.no_speech_prob, logprob
 
-    def _full_decode(self, audio: np.ndarray) -> tuple[str, float, float]:
+    def _full_decode(self, audio: np.ndarray, listen: Listen) -> tuple[str, float, float]:
         segments, _ = self.model.transcribe(
             audio,
             language=self.language,
@@ -234,7 +285,7 @@ class WhisperASR:
             temperature=0.0,
             condition_on_previous_text=False,
             without_timestamps=True,
-            hotwords=self.hotwords,
+            hotwords=self.hotwords[listen],
             repetition_penalty=1.1,
             no_repeat_ngram_size=4,
             vad_filter=True,  # long audio: skip silences instead of hallucinating in them

@@ -109,7 +109,8 @@ def test_latin_words_that_are_not_workloads_stay():
     assert repair_names("有没有pod重启", WORKLOADS) == "有没有pod重启"
     assert repair_names("有没有oom的容器", WORKLOADS) == "有没有oom的容器"
     assert repair_names("谁改了configmap", WORKLOADS) == "谁改了configmap"
-    assert repair_names("P.A.Y.I.M.E.NTA.P.I", ()) == "P.A.Y.I.M.E.NTA.P.I"  # no known names: nothing to match
+    # no known names: nothing to match
+    assert repair_names("P.A.Y.I.M.E.NTA.P.I", ()) == "P.A.Y.I.M.E.NTA.P.I"
 
 
 def test_the_prompt_follows_what_the_robot_asked():

@@ -6,7 +6,15 @@ import threading
 import numpy as np
 import pytest
 
-from server.speech.asr import WhisperASR, clean_transcript, collapse_repeats, is_non_speech
+from server.speech.asr import (
+    HOTWORDS,
+    Listen,
+    WhisperASR,
+    clean_transcript,
+    collapse_repeats,
+    is_non_speech,
+    strip_prompt_leak,
+)
 from tests.speech.audio import RATE, command, silence
 
 
@@ -17,6 +25,22 @@ def test_clean_transcript_simplifies_and_removes_loops():
     assert collapse_repeats("好的好的好的好的好的") == "好的"
     assert collapse_repeats("看看审计日志") == "看看审计日志"  # a real doubled word stays
     assert clean_transcript("字幕由Amara.org社区提供") == ""
+
+
+def test_a_prompt_copied_into_the_output_is_removed():
+    words = HOTWORDS[Listen.COMMAND]
+    assert strip_prompt_leak("事件日志审计日志关联分析", words) == ""  # only the prompt: nothing was said
+    assert strip_prompt_leak("事件日志 审计日志 关联分析，看看昨天的", words) == "看看昨天的"
+    assert strip_prompt_leak("事件日志和审计日志", words) == "事件日志和审计日志"  # what people say stays
+    assert strip_prompt_leak("开始播报日志", words) == "开始播报日志"
+    # three answer words but only 5 characters: too short to tell a leak from an answer
+    assert strip_prompt_leak("好的行可以", HOTWORDS[Listen.ANSWER]) == "好的行可以"
+
+
+def test_each_expectation_has_its_own_short_prompt():
+    for listen in Listen:
+        assert 0 < len(HOTWORDS[listen].replace(" ", "")) <= 60  # long prompts leak into the output
+    assert "同意" in HOTWORDS[Listen.ANSWER] and "算了" in HOTWORDS[Listen.ANSWER]
 
 
 def test_non_speech_rule():
@@ -71,6 +95,12 @@ async def test_async_wrapper_does_not_block_the_loop(whisper: WhisperASR):
     task.cancel()
     assert t.text == "确认回滚"
     assert ticks >= 3  # the event loop kept running while Whisper worked
+
+
+def test_an_answer_is_heard_with_the_answer_prompt(whisper: WhisperASR):
+    t = whisper.transcribe(command("rollback_no.wav"), listen=Listen.ANSWER)
+    assert t.text.replace("，", "") == "不用回滚"  # the answer prompt may mark the pause after 不用
+    assert whisper.config_id(Listen.ANSWER) != whisper.config_id(Listen.COMMAND)
 
 
 def test_concurrent_callers_get_their_own_text(whisper: WhisperASR):
