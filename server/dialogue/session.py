@@ -25,6 +25,7 @@ from server.dialogue.replies import Reply
 from server.dialogue.skills import Skills
 from server.dialogue.trace import Stage, TurnListener, TurnTrace
 from server.dialogue.workloads import known_workloads
+from server.intent.asr_repair import listen_for
 from server.intent.completeness import Completeness, completeness
 from server.intent.llm_router import IntentRouteError
 from server.intent.models import Expect, Intent
@@ -166,7 +167,10 @@ class DialogueSession:
             and ep.trailing_silence_ms >= SPECULATE_AFTER_MS
         ):
             utterance = ep.utterance_so_far()
-            transcript = asyncio.create_task(self.services.speech.asr.transcribe_async(utterance))
+            listen = listen_for(self.memory.expect)  # the hotwords for what the robot just asked
+            transcript = asyncio.create_task(
+                self.services.speech.asr.transcribe_async(utterance, listen=listen)
+            )
             speaker = None
             if self.services.resolve_owner is not None:
                 preroll = self._peek_preroll()
@@ -301,7 +305,8 @@ class DialogueSession:
                 if speculation is not None:
                     transcript = await speculation.transcript
                 else:
-                    transcript = await self.services.speech.asr.transcribe_async(pcm)
+                    listen = listen_for(self.memory.expect)
+                    transcript = await self.services.speech.asr.transcribe_async(pcm, listen=listen)
                 text = transcript.text
                 trace.mark(Stage.ASR, text=text, path=transcript.path, speculative=speculation is not None)
             if not text:

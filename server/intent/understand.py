@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
+from server.intent.asr_repair import repair
 from server.intent.classifier import Scored, shared_classifier
 from server.intent.matcher import (
     GREETING_ONLY,
@@ -133,6 +134,8 @@ def understand(
 ) -> Understanding:
     """Read one utterance. ``expect``: what the robot just asked; ``candidate``: the intent a confirmation
     question was about (``Expect.CONFIRM``); ``workloads``: names known from the owner's reports."""
+    workloads = tuple(workloads)
+    text = repair(text, expect, workloads)  # what the recognizer misheard (server/intent/asr_repair.py)
     norm = normalize(text)
     woke = strip_wake_word(norm)
     core = core_text(norm)
