@@ -1,38 +1,60 @@
 """Intent understanding on the phrase bank (text) and on a spoken subset (synthesized voices → real ASR).
 
-    python -m bench.intents [--spoken] [--out bench/results/intents.json]
+    python -m bench.intents [--spoken [--split dev|test]] [--out bench/results/intents.json]
 
 Text: every row of tests/intent/phrasebank/phrasebank.tsv through ``server.intent.understand`` (reference
 day 2026-11-27; known workloads payment-api, order-service, user-center). A row is right when the intent
 and every slot match and the layer did not ask back. Reported per split: ``dev`` (tuned on), ``test``
 (held out), ``fresh`` (written after tuning, never tuned on).
 
-Spoken (``--spoken``): a fixed subset of the test split (every second row, leaving out rows that simulate
-an ASR error) synthesized with the offline neural voice at three speeds/pitches (``--espeak``: also two
-espeak-ng voices), plus the 12 shared recorded commands; each clip is transcribed by the real Whisper ASR (server/speech/asr.py, the server's settings)
-and then understood. The intent and slots are compared with the row's.
+Spoken (``--spoken --split dev|test``): rows said by synthetic speakers, transcribed by the real Whisper ASR
+(server/speech/asr.py with the server's settings and the hotword prompt for what the row's context expects)
+and then understood (including the ASR-confusion repair; ``--no-repair`` to measure without it). Rows that
+*simulate* an ASR error are left out: a speaker says the real words. ``dev``: every second dev/dev2 row (tune
+on these); ``test``: every second test row (its errors were seen in round 2) and, reported apart, the blind
+held-out rows of heldout_r3.tsv marked ``spoken``. Voices: the offline neural voice at three speeds/pitches,
+and that voice in a reverberant room, in office noise at 15 dB SNR, over a phone line, and moved by sox
+(pitch −3 semitones, tempo ×1.15); ``--espeak`` adds two espeak-ng voices (reported, not counted: Whisper
+cannot read them). Clips and transcripts are cached under ``--cache`` (keyed by voice, text, expectation and
+the ASR's configuration id). Also the 12 shared recorded commands.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
+import hashlib
 import json
 import os
 import platform
 import statistics
+import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
+from server.intent.matcher import normalize
 from server.intent.models import Expect
 from server.intent.understand import understand
+from server.speech.vad import VadConfig
 
 REPO = Path(__file__).resolve().parents[1]
 BANK = REPO / "tests" / "intent" / "phrasebank" / "phrasebank.tsv"
+# The voices a plain run uses (CPU is scarce; --voices picks others: neural-room-reverb, neural-sox-low-fast).
+DEFAULT_VOICES = (
+    "neural-1.0",
+    "neural-fast-high",
+    "neural-slow-low",
+    "neural-noise-15db",
+    "neural-telephone",
+)
+ENDPOINT_PAD_S = VadConfig().pad_ms / 1000  # the endpointer keeps this much before and after speech
+HELDOUT = REPO / "tests" / "intent" / "phrasebank" / "heldout_r3.tsv"  # blind; read only by --split test
 COMMANDS = REPO.parent / "shared" / "audio" / "commands"
 TODAY = date(2026, 11, 27)
 WORKLOADS = ("payment-api", "order-service", "user-center")
@@ -77,7 +99,8 @@ def judge(text: str, row: dict[str, str], day: date = TODAY) -> tuple[bool, str]
 def text_accuracy(rows: list[dict[str, str]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     times: list[float] = []
-    for split in ("dev", "test", "fresh"):
+    present = {r["split"] for r in rows}
+    for split in [s for s in ("dev", "dev2", "test", "fresh") if s in present]:
         part = [r for r in rows if r["split"] == split]
         wrong, asked, per_intent = [], 0, Counter[str]()
         for r in part:
@@ -100,68 +123,215 @@ def text_accuracy(rows: list[dict[str, str]]) -> dict[str, Any]:
     return out
 
 
-def spoken_accuracy(rows: list[dict[str, str]], with_espeak: bool) -> dict[str, Any]:
-    from bench.instance import isolated_settings
-    from bench.voices import NEURAL_VOICES, VOICES
-    from firmware_bridge.audio import read_wav
-    from server.speech.asr import WhisperASR  # noqa: F401  (the real ASR, loaded through the stack)
-    from server.speech.stack import SpeechStack
+def spoken_rows(rows: list[dict[str, str]], split: str) -> dict[str, list[dict[str, str]]]:
+    """The spoken subsets of a split. ``dev``: every second dev/dev2 row (tuned on); ``test``: every second
+    test row (seen in round 2) and, separately, the blind held-out rows marked ``spoken``."""
+    said = [r for r in rows if not any(e in r["text"] for e in SIMULATED_ASR_ERRORS)]
+    if split == "dev":
+        return {"dev": [r for r in said if r["split"] in ("dev", "dev2")][::2]}
+    subsets = {"test": [r for r in said if r["split"] == "test"][::2]}
+    if HELDOUT.exists():
+        with HELDOUT.open(encoding="utf-8") as f:
+            held = list(csv.DictReader(f, delimiter="\t"))
+        subsets["heldout_r3"] = [
+            r for r in held if r.get("spoken", "").strip().lower() in ("yes", "y", "1", "true")
+        ]
+    return subsets
 
-    spoken = [r for r in rows if not any(e in r["text"] for e in SIMULATED_ASR_ERRORS)]
-    subset = [r for r in spoken if r["split"] == "test"][::2]
+
+class SpokenCache:
+    """Synthesized clips (per voice and text) and transcripts (per voice, expectation, text and ASR config)
+    on disk, so a rerun only pays for what changed."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.audio = root / "audio"
+        # the clip format (the endpointer's padding) is part of what a transcript depends on
+        self.heard_file = root / f"heard-pad{round(ENDPOINT_PAD_S * 1000)}.json"
+        self.heard: dict[str, str] = (
+            json.loads(self.heard_file.read_text(encoding="utf-8")) if self.heard_file.exists() else {}
+        )
+
+    def clip(self, voice: Any, text: str) -> Any:
+        """The clip as the server's endpointer hands it to the ASR: the speech with ``ENDPOINT_PAD_S`` of
+        silence before and after (VadConfig.pad_ms), heard through the voice's effect if it has one (the
+        noise or the room then covers the pauses too)."""
+        import numpy as np
+
+        from bench.voices import EffectVoice, silence
+
+        if isinstance(voice, EffectVoice):
+            return voice.apply(self.clip(voice.base, text))
+        pad = silence(ENDPOINT_PAD_S)
+        return np.concatenate([pad, self.speech(voice, text), pad])
+
+    def speech(self, voice: Any, text: str) -> Any:
+        import numpy as np
+
+        path = self.audio / voice.name / f"{hashlib.sha1(text.encode()).hexdigest()[:16]}.npy"
+        if path.exists():
+            return np.load(path)
+        pcm = voice.synthesize(text)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        np.save(path, pcm)
+        return pcm
+
+    def save(self) -> None:
+        """Merged with what another run saved meanwhile (runs with other settings may share the cache)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        if self.heard_file.exists():
+            self.heard = {**json.loads(self.heard_file.read_text(encoding="utf-8")), **self.heard}
+        tmp = self.heard_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(self.heard, ensure_ascii=False), encoding="utf-8")
+        tmp.replace(self.heard_file)
+
+
+def cer(said: str, heard: str) -> float:
+    """Character error rate of the transcript against what was said (punctuation and case ignored)."""
+    a, b = normalize(said), normalize(heard)
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        prev = cur
+    return prev[-1] / max(len(a), 1)
+
+
+def spoken_accuracy(
+    rows: list[dict[str, str]],
+    split: str,
+    with_espeak: bool,
+    cache_dir: Path,
+    repair: bool = True,
+    only: tuple[str, ...] = (),
+) -> dict[str, Any]:
+    from bench.instance import isolated_settings
+    from bench.voices import EFFECT_VOICES, NEURAL_VOICES, VOICES
+    from firmware_bridge.audio import read_wav
+    from server.intent.asr_repair import listen_for
+    from server.speech.asr import WhisperASR
+
+    subsets = spoken_rows(rows, split)
     with tempfile.TemporaryDirectory() as tmp:
-        stack = SpeechStack.load(isolated_settings(Path(tmp)))
-        voices: list[Any] = [*NEURAL_VOICES, *((VOICES[0], VOICES[1]) if with_espeak else ())]
-        per_voice: dict[str, Any] = {}
-        for voice in voices:
-            right, wrong = 0, []
-            for r in subset:
-                heard = stack.asr.transcribe(voice.synthesize(r["text"])).text
-                ok, got = judge(heard, r)
-                right += ok
-                if not ok:
-                    wrong.append({"text": r["text"], "heard": heard, "got": got})
-            per_voice[voice.name] = {
-                "n": len(subset),
-                "right": right,
-                "accuracy": round(right / len(subset), 4),
-                "wrong": wrong,
+        asr = WhisperASR.from_settings(isolated_settings(Path(tmp)))
+    cache = SpokenCache(cache_dir)
+    voices: list[Any] = [*NEURAL_VOICES, *EFFECT_VOICES, *((VOICES[0], VOICES[1]) if with_espeak else ())]
+    voices = (
+        [v for v in voices if v.name in only] if only else [v for v in voices if v.name in DEFAULT_VOICES]
+    )
+    out: dict[str, Any] = {
+        "beam_size": asr.beam_size,
+        "hotwords": {str(k): v for k, v in asr.hotwords.items()},
+    }
+    context = (
+        contextlib.nullcontext() if repair else mock.patch("server.intent.understand.repair", _no_repair)
+    )
+    with context:
+        for name, subset in subsets.items():
+            per_voice: dict[str, Any] = {}
+            for voice in voices:
+                right, wrong, errs, elapsed = 0, [], [], []
+                for r in subset:
+                    listen = listen_for(Expect(r["context"]))
+                    key = f"{voice.name}\t{asr.config_id(listen)}\t{r['text']}"
+                    if key not in cache.heard:
+                        t = asr.transcribe(cache.clip(voice, r["text"]), listen=listen)
+                        cache.heard[key] = t.text
+                        elapsed.append(t.elapsed_s)
+                    heard = cache.heard[key]
+                    errs.append(cer(r["text"], heard))
+                    ok, got = judge(heard, r)
+                    right += ok
+                    if not ok:
+                        wrong.append({"text": r["text"], "heard": heard, "got": got})
+                cache.save()
+                per_voice[voice.name] = {
+                    "n": len(subset),
+                    "right": right,
+                    "accuracy": round(right / len(subset), 4) if subset else None,
+                    "cer": round(statistics.mean(errs), 4) if errs else None,
+                    "asr_s_mean_uncached": round(statistics.mean(elapsed), 3) if elapsed else None,
+                    "wrong": wrong,
+                }
+                print(f"{name} {voice.name}: {right}/{len(subset)}", file=sys.stderr, flush=True)
+            counted = {
+                k: v for k, v in per_voice.items() if not k.startswith("m-") and not k.startswith("f2-")
+            }
+            neural = [v for k, v in counted.items() if k in {nv.name for nv in NEURAL_VOICES}]
+            out[name] = {
+                "rows": len(subset),
+                "per_voice": per_voice,
+                "neural_3_accuracy": _pooled(neural),
+                "all_counted_voices_accuracy": _pooled(list(counted.values())),
             }
         shared = {"n": 0, "right": 0, "wrong": []}
-        for name, (intent, kind) in SHARED_EXPECTED.items():
-            pcm, _ = read_wav(COMMANDS / name)
-            heard = stack.asr.transcribe(pcm).text
+        for file, (intent, kind) in SHARED_EXPECTED.items():
+            pcm, _ = read_wav(COMMANDS / file)
+            heard = asr.transcribe(pcm).text
             u = understand(heard, TODAY)
             shared["n"] += 1
             if (u.intent.name, u.intent.kind) == (intent, kind) and not u.confirm:
                 shared["right"] += 1
             else:
-                shared["wrong"].append({"file": name, "heard": heard, "got": u.intent.describe()})
-        stack.close()
-    neural = [v for k, v in per_voice.items() if k.startswith("neural")]
-    return {
-        "subset": len(subset),
-        "per_voice": per_voice,
-        "neural_voices_accuracy": round(sum(v["right"] for v in neural) / sum(v["n"] for v in neural), 4),
-        "shared_recordings": shared,
-    }
+                shared["wrong"].append({"file": file, "heard": heard, "got": u.intent.describe()})
+        out["shared_recordings"] = shared
+    asr.close()
+    return out
+
+
+def _pooled(parts: list[dict[str, Any]]) -> float | None:
+    n = sum(p["n"] for p in parts)
+    return round(sum(p["right"] for p in parts) / n, 4) if n else None
+
+
+def _no_repair(text: str, *args: object, **kwargs: object) -> str:
+    return text
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--spoken", action="store_true", help="also the spoken subset (loads Whisper; minutes)")
-    ap.add_argument("--espeak", action="store_true", help="spoken subset also in two espeak-ng voices")
+    ap.add_argument(
+        "--espeak", action="store_true", help="spoken subset also in two espeak-ng voices (not counted)"
+    )
+    ap.add_argument(
+        "--split", choices=("dev", "test"), default="dev", help="spoken subset: dev (tuned) or test"
+    )
+    ap.add_argument("--voices", default="", help="spoken: only these voices (comma-separated names)")
+    ap.add_argument(
+        "--no-repair", action="store_true", help="spoken: without the ASR-confusion repair (ablation)"
+    )
+    ap.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "xiaozhi-bench-intents")
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
     rows = load_rows()
     doc: dict[str, Any] = {
         "machine": f"{platform.node()} {platform.machine()} cores={os.cpu_count()} load={os.getloadavg()[0]:.1f}",
+        "cpu": _cpu_model(),
         "when": datetime.now().isoformat(timespec="seconds"),
         "intents": sorted({r["intent"] for r in rows}),
         "text": text_accuracy(rows),
     }
     if args.spoken:
-        doc["spoken"] = spoken_accuracy(rows, args.espeak)
+        doc["spoken"] = spoken_accuracy(
+            rows,
+            args.split,
+            args.espeak,
+            args.cache,
+            repair=not args.no_repair,
+            only=tuple(v for v in args.voices.split(",") if v),
+        )
     by_intent: dict[str, int] = defaultdict(int)
     for r in rows:
         by_intent[r["intent"]] += 1
