@@ -41,10 +41,14 @@ class Term:
     word: str
     cues: tuple[str, ...] = ()  # one of these elsewhere in the utterance
     followed_by: tuple[str, ...] = ()  # or: the span is directly followed by one of these
-    near: bool = False  # also one pinyin letter off (only for terms whose cues are unmistakable)
+    near: bool = False  # one syllable may be a letter off (two in a 4-character term): only with clear cues
+    alone: bool = False  # the span is distinctive by itself (播回滚 → 不回滚): no cue needed
 
 
-_ALERT_CUES = ("告警", "报警", "警报", "提醒", "规则", "这条", "这个", "这类", "分钟", "小时", "一下", "掉")
+_ALERT_CUES = (
+    *("告警", "报警", "警报", "提醒", "规则", "这条", "这个", "这类", "分钟", "小时", "一下", "掉"),
+    *("几条", "哪些", "列表", "所有"),
+)
 _SCHEDULE_CUES = ("播报", "提醒", "定时", "日志", "汇报", "念", "叫我", "闹钟", "每天", "每周", "工作日")
 _VOLUME_CUES = ("调到", "调成", "调大", "调小", "调高", "调低", "百分之", "最大", "最小", "大一点", "小一点")
 _DURATION_CUES = (*_ALERT_CUES, "后", "以后", "之后", "再", "过")
@@ -52,11 +56,18 @@ _UNITS = ("小时", "个小时", "分钟")
 _NUMERALS = ("一", "两", "二", "三", "四", "五", "六", "七", "八", "九", "十", "十一", "十二")
 
 TERMS: tuple[Term, ...] = (
-    Term("静默", _ALERT_CUES),
-    Term("屏蔽", _ALERT_CUES),
+    # whole phrases first: with three syllables right, the fourth may be further off (世界日志 → 事件日志)
+    *(Term(w, alone=True, near=True) for w in ("事件日志", "业务日志", "审计日志", "定时任务", "定时播报")),
+    *(Term(w, alone=True, near=True) for w in ("屏蔽规则", "静默规则")),
+    # a refusal heard as something else must not become a yes (播回滚 is no word: it was 不回滚)
+    Term("不回滚", alone=True, near=True),
+    Term("别回滚", alone=True),
+    Term("静默", _ALERT_CUES, near=True),
+    Term("屏蔽", _ALERT_CUES, near=True),
+    Term("认领", ("告警", "这条", "我来"), near=True),
     Term("告警", ("查", "最近", "认领", "静默", "屏蔽", "处理", "多少", "哪些", "几条")),
     Term("提醒", ("分钟", "小时", "稍后", "待会", "等会", "一会", "取消", "叫我")),
-    Term("定时", ("播报", "任务", "取消", "删除", "列表", "设置", "添加", "每天")),
+    Term("定时", ("播报", "任务", "取消", "删", "列表", "设置", "添加", "每天")),
     Term("播报", ("日志", "开始", "昨天", "今天", "前天", "定时", "每天", "取消", "一下")),
     Term("日志", ("业务", "事件", "审计", "播报", "分析")),
     Term("业务", followed_by=("日志",)),
@@ -67,11 +78,17 @@ TERMS: tuple[Term, ...] = (
     Term("声纹", ("注册", "录入", "登记", "添加", "绑定", "采集", "录制", "创建", "录", "我的")),
     Term("音量", _VOLUME_CUES, near=True),
     *(Term(f"{n}点", _SCHEDULE_CUES) for n in _NUMERALS),
+    *(Term(w, ("点",)) for w in ("早上", "上午", "中午", "下午", "晚上", "凌晨")),  # 下无两点 → 下午两点
     # durations: 两小时 → 量小失. Numerals whose homophones are everyday words (一/以/已, 十/是, 四/是,
     # 五/无) are left out: "告警已消失" must not become "告警一小时".
-    *(Term(f"{n}{unit}", _DURATION_CUES) for n in ("两", "三", "六", "七", "八", "九") for unit in _UNITS),
+    *(
+        Term(f"{n}{unit}", _DURATION_CUES, near=True)
+        for n in ("两", "三", "六", "七", "八", "九")
+        for unit in _UNITS
+    ),
 )
 
+NUMBER_CHARS = frozenset("零〇一二两三四五六七八九十百千半0123456789")
 _INITIALS = (("zh", "z"), ("ch", "c"), ("sh", "s"), ("n", "l"))
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 
@@ -99,29 +116,42 @@ def sounds_like(span: str, word: str, near: bool = False) -> bool:
         return False
     off = 0
     for a, b in zip(span, word, strict=True):
+        if a != b and a in NUMBER_CHARS:
+            return False  # a number that was heard is never changed into another (两个小时 ≠ 六个小时)
         ra, rb = readings(a), readings(b)
         if not ra or not rb:
             return False
         if ra & rb:
             continue
-        if near and off == 0 and any(_one_letter_off(x, y) for x in ra for y in rb):
+        if near and off == 0 and any(_letters_off(x, y, 2 if len(word) >= 4 else 1) for x in ra for y in rb):
             off += 1
             continue
         return False
     return True
 
 
-def _one_letter_off(a: str, b: str) -> bool:
-    if abs(len(a) - len(b)) > 1 or a[:1] != b[:1]:  # the same initial letter: 云/音 yes, 林/音 no
+def _letters_off(a: str, b: str, most: int) -> bool:
+    """Edit distance 1..``most`` between two syllables that start with the same letter (云/音 yes, 林/音 no)."""
+    if a[:1] != b[:1]:
         return False
-    if len(a) == len(b):
-        return sum(x != y for x, y in zip(a, b, strict=True)) == 1
-    short, long_ = sorted((a, b), key=len)
-    return any(long_[:i] + long_[i + 1 :] == short for i in range(len(long_)))
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        cur = [i]
+        for j, cb in enumerate(b, 1):
+            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        prev = cur
+    return 0 < prev[-1] <= most
 
 
 def repair_homophones(text: str, terms: tuple[Term, ...] = TERMS) -> str:
-    """Replace spans that sound like a command word when the rest of the utterance makes it plausible."""
+    """Replace spans that sound like a command word when the rest of the utterance makes it plausible
+    (two passes: a word repaired in the first can be the cue of another)."""
+    for _ in range(2):
+        text = _repair_pass(text, terms)
+    return text
+
+
+def _repair_pass(text: str, terms: tuple[Term, ...]) -> str:
     for term in sorted(terms, key=lambda t: -len(t.word)):
         n = len(term.word)
         i = 0
@@ -130,7 +160,8 @@ def repair_homophones(text: str, terms: tuple[Term, ...] = TERMS) -> str:
             if all(_CJK.match(c) for c in span) and sounds_like(span, term.word, term.near):
                 rest = text[:i] + "|" + text[i + n :]
                 after = text[i + n :]
-                if any(c in rest for c in term.cues) or any(after.startswith(f) for f in term.followed_by):
+                cued = any(c in rest for c in term.cues) or any(after.startswith(f) for f in term.followed_by)
+                if term.alone or cued:
                     text = text[:i] + term.word + text[i + n :]
                     i += n
                     continue
@@ -174,4 +205,4 @@ def repair_clock(text: str) -> str:
 
 def repair(text: str, expect: Expect = Expect.NOTHING, workloads: tuple[str, ...] = ()) -> str:
     """The transcript with the recognizer's likely confusions of command words and workload names undone."""
-    return repair_homophones(repair_clock(repair_names(text, workloads)))
+    return repair_clock(repair_homophones(repair_names(text, workloads)))

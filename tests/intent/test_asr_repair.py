@@ -81,6 +81,16 @@ def test_small_talk_is_left_alone(chat: str):
     assert repair(chat, Expect.NOTHING, WORKLOADS) == chat
 
 
+@pytest.mark.parametrize("said", ["这个告警静默两个小时", "半小时后再提醒我", "屏蔽这个告警三小时"])
+def test_a_number_that_was_heard_is_never_changed(said: str):
+    assert repair_homophones(said) == said
+
+
+def test_a_refusal_heard_as_nonsense_stays_a_refusal():
+    assert repair_homophones("播回滚") == "不回滚"
+    assert repair_homophones("确认回滚") == "确认回滚"
+
+
 def test_log_kind_needs_the_log_word_right_after_it():
     assert repair_homophones("时间不早了，看看日志") == "时间不早了，看看日志"
     assert repair_homophones("时间日志") == "事件日志"
