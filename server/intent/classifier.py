@@ -1,8 +1,10 @@
 """A small intent classifier over the paraphrase catalogue (data/catalogue.tsv), no LLM, no network.
 
-Features are character n-grams of the utterance *and* n-grams of its fuzzy toneless pinyin, so an ASR
+Features are character n-grams of the utterance, n-grams of its fuzzy toneless pinyin, so an ASR
 homophone ("神技日志" for "审计日志", "告井" for "告警") lands on the same features as the word it stands
-for. Days, numbers and workload names are replaced by placeholders first, so "前天的业务日志" and "11月20号的业务
+for, and *concepts*: words that mean the same thing to this robot ("静默/屏蔽/静音/压制" → MUTE, "定时/闹钟/
+每天/工作日" → SCHED, "取消/删掉/撤销/停掉" → CANCEL), with the pairs of concepts an utterance holds, so a
+paraphrase built from synonyms the catalogue never used still lands near its intent. Days, numbers and workload names are replaced by placeholders first, so "前天的业务日志" and "11月20号的业务
 日志" look alike. Logistic regression gives calibrated scores, which the caller uses to ask back when the
 two best intents are close. Training takes ~0.1 s and happens once per process.
 """
@@ -29,6 +31,55 @@ _DAY = re.compile(
 _NUMBER = re.compile(r"[0-9零〇一二两三四五六七八九十百千]+(?=[月日号点分个小钟天%])")
 
 
+# Domain vocabulary: concept → the words that say it (normalised text, after ``masked``). Longest words win.
+# fmt: off
+CONCEPTS: dict[str, tuple[str, ...]] = {
+    "ALERT": ("告警", "报警", "警报", "预警", "警告", "报红", "监控"),
+    "MUTE": ("静默", "屏蔽", "静音", "压制", "压一压", "免打扰", "别报", "不要报", "别再报", "别发", "别推",
+             "别再推", "别再响", "不要再响", "别再通知"),
+    "SCHED": ("定时", "闹钟", "每天", "每日", "每周", "每晚", "每个工作日", "工作日", "天天", "日程", "自动"),
+    "FUTURE": ("以后", "今后", "往后", "从明天"),
+    "TIME": ("数点", "早上", "上午", "中午", "下午", "晚上"),
+    "CREATE": ("添加", "新建", "创建", "加一条", "加个", "加一个", "设置", "设个", "设一个", "定个", "定一个",
+               "建一个", "建个", "订一个", "订个"),
+    "CANCEL": ("取消", "删除", "删掉", "删了", "撤销", "关掉", "关了", "关闭", "停掉", "去掉", "不要了", "不用了"),
+    "NEG": ("不要", "不用", "别", "甭", "莫", "不", "没必要"),
+    "LIST": ("哪些", "几个", "几条", "列表", "清单", "有什么", "都有", "列出", "多少"),
+    "SPEAK": ("播报", "播", "念", "读", "汇报", "报告", "日报", "简报", "早报", "总结"),
+    "REMIND": ("提醒", "叫我", "告诉我", "通知我", "跟我说"),
+    "LATER": ("稍后", "待会", "等会", "一会儿", "一会", "晚点", "晚一点", "回头", "过会", "等下", "延后", "推迟",
+              "以后再", "后再", "再说"),
+    "ACK": ("收到", "知道了", "明白", "了解", "认领", "跟进", "我来", "我去", "交给我", "我负责", "我处理", "接手"),
+    "VOICEPRINT": ("声纹", "嗓音", "我的声音", "认识我", "认出我", "记住我"),
+    "VOLUME": ("音量", "声音", "大声", "小声", "响", "轻一点", "轻点"),
+    "STOP": ("停", "闭嘴", "安静", "打住", "够了", "住口", "别说", "别念", "别讲"),
+    "HELP": ("功能", "本事", "本领", "怎么用", "怎么使用", "能做什么", "能干什么", "会什么", "会干什么", "命令",
+             "指令", "帮助", "教我", "说明"),
+    "HOWTO": ("怎么让你", "怎么设置", "如何", "怎么跟你"),
+    "WHO": ("谁", "人工", "手动", "有人"),
+    "CHANGE": ("改", "变更", "修改", "删", "扩容", "缩容", "发布", "上线", "操作", "回滚过", "重启了服务"),
+    "CAUSE": ("原因", "为什么", "根因", "根源", "导致", "引起", "怎么回事", "关联", "串起来", "对起来", "对一下"),
+    "K8S": ("pod", "容器", "节点", "集群", "镜像", "oom", "驱逐", "重启", "k8s", "事件", "探针", "调度"),
+    "BIZ": ("业务", "接口", "请求", "应用", "报错", "错误", "异常", "超时", "失败"),
+    "LOG": ("日志",),
+    "OK": ("正常", "没事", "还好", "好着", "安好", "稳", "健康", "出事", "出问题", "状况", "情况", "故障", "问题"),
+    "ROLLBACK": ("回滚", "回退", "退回", "旧版本", "上一个版本", "上一版", "之前的版本"),
+    "YES": ("好的", "确认", "确定", "执行", "同意", "可以", "马上", "赶紧"),
+}
+# fmt: on
+# Words of two or more characters are also found by fuzzy pinyin (an ASR homophone such as "手到" still says
+# 收到) unless two concepts sound alike ("叫我"/"教我": then only as written); single characters only as
+# written ("读" is not "都").
+_EXACT = {w: c for c, words in CONCEPTS.items() for w in words}
+_WRITTEN = re.compile("|".join(re.escape(w) for w in sorted(_EXACT, key=len, reverse=True)))
+_SOUNDS: dict[tuple[str, ...], set[str]] = {}
+for _word, _concept in _EXACT.items():
+    if len(_word) > 1:
+        _SOUNDS.setdefault(fuzzy_key(_word), set()).add(_concept)
+_BY_KEY = {key: next(iter(cs)) for key, cs in _SOUNDS.items() if len(cs) == 1}
+_LONGEST = max(len(w) for w in _EXACT)
+
+
 @dataclass(frozen=True)
 class Scored:
     label: str
@@ -46,6 +97,37 @@ def _pinyin_tokens(text: str) -> list[str]:
         syl
         + [a + "_" + b for a, b in itertools.pairwise(syl)]
         + [a + "_" + b + "_" + c for a, b, c in zip(syl, syl[1:], syl[2:], strict=False)]
+    )
+
+
+def _concepts(text: str) -> list[str]:
+    """The concepts of ``text`` in order: words as written first (longest first), then, in what is left,
+    words that sound the same."""
+    found: dict[int, str] = {}
+    taken = [False] * len(text)
+    for m in _WRITTEN.finditer(text):
+        found[m.start()] = _EXACT[m.group(0)]
+        taken[m.start() : m.end()] = [True] * (m.end() - m.start())
+    key = fuzzy_key(text)
+    i = 0
+    while i < len(key):
+        for n in range(min(_LONGEST, len(key) - i), 1, -1):
+            if not any(taken[i : i + n]) and (concept := _BY_KEY.get(key[i : i + n])) is not None:
+                found[i] = concept
+                i += n
+                break
+        else:
+            i += 1
+    return [found[i] for i in sorted(found)]
+
+
+def _concept_tokens(text: str) -> list[str]:
+    """Concepts in order, each neighbouring pair, and each unordered pair ("别…播" and "播…别" alike)."""
+    seq = _concepts(text)
+    return (
+        ["c:" + c for c in seq]
+        + ["c2:" + a + "_" + b for a, b in itertools.pairwise(seq)]
+        + ["cc:" + a + "_" + b for a, b in itertools.combinations(sorted(set(seq)), 2)]
     )
 
 
@@ -73,6 +155,12 @@ class IntentClassifier:
                     "pinyin",
                     TfidfVectorizer(
                         analyzer=_pinyin_tokens, sublinear_tf=True, lowercase=False, token_pattern=None
+                    ),
+                ),
+                (
+                    "concepts",
+                    TfidfVectorizer(
+                        analyzer=_concept_tokens, sublinear_tf=True, lowercase=False, token_pattern=None
                     ),
                 ),
             ]
