@@ -122,8 +122,11 @@ class OutboxDispatcher:
                 n = 0
             if n >= self.batch:
                 continue
+            # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancel that races a wake(),
+            # and stop() then waits for this task forever
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self.poll_interval_s)
+                async with asyncio.timeout(self.poll_interval_s):
+                    await self._wake.wait()
 
     def start(self) -> None:
         if self._task is None or self._task.done():

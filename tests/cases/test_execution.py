@@ -187,13 +187,38 @@ async def test_running_dispatcher_executes_after_wake(db: Database) -> None:
         try:
             case = case_at_gate(service)
             service.approve(case.id, approver="owner:alice", challenge_passed=True)
-            for _ in range(100):
+            for _ in range(500):  # up to 10 s on a loaded machine, still well inside the 30 s poll
                 if service.get_case(case.id).status is State.VERIFYING:
                     break
                 await asyncio.sleep(0.02)
         finally:
             await service.stop()
     assert service.get_case(case.id).status is State.VERIFYING and len(endpoint.calls) == 1
+
+
+class _NothingDue:
+    def claim_due(self, limit: int, lease_s: float) -> list[OutboxMessage]:
+        return []
+
+
+async def test_stop_is_not_lost_when_it_races_a_wake() -> None:
+    # a transition wakes the dispatcher just as the service stops (asyncio.wait_for on 3.11 swallowed that
+    # cancel, and stop() then waited forever: seen as a 300 s timeout of the test above on a loaded machine)
+    for turns in range(4):
+        dispatcher = OutboxDispatcher(_NothingDue(), poll_interval_s=30)  # type: ignore[arg-type]
+        dispatcher.start()
+        await asyncio.sleep(0.05)  # idle, waiting for a wake or the next poll
+        dispatcher.wake()
+        for _ in range(turns):
+            await asyncio.sleep(0)
+        stopping = asyncio.create_task(dispatcher.stop())
+        done, _ = await asyncio.wait({stopping}, timeout=5)
+        if not done:  # clean up the stuck dispatcher before failing
+            task = dispatcher._task
+            assert task is not None
+            task.cancel()
+            await stopping
+        assert done, f"stop() hung after a wake {turns} loop turns earlier"
 
 
 async def test_unreachable_executor_parks_after_bounded_retries(db: Database) -> None:
