@@ -18,7 +18,7 @@ from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, timedelta
 from string import Template
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from agents.llm import LLMClient, LLMError, LLMTimeoutError
 from prompts import load_prompt
@@ -37,6 +37,9 @@ from server.tools.base import AGENT_ACTOR, Caller, ToolRegistry
 from server.tools.context import ToolContext
 from server.tools.mcp_server import build_mcp_server
 from server.tools.toolsets import build_registry
+
+if TYPE_CHECKING:
+    from server.config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -126,7 +129,7 @@ class DialogueAgent:
         *,
         next_step: str,
         fallback: Callable[[], Awaitable[list[str]]],
-        seed: tuple[str, dict[str, Any]] | None = None,
+        seed: tuple[str, dict[str, str]] | None = None,
         expect: Expect = Expect.NOTHING,
     ) -> Reply:
         """A Reply whose ``stream`` yields the LLM answer sentence by sentence (or the fallback)."""
@@ -152,7 +155,7 @@ class DialogueAgent:
             max_chars=self.config.max_answer_chars,
         )
 
-    def _history(self, turn: TurnContext) -> list[dict[str, Any]]:
+    def _history(self, turn: TurnContext) -> list[dict[str, str]]:
         hist = turn.memory.agent_history.setdefault(turn.owner, deque(maxlen=2 * self.config.history_turns))
         out: list[ChatMessage] = []
         total = 0
@@ -183,15 +186,16 @@ class DialogueAgent:
     ) -> AsyncIterator[str]:
         """Sentences for TTS. The loop runs in its own task so that TTS back-pressure (the speaker
         waits for playback) never counts against the LLM's deadlines, and vice versa."""
-        queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+        # a text fragment, None when the answer is complete, or the exception that ended the loop
+        queue: asyncio.Queue[str | Exception | None] = asyncio.Queue()
 
         async def produce() -> None:
             try:
                 async for fragment in self.tools.run(messages, caller, run):
-                    await queue.put(("text", fragment))
-                await queue.put(("done", None))
+                    await queue.put(fragment)
+                await queue.put(None)
             except Exception as exc:  # LLM down/timeout/bad answer, MCP trouble: the consumer falls back
-                await queue.put(("error", exc))
+                await queue.put(exc)
 
         producer = asyncio.create_task(produce(), name="agent-loop")
         splitter = SentenceStream()
@@ -200,14 +204,15 @@ class DialogueAgent:
         try:
             while not budget.full:
                 wait = self.config.stall_timeout_s if budget.spoken else self.config.first_sentence_timeout_s
+                item: str | Exception | None
                 try:
-                    kind, value = await asyncio.wait_for(queue.get(), wait)
+                    item = await asyncio.wait_for(queue.get(), wait)
                 except TimeoutError:
-                    kind, value = "error", LLMTimeoutError(f"no sentence within {wait:.0f}s")
-                if kind == "error":
-                    error = value
+                    item = LLMTimeoutError(f"no sentence within {wait:.0f}s")
+                if isinstance(item, Exception):
+                    error = item
                     break
-                pieces = splitter.feed(value) if kind == "text" else splitter.flush()
+                pieces = splitter.feed(item) if item is not None else splitter.flush()
                 for sentence in pieces:
                     if (admitted := budget.take(sentence)) is not None:
                         if run.first_sentence_s is None:
@@ -215,7 +220,7 @@ class DialogueAgent:
                         yield admitted
                     if budget.full:
                         break
-                if kind == "done":
+                if item is None:
                     break
             if error is not None:
                 log.warning("agent turn for %s fell back: %s", run.owner, error)
@@ -265,7 +270,7 @@ def build_agent(ctx: ToolContext, llm: LLMClient | None, config: AgentConfig | N
     return DialogueAgent(ctx, llm, config=config)
 
 
-def llm_from_settings(settings: Any) -> LLMClient | None:
+def llm_from_settings(settings: Settings) -> LLMClient | None:
     """The dialogue's LLM client when one is configured (None → deterministic answers)."""
     if not settings.llm_enabled:
         return None
