@@ -41,7 +41,7 @@ from server.intent.yesno import FILLERS, YesNo, yes_no
 MIN_SCORE = 0.2  # below this the classifier's best label is a guess: not a known command
 LONG_UTTERANCE = 24  # commands are short; a longer monologue needs a confident reading to be one
 LONG_MIN_SCORE = 0.85  # concept features make a many-topic monologue look sure of itself
-CLOSE_MARGIN = 0.08  # the best two within this → ask back (tuned on the phrase bank's dev half)
+CLOSE_MARGIN = 0.12  # best two within this → ask back: in catalogue 5-fold CV the best guess is wrong as often as right below it
 _LEADING_FILLERS = re.compile(
     r"^(?:嗯+|呃+|额+|唔+|哎+|诶+|喂+|那个|这个|就是|然后|早上好|早安|下午好|晚上好)+"
 )
