@@ -32,6 +32,10 @@ async def test_idle_device_receives_notify_fetches_and_decodes_it(tmp_path: Path
         # subtitles start where the sentences start: the last one within the audio
         assert starts[-1] < len(note.pcm) * 1000 // 16000
         assert not dev.audio_open, "notify never opens the UDP channel"
+        for _ in range(100):  # "streamed" is noted after the last write returned: up to 5 s under load
+            if any(n[2]["event"] == "streamed" for n in stack.notes):
+                break
+            await asyncio.sleep(0.05)
         await asyncio.sleep(0.1)
         events = [(n[0], n[2]["event"]) for n in stack.notes]
         assert events == [(7, "sent"), (7, "fetched"), (7, "streamed")]
