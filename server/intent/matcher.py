@@ -29,7 +29,7 @@ with warnings.catch_warnings():  # zhconv imports pkg_resources, which warns on 
 
 # --- keyword tables (data, not code) ---
 WAKE_WORDS = ("你好小智", "嗨小智", "哈喽小智", "小智小智", "小智同学", "小智")
-GREETING_ONLY = ("你好", "您好", "嗨", "哈喽", "在吗", "在不在")
+GREETING_ONLY = ("你好", "您好", "嗨", "哈喽", "在吗", "在不在", "早上好", "早安", "早", "下午好", "晚上好")
 FILLERS = "啊呀吗呢吧哦嗯喂了的"
 
 STOP_WORDS = (
@@ -166,6 +166,7 @@ _CN_DIGITS = {
 }
 _CN_UNITS = {"十": 10, "百": 100, "千": 1000}
 _CN_NUMERAL_RUN = re.compile(r"[零〇一二两三四五六七八九十百千万]+")
+_WEEKDAY_BEFORE_NUMBER = re.compile(r"((?:周|星期|礼拜)[一二三四五六日天])(?=[零〇一二两三四五六七八九十])")
 
 
 # --- text normalisation ---
@@ -270,7 +271,9 @@ def numerals_to_digits(text: str) -> str:
         value = None if run in ("百", "千", "万") else cn_to_int(run)
         return run if value is None else str(value)
 
-    return _CN_NUMERAL_RUN.sub(repl, text.replace("百分之", "%"))
+    # a weekday is not the first digit of the next number: "周五八点" is Friday 8:00, not 58 o'clock
+    text = _WEEKDAY_BEFORE_NUMBER.sub(r"\1,", text.replace("百分之", "%"))
+    return _CN_NUMERAL_RUN.sub(repl, text)
 
 
 _FULL_DATE = re.compile(r"(?:(\d{4})年)?(\d{1,2})月(\d{1,2})[日号]")
@@ -324,6 +327,8 @@ def parse_volume(u: _Utterance) -> dict[str, int] | None:
         return {"delta": 10}
     if u.has("静音"):  # "这条告警先静音" mutes the alert (a silence), not the speaker
         return None if u.has(*ALERT_WORDS) else {"volume": 0}
+    if u.has("最低", "最小"):
+        return {"volume": 0}
     if u.has("最大"):
         return {"volume": 100}
     if u.has(*VOLUME_UP):

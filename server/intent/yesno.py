@@ -49,6 +49,7 @@ NO_WORDS = (
     "再等",
     "暂缓",
     "缓一缓",
+    "缓缓",
     "考虑",
     "别了",
     "拉倒",
@@ -89,6 +90,7 @@ YES_WORDS = (
     "yes",
 )
 FILLERS = "啊呀吗呢吧哦嗯喂了的呗嘛"
+NO_EXACT = ("no", "nope", "不", "否", "不行")  # whole answers only ("no" is also inside "notready")
 MAX_ANSWER_CHARS = 12
 
 
@@ -104,7 +106,7 @@ def yes_no(text: str) -> YesNo | None:
         return YesNo.YES if text.startswith(("嗯", "好")) else None  # a bare "嗯" agrees
     if len(bare) > MAX_ANSWER_CHARS:
         return None
-    if text.startswith(NO_PREFIXES) or any(w in text for w in NO_WORDS):
+    if text.startswith(NO_PREFIXES) or any(w in text for w in NO_WORDS) or bare in NO_EXACT:
         return YesNo.NO
     if bare in YES_WORDS or any(bare.startswith(w) for w in YES_WORDS if len(w) > 1):
         return YesNo.YES
