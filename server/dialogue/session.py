@@ -115,9 +115,13 @@ class DialogueSession:
 
     async def on_listen(self, state: str, mode: str | None, text: str | None) -> None:
         if state == "start":
+            # In realtime mode the device sends listen start again after each tts stop, also when the user
+            # barged in: the endpointer is then inside their utterance and must keep its first words.
+            same_stream = self.listening and self.mode == "realtime" and mode == "realtime"
             self.listening = True
             self.mode = mode or "auto"
-            self.endpointer.reset()
+            if not (same_stream and self.endpointer.in_speech):
+                self.endpointer.reset()
             self.manual = []
         elif state == "stop":
             self.listening = False
