@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import re
+import unicodedata
 from collections import Counter
 from datetime import date
 from pathlib import Path
@@ -10,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from server.intent import understand as understand_mod
-from server.intent.classifier import Scored
+from server.intent.classifier import Scored, load_catalogue
 from server.intent.models import INTENT_NAMES, Expect, Intent
 from server.intent.understand import confirmation_question, understand
 from server.intent.yesno import YesNo, yes_no
@@ -58,6 +60,28 @@ def test_dev_half() -> None:
     assert acc >= 0.97, wrong
 
 
+def test_dev2_split_is_big_covers_every_intent_and_repeats_nothing() -> None:
+    """dev2 (written before the round-3 tuning) is a second dev half: every intent, no row of another split,
+    and no paraphrase of the classifier's catalogue, so it measures reading what the catalogue never said."""
+    dev2 = rows("dev2")
+    assert len(dev2) >= 150
+    assert {r["intent"] for r in dev2} == {r["intent"] for r in rows("dev")}
+    seen = {_plain(r["text"]) for split in ("dev", "test", "fresh") for r in rows(split)}
+    assert not [r["text"] for r in dev2 if _plain(r["text"]) in seen]
+    catalogue = {_plain(text) for _, text in load_catalogue()}
+    assert not [r["text"] for r in dev2 if _plain(r["text"]) in catalogue]
+
+
+def _plain(text: str) -> str:
+    """Punctuation, spaces and case do not make a row new (synonyms do: "知道啦" is not "知道了")."""
+    return re.sub(r"[^0-9a-z\u4e00-\u9fff]", "", unicodedata.normalize("NFKC", text).lower())
+
+
+def test_dev2_half() -> None:
+    acc, wrong = accuracy("dev2")
+    assert acc >= 0.97, wrong  # the same bar as dev
+
+
 def test_test_half_and_fresh_set() -> None:
     # measured (bench/RESULTS.md): test 94.4 %, fresh 96.1 %; these floors catch regressions on any machine
     for split in ("test", "fresh"):
@@ -67,7 +91,7 @@ def test_test_half_and_fresh_set() -> None:
 
 def test_a_refusal_is_never_heard_as_an_approval() -> None:
     """The costly confusion: "先不要回滚" run as a rollback. Never, in any split."""
-    for split in ("dev", "test", "fresh"):
+    for split in ("dev", "dev2", "test", "fresh"):
         for r in rows(split):
             name, _, confirm = read(r)
             if r["intent"] == "rollback_deny":
@@ -209,3 +233,40 @@ def test_wake_word_alone_is_a_greeting_and_is_stripped_from_commands() -> None:
     assert understand("你好小智", TODAY).intent.name == "greeting"
     assert understand("小智在吗", TODAY).intent.name == "greeting"
     assert understand("你好小智，开始播报日志", TODAY).intent.name == "broadcast"
+
+
+@pytest.mark.parametrize(
+    ("text", "name", "args"),
+    [
+        ("昨儿个的业务日志", "drill_down", {"kind": "business", "day": "2026-11-26"}),  # regional day word
+        ("今儿的审计日志", "drill_down", {"kind": "audit", "day": "2026-11-27"}),
+        ("每周五下午三点播报日志", "schedule_create", {"time": "15:00"}),  # 五 and 三 stay apart
+        ("周一到周五八点半播报", "schedule_create", {"time": "08:30"}),
+        ("每天九点一刻播报日志", "schedule_create", {"time": "09:15"}),
+        ("这个告警静音一小时", "silence_create", {"minutes": 60}),  # mutes the alert, not the speaker
+        ("音量调到最低", "volume", {"volume": 0}),
+        ("太大声了", "volume", {"delta": -10}),  # a complaint, although it holds 大声
+    ],
+)
+def test_colloquial_slots(text: str, name: str, args: dict[str, object]) -> None:
+    intent = understand(text, TODAY).intent
+    assert (intent.name, intent.args) == (name, args)
+
+
+@pytest.mark.parametrize("text", ["回滚先放一放", "回滚就不必了", "甭回退", "莫回滚了"])
+def test_regional_and_trailing_refusals_of_a_rollback(text: str) -> None:
+    assert understand(text, TODAY).intent.name == "rollback_deny"
+
+
+@pytest.mark.parametrize("text", ["喂小智", "嘿，小智", "小智，早上好"])
+def test_greeting_around_the_wake_word(text: str) -> None:
+    assert understand(text, TODAY).intent.name == "greeting"
+
+
+def test_concepts_read_synonyms_and_homophones_but_not_sound_alike_concepts() -> None:
+    from server.intent.classifier import _concepts
+
+    assert _concepts("手到") == ["ACK"]  # ASR homophone of 收到
+    assert _concepts("过会儿叫我") == ["LATER", "REMIND"]  # 叫我 sounds like 教我 (help): only as written
+    assert _concepts("恢复到之前的版本") == ["ROLLBACK"]  # the written word wins over 到之 ≈ 导致
+    assert _concepts("把告警压制一下") == ["ALERT", "MUTE"]
