@@ -43,8 +43,11 @@ class Term:
     followed_by: tuple[str, ...] = ()  # or: the span is directly followed by one of these
     near: bool = False  # one syllable may be a letter off (two in a 4-character term): only with clear cues
     alone: bool = False  # the span is distinctive by itself (播回滚 → 不回滚): no cue needed
+    strong: tuple[str, ...] = ()  # cues that also allow the initial consonant to be off (停闭/铭闭 → 屏蔽)
+    at_start: bool = False  # only at the start of the utterance
 
 
+_ALERT_WORDS = ("告警", "报警", "警报", "规则")
 _ALERT_CUES = (
     *("告警", "报警", "警报", "提醒", "规则", "这条", "这个", "这类", "分钟", "小时", "一下", "掉"),
     *("几条", "哪些", "列表", "所有"),
@@ -62,8 +65,10 @@ TERMS: tuple[Term, ...] = (
     # a refusal heard as something else must not become a yes (播回滚 is no word: it was 不回滚)
     Term("不回滚", alone=True, near=True),
     Term("别回滚", alone=True),
-    Term("静默", _ALERT_CUES, near=True),
-    Term("屏蔽", _ALERT_CUES, near=True),
+    Term("静默", _ALERT_CUES, near=True, strong=_ALERT_WORDS),
+    Term("屏蔽", _ALERT_CUES, near=True, strong=_ALERT_WORDS),
+    Term("删掉", _SCHEDULE_CUES, near=True, strong=("定时", "提醒", "闹钟", "规则")),
+    Term("喂", followed_by=("小智", "，小智", ",小智"), at_start=True),  # 为小智 → 喂小智
     Term("认领", ("告警", "这条", "我来"), near=True),
     Term("告警", ("查", "最近", "认领", "静默", "屏蔽", "处理", "多少", "哪些", "几条")),
     Term("提醒", ("分钟", "小时", "稍后", "待会", "等会", "一会", "取消", "叫我")),
@@ -76,7 +81,7 @@ TERMS: tuple[Term, ...] = (
     Term("关联", ("分析", "日志", "起来")),
     Term("回滚", ("确认", "不要", "不用", "别", "先", "要", "马上", "取消", "算了", "吧")),
     Term("声纹", ("注册", "录入", "登记", "添加", "绑定", "采集", "录制", "创建", "录", "我的")),
-    Term("音量", _VOLUME_CUES, near=True),
+    Term("音量", _VOLUME_CUES, near=True, strong=_VOLUME_CUES),
     *(Term(f"{n}点", _SCHEDULE_CUES) for n in _NUMERALS),
     *(Term(w, ("点",)) for w in ("早上", "上午", "中午", "下午", "晚上", "凌晨")),  # 下无两点 → 下午两点
     # durations: 两小时 → 量小失. Numerals whose homophones are everyday words (一/以/已, 十/是, 四/是,
@@ -103,44 +108,60 @@ def _fuzzy(syllable: str) -> str:
 
 
 @lru_cache(maxsize=4096)
-def readings(char: str) -> frozenset[str]:
-    """Every reading of one character, fuzzy-folded (polyphones keep all their readings)."""
+def readings(char: str, most: int = 9) -> frozenset[str]:
+    """The ``most`` commonest readings of one character, fuzzy-folded (a command word keeps all of its
+    readings; a heard character only its two commonest, so 醒's rare "jing" does not make 醒我 静默)."""
     got = pinyin(char, style=Style.NORMAL, heteronym=True, errors="ignore")
-    return frozenset(_fuzzy(r) for r in got[0]) if got else frozenset()
+    return frozenset(_fuzzy(r) for r in got[0][:most]) if got else frozenset()
+
+
+HEARD_READINGS = 2
+EXACT, NEAR, FAR = 1, 2, 3  # how far a span sounds from a word (0: not alike)
 
 
 def sounds_like(span: str, word: str, near: bool = False) -> bool:
     """``span`` can be read as ``word`` (same length, every syllable fuzzy-equal; ``near``: one syllable
     may be one letter off)."""
+    return 0 < likeness(span, word) <= (NEAR if near else EXACT)
+
+
+def likeness(span: str, word: str) -> int:
+    """EXACT: every syllable fuzzy-equal; NEAR: one syllable a letter off with the same initial letter (two
+    letters in a 4-character word); FAR: one syllable a letter off at its initial (停/屏); 0: not alike."""
     if len(span) != len(word) or span == word:
-        return False
-    off = 0
+        return 0
+    level = EXACT
     for a, b in zip(span, word, strict=True):
         if a != b and a in NUMBER_CHARS:
             return False  # a number that was heard is never changed into another (两个小时 ≠ 六个小时)
-        ra, rb = readings(a), readings(b)
+        ra, rb = readings(a, HEARD_READINGS), readings(b)
         if not ra or not rb:
             return False
         if ra & rb:
             continue
-        if near and off == 0 and any(_letters_off(x, y, 2 if len(word) >= 4 else 1) for x in ra for y in rb):
-            off += 1
-            continue
-        return False
-    return True
+        offs = [o for x in ra for y in rb if (o := _syllable_off(x, y, 2 if len(word) >= 4 else 1))]
+        if level != EXACT or not offs:
+            return 0
+        level = min(offs)
+    return level
 
 
-def _letters_off(a: str, b: str, most: int) -> bool:
-    """Edit distance 1..``most`` between two syllables that start with the same letter (云/音 yes, 林/音 no)."""
-    if a[:1] != b[:1]:
-        return False
+def _syllable_off(a: str, b: str, most: int) -> int:
+    """NEAR: 1..``most`` edits and the same initial letter (云/音); FAR: one edit at the initial (停/屏)."""
+    d = _edits(a, b)
+    if 0 < d <= most and a[:1] == b[:1]:
+        return NEAR
+    return FAR if d == 1 else 0
+
+
+def _edits(a: str, b: str) -> int:
     prev = list(range(len(b) + 1))
     for i, ca in enumerate(a, 1):
         cur = [i]
         for j, cb in enumerate(b, 1):
             cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
         prev = cur
-    return 0 < prev[-1] <= most
+    return prev[-1]
 
 
 def repair_homophones(text: str, terms: tuple[Term, ...] = TERMS) -> str:
@@ -157,11 +178,12 @@ def _repair_pass(text: str, terms: tuple[Term, ...]) -> str:
         i = 0
         while i + n <= len(text):
             span = text[i : i + n]
-            if all(_CJK.match(c) for c in span) and sounds_like(span, term.word, term.near):
+            level = likeness(span, term.word) if all(_CJK.match(c) for c in span) else 0
+            if level and (level == EXACT or term.near) and (i == 0 or not term.at_start):
                 rest = text[:i] + "|" + text[i + n :]
                 after = text[i + n :]
                 cued = any(c in rest for c in term.cues) or any(after.startswith(f) for f in term.followed_by)
-                if term.alone or cued:
+                if any(c in rest for c in term.strong) if level == FAR else term.alone or cued:
                     text = text[:i] + term.word + text[i + n :]
                     i += n
                     continue
@@ -171,6 +193,23 @@ def _repair_pass(text: str, terms: tuple[Term, ...]) -> str:
 
 _LATIN_RUN = re.compile(r"[A-Za-z](?:[A-Za-z0-9]|[\s.\-_·•]+(?=[A-Za-z0-9]))*")
 MIN_NAME_SIMILARITY = 0.8
+# How Mandarin speakers name Latin letters, as Whisper writes them in characters (皮爱 = "P I"). Only read
+# right after a run of Latin letters, and kept only when the whole then matches a workload.
+LETTER_NAMES: dict[str, str] = {
+    **dict.fromkeys("皮批匹屁", "p"),
+    **dict.fromkeys("爱艾", "i"),
+    **dict.fromkeys("诶欸", "a"),
+    **dict.fromkeys("比必币彼", "b"),
+    **dict.fromkeys("西希", "c"),
+    **dict.fromkeys("迪地低敌弟", "d"),
+    **dict.fromkeys("伊衣依", "e"),
+    **dict.fromkeys("吉杰", "g"),
+    **dict.fromkeys("开凯", "k"),
+    **dict.fromkeys("欧偶", "o"),
+    **dict.fromkeys("提踢替", "t"),
+    **dict.fromkeys("优尤", "u"),
+}
+_NAME_TAIL = re.compile(rf"[\s.]*([{''.join(LETTER_NAMES)}]{{1,3}})")
 
 
 def repair_names(text: str, workloads: tuple[str, ...]) -> str:
@@ -178,19 +217,28 @@ def repair_names(text: str, workloads: tuple[str, ...]) -> str:
     if not workloads:
         return text
 
-    def fix(m: re.Match[str]) -> str:
+    out, pos = [], 0
+    for m in _LATIN_RUN.finditer(text):
         letters = re.sub(r"[^a-z0-9]", "", m.group(0).lower())
         if len(letters) < 4:
-            return m.group(0)
-        best, score = None, 0.0
-        for w in workloads:
-            key = re.sub(r"[^a-z0-9]", "", w.lower())
-            ratio = SequenceMatcher(None, letters, key).ratio()
-            if ratio > score:
-                best, score = w, ratio
-        return best if best is not None and score >= MIN_NAME_SIMILARITY else m.group(0)
+            continue
+        tail = _NAME_TAIL.match(text, m.end())
+        spelled = letters + "".join(LETTER_NAMES[c] for c in tail.group(1)) if tail else letters
+        for candidate, end in ((letters, m.end()), (spelled, tail.end() if tail else m.end())):
+            if name := _closest(candidate, workloads):
+                out += [text[pos : m.start()], name]
+                pos = end
+                break
+    return "".join([*out, text[pos:]])
 
-    return _LATIN_RUN.sub(fix, text)
+
+def _closest(letters: str, workloads: tuple[str, ...]) -> str | None:
+    best, score = None, 0.0
+    for w in workloads:
+        ratio = SequenceMatcher(None, letters, re.sub(r"[^a-z0-9]", "", w.lower())).ratio()
+        if ratio > score:
+            best, score = w, ratio
+    return best if score >= MIN_NAME_SIMILARITY else None
 
 
 _DECIMAL_CLOCK = re.compile(r"(?<![\d.])(\d{1,2})\.5(?![\d.])")
