@@ -340,7 +340,7 @@ def parse_volume(u: _Utterance) -> dict[str, int] | None:
 
 # --- the matcher ---
 _OPENERS = re.compile(
-    r"^(?:嗯+|喂+|哎+|诶+|嘿+|嗨+|哈喽|hi|hello|你好呀?|您好|早上好|早安|早啊|下午好|晚上好)+"
+    r"^(?:嗯+|喂+|哎+|诶+|嘿+|嗨+|哈喽|hi|hello|你好呀?|您好|在吗|在不在|早上好|早安|早啊|下午好|晚上好)+"
 )
 
 
