@@ -68,6 +68,7 @@ TERMS: tuple[Term, ...] = (
     Term("静默", _ALERT_CUES, near=True, strong=_ALERT_WORDS),
     Term("屏蔽", _ALERT_CUES, near=True, strong=_ALERT_WORDS),
     Term("删掉", _SCHEDULE_CUES, near=True, strong=("定时", "提醒", "闹钟", "规则")),
+    Term("取消", ("定时", "播报", "提醒", "闹钟", "规则", "静默", "屏蔽"), near=True),
     Term("喂", followed_by=("小智", "，小智", ",小智"), at_start=True),  # 为小智 → 喂小智
     Term("认领", ("告警", "这条", "我来"), near=True),
     Term("告警", ("查", "最近", "认领", "静默", "屏蔽", "处理", "多少", "哪些", "几条")),

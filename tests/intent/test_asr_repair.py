@@ -54,6 +54,7 @@ def test_near_accepts_one_letter_in_one_syllable_only():
         ("饮料调大一点", "音量调大一点"),
         ("确认会滚", "确认回滚"),
         ("屏蔽这个报警量小时", "屏蔽这个报警两小时"),
+        ("起销定时播报", "取消定时播报"),
     ],
 )
 def test_command_words_heard_as_homophones_are_restored(heard: str, meant: str):
