@@ -39,7 +39,7 @@ from server.intent.slots import (
 from server.intent.yesno import FILLERS, YesNo, yes_no
 
 MIN_SCORE = 0.2  # below this the classifier's best label is a guess: not a known command
-LONG_UTTERANCE = 24  # commands are short; a longer monologue needs a confident reading to be one
+LONG_UTTERANCE = 30  # a polite command runs to ~26 characters; a longer monologue needs a sure reading
 LONG_MIN_SCORE = 0.85  # concept features make a many-topic monologue look sure of itself
 CLOSE_MARGIN = 0.12  # best two within this → ask back: in catalogue 5-fold CV the best guess is wrong as often as right below it
 _LEADING_FILLERS = re.compile(
