@@ -29,7 +29,22 @@ with warnings.catch_warnings():  # zhconv imports pkg_resources, which warns on 
 
 # --- keyword tables (data, not code) ---
 WAKE_WORDS = ("你好小智", "嗨小智", "哈喽小智", "小智小智", "小智同学", "小智")
-GREETING_ONLY = ("你好", "您好", "嗨", "哈喽", "在吗", "在不在", "早上好", "早安", "早", "下午好", "晚上好")
+GREETING_ONLY = (
+    "你好",
+    "您好",
+    "嗨",
+    "哈喽",
+    "在吗",
+    "在不在",
+    "你在吗",
+    "你在不在",
+    "在么",
+    "早上好",
+    "早安",
+    "早",
+    "下午好",
+    "晚上好",
+)
 FILLERS = "啊呀吗呢吧哦嗯喂了的"
 
 STOP_WORDS = (
