@@ -74,7 +74,7 @@ TERMS: tuple[Term, ...] = (
     Term("告警", ("查", "最近", "认领", "静默", "屏蔽", "处理", "多少", "哪些", "几条")),
     Term("提醒", ("分钟", "小时", "稍后", "待会", "等会", "一会", "取消", "叫我")),
     Term("定时", ("播报", "任务", "取消", "删", "列表", "设置", "添加", "每天")),
-    Term("播报", ("日志", "开始", "昨天", "今天", "前天", "定时", "每天", "取消", "一下")),
+    Term("播报", ("日志", "开始", "昨天", "今天", "前天", "定时", "每天", "取消", "一下", "自动", "设置")),
     Term("日志", ("业务", "事件", "审计", "播报", "分析")),
     Term("业务", followed_by=("日志",)),
     Term("事件", followed_by=("日志",)),
@@ -245,10 +245,15 @@ def _closest(letters: str, workloads: tuple[str, ...]) -> str | None:
 _DECIMAL_CLOCK = re.compile(r"(?<![\d.])(\d{1,2})\.5(?![\d.])")
 
 
+# 上午十点 heard as 上五十点: 午 and 五 are both "wu", and the clock number follows
+_NOON_AS_FIVE = re.compile(r"([上中下])五(?=[一二两三四六七八九十]{1,3}点)")
+
+
 def repair_clock(text: str) -> str:
-    """Whisper writes "八点半" as "8.5": in a schedule request that is 8:30."""
+    """Whisper writes "八点半" as "8.5" (in a schedule request that is 8:30), and hears 上午十点 as 上五十点."""
     if not any(c in text for c in _SCHEDULE_CUES):
         return text
+    text = _NOON_AS_FIVE.sub(r"\1午", text)
     return _DECIMAL_CLOCK.sub(lambda m: f"{m.group(1)}点半" if int(m.group(1)) <= 23 else m.group(0), text)
 
 

@@ -153,3 +153,10 @@ def test_a_decimal_clock_in_a_schedule_request_is_half_past():
     assert repair_clock("每天9.5播报日志") == "每天9点半播报日志"
     assert repair_clock("音量调到8.5") == "音量调到8.5"  # no schedule cue
     assert repair_clock("每天18.55播报") == "每天18.55播报"
+
+
+def test_noon_heard_as_five_before_a_clock_number():
+    assert repair_clock("每天上五十点提醒我看日志") == "每天上午十点提醒我看日志"
+    assert repair_clock("每天中五十二点播报") == "每天中午十二点播报"
+    assert repair_clock("每天下午五点播报") == "每天下午五点播报"  # 五 is the hour here
+    assert repair_clock("楼上五十个人") == "楼上五十个人"  # no schedule, no clock
