@@ -4,9 +4,10 @@ Features are character n-grams of the utterance, n-grams of its fuzzy toneless p
 homophone ("神技日志" for "审计日志", "告井" for "告警") lands on the same features as the word it stands
 for, and *concepts*: words that mean the same thing to this robot ("静默/屏蔽/静音/压制" → MUTE, "定时/闹钟/
 每天/工作日" → SCHED, "取消/删掉/撤销/停掉" → CANCEL), with the pairs of concepts an utterance holds, so a
-paraphrase built from synonyms the catalogue never used still lands near its intent. Days, numbers and workload names are replaced by placeholders first, so "前天的业务日志" and "11月20号的业务
-日志" look alike. Logistic regression gives calibrated scores, which the caller uses to ask back when the
-two best intents are close. Training takes ~0.1 s and happens once per process.
+paraphrase built from synonyms the catalogue never used still lands near its intent. Days, numbers and
+workload names are replaced by placeholders first, so "前天的业务日志" and "11月20号的业务日志" look alike. Logistic regression gives calibrated scores, which the caller uses to ask back when the
+two best intents are close. Training (newton-cg: a few iterations on ~670 paraphrases) takes about 1 s
+on a loaded 2-core machine and happens once per process.
 """
 
 from __future__ import annotations
@@ -169,7 +170,9 @@ class IntentClassifier:
                 ),
             ]
         )
-        self.model = Pipeline([("features", features), ("lr", LogisticRegression(C=c, max_iter=2000))])
+        self.model = Pipeline(
+            [("features", features), ("lr", LogisticRegression(C=c, solver="newton-cg", max_iter=2000))]
+        )
         self.model.fit(texts, labels)
         self.labels: list[str] = list(self.model.classes_)
 
