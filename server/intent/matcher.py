@@ -120,6 +120,7 @@ SYNONYMS: tuple[tuple[str, str], ...] = (
     ("咋回事", "怎么回事"),
     ("咋", "怎么"),
     ("啥", "什么"),
+    ("干嘛", "干什么"),
     ("瞅瞅", "看看"),
     ("瞅一眼", "看一眼"),
     ("瞅", "看"),
@@ -416,6 +417,14 @@ def _yes_no(text: str) -> str | None:
     if answer is None:
         return None
     return "rollback_confirm" if answer is YesNo.YES else "rollback_deny"
+
+
+_QUESTION = re.compile(r"(?:吗|么|嘛)$|是否|要不要|能不能|会不会|可不可以|可以不|行不行")
+
+
+def is_question(text: str) -> bool:
+    """A question ("你会回滚吗", "要不要回滚") asks; it never approves anything."""
+    return bool(_QUESTION.search(text.rstrip("了啊呀呢吧")))
 
 
 def _rollback_answer(u: _Utterance) -> str | None:

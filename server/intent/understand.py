@@ -24,6 +24,7 @@ from server.intent.matcher import (
     _is_enroll,
     _rollback_answer,
     _Utterance,
+    is_question,
     normalize,
     strip_wake_word,
 )
@@ -167,6 +168,7 @@ def understand(
         and (second.name, second.kind) != (best.name, best.kind)
         and "chat" not in (best.name, second.name)
     )
+    close = close or (best.name == "rollback_confirm" and is_question(core))  # "你会回滚吗" approves nothing
     return Understanding(best, score=ranked[0].score, confirm=close, runner_up=second)
 
 

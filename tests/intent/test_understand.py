@@ -270,3 +270,9 @@ def test_concepts_read_synonyms_and_homophones_but_not_sound_alike_concepts() ->
     assert _concepts("过会儿叫我") == ["LATER", "REMIND"]  # 叫我 sounds like 教我 (help): only as written
     assert _concepts("恢复到之前的版本") == ["ROLLBACK"]  # the written word wins over 到之 ≈ 导致
     assert _concepts("把告警压制一下") == ["ALERT", "MUTE"]
+
+
+@pytest.mark.parametrize("text", ["你会回滚吗", "能不能回退到上个版本", "可以回滚吗"])
+def test_a_question_about_rolling_back_never_approves_it(text: str) -> None:
+    u = understand(text, TODAY)
+    assert u.intent.name != "rollback_confirm" or u.confirm, u
