@@ -206,7 +206,10 @@ class DialogueAgent:
                 wait = self.config.stall_timeout_s if budget.spoken else self.config.first_sentence_timeout_s
                 item: str | Exception | None
                 try:
-                    item = await asyncio.wait_for(queue.get(), wait)
+                    # asyncio.timeout, not wait_for: on Python 3.11 wait_for swallows a cancel (barge-in) that
+                    # races the next sentence, and the answer would keep talking
+                    async with asyncio.timeout(wait):
+                        item = await queue.get()
                 except TimeoutError:
                     item = LLMTimeoutError(f"no sentence within {wait:.0f}s")
                 if isinstance(item, Exception):
