@@ -105,7 +105,7 @@ def _pinyin_tokens(text: str) -> list[str]:
     )
 
 
-def _concepts(text: str) -> list[str]:
+def concepts(text: str) -> list[str]:
     """The concepts of ``text`` in order: words as written first (longest first), then, in what is left,
     words that sound the same."""
     found: dict[int, str] = {}
@@ -128,7 +128,7 @@ def _concepts(text: str) -> list[str]:
 
 def _concept_tokens(text: str) -> list[str]:
     """Concepts in order, each neighbouring pair, and each unordered pair ("别…播" and "播…别" alike)."""
-    seq = _concepts(text)
+    seq = concepts(text)
     return (
         ["c:" + c for c in seq]
         + ["c2:" + a + "_" + b for a, b in itertools.pairwise(seq)]

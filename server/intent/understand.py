@@ -15,7 +15,7 @@ from dataclasses import dataclass, replace
 from datetime import date, timedelta
 
 from server.intent.asr_repair import repair
-from server.intent.classifier import Scored, shared_classifier
+from server.intent.classifier import Scored, concepts, shared_classifier
 from server.intent.matcher import (
     GREETING_ONLY,
     ROLLBACK_WORDS,
@@ -159,7 +159,13 @@ def understand(
     ranked = shared_classifier().rank(mask_workloads(core, workloads))
     best = _complete(ranked[0], u, today, workloads, make)
     long_statement = len(core) > LONG_UTTERANCE and ranked[0].score < LONG_MIN_SCORE
-    if ranked[0].score < MIN_SCORE or long_statement:
+    # "yes"/"leave it" to a rollback nobody proposed is no rollback answer unless it names one (回滚, 旧版本…)
+    unasked_rollback = (
+        best.name in ("rollback_confirm", "rollback_deny")
+        and expect is not Expect.ROLLBACK
+        and "ROLLBACK" not in concepts(core)
+    )
+    if ranked[0].score < MIN_SCORE or long_statement or unasked_rollback:
         return Understanding(make("chat", "classifier"), score=ranked[0].score, known=False)
     second = _complete(ranked[1], u, today, workloads, make) if len(ranked) > 1 else None
     close = (

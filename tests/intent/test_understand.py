@@ -264,15 +264,26 @@ def test_greeting_around_the_wake_word(text: str) -> None:
 
 
 def test_concepts_read_synonyms_and_homophones_but_not_sound_alike_concepts() -> None:
-    from server.intent.classifier import _concepts
+    from server.intent.classifier import concepts
 
-    assert _concepts("手到") == ["ACK"]  # ASR homophone of 收到
-    assert _concepts("过会儿叫我") == ["LATER", "REMIND"]  # 叫我 sounds like 教我 (help): only as written
-    assert _concepts("恢复到之前的版本") == ["ROLLBACK"]  # the written word wins over 到之 ≈ 导致
-    assert _concepts("把告警压制一下") == ["ALERT", "MUTE"]
+    assert concepts("手到") == ["ACK"]  # ASR homophone of 收到
+    assert concepts("过会儿叫我") == ["LATER", "REMIND"]  # 叫我 sounds like 教我 (help): only as written
+    assert concepts("恢复到之前的版本") == ["ROLLBACK"]  # the written word wins over 到之 ≈ 导致
+    assert concepts("把告警压制一下") == ["ALERT", "MUTE"]
 
 
 @pytest.mark.parametrize("text", ["你会回滚吗", "能不能回退到上个版本", "可以回滚吗"])
 def test_a_question_about_rolling_back_never_approves_it(text: str) -> None:
     u = understand(text, TODAY)
     assert u.intent.name != "rollback_confirm" or u.confirm, u
+
+
+def test_a_rollback_answer_needs_a_rollback_question_or_the_word() -> None:
+    # nobody proposed a rollback and the words name none: not a rollback answer (LLM router or chat)
+    for text in ("能不能顺便瞅一眼线上那摊子事", "先不动"):
+        u = understand(text, TODAY)
+        assert not u.known and u.intent.name == "chat", text
+    # the word (or a homophone of it), or the question just asked, makes it one
+    assert understand("恢复到之前的版本吧", TODAY).intent.name == "rollback_confirm"
+    assert understand("确认会滚", TODAY).intent.name == "rollback_confirm"
+    assert understand("先不动", TODAY, Expect.ROLLBACK).intent.name == "rollback_deny"
