@@ -14,6 +14,8 @@ _IMAGE = re.compile(r"!\[([^\]]*)\]\([^)]*\)")
 _LINK = re.compile(r"\[([^\]]+)\]\([^)]*\)")
 _URL = re.compile(r"(?:https?://|www\.)[^\s\u3000-\u303f\uff00-\uffef<>\"')\]]+", re.I)
 _HTML_TAG = re.compile(r"</?[a-zA-Z][^>]*>")
+# A control block (an intent tag, a tool call) is for the program, never for the ear: dropped with its body.
+_CONTROL_BLOCK = re.compile(r"<(intent|tool_call|function_call)\b[^>]*>.*?</\1\s*>", re.S | re.I)
 _HEADING = re.compile(r"^\s{0,3}#{1,6}\s*", re.M)
 _QUOTE = re.compile(r"^\s*>+\s?", re.M)
 # "- x", "* x", "+ x", "1. x", "1) x", "1、x", "（1）x" at the start of a line; "1.5 倍" is not a marker.
@@ -47,6 +49,7 @@ def speakable(text: str) -> str:
     s = _IMAGE.sub(r"\1", s)
     s = _LINK.sub(r"\1", s)
     s = _URL.sub(" ", s)
+    s = _CONTROL_BLOCK.sub(" ", s)
     s = _HTML_TAG.sub(" ", s)
     s = _TABLE_SEP.sub("", s)
     s = _RULE.sub("", s)

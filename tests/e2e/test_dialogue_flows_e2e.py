@@ -56,8 +56,8 @@ async def test_llm_router_handles_what_the_matcher_cannot_and_rejects_a_bad_tag(
             # too vague for the local intent layer (it says "not known"), so the LLM router decides
             assert "没有未处理的告警" in await ask(device, "能不能顺便瞅一眼线上那摊子事")
             # an answer whose tag doesn't carry this request's nonce is an error path, not an action
-            answer = await ask(device, "随便聊聊吧")
-            assert "没有理解" in answer
+            answer = await ask(device, "能不能顺便瞅一眼线上那摊子事")
+            assert "没有理解" in answer and "rollback" not in answer
         user_turns = [r["body"]["messages"][-1]["content"] for r in llm.requests]
         assert any("能不能顺便瞅一眼线上那摊子事" in c for c in user_turns)
     assert app.cases.list_cases() == []
