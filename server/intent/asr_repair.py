@@ -131,20 +131,23 @@ def likeness(span: str, word: str) -> int:
     letters in a 4-character word); FAR: one syllable a letter off at its initial (停/屏); 0: not alike."""
     if len(span) != len(word) or span == word:
         return 0
-    level = EXACT
+    odd: tuple[frozenset[str], frozenset[str]] | None = None  # the one syllable that is not fuzzy-equal
     for a, b in zip(span, word, strict=True):
         if a != b and a in NUMBER_CHARS:
-            return False  # a number that was heard is never changed into another (两个小时 ≠ 六个小时)
+            return 0  # a number that was heard is never changed into another (两个小时 ≠ 六个小时)
         ra, rb = readings(a, HEARD_READINGS), readings(b)
         if not ra or not rb:
-            return False
+            return 0
         if ra & rb:
             continue
-        offs = [o for x in ra for y in rb if (o := _syllable_off(x, y, 2 if len(word) >= 4 else 1))]
-        if level != EXACT or not offs:
-            return 0
-        level = min(offs)
-    return level
+        if odd is not None:
+            return 0  # two syllables off: not this word
+        odd = (ra, rb)
+    if odd is None:
+        return EXACT
+    most = 2 if len(word) >= 4 else 1
+    offs = [o for x in odd[0] for y in odd[1] if (o := _syllable_off(x, y, most))]
+    return min(offs) if offs else 0
 
 
 def _syllable_off(a: str, b: str, most: int) -> int:
@@ -165,6 +168,11 @@ def _edits(a: str, b: str) -> int:
     return prev[-1]
 
 
+@lru_cache(maxsize=8)
+def _longest_first(terms: tuple[Term, ...]) -> tuple[Term, ...]:
+    return tuple(sorted(terms, key=lambda t: -len(t.word)))
+
+
 def repair_homophones(text: str, terms: tuple[Term, ...] = TERMS) -> str:
     """Replace spans that sound like a command word when the rest of the utterance makes it plausible
     (two passes: a word repaired in the first can be the cue of another)."""
@@ -174,7 +182,7 @@ def repair_homophones(text: str, terms: tuple[Term, ...] = TERMS) -> str:
 
 
 def _repair_pass(text: str, terms: tuple[Term, ...]) -> str:
-    for term in sorted(terms, key=lambda t: -len(t.word)):
+    for term in _longest_first(terms):
         n = len(term.word)
         i = 0
         while i + n <= len(text):
