@@ -79,7 +79,7 @@ TOO_LOUD = (
     "吵死",
 )  # complaints, read before the up/down words ("太大声" holds "大声")
 TOO_QUIET = ("太小声", "听不清", "听不见", "听不到")
-ROLLBACK_WORDS = ("回滚", "回退", "撤回变更")
+ROLLBACK_WORDS = ("回滚", "回退", "撤回变更", "回管")  # 回管: how ASR often writes 回滚 (no such word)
 # a refusal before the rollback word ("先别回滚", "甭回滚", "莫回滚" — 甭/莫 are northern/south-western "don't")
 ROLLBACK_DENY = re.compile(r"不|别|没|甭|莫|勿|取消|算了|无需|无须|暂缓|先等")
 # ... or after it ("回滚就算了", "回滚先缓一缓", "回滚的事先放一放")
@@ -131,6 +131,8 @@ SYNONYMS: tuple[tuple[str, str], ...] = (
     ("好嘞", "好的"),
     ("得嘞", "好的"),
 )
+# ASR writes 昨天 as 作天/做天 (same syllables, no such word); "工作天" is a real word and stays
+_MISHEARD_DAY = re.compile(r"(?<![工操])作天")
 BROADCAST_WORDS = ("播报", "汇报", "念一下", "读一下", "念给我", "读给我", "日报", "总结一下", "摘要")
 DRILL_VERBS = (
     "深入", "分析", "详细", "说说", "讲讲", "看看", "查查", "查看", "查一下", "看一下", "说一下",
@@ -138,7 +140,18 @@ DRILL_VERBS = (
     "找出", "排查", "对比", "比较",
 )  # fmt: skip
 KIND_WORDS: dict[str, tuple[str, ...]] = {
-    "correlate": ("关联", "三类", "根源", "根因", "综合分析", "串起来"),
+    "correlate": (
+        "关联",
+        "三类",
+        "根源",
+        "根因",
+        "综合分析",
+        "串起来",
+        "联系起来",
+        "结合起来",
+        "放在一起",
+        "放一起",
+    ),
     "business": ("业务", "应用日志", "服务日志"),
     "event": ("事件", "k8s", "kubernetes", "集群事件", "容器事件"),
     "audit": ("审计", "操作记录"),
@@ -194,7 +207,7 @@ def normalize(text: str) -> str:
     for word, common in SYNONYMS:
         if word in s:
             s = s.replace(word, common)
-    return s
+    return _MISHEARD_DAY.sub("昨天", s)
 
 
 def fuzzy_syllable(syllable: str) -> str:
@@ -471,8 +484,8 @@ def _log_kind(u: _Utterance) -> str | None:
                 followed = u.key[end : end + 2] == log_key or word.endswith(LOG_WORD)
                 (strong if followed else weak).append((pos, kind))
     strong_kinds = {k for _, k in strong}
-    if len(strong_kinds) >= 2:
-        return "correlate"
+    if len(strong_kinds) >= 2 or len(strong_kinds | {k for _, k in weak}) >= 3:
+        return "correlate"  # two kinds of log, or all three named: read together
     if strong_kinds:
         return strong_kinds.pop()
     if weak:

@@ -15,7 +15,7 @@ from server.intent.matcher import _log_kind, _Utterance, parse_day, parse_volume
 
 WEEKDAY_CHARS = "一二三四五六日天"  # 周日 = 周天
 _WEEKDAY = re.compile(r"(上上|上个?|这个?|本)?(?:周|星期|礼拜)([一二三四五六日天1-7])")
-_MINUTES = re.compile(r"(\d+)(?:个)?(分钟|小时|钟头|天)")
+_MINUTES = re.compile(r"(\d+)(?:个)?(分钟|分中|小时|钟头|天|刻钟)")  # 分中: ASR for 分钟
 _HALF_HOUR = re.compile(r"半(?:个)?(?:小时|钟头)")
 _CLOCK = re.compile(r"(早上|上午|中午|下午|晚上|凌晨)?(\d{1,2})[点:](半|([13])刻|(\d{1,2})分?)?")
 
@@ -47,7 +47,7 @@ def parse_minutes(u: _Utterance) -> int | None:
         return 30
     if m := _MINUTES.search(u.digits):
         n, unit = int(m.group(1)), m.group(2)
-        return n * {"分钟": 1, "小时": 60, "钟头": 60, "天": 1440}[unit]
+        return n * {"分钟": 1, "分中": 1, "小时": 60, "钟头": 60, "天": 1440, "刻钟": 15}[unit]
     if "一天" in u.text:
         return 1440
     return None
