@@ -18,6 +18,7 @@ from server.intent.asr_repair import repair
 from server.intent.classifier import Scored, concepts, shared_classifier
 from server.intent.matcher import (
     GREETING_ONLY,
+    ROLLBACK_DENY,
     ROLLBACK_WORDS,
     STOP_WORDS,
     VOLUME_WORDS,
@@ -37,7 +38,7 @@ from server.intent.slots import (
     parse_minutes,
     volume_args,
 )
-from server.intent.yesno import FILLERS, YesNo, yes_no
+from server.intent.yesno import FILLERS, MAX_ANSWER_CHARS, YesNo, yes_no
 
 MIN_SCORE = 0.2  # below this the classifier's best label is a guess: not a known command
 LONG_UTTERANCE = 30  # a polite command runs to ~26 characters; a longer monologue needs a sure reading
@@ -56,6 +57,42 @@ KIND_CN = {
     "correlate": "三类日志的关联分析",
 }
 NEEDS_DAY = ("broadcast", "drill_down", "alerts")
+GO_BACK = ("滚回去", "退回去", "撤回去", "恢复回去", "回到之前", "回到上一版", "退到上一版")
+YES_NO_QUESTIONS = (Expect.ROLLBACK, Expect.CONFIRM, Expect.DRILL)
+_DAY_WORD = (
+    r"(?:大前天|前天|昨天|昨日|昨晚|今天|今日|(?:上上|上个?|这个?|本)?(?:周|星期|礼拜)[一二三四五六日天]"
+    r"|[0-9零一二两三四五六七八九十]+月[0-9零一二两三四五六七八九十]+[日号]|[0-9零一二两三四五六七八九十]+[日号])"
+)
+# "不是昨天的，…" / "不对，…": what follows corrects the day of the intent just asked back
+_CORRECTION = re.compile(rf"^(?:不是|不对|错了|搞错了|不)(?:{_DAY_WORD}的?)?")
+# A story about someone else or about what the speaker did is no command, even when it holds command
+# words: "我朋友在做财务审计", "我们家猫把闹钟碰掉了", "隔壁音量好大", "我昨天把游戏存档回滚了".
+_THIRD_PARTY = re.compile(
+    r"^(?:我们?|你)?(?:的)?(?:朋友|同事|同学|家里?|们家|老婆|老公|媳妇|孩子|儿子|女儿|爸爸?|妈妈?|邻居|领导|老板|猫|狗)"
+    r"|^(?:隔壁|楼上|楼下|对面)"
+)
+_OFF_DOMAIN = re.compile(r"游戏|存档|电影|电视剧|小说|外卖|好吃|好玩|球赛")  # life, not ops
+_DID_IT = re.compile(
+    r"^我们?(?:昨天|前天|今天|刚才|刚刚|刚|上周|之前|上次|那天)?(?:晚上|早上|上午|下午)?把.{1,12}?(?:了|过)"
+    r"|(?:我|他|她|他们|我们|同事|有人).{0,10}(?:回滚|回退)(?:了|过)"
+)
+# Words that address the robot: with one of them the story carries a request ("我同事说挂了，帮我看看告警").
+_REQUEST = re.compile(
+    r"帮我|帮忙|你帮|给我|请你|你给|你看|看看|看一下|查一下|查查|播报|念一下|告诉我|提醒我|叫我"
+)
+_OPS_OBJECT = re.compile(r"服务|系统|线上|集群|节点|pod|告警|报警|日志|接口|api|service|center")
+_YES_NO_ASKED = re.compile(r"[吗么]$|没有?$|是不是|有没有|怎么样|正常")
+# Short "enough" phrases: "好了好了，可以了", "行了行了别讲了", "先别播了", "stop".
+_ENOUGH = re.compile(
+    r"好了|好啦|行了|行啦|可以了|够了|够啦|得了|停下?|stop|闭嘴|安静|我?知道了"
+    r"|先?(?:别|不要|不用)再?(?:讲|播|念|说|读)了?"
+)
+_ENOUGH_STRONG = re.compile(r"可以了|够了|够啦|得了|停|stop|闭嘴|安静|别|不要|不用")
+_BARE_VOLUME = re.compile(
+    r"(?:你的?)?(?:说话|讲话|声音)?(?:再|稍微|再稍微|稍稍)?(?:调)?([大小响轻高低])一?(?:点|些)儿?声?"
+)
+_MUTED_LIST = re.compile(r"被(?:静音|静默|屏蔽)|静音(?:了)?的|静音列表|静音规则")
+_CLAUSE = re.compile(r"[，,。！!？?；;、\s]+")
 Make = Callable[..., Intent]  # (name, source="matcher", **slots) → Intent
 
 
@@ -140,7 +177,9 @@ def understand(
     norm = normalize(text)
     woke = strip_wake_word(norm)
     core = core_text(norm)
-    if norm and (not woke.strip(FILLERS) or woke in GREETING_ONLY or woke.strip(FILLERS) in GREETING_ONLY):
+    if expect in YES_NO_QUESTIONS and woke and not woke.strip(FILLERS) and woke[0] in "嗯好":
+        core = woke  # "嗯嗯" under "是否回滚?" agrees; it is no greeting
+    elif norm and (not woke.strip(FILLERS) or woke in GREETING_ONLY or woke.strip(FILLERS) in GREETING_ONLY):
         return Understanding(Intent("greeting", {}, text=norm))
     if not core:
         return Understanding(Intent("chat", {}, text=norm), score=0.0, known=False)
@@ -152,19 +191,26 @@ def understand(
 
     if (follow := follow_up(core, u, expect, candidate, today, norm)) is not None:
         return Understanding(follow)
+    if is_narrative(core):
+        return Understanding(make("chat", "matcher"), score=0.0, known=False)
     if ruled := _rules(u, make):
         return Understanding(ruled)
 
     workloads = tuple(workloads)
     ranked = shared_classifier().rank(mask_workloads(core, workloads))
     best = _complete(ranked[0], u, today, workloads, make)
-    long_statement = len(core) > LONG_UTTERANCE and ranked[0].score < LONG_MIN_SCORE
+    long_statement = (
+        len(mask_workloads(core, workloads)) > LONG_UTTERANCE and ranked[0].score < LONG_MIN_SCORE
+    )
     # "yes"/"leave it" to a rollback nobody proposed is no rollback answer unless it names one (回滚, 旧版本…)
     unasked_rollback = (
         best.name in ("rollback_confirm", "rollback_deny")
         and expect is not Expect.ROLLBACK
         and "ROLLBACK" not in concepts(core)
     )
+    tail = request_tail(text) if long_statement else None
+    if tail and tail != core and len(mask_workloads(tail, workloads)) <= LONG_UTTERANCE:
+        return understand(tail, today, Expect.NOTHING, workloads)  # "我刚开完会，你帮我看一下…有告警吗"
     if ranked[0].score < MIN_SCORE or long_statement or unasked_rollback:
         return Understanding(make("chat", "classifier"), score=ranked[0].score, known=False)
     second = _complete(ranked[1], u, today, workloads, make) if len(ranked) > 1 else None
@@ -175,7 +221,45 @@ def understand(
         and "chat" not in (best.name, second.name)
     )
     close = close or (best.name == "rollback_confirm" and is_question(core))  # "你会回滚吗" approves nothing
+    if best.name == "chat" and second is not None and ranked[0].score - ranked[1].score < CLOSE_MARGIN:
+        # chat only just ahead of a command: not sure it is chat either (→ LLM router if configured)
+        return Understanding(best, score=ranked[0].score, known=False, runner_up=second)
     return Understanding(best, score=ranked[0].score, confirm=close, runner_up=second)
+
+
+def is_narrative(core: str) -> bool:
+    """A statement about a third party or about what the speaker did, with no request to the robot. A
+    question about something the robot watches ("我们家的服务昨天挂了吗") is a request."""
+    if _REQUEST.search(core) or (_OPS_OBJECT.search(core) and _YES_NO_ASKED.search(core)):
+        return False
+    return bool(_THIRD_PARTY.search(core) or _DID_IT.search(core) or _OFF_DOMAIN.search(core))
+
+
+def is_enough(text: str) -> bool:
+    """Only "enough" words ("好了好了可以了", "行了行了别讲了我知道了", "先别播了", "stop"): stop speaking.
+    A lone "好了"/"知道了" is not (it may acknowledge); a repeated one or a strong word is."""
+    pieces = _ENOUGH.findall(text)
+    if not pieces or "".join(pieces) != text:
+        return False
+    return bool(_ENOUGH_STRONG.search(text)) or len(pieces) != len(set(pieces))
+
+
+def corrected_day(core: str, today: date) -> str | None:
+    """The day a correction names ("不是，我要听前天的", "不是昨天，是上周五的"), or None."""
+    if not (m := _CORRECTION.match(core)):
+        return None
+    return parse_day_slot(_Utterance.of(core[m.end() :]), today)
+
+
+def request_tail(text: str) -> str | None:
+    """The clauses from the first one that asks the robot for something ("我刚开完会回来，你帮我看一下…"),
+    normalised; None when no later clause asks."""
+    clauses = [normalize(c) for c in _CLAUSE.split(text)]
+    clauses = [c for c in clauses if c]
+    for i, clause in enumerate(clauses[1:], start=1):
+        if _REQUEST.search(clause):
+            return "".join(clauses[i:])
+    return None
 
 
 def mask_workloads(text: str, workloads: tuple[str, ...]) -> str:
@@ -202,13 +286,29 @@ def follow_up(
     if expect is Expect.ROLLBACK:
         if u.has(*ROLLBACK_WORDS) and (ruled := _rollback_answer(u)):
             return Intent(ruled, {}, source="followup", text=norm)
+        if answer is not YesNo.NO and any(w in core for w in GO_BACK) and not ROLLBACK_DENY.search(core):
+            # "嗯嗯，滚回去吧": only as an answer to "是否回滚?" (unasked, "滚回去" is no rollback)
+            return Intent("rollback_confirm", {}, source="followup", text=norm)
         if answer is not None:
             name = "rollback_confirm" if answer is YesNo.YES else "rollback_deny"
             return Intent(name, {}, source="followup", text=norm)
+    if expect is Expect.CONFIRM and (fixed := corrected_day(core, today)) is not None:
+        # "不是昨天，是上周五的": the asked-back intent with the day the owner meant (a broadcast by default)
+        base = candidate if candidate is not None and candidate.name in NEEDS_DAY else None
+        name, args = (base.name, dict(base.args)) if base else ("broadcast", {})
+        return Intent(name, args | {"day": fixed}, source="followup", text=norm)
     if expect is Expect.CONFIRM and candidate is not None and answer is not None:
         if answer is YesNo.YES:
             return replace(candidate, source="followup")
         return Intent("stop", {}, source="followup", text=norm)
+    if (
+        expect is Expect.DRILL
+        and answer is not YesNo.NO
+        and (named := log_kind(u)) is not None
+        and len(core) <= MAX_ANSWER_CHARS
+    ):
+        day = parse_day_slot(u, today)  # "要，看看审计": the kind named answers the drill question
+        return Intent("drill_down", {"kind": named} | ({"day": day} if day else {}), "followup", norm)
     if expect is Expect.DRILL and answer is not None:
         if answer is YesNo.YES:
             day = parse_day_slot(u, today)
@@ -222,6 +322,10 @@ def follow_up(
 def _rules(u: _Utterance, make: Make) -> Intent | None:
     if u.has(*VOLUME_WORDS, "调大", "调小") and (vol := _volume(u)):
         return make("volume", **vol)
+    if m := _BARE_VOLUME.fullmatch(u.text):  # "再大一点" with nothing else: the speaker's volume
+        return make("volume", delta=10 if m.group(1) in "大响高" else -10)
+    if is_enough(u.text):
+        return make("stop")
     if u.has(*ROLLBACK_WORDS) and (answer := _rollback_answer(u)):
         return make(answer)
     if _is_enroll(u):
@@ -232,6 +336,8 @@ def _rules(u: _Utterance, make: Make) -> Intent | None:
 
 
 def _volume(u: _Utterance) -> dict[str, int] | None:
+    if u.has("静音") and (_MUTED_LIST.search(u.text) or "LIST" in concepts(u.text)):
+        return None  # "静音列表", "有哪些静音", "被静音的告警": the alert silences, not the speaker
     if any(w in u.text for w in VOLUME_LOUDER):
         return {"delta": 10}
     if any(w in u.text for w in VOLUME_QUIETER):

@@ -287,3 +287,117 @@ def test_a_rollback_answer_needs_a_rollback_question_or_the_word() -> None:
     assert understand("恢复到之前的版本吧", TODAY).intent.name == "rollback_confirm"
     assert understand("确认会滚", TODAY).intent.name == "rollback_confirm"
     assert understand("先不动", TODAY, Expect.ROLLBACK).intent.name == "rollback_deny"
+
+
+# --- round 3 generalisation: one test per rule family, on sentences written for the rule ---
+
+
+@pytest.mark.parametrize(
+    "text", ["好了好了", "够了够了，别念了", "可以了，别说了", "先别讲了", "停停", "stop"]
+)
+def test_enough_phrases_stop_the_speech(text: str) -> None:
+    assert understand(text, TODAY).intent.name == "stop"
+
+
+@pytest.mark.parametrize("text", ["好了", "知道了", "行了"])
+def test_a_lone_ok_is_not_a_stop(text: str) -> None:
+    assert understand(text, TODAY).intent.name != "stop"
+
+
+def test_a_timed_broadcast_stopped_for_the_future_is_a_schedule_cancel() -> None:
+    assert understand("以后周五早上别播了", TODAY).intent.name == "schedule_cancel"
+    assert understand("把九点那个定时撤掉", TODAY).intent.name == "schedule_cancel"
+    assert understand("定好的播报时间是几点", TODAY).intent.name == "schedule_list"
+
+
+@pytest.mark.parametrize("text", ["静音的规则都有哪些", "哪些告警被静音了", "被静默的告警列一下"])
+def test_mute_next_to_a_list_or_alert_word_is_a_silence_not_the_volume(text: str) -> None:
+    assert understand(text, TODAY).intent.name == "silence_list"
+
+
+def test_mute_alone_is_still_the_speakers_volume() -> None:
+    assert understand("静音", TODAY).intent.args == {"volume": 0}
+    assert understand("把声音静音", TODAY).intent.args == {"volume": 0}
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "我同事在写审计报告，天天加班",
+        "我们家狗把定时器咬坏了",
+        "楼上在装修，声音好大",
+        "我上周把游戏版本回滚了，结果更卡了",
+        "你说为什么猫总爱半夜跑酷",
+    ],
+)
+def test_a_story_about_life_or_someone_else_is_chat(text: str) -> None:
+    u = understand(text, TODAY)
+    assert u.intent.name == "chat", u
+
+
+def test_an_unprompted_statement_of_a_past_rollback_never_approves_one() -> None:
+    for text in ("我昨天把服务回滚了", "同事刚才回滚过了"):
+        assert understand(text, TODAY).intent.name != "rollback_confirm", text
+
+
+def test_a_story_that_asks_the_robot_is_a_request() -> None:
+    assert understand("我同事说服务挂了，帮我看看告警", TODAY).intent.name == "alerts"
+    assert understand("我们家的服务昨天有告警吗", TODAY).intent.name == "alerts"
+
+
+def test_a_day_correction_under_an_ask_back_keeps_the_intent_with_the_new_day() -> None:
+    asked = Intent("drill_down", {"kind": "audit", "day": "2026-11-26"})
+    u = understand("不是昨天，是前天的", TODAY, Expect.CONFIRM, candidate=asked).intent
+    assert (u.name, u.args) == ("drill_down", {"kind": "audit", "day": "2026-11-25"})
+    fixed = understand("不对，我要上周三的", TODAY, Expect.CONFIRM).intent  # no candidate: a broadcast
+    assert (fixed.name, fixed.args) == ("broadcast", {"day": "2026-11-18"})
+    assert understand("不是", TODAY, Expect.CONFIRM, candidate=asked).intent.name == "stop"
+
+
+def test_hmm_answers_a_yes_no_question_but_greets_otherwise() -> None:
+    assert understand("嗯嗯", TODAY, Expect.ROLLBACK).intent.name == "rollback_confirm"
+    assert understand("嗯", TODAY, Expect.DRILL).intent.kind == "correlate"
+    assert understand("嗯嗯", TODAY).intent.name == "greeting"
+    assert understand("嗯，退回去吧", TODAY, Expect.ROLLBACK).intent.name == "rollback_confirm"
+    assert understand("别退回去", TODAY, Expect.ROLLBACK).intent.name == "rollback_deny"
+    assert understand("你滚回去吧", TODAY).intent.name != "rollback_confirm"  # nobody asked
+
+
+def test_a_kind_named_under_the_drill_question_is_that_kind() -> None:
+    assert understand("好，说说业务的", TODAY, Expect.DRILL).intent.kind == "business"
+    assert understand("要，看下事件", TODAY, Expect.DRILL).intent.kind == "event"
+
+
+@pytest.mark.parametrize(
+    ("text", "name", "args"),
+    [
+        ("两刻钟后再叫我", "snooze", {"minutes": 30}),
+        ("二十分中后提醒我", "snooze", {"minutes": 20}),  # 分中: ASR for 分钟
+        ("这条告警先压两天", "silence_create", {"minutes": 2880}),
+        ("作天的告警", "alerts", {"day": "2026-11-26"}),  # 作天: ASR for 昨天
+        ("再小一点", "volume", {"delta": -10}),
+        ("说话响一些", "volume", {"delta": 10}),
+    ],
+)
+def test_round3_slots(text: str, name: str, args: dict[str, object]) -> None:
+    intent = understand(text, TODAY).intent
+    assert (intent.name, intent.args) == (name, args)
+
+
+def test_three_kinds_of_log_read_together_are_the_correlation() -> None:
+    u = understand("把业务错误、k8s事件和审计操作结合起来看看", TODAY).intent
+    assert (u.name, u.kind) == ("drill_down", "correlate")
+
+
+def test_a_request_after_a_long_preamble_is_read() -> None:
+    text = "我今天一早就在路上堵了快一个小时，刚到工位坐下，你帮我看一下昨天有没有告警"
+    u = understand(text, TODAY)
+    assert (u.intent.name, u.intent.day) == ("alerts", "2026-11-26")
+
+
+def test_help_asked_as_not_knowing_what_to_ask() -> None:
+    assert understand("我也不知道该问你些什么", TODAY).intent.name == "help"
+
+
+def test_a_misheard_rollback_refusal() -> None:
+    assert understand("不要回管", TODAY).intent.name == "rollback_deny"
