@@ -401,3 +401,12 @@ def test_help_asked_as_not_knowing_what_to_ask() -> None:
 
 def test_a_misheard_rollback_refusal() -> None:
     assert understand("不要回管", TODAY).intent.name == "rollback_deny"
+
+
+def test_an_alert_received_is_asked_about_not_taken_on() -> None:
+    assert understand("我早上收到的那个告警是怎么回事", TODAY).intent.name != "acknowledge"
+    assert understand("收到，我来处理", TODAY).intent.name == "acknowledge"
+
+
+def test_a_third_party_asking_what_the_robot_can_do_is_a_request() -> None:
+    assert understand("我朋友想知道你能做什么", TODAY).intent.name == "help"
