@@ -293,7 +293,8 @@ def test_a_rollback_answer_needs_a_rollback_question_or_the_word() -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["好了好了", "够了够了，别念了", "可以了，别说了", "先别讲了", "停停", "stop"]
+    "text",
+    ["好了好了", "够了够了，别念了", "可以了，别说了", "先别讲了", "停停", "stop", "先到这儿吧", "别吵了"],
 )
 def test_enough_phrases_stop_the_speech(text: str) -> None:
     assert understand(text, TODAY).intent.name == "stop"
