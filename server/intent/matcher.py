@@ -157,6 +157,7 @@ KIND_WORDS: dict[str, tuple[str, ...]] = {
     "audit": ("审计", "操作记录"),
 }
 LOG_WORD = "日志"
+_TOGETHER = re.compile(r"和|跟|与|还有|以及|加上|对一下|对比|一起|结合")  # two kinds named together
 RELATIVE_DAYS = (
     ("大前天", -3),
     ("前天", -2),
@@ -484,8 +485,9 @@ def _log_kind(u: _Utterance) -> str | None:
                 followed = u.key[end : end + 2] == log_key or word.endswith(LOG_WORD)
                 (strong if followed else weak).append((pos, kind))
     strong_kinds = {k for _, k in strong}
-    if len(strong_kinds) >= 2 or len(strong_kinds | {k for _, k in weak}) >= 3:
-        return "correlate"  # two kinds of log, or all three named: read together
+    named = strong_kinds | {k for _, k in weak}
+    if len(strong_kinds) >= 2 or len(named) >= 3 or (len(named) == 2 and _TOGETHER.search(u.text)):
+        return "correlate"  # two kinds of log ("业务和审计"), or all three named: read together
     if strong_kinds:
         return strong_kinds.pop()
     if weak:

@@ -411,3 +411,16 @@ def test_an_alert_received_is_asked_about_not_taken_on() -> None:
 
 def test_a_third_party_asking_what_the_robot_can_do_is_a_request() -> None:
     assert understand("我朋友想知道你能做什么", TODAY).intent.name == "help"
+
+
+def test_two_kinds_named_together_are_the_correlation_one_kind_is_not() -> None:
+    assert understand("事件跟审计两类日志对照着看看", TODAY).intent.kind == "correlate"
+    assert understand("看看审计日志", TODAY).intent.kind == "audit"
+
+
+def test_a_family_member_learning_ops_words_is_chat() -> None:
+    assert understand("我表姐在学告警系统怎么搭", TODAY).intent.name == "chat"
+
+
+def test_holding_an_alert_down_until_later_is_a_silence() -> None:
+    assert understand("这条报警先压住", TODAY).intent.name == "silence_create"
