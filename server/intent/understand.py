@@ -83,6 +83,13 @@ _REQUEST = re.compile(
 )
 _OPS_OBJECT = re.compile(r"服务|系统|线上|集群|节点|pod|告警|报警|日志|接口|api|service|center")
 _YES_NO_ASKED = re.compile(r"[吗么]$|没有?$|是不是|有没有|怎么样|正常")
+# Unasked, a rollback is approved only by an order: the rollback word (and its target) ends the sentence
+# ("马上回滚", "恢复到之前的版本吧"), and nothing reports or recalls one ("他们说回滚很危险", "上次回滚花了半小时").
+_ROLLBACK_ORDER = re.compile(
+    r"(?:回滚|回退|退回|恢复|撤回变更|回管|会滚|旧版本|上一个版本|上一版|之前的版本)"
+    r"(?:到[^了过]{0,10})?(?:一下|掉|操作)?[吧啊呀了嘛哦呗]*$"
+)
+_REPORTED = re.compile(r"说|听说|据说|建议|以为|已经|上次|上回|昨天|前天|上周|上个月|之前回|他们|别人")
 # Short "enough" phrases: "好了好了，可以了", "行了行了别讲了", "先别播了", "stop".
 _ENOUGH = re.compile(
     r"好了|好啦|行了|行啦|可以了|够了|够啦|得了|停下?|stop|闭嘴|安静|我?知道了"
@@ -196,6 +203,8 @@ def understand(
     if is_narrative(core):
         return Understanding(make("chat", "matcher"), score=0.0, known=False)
     if ruled := _rules(u, make):
+        if ruled.name == "rollback_confirm" and expect is not Expect.ROLLBACK and not is_rollback_order(text):
+            return Understanding(make("chat", "matcher"), score=0.0, known=False)  # a story about one
         return Understanding(ruled)
 
     workloads = tuple(workloads)
@@ -209,7 +218,7 @@ def understand(
         best.name in ("rollback_confirm", "rollback_deny")
         and expect is not Expect.ROLLBACK
         and "ROLLBACK" not in concepts(core)
-    )
+    ) or (best.name == "rollback_confirm" and expect is not Expect.ROLLBACK and not is_rollback_order(text))
     tail = request_tail(text) if long_statement else None
     if tail and tail != core and len(mask_workloads(tail, workloads)) <= LONG_UTTERANCE:
         return understand(tail, today, Expect.NOTHING, workloads)  # "我刚开完会，你帮我看一下…有告警吗"
@@ -235,6 +244,16 @@ def is_narrative(core: str) -> bool:
     if _REQUEST.search(core) or (_OPS_OBJECT.search(core) and _YES_NO_ASKED.search(core)):
         return False
     return bool(_THIRD_PARTY.search(core) or _DID_IT.search(core) or _OFF_DOMAIN.search(core))
+
+
+def is_rollback_order(text: str) -> bool:
+    """An unasked rollback approval must be an order, not a story or a report about one: some clause of
+    ``text`` ends with the rollback word ("回滚吧，快") and nothing before it in that clause reports one."""
+    for clause in _CLAUSE.split(text):
+        core = core_text(normalize(clause))
+        if (m := _ROLLBACK_ORDER.search(core)) and not _REPORTED.search(core[: m.start()]):
+            return True
+    return False
 
 
 def is_enough(text: str) -> bool:

@@ -424,3 +424,15 @@ def test_a_family_member_learning_ops_words_is_chat() -> None:
 
 def test_holding_an_alert_down_until_later_is_a_silence() -> None:
     assert understand("这条报警先压住", TODAY).intent.name == "silence_create"
+
+
+@pytest.mark.parametrize(
+    "text", ["上回回滚折腾了一晚上", "他们都说回滚风险大", "听说今晚要回滚", "版本回退之后就稳了"]
+)
+def test_an_unasked_story_or_report_of_a_rollback_never_approves_one(text: str) -> None:
+    assert understand(text, TODAY).intent.name != "rollback_confirm", text
+
+
+@pytest.mark.parametrize("text", ["马上回滚", "回滚到上一个版本吧", "执行回滚，快点", "回退一下"])
+def test_an_unasked_rollback_order_is_still_an_approval(text: str) -> None:
+    assert understand(text, TODAY).intent.name == "rollback_confirm", text
