@@ -11,8 +11,8 @@ Spoken (``--spoken --split dev|test``): rows said by synthetic speakers, transcr
 (server/speech/asr.py with the server's settings and the hotword prompt for what the row's context expects)
 and then understood (including the ASR-confusion repair; ``--no-repair`` to measure without it). Rows that
 *simulate* an ASR error are left out: a speaker says the real words. ``dev``: every second dev/dev2 row (tune
-on these); ``test``: every second test row (its errors were seen in round 2) and, reported apart, the blind
-held-out rows of heldout_r3.tsv marked ``spoken``. Voices: the offline neural voice at three speeds/pitches,
+on these); ``test``: every second test row (its errors were seen in round 2) and, reported apart, the rows
+of each held-out file (phrasebank/heldout_r*.tsv) marked ``spoken``. Voices: the offline neural voice at three speeds/pitches,
 and that voice in a reverberant room, in office noise at 15 dB SNR, over a phone line, and moved by sox
 (pitch −3 semitones, tempo ×1.15); ``--espeak`` adds two espeak-ng voices (reported, not counted: Whisper
 cannot read them). Clips and transcripts are cached under ``--cache`` (keyed by voice, text, expectation and
@@ -56,7 +56,9 @@ DEFAULT_VOICES = (
     "neural-sox-low-fast",
 )
 ENDPOINT_PAD_S = VadConfig().pad_ms / 1000  # the endpointer keeps this much before and after speech
-HELDOUT = REPO / "tests" / "intent" / "phrasebank" / "heldout_r3.tsv"  # blind; read only by --split test
+PHRASEBANK = (
+    REPO / "tests" / "intent" / "phrasebank"
+)  # heldout_r*.tsv: written blind; read only by --split test
 COMMANDS = REPO.parent / "shared" / "audio" / "commands"
 TODAY = date(2026, 11, 27)
 WORKLOADS = ("payment-api", "order-service", "user-center")
@@ -127,15 +129,15 @@ def text_accuracy(rows: list[dict[str, str]]) -> dict[str, Any]:
 
 def spoken_rows(rows: list[dict[str, str]], split: str) -> dict[str, list[dict[str, str]]]:
     """The spoken subsets of a split. ``dev``: every second dev/dev2 row (tuned on); ``test``: every second
-    test row (seen in round 2) and, separately, the blind held-out rows marked ``spoken``."""
+    test row (seen in round 2) and, one subset per file, the held-out rows marked ``spoken``."""
     said = [r for r in rows if not any(e in r["text"] for e in SIMULATED_ASR_ERRORS)]
     if split == "dev":
         return {"dev": [r for r in said if r["split"] in ("dev", "dev2")][::2]}
     subsets = {"test": [r for r in said if r["split"] == "test"][::2]}
-    if HELDOUT.exists():
-        with HELDOUT.open(encoding="utf-8") as f:
+    for path in sorted(PHRASEBANK.glob("heldout_r*.tsv")):  # each round's held-out file, reported apart
+        with path.open(encoding="utf-8") as f:
             held = list(csv.DictReader(f, delimiter="\t"))
-        subsets["heldout_r3"] = [
+        subsets[path.stem] = [
             r for r in held if r.get("spoken", "").strip().lower() in ("yes", "y", "1", "true")
         ]
     return subsets
