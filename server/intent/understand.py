@@ -83,13 +83,14 @@ _REQUEST = re.compile(
 )
 _OPS_OBJECT = re.compile(r"服务|系统|线上|集群|节点|pod|告警|报警|日志|接口|api|service|center")
 _YES_NO_ASKED = re.compile(r"[吗么]$|没有?$|是不是|有没有|怎么样|正常")
-# Unasked, a rollback is approved only by an order: the rollback word (and its target) ends the sentence
-# ("马上回滚", "恢复到之前的版本吧"), and nothing reports or recalls one ("他们说回滚很危险", "上次回滚花了半小时").
-_ROLLBACK_ORDER = re.compile(
-    r"(?:回滚|回退|退回|恢复|撤回变更|回管|会滚|旧版本|上一个版本|上一版|之前的版本)"
-    r"(?:到[^了过]{0,10})?(?:一下|掉|操作)?[吧啊呀了嘛哦呗]*$"
-)
+# Unasked, a rollback is approved only by an order ("马上回滚", "恢复到之前的版本吧", "回滚一下，我批准了"):
+# nothing before the rollback word in its clause reports or recalls one ("他们说回滚很危险", "上次回滚…"), and
+# nothing after it tells of one done or judged ("回滚以后好多了", "回滚了一次", "回滚很危险").
+_ROLLBACK_WORD = re.compile(r"回滚|回退|退回|恢复|撤回变更|回管|会滚|旧版本|上一个?版本?|之前的版本")
 _REPORTED = re.compile(r"说|听说|据说|建议|以为|已经|上次|上回|昨天|前天|上周|上个月|之前回|他们|别人")
+_TOLD_AFTER = re.compile(
+    r"了(?![吧啊呀嘛哦呗]*$)|过|以后|之后|完|很|太|挺|真|危险|花了|这个词|记不住|成功|失败"
+)
 # Short "enough" phrases: "好了好了，可以了", "行了行了别讲了", "先别播了", "stop".
 _ENOUGH = re.compile(
     r"好了|好啦|行了|行啦|可以了|够了|够啦|得了|停下?|stop|闭嘴|安静|我?知道了"
@@ -248,10 +249,13 @@ def is_narrative(core: str) -> bool:
 
 def is_rollback_order(text: str) -> bool:
     """An unasked rollback approval must be an order, not a story or a report about one: some clause of
-    ``text`` ends with the rollback word ("回滚吧，快") and nothing before it in that clause reports one."""
+    ``text`` names the rollback with nothing before it that reports one and nothing after it that tells of
+    one done or judged."""
     for clause in _CLAUSE.split(text):
         core = core_text(normalize(clause))
-        if (m := _ROLLBACK_ORDER.search(core)) and not _REPORTED.search(core[: m.start()]):
+        if (m := _ROLLBACK_WORD.search(core)) is None:
+            continue
+        if not _REPORTED.search(core[: m.start()]) and not _TOLD_AFTER.search(core[m.end() :]):
             return True
     return False
 
