@@ -142,7 +142,9 @@ def likeness(span: str, word: str) -> int:
             continue
         if odd is not None:
             return 0  # two syllables off: not this word
-        odd = (ra, rb)
+        # a syllable that is off is judged by the heard character's commonest reading only: 前 is "qian"
+        # (its rare "jian" made 当前没 sound like 当静默)
+        odd = (readings(a, 1), rb)
     if odd is None:
         return EXACT
     most = 2 if len(word) >= 4 else 1

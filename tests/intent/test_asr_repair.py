@@ -160,3 +160,9 @@ def test_noon_heard_as_five_before_a_clock_number():
     assert repair_clock("每天中五十二点播报") == "每天中午十二点播报"
     assert repair_clock("每天下午五点播报") == "每天下午五点播报"  # 五 is the hour here
     assert repair_clock("楼上五十个人") == "楼上五十个人"  # no schedule, no clock
+
+
+def test_a_rare_reading_of_a_heard_character_does_not_make_a_command_word() -> None:
+    # 前 is "qian"; its rare reading "jian" once made "当前没" sound like "当静默" next to 告警
+    for text in ("当前没有告警吧", "看看当前没处理的告警"):
+        assert repair(text, Expect.NOTHING, ()) == text
