@@ -41,6 +41,7 @@ from unittest import mock
 from server.intent.matcher import normalize
 from server.intent.models import Expect
 from server.intent.understand import understand
+from server.speech.cer import edit_distance
 from server.speech.vad import VadConfig
 
 REPO = Path(__file__).resolve().parents[1]
@@ -193,13 +194,7 @@ class SpokenCache:
 def cer(said: str, heard: str) -> float:
     """Character error rate of the transcript against what was said (punctuation and case ignored)."""
     a, b = normalize(said), normalize(heard)
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i]
-        for j, cb in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
-        prev = cur
-    return prev[-1] / max(len(a), 1)
+    return edit_distance(a, b) / max(len(a), 1)
 
 
 def spoken_accuracy(

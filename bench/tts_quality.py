@@ -25,6 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
+from server.speech.cer import edit_distance
+
 REPO = Path(__file__).resolve().parents[1]
 RESULT = REPO / "bench" / "results" / "tts_quality.json"
 
@@ -88,13 +90,7 @@ def cer(reference: str, hypothesis: str) -> float:
     ref, hyp = normalise(reference), normalise(hypothesis)
     if not ref:
         return 0.0 if not hyp else 1.0
-    prev = list(range(len(hyp) + 1))
-    for i, r in enumerate(ref, 1):
-        cur = [i] + [0] * len(hyp)
-        for j, h in enumerate(hyp, 1):
-            cur[j] = min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (r != h))
-        prev = cur
-    return prev[-1] / len(ref)
+    return edit_distance(ref, hyp) / len(ref)
 
 
 def make_engine(name: str, threads: int) -> object:

@@ -25,6 +25,7 @@ from pypinyin import Style, pinyin
 
 from server.intent.models import Expect
 from server.speech.asr import Listen
+from server.speech.cer import edit_distance
 
 ANSWER_EXPECTS = (Expect.ROLLBACK, Expect.CONFIRM, Expect.DRILL)
 
@@ -154,20 +155,10 @@ def likeness(span: str, word: str) -> int:
 
 def _syllable_off(a: str, b: str, most: int) -> int:
     """NEAR: 1..``most`` edits and the same initial letter (云/音); FAR: one edit at the initial (停/屏)."""
-    d = _edits(a, b)
+    d = edit_distance(a, b)
     if 0 < d <= most and a[:1] == b[:1]:
         return NEAR
     return FAR if d == 1 else 0
-
-
-def _edits(a: str, b: str) -> int:
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i]
-        for j, cb in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
-        prev = cur
-    return prev[-1]
 
 
 @lru_cache(maxsize=8)

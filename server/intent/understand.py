@@ -208,12 +208,10 @@ def understand(
             return Understanding(make("chat", "matcher"), score=0.0, known=False)  # a story about one
         return Understanding(ruled)
 
-    workloads = tuple(workloads)
-    ranked = shared_classifier().rank(mask_workloads(core, workloads))
+    masked_core = mask_workloads(core, workloads)
+    ranked = shared_classifier().rank(masked_core)
     best = _complete(ranked[0], u, today, workloads, make)
-    long_statement = (
-        len(mask_workloads(core, workloads)) > LONG_UTTERANCE and ranked[0].score < LONG_MIN_SCORE
-    )
+    long_statement = len(masked_core) > LONG_UTTERANCE and ranked[0].score < LONG_MIN_SCORE
     # "yes"/"leave it" to a rollback nobody proposed is no rollback answer unless it names one (回滚, 旧版本…)
     unasked_rollback = (
         best.name in ("rollback_confirm", "rollback_deny")

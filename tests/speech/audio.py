@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from server.speech.cer import edit_distance
 from server.speech.wavio import read_wav
 from tests.paths import COMMANDS
 
@@ -29,10 +30,4 @@ def cer(reference: str, hypothesis: str) -> float:
     """Character error rate (Levenshtein distance / reference length), punctuation ignored."""
     keep = lambda s: [c for c in s if c.isalnum()]  # noqa: E731
     ref, hyp = keep(reference), keep(hypothesis)
-    prev = list(range(len(hyp) + 1))
-    for i, r in enumerate(ref, 1):
-        cur = [i]
-        for j, h in enumerate(hyp, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (r != h)))
-        prev = cur
-    return prev[-1] / max(1, len(ref))
+    return edit_distance(ref, hyp) / max(1, len(ref))
