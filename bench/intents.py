@@ -2,7 +2,7 @@
 
     python -m bench.intents [--spoken [--split dev|test]] [--out bench/results/intents.json]
 
-Text: every row of tests/intent/phrasebank/phrasebank.tsv through ``server.intent.understand`` (reference
+Text: every row of tests/intent/phrasebank/phrasebank.tsv and of each held-out file through ``server.intent.understand`` (reference
 day 2026-11-27; known workloads payment-api, order-service, user-center). A row is right when the intent
 and every slot match and the layer did not ask back. Reported per split: ``dev`` (tuned on), ``test``
 (held out), ``fresh`` (written after tuning, never tuned on).
@@ -101,12 +101,25 @@ def judge(text: str, row: dict[str, str], day: date = TODAY) -> tuple[bool, str]
     return ok, f"{u.intent.name} {got}{' (asked back)' if u.confirm else ''}"
 
 
+def heldout_files() -> dict[str, list[dict[str, str]]]:
+    """Each round's held-out file (phrasebank/heldout_r*.tsv), by its name."""
+    out = {}
+    for path in sorted(PHRASEBANK.glob("heldout_r*.tsv")):
+        with path.open(encoding="utf-8") as f:
+            out[path.stem] = list(csv.DictReader(f, delimiter="\t"))
+    return out
+
+
 def text_accuracy(rows: list[dict[str, str]]) -> dict[str, Any]:
+    """Per split of the phrase bank, then per held-out file (each reported apart)."""
     out: dict[str, Any] = {}
     times: list[float] = []
     present = {r["split"] for r in rows}
-    for split in [s for s in ("dev", "dev2", "test", "fresh") if s in present]:
-        part = [r for r in rows if r["split"] == split]
+    parts = {
+        s: [r for r in rows if r["split"] == s] for s in ("dev", "dev2", "test", "fresh") if s in present
+    }
+    parts.update(heldout_files())
+    for split, part in parts.items():
         wrong, asked, per_intent = [], 0, Counter[str]()
         for r in part:
             t0 = time.perf_counter()
@@ -135,12 +148,8 @@ def spoken_rows(rows: list[dict[str, str]], split: str) -> dict[str, list[dict[s
     if split == "dev":
         return {"dev": [r for r in said if r["split"] in ("dev", "dev2")][::2]}
     subsets = {"test": [r for r in said if r["split"] == "test"][::2]}
-    for path in sorted(PHRASEBANK.glob("heldout_r*.tsv")):  # each round's held-out file, reported apart
-        with path.open(encoding="utf-8") as f:
-            held = list(csv.DictReader(f, delimiter="\t"))
-        subsets[path.stem] = [
-            r for r in held if r.get("spoken", "").strip().lower() in ("yes", "y", "1", "true")
-        ]
+    for name, held in heldout_files().items():  # each round's held-out file, reported apart
+        subsets[name] = [r for r in held if r.get("spoken", "").strip().lower() in ("yes", "y", "1", "true")]
     return subsets
 
 
