@@ -132,6 +132,7 @@ SYNONYMS: tuple[tuple[str, str], ...] = (
     ("得嘞", "好的"),
 )
 # ASR writes 昨天 as 作天/做天 (same syllables, no such word); "工作天" is a real word and stays
+_CLOCK_COLON = re.compile(r"(?<!\d)(\d{1,2}):(\d{2})(?!\d)")
 _MISHEARD_DAY = re.compile(r"(?<![工操])作天")
 BROADCAST_WORDS = ("播报", "汇报", "念一下", "读一下", "念给我", "读给我", "日报", "总结一下", "摘要")
 DRILL_VERBS = (
@@ -203,7 +204,7 @@ _WEEKDAY_BEFORE_NUMBER = re.compile(r"((?:周|星期|礼拜)[一二三四五六�
 def normalize(text: str) -> str:
     """Simplified script, half-width, lower case, only Han characters, ASCII letters and digits; colloquial
     and regional words replaced by the common one (``SYNONYMS``)."""
-    s = unicodedata.normalize("NFKC", text)
+    s = _CLOCK_COLON.sub(r"\1点\2", unicodedata.normalize("NFKC", text))  # "9:15" → "9点15" before ":" goes
     s = _KEEP.sub("", zhconv.convert(s, "zh-cn").lower())
     for word, common in SYNONYMS:
         if word in s:

@@ -38,14 +38,14 @@ from server.intent.slots import (
     parse_minutes,
     volume_args,
 )
-from server.intent.yesno import FILLERS, MAX_ANSWER_CHARS, YesNo, yes_no
+from server.intent.yesno import FILLERS, MAX_ANSWER_CHARS, NO_PREFIXES, YesNo, yes_no
 
 MIN_SCORE = 0.2  # below this the classifier's best label is a guess: not a known command
 LONG_UTTERANCE = 30  # a polite command runs to ~26 characters; a longer monologue needs a sure reading
 LONG_MIN_SCORE = 0.85  # concept features make a many-topic monologue look sure of itself
 CLOSE_MARGIN = 0.12  # best two within this → ask back: in catalogue 5-fold CV the best guess is wrong as often as right below it
 _LEADING_FILLERS = re.compile(
-    r"^(?:嗯+|呃+|额+|唔+|哎+|诶+|喂+|那个|这个|就是|然后|早上好|早安|下午好|晚上好)+"
+    r"^(?:嗯+|呃+|额+|唔+|哎+|诶+|喂+|嘿+|嗨+|哈喽|你好[呀啊哇]?|您好|那个|这个|就是|然后|早上好|早安|早啊|下午好|晚上好)+"
 )
 _POLITE = re.compile(r"^(?:请问|请你|请|麻烦你?|帮我|劳驾)")
 VOLUME_LOUDER = ("太小", "听不清", "听不见", "听不到")
@@ -57,7 +57,27 @@ KIND_CN = {
     "correlate": "三类日志的关联分析",
 }
 NEEDS_DAY = ("broadcast", "drill_down", "alerts")
-GO_BACK = ("滚回去", "退回去", "撤回去", "恢复回去", "回到之前", "回到上一版", "退到上一版")
+# Slots only some intents take: an utterance that carries one is not about another intent.
+SLOT_OWNERS: dict[str, frozenset[str]] = {
+    "time": frozenset({"schedule_create", "schedule_cancel"}),
+    "minutes": frozenset({"snooze", "silence_create"}),
+    "volume": frozenset({"volume"}),
+    "delta": frozenset({"volume"}),
+}
+GO_BACK = (
+    "滚回去",
+    "退回去",
+    "撤回去",
+    "恢复回去",
+    "回到之前",
+    "回到上一版",
+    "退到上一版",
+    "回吧",
+    "回去吧",
+    "退吧",
+)
+# "待会儿再说" / "过十分钟再问我" under a question: ask again later (a snooze), not a refusal
+_ASK_LATER = re.compile(r"稍后|待会|等会|一会儿?|晚点|晚一点|回头|过会|过一会|[0-9数十百]+分钟[以之]?后|再问")
 YES_NO_QUESTIONS = (Expect.ROLLBACK, Expect.CONFIRM, Expect.DRILL)
 _DAY_WORD = (
     r"(?:大前天|前天|昨天|昨日|昨晚|今天|今日|(?:上上|上个?|这个?|本)?(?:周|星期|礼拜)[一二三四五六日天]"
@@ -71,8 +91,12 @@ _THIRD_PARTY = re.compile(
     r"^(?:我们?|你)?(?:的)?(?:朋友|同事|同学|家里?|们家|老婆|老公|媳妇|孩子|儿子|女儿|爸爸?|妈妈?|"
     r"弟弟|哥哥|姐姐|妹妹|表[哥姐弟妹]|亲戚|室友|对象|邻居|领导|老板|猫|狗)"
     r"|^(?:隔壁|楼上|楼下|对面)"
+    r"|^(?:这个?|那个?|我们)?(?:会议室|办公室|外面|外边|楼道|工地|马路|街上|地铁|车上|教室)"  # the surroundings
 )
-_OFF_DOMAIN = re.compile(r"游戏|存档|电影|电视剧|小说|外卖|好吃|球赛")  # life, not ops
+# life, not ops: games, films, food, parcels, parking, attendance and pay
+_OFF_DOMAIN = re.compile(
+    r"游戏|存档|电影|电视剧|小说|外卖|好吃|球赛|快递|包裹|停车|食堂|午饭|晚饭|早饭|吃饭|考勤|打卡|报销|请假|工资|奖金|年终奖"
+)
 _DID_IT = re.compile(
     r"^我们?(?:昨天|前天|刚才|刚刚|刚|上周|之前|上次|那天)(?:晚上|早上|上午|下午)?把.{1,12}?(?:了|过)"
     r"|(?:我|他|她|他们|我们|同事|有人).{0,10}(?:回滚|回退)(?:了|过)"
@@ -101,6 +125,13 @@ _ENOUGH_STRONG = re.compile(r"可以了|够了|够啦|得了|停|stop|闭嘴|安
 _BARE_VOLUME = re.compile(
     r"(?:你的?)?(?:说话|讲话|声音)?(?:再|稍微|再稍微|稍稍)?(?:调)?([大小响轻高低])一?(?:点|些)儿?声?"
 )
+# Calls and hellos that ask for nothing: said to the robot, they only wake it.
+_HELLO = re.compile(
+    r"^(?:你好|您好|哈喽|嗨|嘿|hello|hi|hey|喂|在吗|在么|在嘛|在不在|你在吗|你在不在|醒醒|醒一醒|醒了吗?|起床了?"
+    r"|早上好|早安|早啊|早|下午好|晚上好|同学)+"
+)
+_NOW_TODAY = re.compile(r"(?:今天|今日)(?:有|要|还有|先)")
+_CALL_PARTICLES = "哇哈哟嘛呐啦"
 _MUTED_LIST = re.compile(r"被(?:静音|静默|屏蔽)|静音(?:了)?的|静音列表|静音规则")
 _CLAUSE = re.compile(r"[，,。！!？?；;、\s]+")
 Make = Callable[..., Intent]  # (name, source="matcher", **slots) → Intent
@@ -189,7 +220,7 @@ def understand(
     core = core_text(norm)
     if expect in YES_NO_QUESTIONS and woke and not woke.strip(FILLERS) and woke[0] in "嗯好":
         core = woke  # "嗯嗯" under "是否回滚?" agrees; it is no greeting
-    elif norm and (not woke.strip(FILLERS) or woke in GREETING_ONLY or woke.strip(FILLERS) in GREETING_ONLY):
+    elif norm and is_greeting(woke):
         return Understanding(Intent("greeting", {}, text=norm))
     if not core:
         return Understanding(Intent("chat", {}, text=norm), score=0.0, known=False)
@@ -230,11 +261,30 @@ def understand(
         and (second.name, second.kind) != (best.name, best.kind)
         and "chat" not in (best.name, second.name)
     )
+    close = close and not decided_by_slot(best, second)
     close = close or (best.name == "rollback_confirm" and is_question(core))  # "你会回滚吗" approves nothing
     if best.name == "chat" and second is not None and ranked[0].score - ranked[1].score < CLOSE_MARGIN:
         # chat only just ahead of a command: not sure it is chat either (→ LLM router if configured)
         return Understanding(best, score=ranked[0].score, known=False, runner_up=second)
     return Understanding(best, score=ranked[0].score, confirm=close, runner_up=second)
+
+
+def decided_by_slot(best: Intent, second: Intent | None) -> bool:
+    """A close call is no call when the best reading carries a slot only it can take: a clock time is
+    for a schedule ("定个八点半的日志播报"), not for a broadcast."""
+    if second is None:
+        return False
+    return any(second.name not in SLOT_OWNERS.get(slot, {second.name}) for slot in best.args)
+
+
+def is_greeting(woke: str) -> bool:
+    """Nothing but calls and hellos after the wake word: "你好哇", "小智小智" (the wake word said again),
+    "醒醒", "在不在呀", "早啊". A request after them ("小智你好，播报一下") is not a greeting."""
+    rest, before = woke, None
+    while rest != before:
+        before = rest
+        rest = _HELLO.sub("", strip_wake_word(rest)).strip(FILLERS + _CALL_PARTICLES)
+    return not rest or rest in GREETING_ONLY
 
 
 def is_narrative(core: str) -> bool:
@@ -306,6 +356,8 @@ def follow_up(
     if expect is Expect.NOTHING:
         return None
     answer = yes_no(core)
+    if expect is Expect.ROLLBACK and _ASK_LATER.search(core) and not core.startswith(NO_PREFIXES):
+        return Intent("snooze", {"minutes": parse_minutes(u)} if parse_minutes(u) else {}, "followup", norm)
     if expect is Expect.ROLLBACK:
         if u.has(*ROLLBACK_WORDS) and (ruled := _rollback_answer(u)):
             return Intent(ruled, {}, source="followup", text=norm)
@@ -359,8 +411,8 @@ def _rules(u: _Utterance, make: Make) -> Intent | None:
 
 
 def _volume(u: _Utterance) -> dict[str, int] | None:
-    if u.has("静音") and (_MUTED_LIST.search(u.text) or "LIST" in concepts(u.text)):
-        return None  # "静音列表", "有哪些静音", "被静音的告警": the alert silences, not the speaker
+    if u.has("静音") and (_MUTED_LIST.search(u.text) or {"LIST", "ALERT"} & set(concepts(u.text))):
+        return None  # "静音列表", "有哪些静音", "把这个告警静音": the alert silences, not the speaker
     if any(w in u.text for w in VOLUME_LOUDER):
         return {"delta": 10}
     if any(w in u.text for w in VOLUME_QUIETER):
@@ -376,8 +428,12 @@ def _complete(scored: Scored, u: _Utterance, today: date, workloads: Iterable[st
     if explicit is not None and name in ("drill_down", "broadcast"):
         name, kind = "drill_down", explicit
     args: dict[str, object] = {}
+    if name == "silence_list" and parse_minutes(u) and "LIST" not in concepts(u.text):
+        name = "silence_create"  # "静默它三十分钟": a duration is for a new silence; a list has none
     if name in NEEDS_DAY:
         args["day"] = parse_day_slot(u, today)
+        if name == "broadcast" and _NOW_TODAY.search(u.text):
+            args["day"] = None  # "今天有啥要汇报的": today is when to report, the report is the latest
     if name == "drill_down":
         args["kind"] = kind
         args["workload"] = find_workload(u.text, workloads)

@@ -88,6 +88,13 @@ YES_WORDS = (
     "ok",
     "okay",
     "yes",
+    # urgency says yes: "赶紧的", "马上", "快点"
+    "赶紧",
+    "赶快",
+    "马上",
+    "立刻",
+    "快点",
+    "麻溜",
 )
 FILLERS = "啊呀吗呢吧哦嗯喂了的呗嘛"
 NO_EXACT = ("no", "nope", "不", "否", "不行")  # whole answers only ("no" is also inside "notready")

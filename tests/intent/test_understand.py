@@ -436,3 +436,80 @@ def test_an_unasked_story_or_report_of_a_rollback_never_approves_one(text: str) 
 @pytest.mark.parametrize("text", ["马上回滚", "回滚到上一个版本吧", "执行回滚，快点", "回退一下"])
 def test_an_unasked_rollback_order_is_still_an_approval(text: str) -> None:
     assert understand(text, TODAY).intent.name == "rollback_confirm", text
+
+
+@pytest.mark.parametrize(
+    "text", ["小智，你好呀", "小智小智小智", "小智醒一醒", "小智在吗", "早啊小智", "嘿嘿小智，在不在呀"]
+)
+def test_calls_and_hellos_after_the_wake_word_are_a_greeting(text: str) -> None:
+    assert understand(text, TODAY).intent.name == "greeting"
+
+
+def test_a_hello_before_a_request_is_not_the_request() -> None:
+    assert understand("小智你好，播一下日志", TODAY).intent.name == "broadcast"
+
+
+@pytest.mark.parametrize(
+    ("text", "minutes"), [("晚点再说吧", None), ("过二十分钟再问我", 20), ("回头再说", None)]
+)
+def test_ask_me_later_under_the_rollback_question_is_a_snooze(text: str, minutes: int | None) -> None:
+    intent = understand(text, TODAY, Expect.ROLLBACK).intent
+    assert intent.name == "snooze"
+    assert intent.args.get("minutes") == minutes
+    assert understand("算了，晚点再说", TODAY, Expect.ROLLBACK).intent.name == "rollback_deny"
+
+
+@pytest.mark.parametrize("text", ["赶紧的", "马上", "快点吧", "行，回去吧"])
+def test_urgency_and_go_back_agree_to_the_rollback(text: str) -> None:
+    assert understand(text, TODAY, Expect.ROLLBACK).intent.name == "rollback_confirm"
+
+
+def test_a_clock_time_decides_a_close_call_for_the_schedule() -> None:
+    u = understand("定个九点一刻的日志播报", TODAY)
+    assert (u.intent.name, u.intent.args, u.confirm) == ("schedule_create", {"time": "09:15"}, False)
+
+
+@pytest.mark.parametrize(("text", "time"), [("每天8:45播日志", "08:45"), ("每天下午5：30自动播报", "17:30")])
+def test_a_clock_written_with_a_colon(text: str, time: str) -> None:
+    intent = understand(text, TODAY).intent
+    assert (intent.name, intent.args) == ("schedule_create", {"time": time})
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["我的包裹到了没", "外面太吵了", "会议室又被占了", "这个月工资还没发", "停车位都满了", "食堂的菜太咸了"],
+)
+def test_life_and_the_surroundings_are_chat(text: str) -> None:
+    assert understand(text, TODAY).intent.name == "chat"
+
+
+def test_a_silence_with_a_duration_is_a_new_silence() -> None:
+    intent = understand("屏蔽它四十分钟", TODAY).intent
+    assert (intent.name, intent.args) == ("silence_create", {"minutes": 40})
+
+
+def test_muting_an_alert_is_a_silence_not_the_speakers_volume() -> None:
+    assert understand("这条alert先静音", TODAY).intent.name == "silence_create"
+
+
+def test_today_as_the_time_of_asking_is_the_latest_report() -> None:
+    assert understand("今天有什么要播报的吗", TODAY).intent.args.get("day") is None
+    assert understand("今天的日志播一下", TODAY).intent.args.get("day") == "2026-11-27"
+
+
+@pytest.mark.parametrize("text", ["我是新来的，认识一下我", "帮我加一个说话人", "我想让你听得出我的声音"])
+def test_being_recognised_is_voice_enrolment(text: str) -> None:
+    assert understand(text, TODAY).intent.name == "enroll_voiceprint"
+
+
+@pytest.mark.parametrize(
+    ("text", "name", "kind"),
+    [
+        ("审计那边说说", "drill_down", "audit"),
+        ("把来龙去脉串一下", "drill_down", "correlate"),
+        ("求助", "help", None),
+    ],
+)
+def test_kind_cause_and_help_words(text: str, name: str, kind: str | None) -> None:
+    intent = understand(text, TODAY).intent
+    assert (intent.name, intent.kind) == (name, kind)
