@@ -34,6 +34,7 @@ import tempfile
 import time
 from collections import Counter, defaultdict
 from datetime import date, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -105,7 +106,9 @@ def same_request(name: str, got: dict[str, str], want: dict[str, str], day: date
     return got == want
 
 
-def judge(text: str, row: dict[str, str], day: date = TODAY, reading: Understanding | None = None) -> tuple[bool, str]:
+def judge(
+    text: str, row: dict[str, str], day: date = TODAY, reading: Understanding | None = None
+) -> tuple[bool, str]:
     """``reading``: the understanding to judge when it was not read from ``text`` alone (audio rescoring)."""
     u = reading or understand(text, day, Expect(row["context"]), WORKLOADS)
     got = {k: str(v) for k, v in u.intent.args.items()}
@@ -240,7 +243,9 @@ class SpokenCache:
                     return []
                 for s in got:
                     self.scores[f"{key}\t{s.text}"] = [s.logprob, s.tokens]
-            return [TextScore(t, *self.scores[f"{key}\t{t}"]) for t in texts]
+            return [
+                TextScore(t, self.scores[f"{key}\t{t}"][0], int(self.scores[f"{key}\t{t}"][1])) for t in texts
+            ]
 
         return score
 
@@ -308,7 +313,10 @@ def spoken_accuracy(
                     ok, got = judge(heard, r, reading=reading)
                     right += ok
                     if not ok:
-                        wrong.append({"text": r["text"], "heard": heard, "got": got} | ({"rescored": chosen} if chosen != heard else {}))
+                        wrong.append(
+                            {"text": r["text"], "heard": heard, "got": got}
+                            | ({"rescored": chosen} if chosen != heard else {})
+                        )
                 cache.save()
                 per_voice[voice.name] = {
                     "n": len(subset),
@@ -334,8 +342,7 @@ def spoken_accuracy(
             heard = asr.transcribe(pcm).text
             u = understand(heard, TODAY)
             if rescore_audio:
-                clip = pcm
-                u = rescore(heard, u if heard else None, lambda t: asr.score_texts(clip, t), TODAY).understanding
+                u = rescore(heard, u if heard else None, partial(asr.score_texts, pcm), TODAY).understanding
             shared["n"] += 1
             if (u.intent.name, u.intent.kind) == (intent, kind) and not u.confirm:
                 shared["right"] += 1
@@ -387,7 +394,9 @@ def main() -> None:
         "--no-repair", action="store_true", help="spoken: without the ASR-confusion repair (ablation)"
     )
     ap.add_argument(
-        "--no-rescore", action="store_true", help="spoken: without audio rescoring of weak readings (ablation)"
+        "--no-rescore",
+        action="store_true",
+        help="spoken: without audio rescoring of weak readings (ablation)",
     )
     ap.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "xiaozhi-bench-intents")
     ap.add_argument("--out", default=None)

@@ -13,6 +13,7 @@ import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import date, timedelta
+from functools import partial
 
 from server.intent.asr_repair import repair
 from server.intent.classifier import Scored, concepts, shared_classifier
@@ -30,6 +31,7 @@ from server.intent.matcher import (
     strip_wake_word,
 )
 from server.intent.models import Expect, Intent
+from server.intent.self_correction import drop_filler_clauses, resolve_corrections
 from server.intent.slots import (
     find_workload,
     log_kind,
@@ -47,7 +49,10 @@ CLOSE_MARGIN = 0.12  # best two within this → ask back: in catalogue 5-fold CV
 _LEADING_FILLERS = re.compile(
     r"^(?:嗯+|呃+|额+|唔+|哎+|诶+|喂+|嘿+|嗨+|哈喽|你好[呀啊哇]?|您好|那个|这个|就是|然后|早上好|早安|早啊|下午好|晚上好)+"
 )
-_POLITE = re.compile(r"^(?:请问|请你|请|麻烦你?|帮我|劳驾)")
+_POLITE = re.compile(
+    r"^(?:请问|请你|请|麻烦你?|帮我|劳驾|(?:你?能不能|可不可以|能否)(?=告诉我|帮我)|我想知道|想知道|我想问一下|想问一下|问一下"
+    r"|告诉我)"  # "能不能回退" stays: a question about a rollback approves none
+)
 VOLUME_LOUDER = ("太小", "听不清", "听不见", "听不到")
 VOLUME_QUIETER = ("太大", "太吵", "吵死", "好吵")
 KIND_CN = {
@@ -88,22 +93,29 @@ _CORRECTION = re.compile(rf"^(?:不是|不对|错了|搞错了|不)(?:{_DAY_WORD
 # A story about someone else or about what the speaker did is no command, even when it holds command
 # words: "我朋友在做财务审计", "我们家猫把闹钟碰掉了", "隔壁音量好大", "我昨天把游戏存档回滚了".
 _THIRD_PARTY = re.compile(
-    r"^(?:我们?|你)?(?:的)?(?:朋友|同事|同学|家里?|们家|老婆|老公|媳妇|孩子|儿子|女儿|爸爸?|妈妈?|"
+    r"^(?:我们?|你)?(?:的)?(?:朋友|女朋友|男朋友|同事|同学|家里?|们家|老婆|老公|媳妇|孩子|儿子|女儿|爸爸?|妈妈?|"
     r"弟弟|哥哥|姐姐|妹妹|表[哥姐弟妹]|亲戚|室友|对象|邻居|领导|老板|猫|狗)"
     r"|^(?:隔壁|楼上|楼下|对面)"
+    r"|^(?:审计|财务)(?:部门|署|局|师|员|组|公司|的人)"  # the auditors, not the audit log
     r"|^(?:这个?|那个?|我们)?(?:会议室|办公室|外面|外边|楼道|工地|马路|街上|地铁|车上|教室)"  # the surroundings
 )
 # life, not ops: games, films, food, parcels, parking, attendance and pay
+# what a word means, how two compare, how it is said in English: knowledge, not a command
+_ABOUT_WORDS = re.compile(
+    r"^(?:什么是|什么叫|啥是|何为)|(?:是什么意思|是啥意思|什么意思|有什么区别|有啥区别|的区别|区别是什么|英文怎么说|英语怎么说|怎么翻译|难学|好学|怎么学|学起来|入门)"
+)
+_THEY_TOLD = re.compile(r"(?:又|总|老|总是|一直|也)?(?:叫我|让我|要我|跟我说|说|讲|问我)")
 _OFF_DOMAIN = re.compile(
-    r"游戏|存档|电影|电视剧|小说|外卖|好吃|球赛|快递|包裹|停车|食堂|午饭|晚饭|早饭|吃饭|考勤|打卡|报销|请假|工资|奖金|年终奖"
+    r"游戏|存档|电影|电视剧|小说|新闻|播报员|主持人|发音|外卖|好吃|球赛|快递|包裹|停车|食堂|午饭|晚饭|早饭|吃饭|考勤|打卡|报销|请假|工资|奖金|年终奖"
 )
 _DID_IT = re.compile(
     r"^我们?(?:昨天|前天|刚才|刚刚|刚|上周|之前|上次|那天)(?:晚上|早上|上午|下午)?把.{1,12}?(?:了|过)"
     r"|(?:我|他|她|他们|我们|同事|有人).{0,10}(?:回滚|回退)(?:了|过)"
+    r"|被.{1,4}(?:骂|说|批评|批|投诉|吐槽|笑话)了"  # "…被邻居骂了": a story
 )
 # Words that address the robot: with one of them the story carries a request ("我同事说挂了，帮我看看告警").
 _REQUEST = re.compile(
-    r"帮我|帮忙|你帮|给我|请你|你给|你看|你能|你会|你可以|看看|看一下|查一下|查查|播报|念一下|告诉我|提醒我|叫我"
+    r"帮我|帮忙|你帮|给我|请你|你给|你看|你能|你会|你可以|看看|看一下|查一下|查查|播报(?!员)|念一下|告诉我|提醒我|叫我"
 )
 _OPS_OBJECT = re.compile(r"服务|系统|线上|集群|节点|pod|告警|报警|日志|接口|api|service|center")
 _YES_NO_ASKED = re.compile(r"[吗么]$|没有?$|是不是|有没有|怎么样|正常")
@@ -127,10 +139,12 @@ _BARE_VOLUME = re.compile(
 )
 # Calls and hellos that ask for nothing: said to the robot, they only wake it.
 _HELLO = re.compile(
-    r"^(?:你好|您好|哈喽|嗨|嘿|hello|hi|hey|喂|在吗|在么|在嘛|在不在|你在吗|你在不在|醒醒|醒一醒|醒了吗?|起床了?"
+    r"^(?:你好|您好|哈喽|嗨|嘿|hello|hi|hey|喂|哥们儿?|在吗|在么|在嘛|在不在|你在吗|你在不在|醒醒|醒一醒|醒了吗?|起床了?"
     r"|早上好|早安|早啊|早|下午好|晚上好|同学)+"
 )
 _NOW_TODAY = re.compile(r"(?:今天|今日)(?:有|要|还有|先)")
+# social openers that ask for nothing ("又见面了", "我来了", "好久不见")
+_SOCIAL = re.compile(r"^(?:又见面了?|好久不见|我又?来了?|我回来了?|(?:哥们儿?|兄弟|本人|老子)?又?来了?)+")
 _CALL_PARTICLES = "哇哈哟嘛呐啦"
 _MUTED_LIST = re.compile(r"被(?:静音|静默|屏蔽)|静音(?:了)?的|静音列表|静音规则")
 _CLAUSE = re.compile(r"[，,。！!？?；;、\s]+")
@@ -214,6 +228,9 @@ def understand(
     """Read one utterance. ``expect``: what the robot just asked; ``candidate``: the intent a confirmation
     question was about (``Expect.CONFIRM``); ``workloads``: names known from the owner's reports."""
     workloads = tuple(workloads)
+    text = drop_filler_clauses(
+        resolve_corrections(text)
+    )  # "昨天，不对，今天的…" (server/intent/self_correction.py)
     text = repair(text, expect, workloads)  # what the recognizer misheard (server/intent/asr_repair.py)
     norm = normalize(text)
     woke = strip_wake_word(norm)
@@ -283,13 +300,22 @@ def is_greeting(woke: str) -> bool:
     rest, before = woke, None
     while rest != before:
         before = rest
-        rest = _HELLO.sub("", strip_wake_word(rest)).strip(FILLERS + _CALL_PARTICLES)
+        for strip in (strip_wake_word, partial(_HELLO.sub, ""), partial(_SOCIAL.sub, "")):
+            rest = strip(rest)
+        rest = rest.strip(FILLERS + _CALL_PARTICLES)
     return not rest or rest in GREETING_ONLY
 
 
 def is_narrative(core: str) -> bool:
-    """A statement about a third party or about what the speaker did, with no request to the robot. A
-    question about something the robot watches ("我们家的服务昨天挂了吗") is a request."""
+    """A statement about a third party or about what the speaker did, with no request to the robot, or a
+    question about words ("什么是pod", "回滚和重新部署有什么区别", "日志这个词英文怎么说"). A question about
+    something the robot watches ("我们家的服务昨天挂了吗") is a request."""
+    if _ABOUT_WORDS.search(core):
+        return True
+    if (m := _THIRD_PARTY.search(core)) and (told := _THEY_TOLD.match(core, m.end())):
+        return not _REQUEST.search(
+            core, told.end()
+        )  # "我妈叫我多穿衣服": the third party asks, not the speaker
     if _REQUEST.search(core) or (_OPS_OBJECT.search(core) and _YES_NO_ASKED.search(core)):
         return False
     return bool(_THIRD_PARTY.search(core) or _DID_IT.search(core) or _OFF_DOMAIN.search(core))

@@ -513,3 +513,45 @@ def test_being_recognised_is_voice_enrolment(text: str) -> None:
 def test_kind_cause_and_help_words(text: str, name: str, kind: str | None) -> None:
     intent = understand(text, TODAY).intent
     assert (intent.name, intent.kind) == (name, kind)
+
+
+@pytest.mark.parametrize("text", ["小智你好啊，又见面了", "小智，我又来了", "嗨小智，好久不见"])
+def test_social_openers_after_the_wake_word_are_a_greeting(text: str) -> None:
+    assert understand(text, TODAY).intent.name == "greeting"
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [("这条告警先mute一小时", "silence_create"), ("被mute的告警有哪些", "silence_list"), ("help", "help")],
+)
+def test_english_words_ops_people_use(text: str, name: str) -> None:
+    assert understand(text, TODAY).intent.name == name
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "什么是configmap",
+        "审计和监控有啥区别",
+        "告警这个词英语怎么说",
+        "你觉得go难学吗",
+        "我老婆让我早点回家",
+        "我刚才声音开太大被同事说了",
+        "审计部门下午要来开会",
+        "电视台的播报员好厉害",
+    ],
+)
+def test_words_questions_and_stories_are_chat(text: str) -> None:
+    assert understand(text, TODAY).intent.name == "chat"
+
+
+@pytest.mark.parametrize(
+    ("text", "name", "kind"),
+    [
+        ("能不能告诉我昨天order-service的pod为啥一直重启", "drill_down", "event"),
+        ("我想知道现在有没有告警", "alerts", None),
+    ],
+)
+def test_indirect_requests_are_requests(text: str, name: str, kind: str | None) -> None:
+    intent = understand(text, TODAY, workloads=WORKLOADS).intent
+    assert (intent.name, intent.kind) == (name, kind)

@@ -1,0 +1,91 @@
+"""What the speaker meant after correcting themselves mid-sentence, and clauses that are only fillers.
+
+People fix a value as they speak: "昨天，不对，今天的业务日志", "音量调到七十，不对，六十", "早上七点，呃不对，七点半".
+The corrected value replaces the earlier value of the same kind (a day, a number with its unit, a clock time);
+a correction that names no value replaces what came before it ("播报日志，不对，我要听告警"). Read on the raw
+transcript, because the commas that mark the correction are gone after normalisation.
+
+"帮我查一下，就是那个，告警": a clause that is only a filler ("就是那个", "呃") is dropped, so the key word said last
+is read with the request before it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+_SEP = r"[，,。.！!？?；;、\s…]"
+# "，不对，" / "，呃不对，" / "，说错了，" / "，不是不是，": a correction marker between clauses
+_MARKER = re.compile(
+    rf"{_SEP}+(?:呃|嗯|额|啊)?(?:不对不对|不对|说错了|我说错了|讲错了|错了|不是不是|更正一下|纠正一下)(?:是)?{_SEP}*"
+)
+_NUM = "0-9零〇一二两三四五六七八九十百"
+_DAY = (
+    rf"(?:大前天|前天|昨天|昨儿个?|今天|今儿个?|(?:上上|上个?|这个?|本)?(?:周|星期|礼拜)[一二三四五六日天]"
+    rf"|[{_NUM}]+月[{_NUM}]+[日号]|[{_NUM}]+[日号])"
+)
+_CLOCK = rf"(?:[{_NUM}]+[点:：](?:半|[一三]刻|[{_NUM}]+分?)?)"
+# a bare number must look like one: digits, or Chinese numerals other than the "一" of "一下"/"一点"
+_BARE = rf"(?:[0-9]+%?|[零〇二两三四五六七八九十百][{_NUM}]*|一[{_NUM}]+)"
+_AMOUNT = rf"(?:[{_NUM}]+(?:个)?(?:分钟|小时|钟头|天|刻钟)|半(?:个)?(?:小时|钟头)|百分之[{_NUM}]+|{_BARE})"
+_FILLER_CLAUSE = re.compile(rf"(?:^|(?<={_SEP}))(?:就是|那个|这个|呃+|嗯+|额+|然后|就是那个|就那个)+{_SEP}+")
+
+
+class ValueKind(StrEnum):
+    DAY = "day"
+    CLOCK = "clock"
+    AMOUNT = "amount"
+
+
+_PATTERNS: dict[ValueKind, re.Pattern[str]] = {
+    ValueKind.DAY: re.compile(_DAY),
+    ValueKind.CLOCK: re.compile(_CLOCK),
+    ValueKind.AMOUNT: re.compile(_AMOUNT),
+}
+
+
+@dataclass(frozen=True)
+class Value:
+    kind: ValueKind
+    start: int
+    end: int
+
+
+def _first_value(text: str) -> Value | None:
+    """The first day, clock time or amount in ``text`` (a clock before a bare number)."""
+    found = [
+        Value(kind, m.start(), m.end()) for kind, pattern in _PATTERNS.items() if (m := pattern.search(text))
+    ]
+    return min(found, key=lambda v: (v.start, -v.end)) if found else None
+
+
+def _last_value(text: str, kind: ValueKind) -> Value | None:
+    matches = list(_PATTERNS[kind].finditer(text))
+    return Value(kind, matches[-1].start(), matches[-1].end()) if matches else None
+
+
+def resolve_corrections(text: str) -> str:
+    """``text`` with each mid-sentence correction applied; unchanged when there is none."""
+    while m := _MARKER.search(text):
+        before, after = text[: m.start()], text[m.end() :]
+        if not before.strip() or not after.strip():
+            break  # "不对" that opens or ends the utterance corrects the robot, not the speaker
+        value = _first_value(after)
+        if value is None:
+            text = after  # the whole request was corrected
+            continue
+        old = _last_value(before, value.kind)
+        if old is None and value.kind is ValueKind.AMOUNT:
+            old = _last_value(before, ValueKind.CLOCK)  # "七点，不对，八点半" reads 八 as an amount first
+        if old is None:
+            text = before + "，" + after
+            continue
+        # the old value goes; the rest of what was said before it stays, the correction follows it
+        text = before[: old.start] + after[: value.end] + before[old.end :] + after[value.end :]
+    return text
+
+
+def drop_filler_clauses(text: str) -> str:
+    """ "帮我查一下，就是那个，告警" → "帮我查一下，告警"."""
+    return _FILLER_CLAUSE.sub("", text) or text

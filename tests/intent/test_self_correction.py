@@ -1,0 +1,51 @@
+"""Mid-sentence corrections and filler clauses, read on the raw transcript."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from server.intent.self_correction import drop_filler_clauses, resolve_corrections
+from server.intent.understand import understand
+
+TODAY = date(2026, 11, 27)
+
+
+@pytest.mark.parametrize(
+    ("said", "meant"),
+    [
+        ("前天，不对，昨天的审计日志", "昨天的审计日志"),
+        ("音量调到四十，不对，五十", "音量调到五十"),
+        ("早上八点，呃不对，八点半播报", "早上八点半播报"),
+        ("二十分钟后提醒我，说错了，三十分钟", "三十分钟后提醒我"),
+        ("看看事件日志，不对，我要听告警", "我要听告警"),  # no value: the whole request is replaced
+    ],
+)
+def test_the_corrected_value_replaces_the_earlier_one(said: str, meant: str) -> None:
+    assert resolve_corrections(said) == meant
+
+
+@pytest.mark.parametrize("text", ["不对，是前天的", "日志不对劲", "这个数据不对", "播报一下，不对"])
+def test_no_mid_sentence_correction_leaves_the_text(text: str) -> None:
+    assert resolve_corrections(text) == text
+
+
+def test_a_filler_clause_is_dropped() -> None:
+    assert drop_filler_clauses("帮我看一下，就是那个，审计") == "帮我看一下，审计"
+    assert drop_filler_clauses("这个告警先静默") == "这个告警先静默"
+
+
+@pytest.mark.parametrize(
+    ("text", "name", "args"),
+    [
+        ("前天，不对，昨天的审计日志讲讲", "drill_down", {"kind": "audit", "day": "2026-11-26"}),
+        ("音量调到四十，不对，五十", "volume", {"volume": 50}),
+        ("二十分钟后再提醒我，不对，半小时", "snooze", {"minutes": 30}),
+        ("每天早上八点，不对，八点半播报日志", "schedule_create", {"time": "08:30"}),
+        ("帮我看一下，就是那个，告警", "alerts", {}),
+    ],
+)
+def test_the_intent_is_read_with_the_corrected_value(text: str, name: str, args: dict[str, object]) -> None:
+    intent = understand(text, TODAY).intent
+    assert (intent.name, intent.args) == (name, args)
