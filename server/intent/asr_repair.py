@@ -166,6 +166,18 @@ def _longest_first(terms: tuple[Term, ...]) -> tuple[Term, ...]:
     return tuple(sorted(terms, key=lambda t: -len(t.word)))
 
 
+# Everyday words whose characters sound like a command's: a span that would cut one of them in two is what
+# was said, not a mishearing ("把刚才的发布回滚": 布回滚 is not 不回滚).
+KEEP_WORDS = frozenset(
+    {"发布", "公布", "宣布", "分布", "颁布", "散布", "部署", "部门", "全部", "局部", "步骤", "进步"}
+)
+
+
+def _breaks_word(text: str, i: int, n: int) -> bool:
+    """The span text[i:i+n] starts or ends inside one of ``KEEP_WORDS``."""
+    return text[max(i - 1, 0) : i + 1] in KEEP_WORDS or text[i + n - 1 : i + n + 1] in KEEP_WORDS
+
+
 def repair_homophones(text: str, terms: tuple[Term, ...] = TERMS) -> str:
     """Replace spans that sound like a command word when the rest of the utterance makes it plausible
     (two passes: a word repaired in the first can be the cue of another)."""
@@ -181,7 +193,12 @@ def _repair_pass(text: str, terms: tuple[Term, ...]) -> str:
         while i + n <= len(text):
             span = text[i : i + n]
             level = likeness(span, term.word) if all(_CJK.match(c) for c in span) else 0
-            if level and (level == EXACT or term.near) and (i == 0 or not term.at_start):
+            if (
+                level
+                and (level == EXACT or term.near)
+                and (i == 0 or not term.at_start)
+                and not _breaks_word(text, i, n)
+            ):
                 rest = text[:i] + "|" + text[i + n :]
                 after = text[i + n :]
                 cued = any(c in rest for c in term.cues) or any(after.startswith(f) for f in term.followed_by)

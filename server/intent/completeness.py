@@ -39,6 +39,8 @@ OPEN_ENDINGS = (
 )  # fmt: skip
 HEDGES = ("算了", "先", "先别", "不过", "但是")  # "算了，" usually goes on ("算了，先不要回滚")
 _TRAILING_COMMA = re.compile(r"[，,、；;：:…\-—]\s*$")
+# a question already asked: a question particle at the end, or a question word anywhere
+_ASKED = re.compile(r"[吗么嘛呢]$|怎么样|什么|几|多少|哪|谁|为什么|咋|是不是|有没有")
 _NUMBER_END = re.compile(r"[\d零一二两三四五六七八九十百千]$")
 # Homophones count for multi-syllable continuations and for the particles the recognizer most often swaps
 # (里/理, 的/得, 和/合); other single syllables match exactly ("几" is not "及").
@@ -80,6 +82,8 @@ def completeness(partial: str, today: date, expect: Expect = Expect.NOTHING) -> 
     floor = CHAT_COMPLETE_MIN_SCORE if u.intent.name == "chat" else COMPLETE_MIN_SCORE
     if confident and u.score >= floor:
         return Completeness.COMPLETE
+    if u.intent.name == "chat" and _ASKED.search(rest) and len(rest) >= MIN_COMMAND_CHARS:
+        return Completeness.COMPLETE  # small talk asked as a question ("今天天气怎么样") is finished
     if rest.endswith(OPEN_ENDINGS):
         return Completeness.INCOMPLETE
     return Completeness.UNKNOWN

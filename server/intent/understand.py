@@ -93,7 +93,7 @@ _CORRECTION = re.compile(rf"^(?:不是|不对|错了|搞错了|不)(?:{_DAY_WORD
 # A story about someone else or about what the speaker did is no command, even when it holds command
 # words: "我朋友在做财务审计", "我们家猫把闹钟碰掉了", "隔壁音量好大", "我昨天把游戏存档回滚了".
 _THIRD_PARTY = re.compile(
-    r"^(?:我们?|你)?(?:的)?(?:朋友|女朋友|男朋友|同事|同学|家里?|们家|老婆|老公|媳妇|孩子|儿子|女儿|爸爸?|妈妈?|"
+    r"^(?:我们?|你)?(?:的)?(?:朋友|女朋友|男朋友|同事|老大|经理|主管|组长|同学|家里?|们家|老婆|老公|媳妇|孩子|儿子|女儿|爸爸?|妈妈?|"
     r"弟弟|哥哥|姐姐|妹妹|表[哥姐弟妹]|亲戚|室友|对象|邻居|领导|老板|猫|狗)"
     r"|^(?:隔壁|楼上|楼下|对面)"
     r"|^(?:审计|财务)(?:部门|署|局|师|员|组|公司|的人)"  # the auditors, not the audit log
@@ -102,11 +102,12 @@ _THIRD_PARTY = re.compile(
 # life, not ops: games, films, food, parcels, parking, attendance and pay
 # what a word means, how two compare, how it is said in English: knowledge, not a command
 _ABOUT_WORDS = re.compile(
-    r"^(?:什么是|什么叫|啥是|何为)|(?:是什么意思|是啥意思|什么意思|有什么区别|有啥区别|的区别|区别是什么|英文怎么说|英语怎么说|怎么翻译|难学|好学|怎么学|学起来|入门)"
+    r"^(?:什么是|什么叫|啥是|何为)|(?:是什么意思|是啥意思|什么意思|有什么区别|有啥区别|的区别|区别是什么|英文怎么说|英语怎么说|怎么翻译|难学|好学|怎么学|学起来|入门|谁发明|发明的|起源|历史"
+    r"|(?:知道|晓得|懂|了解)[^，,]{0,12}是(?:什么|啥)子?(?:东西|意思)?[吗么嘛]?$)"
 )
 _THEY_TOLD = re.compile(r"(?:又|总|老|总是|一直|也)?(?:叫我|让我|要我|跟我说|说|讲|问我)")
 _OFF_DOMAIN = re.compile(
-    r"游戏|存档|电影|电视剧|小说|新闻|播报员|主持人|发音|外卖|好吃|球赛|快递|包裹|停车|食堂|午饭|晚饭|早饭|吃饭|考勤|打卡|报销|请假|工资|奖金|年终奖"
+    r"天气|气温|多少度|下雨|下雪|游戏|存档|电影|电视剧|小说|新闻|播报员|主持人|发音|外卖|好吃|球赛|快递|包裹|停车|食堂|午饭|晚饭|早饭|吃饭|考勤|打卡|报销|请假|工资|奖金|年终奖"
 )
 _DID_IT = re.compile(
     r"^我们?(?:昨天|前天|刚才|刚刚|刚|上周|之前|上次|那天)(?:晚上|早上|上午|下午)?把.{1,12}?(?:了|过)"
@@ -130,10 +131,10 @@ _TOLD_AFTER = re.compile(
 # Short "enough" phrases: "好了好了，可以了", "行了行了别讲了", "先别播了", "stop".
 _ENOUGH = re.compile(
     r"好了|好啦|行了|行啦|可以了|够了|够啦|得了|停下?|stop|闭嘴|安静|我?知道了"
-    r"|先?(?:别|不要|不用)再?(?:往下|继续)?(?:讲|播|念|说|读|吵)(?:下去)?了?"
+    r"|你?先?(?:别|不要|不用|莫|甭)再?(?:往下|继续)?(?:讲|播|博|波|念|说|读|吵)(?:下去)?了?"
     r"|先?(?:到这儿?|到此为止|就到这儿?)(?:吧|为止)?"
 )
-_ENOUGH_STRONG = re.compile(r"可以了|够了|够啦|得了|停|stop|闭嘴|安静|别|不要|不用|到这|到此")
+_ENOUGH_STRONG = re.compile(r"可以了|够了|够啦|得了|停|stop|闭嘴|安静|别|不要|不用|莫|甭|到这|到此")
 _BARE_VOLUME = re.compile(
     r"(?:你的?)?(?:说话|讲话|声音)?(?:再|稍微|再稍微|稍稍)?(?:调)?([大小响轻高低])一?(?:点|些)儿?声?"
 )
@@ -145,6 +146,11 @@ _HELLO = re.compile(
 _NOW_TODAY = re.compile(r"(?:今天|今日)(?:有|要|还有|先)")
 # social openers that ask for nothing ("又见面了", "我来了", "好久不见")
 _SOCIAL = re.compile(r"^(?:又见面了?|好久不见|我又?来了?|我回来了?|(?:哥们儿?|兄弟|本人|老子)?又?来了?)+")
+# "别问了" / "莫等了" / "不用再犹豫了" next to a rollback: hurry, not a refusal
+_URGE = re.compile(r"(?:别|甭|莫|不用|不要|不必)(?:再)?(?:问|等|犹豫|磨叽|墨迹|啰嗦|废话)了?")
+# "我手机静音了没看到": a clause about the speaker's own phone or computer is no command to the robot
+_OWN_DEVICE = re.compile(r"^(?:我|我的)(?:手机|电话|电脑|耳机|笔记本)")
+_SELF_MUTE = re.compile(r"(?:调成|设成|设为|调到|开启?|打开)静音|静音模式|(?:你|自己)[^，,]{0,4}静音")
 _CALL_PARTICLES = "哇哈哟嘛呐啦"
 _MUTED_LIST = re.compile(r"被(?:静音|静默|屏蔽)|静音(?:了)?的|静音列表|静音规则")
 _CLAUSE = re.compile(r"[，,。！!？?；;、\s]+")
@@ -228,9 +234,10 @@ def understand(
     """Read one utterance. ``expect``: what the robot just asked; ``candidate``: the intent a confirmation
     question was about (``Expect.CONFIRM``); ``workloads``: names known from the owner's reports."""
     workloads = tuple(workloads)
-    text = drop_filler_clauses(
-        resolve_corrections(text)
-    )  # "昨天，不对，今天的…" (server/intent/self_correction.py)
+    # "昨天，不对，今天的…", "帮我查一下，就是那个，告警" (server/intent/self_correction.py)
+    text = drop_own_device_clauses(drop_filler_clauses(resolve_corrections(text)))
+    if expect is Expect.ROLLBACK or _ROLLBACK_WORD.search(text):
+        text = _URGE.sub("赶紧", text)  # "甭问了，直接回滚": not asking again is no refusal
     text = repair(text, expect, workloads)  # what the recognizer misheard (server/intent/asr_repair.py)
     norm = normalize(text)
     woke = strip_wake_word(norm)
@@ -284,6 +291,13 @@ def understand(
         # chat only just ahead of a command: not sure it is chat either (→ LLM router if configured)
         return Understanding(best, score=ranked[0].score, known=False, runner_up=second)
     return Understanding(best, score=ranked[0].score, confirm=close, runner_up=second)
+
+
+def drop_own_device_clauses(text: str) -> str:
+    """The utterance without clauses about the speaker's own devices, unless nothing else is left."""
+    clauses = [c for c in _CLAUSE.split(text) if c]
+    kept = [c for c in clauses if not _OWN_DEVICE.match(c.strip())]
+    return "，".join(kept) if kept and len(kept) < len(clauses) else text
 
 
 def decided_by_slot(best: Intent, second: Intent | None) -> bool:
@@ -437,6 +451,8 @@ def _rules(u: _Utterance, make: Make) -> Intent | None:
 
 
 def _volume(u: _Utterance) -> dict[str, int] | None:
+    if _SELF_MUTE.search(u.text) and "ALERT" not in concepts(u.text):
+        return {"volume": 0}  # "把你自己调成静音"
     if u.has("静音") and (_MUTED_LIST.search(u.text) or {"LIST", "ALERT"} & set(concepts(u.text))):
         return None  # "静音列表", "有哪些静音", "把这个告警静音": the alert silences, not the speaker
     if any(w in u.text for w in VOLUME_LOUDER):
@@ -454,8 +470,13 @@ def _complete(scored: Scored, u: _Utterance, today: date, workloads: Iterable[st
     if explicit is not None and name in ("drill_down", "broadcast"):
         name, kind = "drill_down", explicit
     args: dict[str, object] = {}
-    if name == "silence_list" and parse_minutes(u) and "LIST" not in concepts(u.text):
+    said = concepts(u.text)
+    if name == "silence_list" and parse_minutes(u) and "LIST" not in said:
         name = "silence_create"  # "静默它三十分钟": a duration is for a new silence; a list has none
+    if name == "alerts" and "MUTED" in said:
+        name = "silence_list"  # "有没有告警是被mute掉的": the muted alerts are the silences
+    if name == "silence_create" and "REMIND" in said and not {"MUTE", "NEG"} & set(said):
+        name = "snooze"  # "过四十分钟再提醒我看这个告警": remind again is a snooze; a silence never reminds
     if name in NEEDS_DAY:
         args["day"] = parse_day_slot(u, today)
         if name == "broadcast" and _NOW_TODAY.search(u.text):

@@ -555,3 +555,51 @@ def test_words_questions_and_stories_are_chat(text: str) -> None:
 def test_indirect_requests_are_requests(text: str, name: str, kind: str | None) -> None:
     intent = understand(text, TODAY, workloads=WORKLOADS).intent
     assert (intent.name, intent.kind) == (name, kind)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "别问了，直接回滚",
+        "马上把刚才的发布回滚，不用等了",
+        "麻烦把 order-service 回滚一下",
+        "能不能帮我把这次发布回滚一下",
+    ],
+)
+def test_an_urgent_or_polite_rollback_order_is_an_approval_request(text: str) -> None:
+    assert understand(text, TODAY, workloads=WORKLOADS).intent.name == "rollback_confirm"
+
+
+def test_a_release_is_not_misheard_as_a_refusal() -> None:
+    from server.intent.asr_repair import repair_homophones
+
+    assert repair_homophones("把刚才的发布回滚") == "把刚才的发布回滚"
+    assert repair_homophones("播回滚") == "不回滚"  # a lone sound-alike still is the refusal
+
+
+@pytest.mark.parametrize(
+    ("text", "name", "args"),
+    [
+        ("半小时后再提醒我处理这个告警", "snooze", {"minutes": 30}),
+        ("被mute掉的告警有几条", "silence_list", {}),
+        ("把你的声音调成静音", "volume", {"volume": 0}),
+        ("你甭念了，我知道了", "stop", {}),
+        ("服务都ok吗", "alerts", {}),
+        ("这个我认了", "acknowledge", {}),
+    ],
+)
+def test_round4_families(text: str, name: str, args: dict[str, object]) -> None:
+    intent = understand(text, TODAY).intent
+    assert (intent.name, intent.args) == (name, args)
+
+
+def test_a_clause_about_the_speakers_own_phone_is_not_read() -> None:
+    intent = understand("前天有没有告警，我电脑静音了没听到", TODAY).intent
+    assert (intent.name, intent.args) == ("alerts", {"day": "2026-11-25"})
+
+
+@pytest.mark.parametrize(
+    "text", ["明天天气怎么样", "我们经理说月底要审计", "你晓得pod是啥子吗", "监控最早是谁发明的"]
+)
+def test_weather_bosses_and_knowledge_are_chat(text: str) -> None:
+    assert understand(text, TODAY).intent.name == "chat"
