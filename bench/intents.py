@@ -133,7 +133,7 @@ def text_accuracy(rows: list[dict[str, str]]) -> dict[str, Any]:
     times: list[float] = []
     present = {r["split"] for r in rows}
     parts = {
-        s: [r for r in rows if r["split"] == s] for s in ("dev", "dev2", "test", "fresh") if s in present
+        s: [r for r in rows if r["split"] == s] for s in ("dev", "dev2", "dev3", "test", "fresh") if s in present
     }
     parts.update(heldout_files())
     for split, part in parts.items():

@@ -140,6 +140,12 @@ SYNONYMS: tuple[tuple[str, str], ...] = (
     ("知道啦", "知道了"),
     ("好嘞", "好的"),
     ("得嘞", "好的"),
+    # Cantonese (粤语) speakers' Mandarin: 唔 = 不, 收声 = 闭嘴
+    ("唔使", "不用"),
+    ("唔好", "不要"),
+    ("唔要", "不要"),
+    ("唔系", "不是"),
+    ("收声", "闭嘴"),
 )
 # ASR writes 昨天 as 作天/做天 (same syllables, no such word); "工作天" is a real word and stays
 _CLOCK_COLON = re.compile(r"(?<!\d)(\d{1,2}):(\d{2})(?!\d)")

@@ -17,7 +17,7 @@ WEEKDAY_CHARS = "一二三四五六日天"  # 周日 = 周天
 _WEEKDAY = re.compile(r"(上上|上个?|这个?|本)?(?:周|星期|礼拜)([一二三四五六日天1-7])")
 _MINUTES = re.compile(r"(\d+)(?:个)?(分钟|分中|小时|钟头|天|刻钟)")  # 分中: ASR for 分钟
 _HALF_HOUR = re.compile(r"半(?:个)?(?:小时|钟头)")
-_CLOCK = re.compile(r"(早上|上午|中午|下午|晚上|凌晨)?(\d{1,2})[点:](半|([13])刻|(\d{1,2})分?)?")
+_CLOCK = re.compile(r"(早上|上午|中午|下午|傍晚|晚上|夜里|凌晨)?(\d{1,2})[点:](半|([13])刻|(\d{1,2})分?)?")
 
 
 def parse_weekday(text: str, today: date) -> date | None:
@@ -59,7 +59,7 @@ def parse_clock(u: _Utterance) -> str | None:
         return None
     hour = int(m.group(2))
     minute = 30 if m.group(3) == "半" else 15 * int(m.group(4)) if m.group(4) else int(m.group(5) or 0)
-    if m.group(1) in ("下午", "晚上") and hour < 12:
+    if m.group(1) in ("下午", "傍晚", "晚上", "夜里") and hour < 12:
         hour += 12
     if hour > 23 or minute > 59:
         return None

@@ -95,7 +95,8 @@ _CORRECTION = re.compile(rf"^(?:不是|不对|错了|搞错了|不)(?:{_DAY_WORD
 _THIRD_PARTY = re.compile(
     r"^(?:我们?|你)?(?:的)?(?:朋友|女朋友|男朋友|同事|老大|经理|主管|组长|同学|家里?|们家|老婆|老公|媳妇|孩子|儿子|女儿|爸爸?|妈妈?|"
     r"弟弟|哥哥|姐姐|妹妹|表[哥姐弟妹]|亲戚|室友|对象|邻居|领导|老板|猫|狗)"
-    r"|^(?:隔壁|楼上|楼下|对面)"
+    r"|^(?:我们|我家)?(?:隔壁|楼上|楼下|对面)"
+    r"|^(?:我们)?(?:组里?|团队|部门)?(?:那个|的)?(?:新人|新同事|实习生)"
     r"|^(?:审计|财务)(?:部门|署|局|师|员|组|公司|的人)"  # the auditors, not the audit log
     r"|^(?:这个?|那个?|我们)?(?:会议室|办公室|外面|外边|楼道|工地|马路|街上|地铁|车上|教室)"  # the surroundings
 )
@@ -103,21 +104,26 @@ _THIRD_PARTY = re.compile(
 # what a word means, how two compare, how it is said in English: knowledge, not a command
 _ABOUT_WORDS = re.compile(
     r"^(?:什么是|什么叫|啥是|何为)|(?:是什么意思|是啥意思|什么意思|有什么区别|有啥区别|的区别|区别是什么|英文怎么说|英语怎么说|怎么翻译|难学|好学|怎么学|学起来|入门|谁发明|发明的|起源|历史"
+    r"|(?:这|那)(?:两|几|一)?个字|怎么写"
+    r"|你觉得.{0,20}(?:是不是该|该不该|应不应该|值不值得|好不好)"
     r"|(?:知道|晓得|懂|了解)[^，,]{0,12}是(?:什么|啥)子?(?:东西|意思)?[吗么嘛]?$)"
 )
 _THEY_TOLD = re.compile(r"(?:又|总|老|总是|一直|也)?(?:叫我|让我|要我|跟我说|说|讲|问我)")
 _OFF_DOMAIN = re.compile(
-    r"天气|气温|多少度|下雨|下雪|游戏|存档|电影|电视剧|小说|新闻|播报员|主持人|发音|外卖|好吃|球赛|快递|包裹|停车|食堂|午饭|晚饭|早饭|吃饭|考勤|打卡|报销|请假|工资|奖金|年终奖"
+    r"天气|气温|多少度|下雨|下雪|游戏|存档|电影|电视剧|小说|新闻|播报员|播音员|主持人|笑死|太逗|哈哈|表情包|"
+    r"报警器|火警|消防|发音|外卖|好吃|球赛|快递|包裹|停车|食堂|午饭|晚饭|早饭|吃饭|考勤|打卡|报销|请假|工资|奖金|年终奖"
 )
 _DID_IT = re.compile(
     r"^我们?(?:昨天|前天|刚才|刚刚|刚|上周|之前|上次|那天)(?:晚上|早上|上午|下午)?把.{1,12}?(?:了|过)"
     r"|(?:我|他|她|他们|我们|同事|有人).{0,10}(?:回滚|回退)(?:了|过)"
     r"|被.{1,4}(?:骂|说|批评|批|投诉|吐槽|笑话)了"  # "…被邻居骂了": a story
+    r"|^我(?:年轻|小|上学|读书|刚工作)的?时候|那会儿|当年"  # memories
 )
 # Words that address the robot: with one of them the story carries a request ("我同事说挂了，帮我看看告警").
 _REQUEST = re.compile(
     r"帮我|帮忙|你帮|给我|请你|你给|你看|你能|你会|你可以|看看|看一下|查一下|查查|播报(?!员)|念一下|告诉我|提醒我|叫我"
 )
+_ADDRESS = re.compile(r"你|您|帮我|给我|小智|请|麻烦")  # words that turn to the robot
 _OPS_OBJECT = re.compile(r"服务|系统|线上|集群|节点|pod|告警|报警|日志|接口|api|service|center")
 _YES_NO_ASKED = re.compile(r"[吗么]$|没有?$|是不是|有没有|怎么样|正常")
 # Unasked, a rollback is approved only by an order ("马上回滚", "恢复到之前的版本吧", "回滚一下，我批准了"):
@@ -140,12 +146,15 @@ _BARE_VOLUME = re.compile(
 )
 # Calls and hellos that ask for nothing: said to the robot, they only wake it.
 _HELLO = re.compile(
-    r"^(?:你好|您好|哈喽|嗨|嘿|hello|hi|hey|喂|哥们儿?|在吗|在么|在嘛|在不在|你在吗|你在不在|醒醒|醒一醒|醒了吗?|起床了?"
+    r"^(?:你好|您好|哈喽|哈啰|哈罗|哈咯|嗨|嘿|hello|hi|hey|喂|哥们儿?|劳驾|请问|打扰一下|在吗|在么|在嘛|在不在|你在吗|你在不在|醒醒|醒一醒|醒了吗?|起床了?"
     r"|早上好|早安|早啊|早|下午好|晚上好|同学)+"
 )
+_NOW = re.compile(r"现在|目前|当前|眼下|此刻|这会儿")
 _NOW_TODAY = re.compile(r"(?:今天|今日)(?:有|要|还有|先)")
 # social openers that ask for nothing ("又见面了", "我来了", "好久不见")
-_SOCIAL = re.compile(r"^(?:又见面了?|好久不见|我又?来了?|我回来了?|(?:哥们儿?|兄弟|本人|老子)?又?来了?)+")
+_SOCIAL = re.compile(
+    r"^(?:又见面了?|好久不见|好久没(?:跟|和)?(?:你|您)?打(?:个)?招呼了?|打(?:个)?招呼|我又?来了?|我回来了?|(?:哥们儿?|兄弟|本人|老子)?又?来了?)+"
+)
 # "别问了" / "莫等了" / "不用再犹豫了" next to a rollback: hurry, not a refusal
 _URGE = re.compile(r"(?:别|甭|莫|不用|不要|不必)(?:再)?(?:问|等|犹豫|磨叽|墨迹|啰嗦|废话)了?")
 # "我手机静音了没看到": a clause about the speaker's own phone or computer is no command to the robot
@@ -286,6 +295,8 @@ def understand(
         and "chat" not in (best.name, second.name)
     )
     close = close and not decided_by_slot(best, second)
+    if close and best.name.endswith("_list") and second is not None and not second.name.endswith("_list"):
+        close = "LIST" not in concepts(core)  # "…我都设了哪些时间": a list word decides for the list
     close = close or (best.name == "rollback_confirm" and is_question(core))  # "你会回滚吗" approves nothing
     if best.name == "chat" and second is not None and ranked[0].score - ranked[1].score < CLOSE_MARGIN:
         # chat only just ahead of a command: not sure it is chat either (→ LLM router if configured)
@@ -316,7 +327,8 @@ def is_greeting(woke: str) -> bool:
         before = rest
         for strip in (strip_wake_word, partial(_HELLO.sub, ""), partial(_SOCIAL.sub, "")):
             rest = strip(rest)
-        rest = rest.strip(FILLERS + _CALL_PARTICLES)
+        if rest == before:  # particles go only when no call is left to find ("在吗" needs its 吗)
+            rest = rest.strip(FILLERS + _CALL_PARTICLES)
     return not rest or rest in GREETING_ONLY
 
 
@@ -330,6 +342,8 @@ def is_narrative(core: str) -> bool:
         return not _REQUEST.search(
             core, told.end()
         )  # "我妈叫我多穿衣服": the third party asks, not the speaker
+    if _THIRD_PARTY.search(core) and not _ADDRESS.search(core) and not _YES_NO_ASKED.search(core):
+        return True  # "我女儿学校每天中午都播报新闻": about them, and nobody asks the robot
     if _REQUEST.search(core) or (_OPS_OBJECT.search(core) and _YES_NO_ASKED.search(core)):
         return False
     return bool(_THIRD_PARTY.search(core) or _DID_IT.search(core) or _OFF_DOMAIN.search(core))
@@ -479,6 +493,8 @@ def _complete(scored: Scored, u: _Utterance, today: date, workloads: Iterable[st
         name = "snooze"  # "过四十分钟再提醒我看这个告警": remind again is a snooze; a silence never reminds
     if name in NEEDS_DAY:
         args["day"] = parse_day_slot(u, today)
+        if name == "alerts" and _NOW.search(u.text):
+            args["day"] = None  # "昨晚折腾到两点，现在还有没有没恢复的告警": the open alerts, now
         if name == "broadcast" and _NOW_TODAY.search(u.text):
             args["day"] = None  # "今天有啥要汇报的": today is when to report, the report is the latest
     if name == "drill_down":

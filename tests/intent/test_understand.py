@@ -603,3 +603,49 @@ def test_a_clause_about_the_speakers_own_phone_is_not_read() -> None:
 )
 def test_weather_bosses_and_knowledge_are_chat(text: str) -> None:
     assert understand(text, TODAY).intent.name == "chat"
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("唔使喇，唔好回滚", "rollback_deny"),  # Cantonese: 唔 = 不
+        ("收声啦", "stop"),
+        ("哈啰小智", "greeting"),
+        ("请问小智在吗", "greeting"),
+        ("小智您好，好久没跟您打招呼了", "greeting"),
+    ],
+)
+def test_cantonese_and_formal_speakers(text: str, name: str) -> None:
+    assert understand(text, TODAY, Expect.ROLLBACK if "回滚" in text else Expect.NOTHING).intent.name == name
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "我儿子学校每天早上都播报新闻",
+        "楼下的烟雾报警器又响了",
+        "我们组那个实习生把日志删了，笑死",
+        "我年轻的时候日志都是打印出来看的",
+        "你觉得我们是不是该换个监控系统",
+        "告警这两个字怎么写",
+    ],
+)
+def test_stories_memories_and_opinions_are_chat(text: str) -> None:
+    assert understand(text, TODAY).intent.name == "chat"
+
+
+@pytest.mark.parametrize(
+    ("text", "name", "args"),
+    [
+        ("昨晚忙到半夜，现在还有没恢复的告警吗", "alerts", {}),
+        ("每天傍晚五点半给我播日志", "schedule_create", {"time": "17:30"}),
+        ("那个每天的总结，从头念一遍", "broadcast", {}),
+        ("我让你别报的那些告警还有几条在生效", "silence_list", {}),
+        ("以后能认出是我在说话吗，帮我录一下", "enroll_voiceprint", {}),
+        ("你都支持哪些操作", "help", {}),
+        ("看看我的播报计划", "schedule_list", {}),
+    ],
+)
+def test_round4_lay_words(text: str, name: str, args: dict[str, object]) -> None:
+    u = understand(text, TODAY)
+    assert (u.intent.name, u.intent.args, u.confirm) == (name, args, False)
