@@ -1,5 +1,5 @@
 # The two commands of the README:  `make run`  and  `make test`.
-.PHONY: run test setup lint typecheck format bench clean lock
+.PHONY: run test setup lint typecheck format bench clean lock intent-corpus
 
 setup:
 	@bash scripts/setup.sh
@@ -31,3 +31,7 @@ bench: setup
 clean:
 	rm -rf data/* analysis_results/* .pytest_cache
 	touch data/.gitkeep analysis_results/.gitkeep
+
+# Rewrite the classifier's second training file from the phrase bank's tuning sets (scripts/intent_corpus.py).
+intent-corpus:
+	.venv/bin/python scripts/intent_corpus.py

@@ -146,6 +146,8 @@ SYNONYMS: tuple[tuple[str, str], ...] = (
     ("唔要", "不要"),
     ("唔系", "不是"),
     ("收声", "闭嘴"),
+    ("冇需要", "不需要"),
+    ("冇", "没"),
 )
 # ASR writes 昨天 as 作天/做天 (same syllables, no such word); "工作天" is a real word and stays
 _CLOCK_COLON = re.compile(r"(?<!\d)(\d{1,2}):(\d{2})(?!\d)")

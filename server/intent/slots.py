@@ -17,6 +17,7 @@ WEEKDAY_CHARS = "一二三四五六日天"  # 周日 = 周天
 _WEEKDAY = re.compile(r"(上上|上个?|这个?|本)?(?:周|星期|礼拜)([一二三四五六日天1-7])")
 _MINUTES = re.compile(r"(\d+)(?:个)?(分钟|分中|小时|钟头|天|刻钟)")  # 分中: ASR for 分钟
 _HALF_HOUR = re.compile(r"半(?:个)?(?:小时|钟头)")
+_CLOCK_ACT = re.compile(r"播|念|读|汇报|报告|提醒|叫我|通知")  # what a clock time is for
 _CLOCK = re.compile(r"(早上|上午|中午|下午|傍晚|晚上|夜里|凌晨)?(\d{1,2})[点:](半|([13])刻|(\d{1,2})分?)?")
 
 
@@ -54,9 +55,14 @@ def parse_minutes(u: _Utterance) -> int | None:
 
 
 def parse_clock(u: _Utterance) -> str | None:
-    """ "每天早上九点半" → 09:30; "下午两点" → 14:00."""
-    if not (m := _CLOCK.search(u.digits)):
+    """ "每天早上九点半" → 09:30; "下午两点" → 14:00. With two clocks ("我十点开会，你九点五十播一遍") the one
+    said just before what is to happen at it (播, 念, 提醒, …)."""
+    found = list(_CLOCK.finditer(u.digits))
+    if not found:
         return None
+    m = found[0]
+    if len(found) > 1 and (acts := [a.start() for a in _CLOCK_ACT.finditer(u.digits)]):
+        m = min(found, key=lambda c: min((a - c.end() for a in acts if a >= c.end()), default=10**6))
     hour = int(m.group(2))
     minute = 30 if m.group(3) == "半" else 15 * int(m.group(4)) if m.group(4) else int(m.group(5) or 0)
     if m.group(1) in ("下午", "傍晚", "晚上", "夜里") and hour < 12:

@@ -80,6 +80,9 @@ GO_BACK = (
     "回吧",
     "回去吧",
     "退吧",
+    "回呗",
+    "退呗",
+    "滚呗",
 )
 # "待会儿再说" / "过十分钟再问我" under a question: ask again later (a snooze), not a refusal
 _ASK_LATER = re.compile(r"稍后|待会|等会|一会儿?|晚点|晚一点|回头|过会|过一会|[0-9数十百]+分钟[以之]?后|再问")
@@ -121,7 +124,8 @@ _DID_IT = re.compile(
 )
 # Words that address the robot: with one of them the story carries a request ("我同事说挂了，帮我看看告警").
 _REQUEST = re.compile(
-    r"帮我|帮忙|你帮|给我|请你|你给|你看|你能|你会|你可以|看看|看一下|查一下|查查|播报(?!员)|念一下|告诉我|提醒我|叫我"
+    r"帮我|帮忙|你帮|给我|请你|你给|你把|你看|你能|你会|你可以|看看|看一下|查一下|查查|播报(?!员)|念一下|读一下|讲一下|说一下"
+    r"|讲讲|说说|告诉我|提醒我|叫我|(?:念|读|播)(?:一?下|一遍)?(?:日报|日志|报告)"
 )
 _ADDRESS = re.compile(r"你|您|帮我|给我|小智|请|麻烦")  # words that turn to the robot
 _OPS_OBJECT = re.compile(r"服务|系统|线上|集群|节点|pod|告警|报警|日志|接口|api|service|center")
@@ -147,16 +151,18 @@ _BARE_VOLUME = re.compile(
 # Calls and hellos that ask for nothing: said to the robot, they only wake it.
 _HELLO = re.compile(
     r"^(?:你好|您好|哈喽|哈啰|哈罗|哈咯|嗨|嘿|hello|hi|hey|喂|哥们儿?|劳驾|请问|打扰一下|在吗|在么|在嘛|在不在|你在吗|你在不在|醒醒|醒一醒|醒了吗?|起床了?"
-    r"|早上好|早安|早啊|早|下午好|晚上好|同学)+"
+    r"|早上好|早安|早啊|早晨|早|下午好|晚上好|同学)+"
 )
 _NOW = re.compile(r"现在|目前|当前|眼下|此刻|这会儿")
 _NOW_TODAY = re.compile(r"(?:今天|今日)(?:有|要|还有|先)")
 # social openers that ask for nothing ("又见面了", "我来了", "好久不见")
 _SOCIAL = re.compile(
-    r"^(?:又见面了?|好久不见|好久没(?:跟|和)?(?:你|您)?打(?:个)?招呼了?|打(?:个)?招呼|我又?来了?|我回来了?|(?:哥们儿?|兄弟|本人|老子)?又?来了?)+"
+    r"^(?:又见面了?|早晨|我?上班了?|好久不见|好久没(?:跟|和)?(?:你|您)?打(?:个)?招呼了?|打(?:个)?招呼|我又?来了?|我回来了?|(?:哥们儿?|兄弟|本人|老子)?又?来了?)+"
 )
 # "别问了" / "莫等了" / "不用再犹豫了" next to a rollback: hurry, not a refusal
-_URGE = re.compile(r"(?:别|甭|莫|不用|不要|不必)(?:再)?(?:问|等|犹豫|磨叽|墨迹|啰嗦|废话)了?")
+_URGE = re.compile(
+    r"(?:别|甭|莫|不用|不要|不必)(?:再)?(?:问|等|犹豫|磨叽|墨迹|啰嗦|废话)了?|还等(?:什么|啥)呢?|等(?:什么|啥)呢"
+)
 # "我手机静音了没看到": a clause about the speaker's own phone or computer is no command to the robot
 _OWN_DEVICE = re.compile(r"^(?:我|我的)(?:手机|电话|电脑|耳机|笔记本)")
 _SELF_MUTE = re.compile(r"(?:调成|设成|设为|调到|开启?|打开)静音|静音模式|(?:你|自己)[^，,]{0,4}静音")
@@ -245,7 +251,7 @@ def understand(
     workloads = tuple(workloads)
     # "昨天，不对，今天的…", "帮我查一下，就是那个，告警" (server/intent/self_correction.py)
     text = drop_own_device_clauses(drop_filler_clauses(resolve_corrections(text)))
-    if expect is Expect.ROLLBACK or _ROLLBACK_WORD.search(text):
+    if expect is Expect.ROLLBACK or _ROLLBACK_WORD.search(text):  # (before normalising: "啥" is still 啥)
         text = _URGE.sub("赶紧", text)  # "甭问了，直接回滚": not asking again is no refusal
     text = repair(text, expect, workloads)  # what the recognizer misheard (server/intent/asr_repair.py)
     norm = normalize(text)
@@ -284,7 +290,9 @@ def understand(
     ) or (best.name == "rollback_confirm" and expect is not Expect.ROLLBACK and not is_rollback_order(text))
     tail = request_tail(text) if long_statement else None
     if tail and tail != core and len(mask_workloads(tail, workloads)) <= LONG_UTTERANCE:
-        return understand(tail, today, Expect.NOTHING, workloads)  # "我刚开完会，你帮我看一下…有告警吗"
+        # "我刚开完会，你帮我看一下…有告警吗"; a day or workload named before the request still counts
+        # ("上周四谁改了payment-api的配置，你把那天的审计日志讲一下")
+        return with_context_slots(understand(tail, today, Expect.NOTHING, workloads), u, today, workloads)
     if ranked[0].score < MIN_SCORE or long_statement or unasked_rollback:
         return Understanding(make("chat", "classifier"), score=ranked[0].score, known=False)
     second = _complete(ranked[1], u, today, workloads, make) if len(ranked) > 1 else None
@@ -317,6 +325,24 @@ def decided_by_slot(best: Intent, second: Intent | None) -> bool:
     if second is None:
         return False
     return any(second.name not in SLOT_OWNERS.get(slot, {second.name}) for slot in best.args)
+
+
+def with_context_slots(
+    understood: Understanding, whole: _Utterance, today: date, workloads: tuple[str, ...]
+) -> Understanding:
+    """The request read from its tail, with the day and workload the whole utterance named when the tail
+    names none."""
+    intent = understood.intent
+    extra: dict[str, object] = {}
+    if intent.name in NEEDS_DAY and intent.day is None and (day := parse_day_slot(whole, today)):
+        extra["day"] = day
+    if (
+        intent.name == "drill_down"
+        and "workload" not in intent.args
+        and (w := find_workload(whole.text, workloads))
+    ):
+        extra["workload"] = w
+    return replace(understood, intent=replace(intent, args=intent.args | extra)) if extra else understood
 
 
 def is_greeting(woke: str) -> bool:
@@ -469,6 +495,8 @@ def _volume(u: _Utterance) -> dict[str, int] | None:
         return {"volume": 0}  # "把你自己调成静音"
     if u.has("静音") and (_MUTED_LIST.search(u.text) or {"LIST", "ALERT"} & set(concepts(u.text))):
         return None  # "静音列表", "有哪些静音", "把这个告警静音": the alert silences, not the speaker
+    if u.has("最大", "最响", "最高"):
+        return {"volume": 100}  # "开到最大，我这边听不清": the level said wins over the complaint
     if any(w in u.text for w in VOLUME_LOUDER):
         return {"delta": 10}
     if any(w in u.text for w in VOLUME_QUIETER):

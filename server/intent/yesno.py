@@ -7,6 +7,7 @@ happens to contain "好" is not an answer.
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 
 # Leading words that turn the answer into a refusal, even when agreement words follow ("算了，好吧").
@@ -85,6 +86,8 @@ YES_WORDS = (
     "没毛病",
     "搞吧",
     "整吧",
+    "整",
+    "干",
     "ok",
     "okay",
     "yes",
@@ -101,6 +104,9 @@ NO_EXACT = ("no", "nope", "不", "否", "不行")  # whole answers only ("no" is
 MAX_ANSWER_CHARS = 12
 
 
+_WHAT_X = re.compile(r"(.)(?:什么|啥)\1")  # "回什么回", "滚啥滚"
+
+
 class YesNo(StrEnum):
     YES = "yes"
     NO = "no"
@@ -108,6 +114,8 @@ class YesNo(StrEnum):
 
 def yes_no(text: str) -> YesNo | None:
     """YES, NO, or None when ``text`` (normalised) is not a short answer."""
+    if _WHAT_X.search(text) or "不回" in text:
+        return YesNo.NO  # "回什么回，不回": a rhetorical "what X" refuses X
     bare = text.strip(FILLERS)
     if not bare:
         return YesNo.YES if text.startswith(("嗯", "好")) else None  # a bare "嗯" agrees
