@@ -147,6 +147,10 @@ SYNONYMS: tuple[tuple[str, str], ...] = (
     ("唔系", "不是"),
     ("收声", "闭嘴"),
     ("冇需要", "不需要"),
+    ("啲咩", "什么"),  # Cantonese 做啲咩 = 做什么
+    ("做咩", "做什么"),
+    ("咩", "什么"),
+    ("嘎哈", "干什么"),  # north-eastern 嘎哈 = 干啥
     ("冇", "没"),
 )
 # ASR writes 昨天 as 作天/做天 (same syllables, no such word); "工作天" is a real word and stays
@@ -170,8 +174,21 @@ KIND_WORDS: dict[str, tuple[str, ...]] = {
         "结合起来",
         "放在一起",
         "放一起",
+        "放一块",
+        "三种",
+        "三个一起",
     ),
-    "business": ("业务", "应用日志", "服务日志"),
+    # lay words too: "程序自己打的那些日志" are the application's own (business) logs
+    "business": (
+        "业务",
+        "应用日志",
+        "服务日志",
+        "程序日志",
+        "程序打的",
+        "程序自己打",
+        "代码打的",
+        "程序输出",
+    ),
     "event": ("事件", "k8s", "kubernetes", "集群事件", "容器事件"),
     "audit": ("审计", "操作记录"),
 }

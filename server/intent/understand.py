@@ -18,6 +18,7 @@ from functools import partial
 from server.intent.asr_repair import repair
 from server.intent.classifier import Scored, concepts, shared_classifier
 from server.intent.matcher import (
+    DRILL_VERBS,
     GREETING_ONLY,
     ROLLBACK_DENY,
     ROLLBACK_WORDS,
@@ -100,7 +101,8 @@ _THIRD_PARTY = re.compile(
     r"弟弟|哥哥|姐姐|妹妹|表[哥姐弟妹]|亲戚|室友|对象|邻居|领导|老板|猫|狗)"
     r"|^(?:我们|我家)?(?:隔壁|楼上|楼下|对面)"
     r"|^(?:我们)?(?:组里?|团队|部门)?(?:那个|的)?(?:新人|新同事|实习生)"
-    r"|^(?:审计|财务)(?:部门|署|局|师|员|组|公司|的人)"  # the auditors, not the audit log
+    r"|^(?:审计|财务)(?:部门|署|局|师|员|组|公司|的人)"
+    r"|^我的?(?:手机|电脑|笔记本|平板|耳机)"  # the speaker's own devices  # the auditors, not the audit log
     r"|^(?:这个?|那个?|我们)?(?:会议室|办公室|外面|外边|楼道|工地|马路|街上|地铁|车上|教室)"  # the surroundings
 )
 # life, not ops: games, films, food, parcels, parking, attendance and pay
@@ -114,7 +116,7 @@ _ABOUT_WORDS = re.compile(
 _THEY_TOLD = re.compile(r"(?:又|总|老|总是|一直|也)?(?:叫我|让我|要我|跟我说|说|讲|问我)")
 _OFF_DOMAIN = re.compile(
     r"天气|气温|多少度|下雨|下雪|游戏|存档|电影|电视剧|小说|新闻|播报员|播音员|主持人|笑死|太逗|哈哈|表情包|"
-    r"报警器|火警|消防|发音|外卖|好吃|球赛|快递|包裹|停车|食堂|午饭|晚饭|早饭|吃饭|考勤|打卡|报销|请假|工资|奖金|年终奖"
+    r"报警器|火警|消防|刷屏|没睡好|觉都没睡|感冒|发烧|有点哑|生病|发音|外卖|好吃|球赛|快递|包裹|停车|食堂|午饭|晚饭|早饭|吃饭|考勤|打卡|报销|请假|工资|奖金|年终奖"
 )
 _DID_IT = re.compile(
     r"^我们?(?:昨天|前天|刚才|刚刚|刚|上周|之前|上次|那天)(?:晚上|早上|上午|下午)?把.{1,12}?(?:了|过)"
@@ -125,7 +127,7 @@ _DID_IT = re.compile(
 # Words that address the robot: with one of them the story carries a request ("我同事说挂了，帮我看看告警").
 _REQUEST = re.compile(
     r"帮我|帮忙|你帮|给我|请你|你给|你把|你看|你能|你会|你可以|看看|看一下|查一下|查查|播报(?!员)|念一下|读一下|讲一下|说一下"
-    r"|讲讲|说说|告诉我|提醒我|叫我|(?:念|读|播)(?:一?下|一遍)?(?:日报|日志|报告)"
+    r"|讲讲|说说|告诉我|提醒我|叫我|重新录|录一下|录一遍|录个|(?:念|读|播)(?:一?下|一遍)?(?:日报|日志|报告)"
 )
 _ADDRESS = re.compile(r"你|您|帮我|给我|小智|请|麻烦")  # words that turn to the robot
 _OPS_OBJECT = re.compile(r"服务|系统|线上|集群|节点|pod|告警|报警|日志|接口|api|service|center")
@@ -157,7 +159,7 @@ _NOW = re.compile(r"现在|目前|当前|眼下|此刻|这会儿")
 _NOW_TODAY = re.compile(r"(?:今天|今日)(?:有|要|还有|先)")
 # social openers that ask for nothing ("又见面了", "我来了", "好久不见")
 _SOCIAL = re.compile(
-    r"^(?:又见面了?|早晨|我?上班了?|好久不见|好久没(?:跟|和)?(?:你|您)?打(?:个)?招呼了?|打(?:个)?招呼|我又?来了?|我回来了?|(?:哥们儿?|兄弟|本人|老子)?又?来了?)+"
+    r"^(?:我是(?:新来的)?(?:小|老)?[\u4e00-\u9fff]{1,2}(?=先|来|跟|和|$)|先?(?:跟|和)?(?:你|您)?打(?:个)?招呼|又见面了?|早晨|我?上班了?|好久不见|好久没(?:跟|和)?(?:你|您)?打(?:个)?招呼了?|打(?:个)?招呼|我又?来了?|我回来了?|(?:哥们儿?|兄弟|本人|老子)?又?来了?)+"
 )
 # "别问了" / "莫等了" / "不用再犹豫了" next to a rollback: hurry, not a refusal
 _URGE = re.compile(
@@ -166,6 +168,10 @@ _URGE = re.compile(
 # "我手机静音了没看到": a clause about the speaker's own phone or computer is no command to the robot
 _OWN_DEVICE = re.compile(r"^(?:我|我的)(?:手机|电话|电脑|耳机|笔记本)")
 _SELF_MUTE = re.compile(r"(?:调成|设成|设为|调到|开启?|打开)静音|静音模式|(?:你|自己)[^，,]{0,4}静音")
+# a name called first: 小王, 老李, 阿强, 王哥 — then a comma
+_VOCATIVE = re.compile(
+    r"^\s*(?:[嗯呃哎诶喂]+\s*[，,]?\s*)?((?:小|老|阿)[\u4e00-\u9fff]|[\u4e00-\u9fff][哥姐])\s*[，,、!！]"
+)
 _CALL_PARTICLES = "哇哈哟嘛呐啦"
 _MUTED_LIST = re.compile(r"被(?:静音|静默|屏蔽)|静音(?:了)?的|静音列表|静音规则")
 _CLAUSE = re.compile(r"[，,。！!？?；;、\s]+")
@@ -271,6 +277,8 @@ def understand(
 
     if (follow := follow_up(core, u, expect, candidate, today, norm)) is not None:
         return Understanding(follow)
+    if speaks_to_someone_else(text):
+        return Understanding(make("chat", "matcher"), score=0.0, known=False)
     if is_narrative(core):
         return Understanding(make("chat", "matcher"), score=0.0, known=False)
     if ruled := _rules(u, make):
@@ -280,6 +288,9 @@ def understand(
 
     masked_core = mask_workloads(core, workloads)
     ranked = shared_classifier().rank(masked_core)
+    if ranked[0].label == "chat" and (kind := log_kind(u)) and u.has(*DRILL_VERBS):
+        # a log kind named and something asked of it ("程序自己打的那些日志，详细讲讲"): that kind in detail
+        ranked = [Scored(f"drill_{kind}", ranked[0].score), *ranked[1:]]
     best = _complete(ranked[0], u, today, workloads, make)
     long_statement = len(masked_core) > LONG_UTTERANCE and ranked[0].score < LONG_MIN_SCORE
     # "yes"/"leave it" to a rollback nobody proposed is no rollback answer unless it names one (回滚, 旧版本…)
@@ -313,10 +324,11 @@ def understand(
 
 
 def drop_own_device_clauses(text: str) -> str:
-    """The utterance without clauses about the speaker's own devices, unless nothing else is left."""
+    """The utterance without later clauses about the speaker's own devices ("昨晚有告警没？我手机静音了没看到").
+    An utterance that opens with one is about the device (a story, see ``is_narrative``)."""
     clauses = [c for c in _CLAUSE.split(text) if c]
-    kept = [c for c in clauses if not _OWN_DEVICE.match(c.strip())]
-    return "，".join(kept) if kept and len(kept) < len(clauses) else text
+    kept = clauses[:1] + [c for c in clauses[1:] if not _OWN_DEVICE.match(c.strip())]
+    return "，".join(kept) if len(kept) < len(clauses) else text
 
 
 def decided_by_slot(best: Intent, second: Intent | None) -> bool:
@@ -345,6 +357,12 @@ def with_context_slots(
     return replace(understood, intent=replace(intent, args=intent.args | extra)) if extra else understood
 
 
+def speaks_to_someone_else(text: str) -> bool:
+    """The utterance calls a colleague by name first ("小王，你把手机声音关小点"): said near the robot, not to it."""
+    m = _VOCATIVE.match(text)
+    return bool(m) and strip_wake_word(normalize(m.group(1))) == normalize(m.group(1))
+
+
 def is_greeting(woke: str) -> bool:
     """Nothing but calls and hellos after the wake word: "你好哇", "小智小智" (the wake word said again),
     "醒醒", "在不在呀", "早啊". A request after them ("小智你好，播报一下") is not a greeting."""
@@ -365,7 +383,7 @@ def is_narrative(core: str) -> bool:
     if _ABOUT_WORDS.search(core):
         return True
     if (m := _THIRD_PARTY.search(core)) and (told := _THEY_TOLD.match(core, m.end())):
-        return not _REQUEST.search(
+        return not _ADDRESS.search(
             core, told.end()
         )  # "我妈叫我多穿衣服": the third party asks, not the speaker
     if _THIRD_PARTY.search(core) and not _ADDRESS.search(core) and not _YES_NO_ASKED.search(core):

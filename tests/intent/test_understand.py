@@ -685,3 +685,39 @@ def test_of_two_clocks_the_one_for_the_broadcast() -> None:
 
 def test_the_level_said_wins_over_the_complaint() -> None:
     assert understand("开到最大，我听不清", TODAY).intent.args == {"volume": 100}
+
+
+@pytest.mark.parametrize("text", ["小李，你把空调关小点", "老张，会议改到三点了", "王哥，帮我看看这个告警"])
+def test_a_colleague_called_by_name_is_not_spoken_to(text: str) -> None:
+    assert understand(text, TODAY).intent.name == "chat"
+
+
+@pytest.mark.parametrize(
+    ("text", "name", "kind"),
+    [
+        ("哈喽小智，我是新来的小陈，跟你打个招呼", "greeting", None),
+        ("程序自己打的那些日志，详细讲讲", "drill_down", "business"),
+        ("三种日志放一块儿看看", "drill_down", "correlate"),
+        ("你都能做啲咩", "help", None),
+        ("你能嘎哈", "help", None),
+        ("那条磁盘告警给它消音", "silence_create", None),
+        ("哪些告警是关掉提醒的", "silence_list", None),
+        ("你每天什么时候自己播日志", "schedule_list", None),
+    ],
+)
+def test_round4_first_week_words(text: str, name: str, kind: str | None) -> None:
+    u = understand(text, TODAY)
+    assert (u.intent.name, u.intent.kind, u.confirm) == (name, kind, False)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "我电脑更新完特别卡，想回退都回不去",
+        "我媳妇说我做梦都在念日志",
+        "我嗓子有点哑，感冒了",
+        "告警群昨晚刷屏，我都没睡好",
+    ],
+)
+def test_own_devices_family_and_health_are_chat(text: str) -> None:
+    assert understand(text, TODAY).intent.name == "chat"
