@@ -140,6 +140,8 @@ SYNONYMS: tuple[tuple[str, str], ...] = (
     ("知道啦", "知道了"),
     ("好嘞", "好的"),
     ("得嘞", "好的"),
+    ("一哈", "一下"),  # south-western 播一哈 = 播一下
+    ("嘞", "的"),  # south-western 周三嘞日志 = 周三的日志 (after 得嘞 above)
     # Cantonese (粤语) speakers' Mandarin: 唔 = 不, 收声 = 闭嘴
     ("唔使", "不用"),
     ("唔好", "不要"),

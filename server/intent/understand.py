@@ -23,6 +23,8 @@ from server.intent.matcher import (
     ROLLBACK_DENY,
     ROLLBACK_WORDS,
     STOP_WORDS,
+    VOLUME_DOWN,
+    VOLUME_UP,
     VOLUME_WORDS,
     _is_enroll,
     _rollback_answer,
@@ -44,6 +46,7 @@ from server.intent.slots import (
 from server.intent.yesno import FILLERS, MAX_ANSWER_CHARS, NO_PREFIXES, YesNo, yes_no
 
 MIN_SCORE = 0.2  # below this the classifier's best label is a guess: not a known command
+CHAT_SURE = 0.5  # a chat reading below this is a "don't know" (the LLM router may try)
 LONG_UTTERANCE = 30  # a polite command runs to ~26 characters; a longer monologue needs a sure reading
 LONG_MIN_SCORE = 0.85  # concept features make a many-topic monologue look sure of itself
 CLOSE_MARGIN = 0.12  # best two within this → ask back: in catalogue 5-fold CV the best guess is wrong as often as right below it
@@ -126,10 +129,10 @@ _DID_IT = re.compile(
 )
 # Words that address the robot: with one of them the story carries a request ("我同事说挂了，帮我看看告警").
 _REQUEST = re.compile(
-    r"帮我|帮忙|你帮|给我|请你|你给|你把|你看|你能|你会|你可以|看看|看一下|查一下|查查|播报(?!员)|念一下|读一下|讲一下|说一下"
+    r"帮我|帮忙|你帮|给我|帮他|给他|帮她|给她|请你|你给|你把|你看|你能|你会|你可以|看看|看一下|查一下|查查|播报(?!员)|念一下|读一下|讲一下|说一下"
     r"|讲讲|说说|告诉我|提醒我|叫我|重新录|录一下|录一遍|录个|(?:念|读|播)(?:一?下|一遍)?(?:日报|日志|报告)"
 )
-_ADDRESS = re.compile(r"你|您|帮我|给我|小智|请|麻烦")  # words that turn to the robot
+_ADDRESS = re.compile(r"你|您|帮我|给我|帮他|给他|帮她|给她|小智|请|麻烦")  # words that turn to the robot
 _OPS_OBJECT = re.compile(r"服务|系统|线上|集群|节点|pod|告警|报警|日志|接口|api|service|center")
 _YES_NO_ASKED = re.compile(r"[吗么]$|没有?$|是不是|有没有|怎么样|正常")
 # Unasked, a rollback is approved only by an order ("马上回滚", "恢复到之前的版本吧", "回滚一下，我批准了"):
@@ -142,8 +145,8 @@ _TOLD_AFTER = re.compile(
 )
 # Short "enough" phrases: "好了好了，可以了", "行了行了别讲了", "先别播了", "stop".
 _ENOUGH = re.compile(
-    r"好了|好啦|行了|行啦|可以了|够了|够啦|得了|停下?|stop|闭嘴|安静|我?知道了"
-    r"|你?先?(?:别|不要|不用|莫|甭)再?(?:往下|继续)?(?:讲|播|博|波|念|说|读|吵)(?:下去)?了?"
+    r"好了|好啦|行了|行啦|可以了|够了|够啦|得了|得得得?|停下?|stop|闭嘴|安静|我?知道了"
+    r"|你?先?(?:别|不要|不用|莫|甭)再?(?:往下|继续)?(?:讲|播|博|波|念|说|读|吵|唠|叨叨?|啰嗦|磨叽)(?:下去)?了?"
     r"|先?(?:到这儿?|到此为止|就到这儿?)(?:吧|为止)?"
 )
 _ENOUGH_STRONG = re.compile(r"可以了|够了|够啦|得了|停|stop|闭嘴|安静|别|不要|不用|莫|甭|到这|到此")
@@ -155,7 +158,7 @@ _HELLO = re.compile(
     r"^(?:你好|您好|哈喽|哈啰|哈罗|哈咯|嗨|嘿|hello|hi|hey|喂|哥们儿?|劳驾|请问|打扰一下|在吗|在么|在嘛|在不在|你在吗|你在不在|醒醒|醒一醒|醒了吗?|起床了?"
     r"|早上好|早安|早啊|早晨|早|下午好|晚上好|同学)+"
 )
-_NOW = re.compile(r"现在|目前|当前|眼下|此刻|这会儿")
+_NOW = re.compile(r"(?<!到)(?:现在|目前|当前|眼下|此刻|这会儿)(?!为止)")  # not "今天到现在"
 _NOW_TODAY = re.compile(r"(?:今天|今日)(?:有|要|还有|先)")
 # social openers that ask for nothing ("又见面了", "我来了", "好久不见")
 _SOCIAL = re.compile(
@@ -172,6 +175,9 @@ _SELF_MUTE = re.compile(r"(?:调成|设成|设为|调到|开启?|打开)静音|�
 _VOCATIVE = re.compile(
     r"^\s*(?:[嗯呃哎诶喂]+\s*[，,]?\s*)?((?:小|老|阿)[\u4e00-\u9fff]|[\u4e00-\u9fff][哥姐])\s*[，,、!！]"
 )
+_NAMED = re.compile(r"((?:小|老|阿)[\u4e00-\u9fff]|[\u4e00-\u9fff][哥姐])(?=你|您)")
+# thanks with nothing asked: small talk ("谢谢小智", "辛苦了")
+_THANKS = re.compile(r"^(?:谢谢|多谢|感谢|谢了|辛苦了?|thanks?|thankyou)(?:你|您|小智|啦|啊|呀|哈|了)*$")
 _CALL_PARTICLES = "哇哈哟嘛呐啦"
 _MUTED_LIST = re.compile(r"被(?:静音|静默|屏蔽)|静音(?:了)?的|静音列表|静音规则")
 _CLAUSE = re.compile(r"[，,。！!？?；;、\s]+")
@@ -277,6 +283,8 @@ def understand(
 
     if (follow := follow_up(core, u, expect, candidate, today, norm)) is not None:
         return Understanding(follow)
+    if _THANKS.match(normalize(text)):
+        return Understanding(make("chat", "matcher"))  # "谢谢小智": small talk, nothing asked
     if speaks_to_someone_else(text):
         return Understanding(make("chat", "matcher"), score=0.0, known=False)
     if is_narrative(core):
@@ -317,17 +325,21 @@ def understand(
     if close and best.name.endswith("_list") and second is not None and not second.name.endswith("_list"):
         close = "LIST" not in concepts(core)  # "…我都设了哪些时间": a list word decides for the list
     close = close or (best.name == "rollback_confirm" and is_question(core))  # "你会回滚吗" approves nothing
-    if best.name == "chat" and second is not None and ranked[0].score - ranked[1].score < CLOSE_MARGIN:
+    if best.name == "chat" and (
+        ranked[0].score < CHAT_SURE
+        or (second is not None and ranked[0].score - ranked[1].score < CLOSE_MARGIN)
+    ):
         # chat only just ahead of a command: not sure it is chat either (→ LLM router if configured)
         return Understanding(best, score=ranked[0].score, known=False, runner_up=second)
     return Understanding(best, score=ranked[0].score, confirm=close, runner_up=second)
 
 
 def drop_own_device_clauses(text: str) -> str:
-    """The utterance without later clauses about the speaker's own devices ("昨晚有告警没？我手机静音了没看到").
-    An utterance that opens with one is about the device (a story, see ``is_narrative``)."""
+    """The utterance without later clauses about the speaker's own devices ("昨晚有告警没？我手机静音了没看到")
+    or said to a colleague by name ("这个我接了，老王你回去睡吧"). An utterance that opens with one is about
+    the device or for the colleague (``is_narrative``, ``speaks_to_someone_else``)."""
     clauses = [c for c in _CLAUSE.split(text) if c]
-    kept = clauses[:1] + [c for c in clauses[1:] if not _OWN_DEVICE.match(c.strip())]
+    kept = clauses[:1] + [c for c in clauses[1:] if not _OWN_DEVICE.match(c.strip()) and not _to_colleague(c)]
     return "，".join(kept) if len(kept) < len(clauses) else text
 
 
@@ -355,6 +367,12 @@ def with_context_slots(
     ):
         extra["workload"] = w
     return replace(understood, intent=replace(intent, args=intent.args | extra)) if extra else understood
+
+
+def _to_colleague(clause: str) -> bool:
+    """A clause that calls a colleague by name before asking them ("老王你回去睡吧")."""
+    m = _NAMED.match(clause.strip())
+    return bool(m) and strip_wake_word(normalize(m.group(1))) == normalize(m.group(1))
 
 
 def speaks_to_someone_else(text: str) -> bool:
@@ -515,11 +533,19 @@ def _volume(u: _Utterance) -> dict[str, int] | None:
         return None  # "静音列表", "有哪些静音", "把这个告警静音": the alert silences, not the speaker
     if u.has("最大", "最响", "最高"):
         return {"volume": 100}  # "开到最大，我这边听不清": the level said wins over the complaint
+    if u.has("太大", "太响"):
+        return {"delta": -10}  # "声音太大了" (before the 大声 inside "太大声")
+    if u.has("太小", "太轻"):
+        return {"delta": 10}
+    if u.has(*VOLUME_UP) != u.has(*VOLUME_DOWN):  # a direction said wins over a complaint about the room
+        return {"delta": 10 if u.has(*VOLUME_UP) else -10}  # ("整大点，机房太吵了")
+    if (said := volume_args(u)) is not None:
+        return said
     if any(w in u.text for w in VOLUME_LOUDER):
         return {"delta": 10}
     if any(w in u.text for w in VOLUME_QUIETER):
         return {"delta": -10}
-    return volume_args(u)
+    return None
 
 
 def _complete(scored: Scored, u: _Utterance, today: date, workloads: Iterable[str], make: Make) -> Intent:

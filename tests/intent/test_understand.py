@@ -721,3 +721,21 @@ def test_round4_first_week_words(text: str, name: str, kind: str | None) -> None
 )
 def test_own_devices_family_and_health_are_chat(text: str) -> None:
     assert understand(text, TODAY).intent.name == "chat"
+
+
+@pytest.mark.parametrize(
+    ("text", "name", "args"),
+    [
+        ("谢谢你小智", "chat", {}),
+        ("小智，昨天嘞日志播一哈", "broadcast", {"day": "2026-11-26"}),
+        ("今天到现在有几个告警", "alerts", {"day": "2026-11-27"}),
+        ("声音调大点，外面施工太吵了", "volume", {"delta": 10}),
+        ("这也太吵了", "volume", {"delta": -10}),
+        ("得得得，别叨叨了", "stop", {}),
+        ("这个告警我来处理，老李你先去吃饭", "acknowledge", {}),
+        ("实习生来了，给她录一下声纹", "enroll_voiceprint", {}),
+    ],
+)
+def test_round4_handover_words(text: str, name: str, args: dict[str, object]) -> None:
+    intent = understand(text, TODAY).intent
+    assert (intent.name, intent.args) == (name, args)
