@@ -133,7 +133,9 @@ def text_accuracy(rows: list[dict[str, str]]) -> dict[str, Any]:
     times: list[float] = []
     present = {r["split"] for r in rows}
     parts = {
-        s: [r for r in rows if r["split"] == s] for s in ("dev", "dev2", "dev3", "test", "fresh") if s in present
+        s: [r for r in rows if r["split"] == s]
+        for s in ("dev", "dev2", "dev3", "test", "fresh")
+        if s in present
     }
     parts.update(heldout_files())
     for split, part in parts.items():
@@ -264,6 +266,7 @@ def spoken_accuracy(
     repair: bool = True,
     only: tuple[str, ...] = (),
     rescore_audio: bool = True,
+    only_subsets: tuple[str, ...] = (),
 ) -> dict[str, Any]:
     from bench.instance import isolated_settings
     from bench.voices import EFFECT_VOICES, NEURAL_VOICES, VOICES
@@ -272,7 +275,7 @@ def spoken_accuracy(
     from server.intent.rescore import rescore
     from server.speech.asr import WhisperASR
 
-    subsets = spoken_rows(rows, split)
+    subsets = {k: v for k, v in spoken_rows(rows, split).items() if not only_subsets or k in only_subsets}
     with tempfile.TemporaryDirectory() as tmp:
         asr = WhisperASR.from_settings(isolated_settings(Path(tmp)))
     cache = SpokenCache(cache_dir)
@@ -398,6 +401,7 @@ def main() -> None:
         action="store_true",
         help="spoken: without audio rescoring of weak readings (ablation)",
     )
+    ap.add_argument("--subsets", default="", help="spoken: only these subsets (comma-separated names)")
     ap.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "xiaozhi-bench-intents")
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
@@ -418,6 +422,7 @@ def main() -> None:
             repair=not args.no_repair,
             only=tuple(v for v in args.voices.split(",") if v),
             rescore_audio=not args.no_rescore,
+            only_subsets=tuple(v for v in args.subsets.split(",") if v),
         )
     by_intent: dict[str, int] = defaultdict(int)
     for r in rows:

@@ -45,6 +45,7 @@ class Settings(BaseSettings):
     whisper_dir: Path | None = None  # default: <data_dir>/models/whisper-base
     asr_threads: int = 2
     asr_window_s: int = 10
+    asr_rescore: bool = True  # weak readings: Whisper scores candidate commands (intent/rescore.py)
     vad_threshold: float = 0.5
     vad_silence_ms: int = 400
     vad_adaptive: bool = (

@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -29,8 +29,9 @@ from server.intent.asr_repair import listen_for
 from server.intent.completeness import Completeness, completeness
 from server.intent.llm_router import IntentRouteError
 from server.intent.models import Expect, Intent
+from server.intent.rescore import Rescored, rescore
 from server.intent.understand import Understanding, confirmation_question, understand
-from server.speech.asr import Transcript
+from server.speech.asr import TextScore, Transcript
 from server.speech.stack import SpeechStack
 from server.voice.channel import DeviceChannel, DeviceInfo, SpeechChunk
 
@@ -313,6 +314,8 @@ class DialogueSession:
                     transcript = await self.services.speech.asr.transcribe_async(pcm, listen=listen)
                 text = transcript.text
                 trace.mark(Stage.ASR, text=text, path=transcript.path, speculative=speculation is not None)
+                if not text and self.services.settings.asr_rescore:  # a dropped "停": the audio may say more
+                    text = (await self._rescore("", None, pcm, ())).text
             if not text:
                 if owner_task:
                     owner_task.cancel()
@@ -389,13 +392,16 @@ class DialogueSession:
         to the LLM router (if any). An unusable LLM answer is an error path: the user hears that they were
         not understood, never a silent fall-through to chat."""
         reports = self.services.skills.reports
+        workloads = known_workloads(reports, ctx.owner, ctx.today, self.memory.last_day)
         understood = understand(
             text,
             ctx.today,
             expect=self.memory.expect,
-            workloads=known_workloads(reports, ctx.owner, ctx.today, self.memory.last_day),
+            workloads=workloads,
             candidate=self.memory.candidate,
         )
+        if ctx.audio is not None and self.services.settings.asr_rescore:  # weak reading: ask the audio
+            understood = (await self._rescore(text, understood, ctx.audio, workloads)).understanding
         if understood.known:
             return understood
         intent: Intent | None = None
@@ -406,6 +412,24 @@ class DialogueSession:
                 log.warning("LLM intent router failed on %s (%s)", self.info.device_id, exc.reason)
                 return Reply.say(*NOT_UNDERSTOOD)
         return intent or Intent("chat", {}, text=text)
+
+    async def _rescore(
+        self, text: str, understood: Understanding | None, pcm: np.ndarray, workloads: tuple[str, ...]
+    ) -> Rescored:
+        """Audio-side rescoring of a weak reading (server/intent/rescore.py), off the event loop."""
+        asr, expect, candidate = self.services.speech.asr, self.memory.expect, self.memory.candidate
+        today, listen = self.services.today(), listen_for(expect)
+
+        def run() -> Rescored:
+            def scorer(texts: Sequence[str]) -> list[TextScore]:
+                return asr.score_texts(pcm, texts, listen=listen)
+
+            return rescore(text, understood, scorer, today, expect, workloads, candidate)
+
+        done = await asyncio.get_running_loop().run_in_executor(None, run)
+        if done.changed:
+            log.info("rescored on %s: %r → %r (%s)", self.info.device_id, text, done.text, done.reason)
+        return done
 
     async def _say_meanwhile(self, reply: Reply) -> None:
         """Start speaking (e.g. "正在为您分析…") while the skill keeps working; its own reply queues behind."""

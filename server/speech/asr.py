@@ -18,6 +18,7 @@ import threading
 import time
 import warnings
 import zlib
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from enum import StrEnum
@@ -72,6 +73,7 @@ HALLUCINATIONS = (
     "amara.org",
     "中文字幕",
 )
+SCORE_TAIL_FRAMES = 25  # encoder frames (20 ms each) after the clip's end that candidate scoring still sees
 _REPEAT = re.compile(r"(.{1,8}?)\1{3,}")  # the same 1-8 chars four or more times in a row
 _CJK_GAP = re.compile(r"(?<=[\u4e00-\u9fff])\s+(?=[\u4e00-\u9fff])")  # Whisper's pause marker in Chinese
 
@@ -91,6 +93,20 @@ class Transcript:
         return self.elapsed_s / self.duration_s if self.duration_s else 0.0
 
 
+@dataclass(frozen=True)
+class TextScore:
+    """How well one candidate sentence fits the audio: Whisper's forced-decoding log-probability of its
+    tokens and of the end of text after them (the same prompt as decoding)."""
+
+    text: str
+    logprob: float  # sum over the text's tokens
+    tokens: int  # tokens scored (CTranslate2's alignment gives no usable end-of-text probability)
+
+    @property
+    def per_token(self) -> float:
+        return self.logprob / self.tokens if self.tokens else 0.0
+
+
 class ASR(Protocol):
     def transcribe(
         self, pcm: np.ndarray, sample_rate: int = SAMPLE_RATE, listen: Listen = Listen.COMMAND
@@ -101,6 +117,16 @@ class ASR(Protocol):
     ) -> Transcript: ...
 
     def warmup(self) -> None: ...
+
+    def score_texts(
+        self,
+        pcm: np.ndarray,
+        texts: Sequence[str],
+        sample_rate: int = SAMPLE_RATE,
+        listen: Listen = Listen.COMMAND,
+    ) -> list[TextScore]:
+        """Log P(text | audio) for each candidate (``[]`` when the recognizer cannot score this clip)."""
+        ...
 
 
 # --- pure post-processing ---
@@ -193,6 +219,8 @@ class WhisperASR:
             for listen, words in self.hotwords.items()
         }
         self._lock = threading.Lock()
+        self._score_start = [*self._tokenizer.sot_sequence, self._tokenizer.no_timestamps]
+        self._encoded: tuple[str, np.ndarray] | None = None  # the last clip's digest and encoder output
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="asr")
         log.info(
             "Whisper loaded from %s in %.2fs (threads=%d, window=%ds)",
@@ -240,6 +268,49 @@ class WhisperASR:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, self.transcribe, pcm, sample_rate, listen)
 
+    def score_texts(
+        self,
+        pcm: np.ndarray,
+        texts: Sequence[str],
+        sample_rate: int = SAMPLE_RATE,
+        listen: Listen = Listen.COMMAND,
+    ) -> list[TextScore]:
+        """Whisper as a scorer of candidate sentences: forced decoding of each text on the clip's encoder
+        output, which is reused when the clip is the one just transcribed. Only clips that fit the short
+        window are scored (``[]`` otherwise, and for no texts).
+
+        Cost is what bounds this (measured on the spoken dev split, 2 shared cores): the decoder runs once
+        per candidate, and the ~65-token hotword prompt made it ~50 ms a candidate, so candidates are
+        scored after the bare start sequence (language, task, no timestamps; ~4× cheaper; ``listen`` is
+        accepted for the Protocol), and against the encoder frames that hold the clip (+0.5 s) rather
+        than the whole window (cross-attention keys are computed per candidate; ~3× cheaper). Both
+        change the absolute numbers a little, not which candidate fits the audio best."""
+        if sample_rate != SAMPLE_RATE:
+            raise ValueError(f"ASR needs {SAMPLE_RATE} Hz audio, got {sample_rate}")
+        audio = to_float32(np.asarray(pcm).reshape(-1))
+        duration = len(audio) / SAMPLE_RATE
+        if not texts or duration > self.window_s or self.window_s >= 30 or duration < self.min_audio_s:
+            return []
+        import ctranslate2
+
+        tokens = [self._tokenizer.encode(t.strip()) or [self._tokenizer.eot] for t in texts]
+        with self._lock:
+            encoded = self._encode(audio)
+            kept = min(encoded.shape[1], int(duration * 50) + SCORE_TAIL_FRAMES)  # 20 ms per encoder frame
+            batch = np.ascontiguousarray(np.repeat(encoded[:, :kept], len(texts), axis=0))
+            results = self.model.model.align(
+                ctranslate2.StorageView.from_array(batch),
+                self._score_start,
+                tokens,
+                [kept * 2] * len(texts),
+            )
+        out = []
+        for text, tok, result in zip(texts, tokens, results, strict=True):
+            probs = np.asarray(result.text_token_probs[: len(tok)], dtype=np.float64)
+            logprob = float(np.log(np.clip(probs, 1e-12, 1.0)).sum())
+            out.append(TextScore(text, logprob, len(probs)))
+        return out
+
     def warmup(self) -> None:
         """One real decode so the first user turn doesn't pay for lazy initialisation."""
         t = np.arange(SAMPLE_RATE, dtype=np.float32) / SAMPLE_RATE
@@ -253,12 +324,7 @@ class WhisperASR:
     def _window_decode(self, audio: np.ndarray, duration: float, listen: Listen) -> tuple[str, float, float]:
         import ctranslate2
 
-        frames = self.window_s * 100  # 10 ms hop
-        features = self.model.feature_extractor(audio)[:, :frames]
-        if features.shape[1] < frames:
-            features = np.pad(features, ((0, 0), (0, frames - features.shape[1])))
-        storage = ctranslate2.StorageView.from_array(np.ascontiguousarray(features[None], dtype=np.float32))
-        encoded = self.model.model.encode(storage, to_cpu=False)
+        encoded = ctranslate2.StorageView.from_array(self._encode(audio))
         # Chinese speech runs at ~4-6 characters/s and ~1-2 tokens per character: bound the output so a
         # decoding loop stops early instead of filling 448 tokens.
         max_new = int(24 + 20 * duration)
@@ -280,6 +346,23 @@ class WhisperASR:
         if is_non_speech(result.no_speech_prob, logprob):
             return "", result.no_speech_prob, logprob
         return self._tokenizer.decode(tokens).strip(), result.no_speech_prob, logprob
+
+    def _encode(self, audio: np.ndarray) -> np.ndarray:
+        """The encoder output of the short window, ``[1, frames/2, d_model]``; the last one is kept, so
+        scoring candidates for the clip just transcribed does not encode it again."""
+        import ctranslate2
+
+        digest = hashlib.sha1(audio.tobytes()).hexdigest()
+        if self._encoded is not None and self._encoded[0] == digest:
+            return self._encoded[1]
+        frames = self.window_s * 100  # 10 ms hop
+        features = self.model.feature_extractor(audio)[:, :frames]
+        if features.shape[1] < frames:
+            features = np.pad(features, ((0, 0), (0, frames - features.shape[1])))
+        storage = ctranslate2.StorageView.from_array(np.ascontiguousarray(features[None], dtype=np.float32))
+        encoded = np.array(self.model.model.encode(storage, to_cpu=True))
+        self._encoded = (digest, encoded)
+        return encoded
 
     def _full_decode(self, audio: np.ndarray, listen: Listen) -> tuple[str, float, float]:
         segments, _ = self.model.transcribe(
