@@ -43,3 +43,13 @@ def test_chat_stays_chat(whisper: WhisperASR) -> None:
     heard = whisper.transcribe(pcm).text
     done = rescore(heard, understand(heard, TODAY), partial(whisper.score_texts, pcm), TODAY)
     assert done.understanding.intent.name == "chat" and not done.changed, (heard, done.reason)
+
+
+def test_noise_is_not_made_into_a_command(whisper: WhisperASR) -> None:
+    rng = np.random.default_rng(7)
+    pcm = rng.normal(0, 0.05 * 32767, int(16000 * 1.5)).astype(np.int16)
+    heard = whisper.transcribe(pcm).text
+    done = rescore(
+        heard, understand(heard, TODAY) if heard else None, partial(whisper.score_texts, pcm), TODAY
+    )
+    assert not done.changed and not done.understanding.known, (heard, done.reason)
