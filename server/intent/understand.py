@@ -371,14 +371,20 @@ def with_context_slots(
 
 def _to_colleague(clause: str) -> bool:
     """A clause that calls a colleague by name before asking them ("老王你回去睡吧")."""
-    m = _NAMED.match(clause.strip())
-    return bool(m) and strip_wake_word(normalize(m.group(1))) == normalize(m.group(1))
+    return _names_someone(_NAMED.match(clause.strip()))
 
 
 def speaks_to_someone_else(text: str) -> bool:
     """The utterance calls a colleague by name first ("小王，你把手机声音关小点"): said near the robot, not to it."""
-    m = _VOCATIVE.match(text)
-    return bool(m) and strip_wake_word(normalize(m.group(1))) == normalize(m.group(1))
+    return _names_someone(_VOCATIVE.match(text))
+
+
+def _names_someone(m: re.Match[str] | None) -> bool:
+    """The name matched is a person's, not the robot's wake word (小志/小知 are the robot)."""
+    if m is None:
+        return False
+    name = normalize(m.group(1))
+    return strip_wake_word(name) == name
 
 
 def is_greeting(woke: str) -> bool:
