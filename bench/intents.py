@@ -12,7 +12,9 @@ Spoken (``--spoken --split dev|test``): rows said by synthetic speakers, transcr
 and then understood (including the ASR-confusion repair; ``--no-repair`` to measure without it). Rows that
 *simulate* an ASR error are left out: a speaker says the real words. ``dev``: every second dev/dev2 row (tune
 on these); ``test``: every second test row (its errors were seen in round 2) and, reported apart, the rows
-of each held-out file (phrasebank/heldout_r*.tsv) marked ``spoken``. Voices: the offline neural voice at three speeds/pitches,
+of the newest round's held-out files (phrasebank/heldout_r<N>*.tsv) marked ``spoken`` (``--subsets`` picks
+others, ``--subsets all`` every file). Audio rescoring of weak readings (server/intent/rescore.py) is on as in
+the server; ``--no-rescore`` measures without it. Voices: the offline neural voice at three speeds/pitches,
 and that voice in a reverberant room, in office noise at 15 dB SNR, over a phone line, and moved by sox
 (pitch −3 semitones, tempo ×1.15); ``--espeak`` adds two espeak-ng voices (reported, not counted: Whisper
 cannot read them). Clips and transcripts are cached under ``--cache`` (keyed by voice, text, expectation and
@@ -28,6 +30,7 @@ import hashlib
 import json
 import os
 import platform
+import re
 import statistics
 import sys
 import tempfile
@@ -170,6 +173,18 @@ def spoken_rows(rows: list[dict[str, str]], split: str) -> dict[str, list[dict[s
     for name, held in heldout_files().items():  # each round's held-out file, reported apart
         subsets[name] = [r for r in held if r.get("spoken", "").strip().lower() in ("yes", "y", "1", "true")]
     return subsets
+
+
+def chosen_subsets(asked: str, split: str) -> tuple[str, ...]:
+    """``--subsets`` as names; empty means every subset of dev, and for test the old test subset plus the
+    newest round's held-out files (each round's files are ``heldout_r<N><letter>.tsv``)."""
+    if asked == "all" or (not asked and split == "dev"):
+        return ()
+    if asked:
+        return tuple(v for v in asked.split(",") if v)
+    rounds = {name: int(m.group(1)) for name in heldout_files() if (m := re.match(r"heldout_r(\d+)", name))}
+    newest = max(rounds.values(), default=None)
+    return ("test", *(name for name, n in rounds.items() if n == newest))
 
 
 class SpokenCache:
@@ -401,7 +416,12 @@ def main() -> None:
         action="store_true",
         help="spoken: without audio rescoring of weak readings (ablation)",
     )
-    ap.add_argument("--subsets", default="", help="spoken: only these subsets (comma-separated names)")
+    ap.add_argument(
+        "--subsets",
+        default="",
+        help="spoken: only these subsets (comma-separated names; 'all' for every held-out file). Default for "
+        "--split test: the old test subset and the newest round's held-out files (the round's blind judges)",
+    )
     ap.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "xiaozhi-bench-intents")
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
@@ -422,7 +442,7 @@ def main() -> None:
             repair=not args.no_repair,
             only=tuple(v for v in args.voices.split(",") if v),
             rescore_audio=not args.no_rescore,
-            only_subsets=tuple(v for v in args.subsets.split(",") if v),
+            only_subsets=chosen_subsets(args.subsets, args.split),
         )
     by_intent: dict[str, int] = defaultdict(int)
     for r in rows:
