@@ -1,8 +1,11 @@
 """Understanding one utterance without an LLM: rules for the unambiguous, a classifier for the rest.
 
-Order: the wake word alone → greeting; an answer to what the robot just asked (``Expect``) → the follow-up;
-a few high-precision rules (volume with a level, "回滚" with its yes/no, voice enrolment); then the
-paraphrase classifier (server/intent/classifier.py), whose label is completed with slots (days, log kind,
+Order: mid-sentence corrections and asides settled (server/intent/self_correction.py, ``drop_asides``) and
+the recognizer's likely confusions repaired (asr_repair.py); the wake word with only calls and hellos →
+greeting; an answer to what the robot just asked (``Expect``) → the follow-up; thanks, words said to a
+colleague, stories and questions about words → chat; a few high-precision rules (volume with a level,
+"回滚" with its yes/no, voice enrolment); then the classifier (server/intent/classifier.py, trained on the
+paraphrase catalogue and on what other people wrote), whose label is completed with slots (days, log kind,
 workload, minutes, time). When the two best intents score close, the result asks back ("你是想听昨天的日志
 播报吗？") instead of guessing; when nothing scores well, it is not known (→ LLM router if configured, else chat).
 """
@@ -104,12 +107,11 @@ _THIRD_PARTY = re.compile(
     r"弟弟|哥哥|姐姐|妹妹|表[哥姐弟妹]|亲戚|室友|对象|邻居|领导|老板|猫|狗)"
     r"|^(?:我们|我家)?(?:隔壁|楼上|楼下|对面)"
     r"|^(?:我们)?(?:组里?|团队|部门)?(?:那个|的)?(?:新人|新同事|实习生)"
-    r"|^(?:审计|财务)(?:部门|署|局|师|员|组|公司|的人)"
-    r"|^我的?(?:手机|电脑|笔记本|平板|耳机)"  # the speaker's own devices  # the auditors, not the audit log
+    r"|^(?:审计|财务)(?:部门|署|局|师|员|组|公司|的人)"  # the auditors, not the audit log
+    r"|^我的?(?:手机|电脑|笔记本|平板|耳机)"  # the speaker's own devices
     r"|^(?:这个?|那个?|我们)?(?:会议室|办公室|外面|外边|楼道|工地|马路|街上|地铁|车上|教室)"  # the surroundings
 )
-# life, not ops: games, films, food, parcels, parking, attendance and pay
-# what a word means, how two compare, how it is said in English: knowledge, not a command
+# what a word means, how two compare, how it is said in English, an opinion asked: knowledge, not a command
 _ABOUT_WORDS = re.compile(
     r"^(?:什么是|什么叫|啥是|何为)|(?:是什么意思|是啥意思|什么意思|有什么区别|有啥区别|的区别|区别是什么|英文怎么说|英语怎么说|怎么翻译|难学|好学|怎么学|学起来|入门|谁发明|发明的|起源|历史"
     r"|(?:这|那)(?:两|几|一)?个字|怎么写"
@@ -117,6 +119,8 @@ _ABOUT_WORDS = re.compile(
     r"|(?:知道|晓得|懂|了解)[^，,]{0,12}是(?:什么|啥)子?(?:东西|意思)?[吗么嘛]?$)"
 )
 _THEY_TOLD = re.compile(r"(?:又|总|老|总是|一直|也)?(?:叫我|让我|要我|跟我说|说|讲|问我)")
+# life, not ops: weather, games, films, news, jokes, real fire alarms, sleep and health, food, parcels, parking,
+# attendance and pay
 _OFF_DOMAIN = re.compile(
     r"天气|气温|多少度|下雨|下雪|游戏|存档|电影|电视剧|小说|新闻|播报员|播音员|主持人|笑死|太逗|哈哈|表情包|"
     r"报警器|火警|消防|刷屏|没睡好|觉都没睡|感冒|发烧|有点哑|生病|发音|外卖|好吃|球赛|快递|包裹|停车|食堂|午饭|晚饭|早饭|吃饭|考勤|打卡|报销|请假|工资|奖金|年终奖"
@@ -262,7 +266,7 @@ def understand(
     question was about (``Expect.CONFIRM``); ``workloads``: names known from the owner's reports."""
     workloads = tuple(workloads)
     # "昨天，不对，今天的…", "帮我查一下，就是那个，告警" (server/intent/self_correction.py)
-    text = drop_own_device_clauses(drop_filler_clauses(resolve_corrections(text)))
+    text = drop_asides(drop_filler_clauses(resolve_corrections(text)))
     if expect is Expect.ROLLBACK or _ROLLBACK_WORD.search(text):  # (before normalising: "啥" is still 啥)
         text = _URGE.sub("赶紧", text)  # "甭问了，直接回滚": not asking again is no refusal
     text = repair(text, expect, workloads)  # what the recognizer misheard (server/intent/asr_repair.py)
@@ -334,8 +338,8 @@ def understand(
     return Understanding(best, score=ranked[0].score, confirm=close, runner_up=second)
 
 
-def drop_own_device_clauses(text: str) -> str:
-    """The utterance without later clauses about the speaker's own devices ("昨晚有告警没？我手机静音了没看到")
+def drop_asides(text: str) -> str:
+    """Asides dropped: later clauses about the speaker's own devices ("昨晚有告警没？我手机静音了没看到")
     or said to a colleague by name ("这个我接了，老王你回去睡吧"). An utterance that opens with one is about
     the device or for the colleague (``is_narrative``, ``speaks_to_someone_else``)."""
     clauses = [c for c in _CLAUSE.split(text) if c]
@@ -407,9 +411,8 @@ def is_narrative(core: str) -> bool:
     if _ABOUT_WORDS.search(core):
         return True
     if (m := _THIRD_PARTY.search(core)) and (told := _THEY_TOLD.match(core, m.end())):
-        return not _ADDRESS.search(
-            core, told.end()
-        )  # "我妈叫我多穿衣服": the third party asks, not the speaker
+        # "我妈叫我多穿衣服": the third party asks, not the speaker — unless the robot is asked after it
+        return not _ADDRESS.search(core, told.end())
     if _THIRD_PARTY.search(core) and not _ADDRESS.search(core) and not _YES_NO_ASKED.search(core):
         return True  # "我女儿学校每天中午都播报新闻": about them, and nobody asks the robot
     if _REQUEST.search(core) or (_OPS_OBJECT.search(core) and _YES_NO_ASKED.search(core)):
