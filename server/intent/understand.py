@@ -144,6 +144,8 @@ _YES_NO_ASKED = re.compile(r"[吗么]$|没有?$|是不是|有没有|怎么样|�
 # nothing after it tells of one done or judged ("回滚以后好多了", "回滚了一次", "回滚很危险").
 _ROLLBACK_WORD = re.compile(r"回滚|回退|退回|恢复|撤回变更|回管|会滚|旧版本|上一个?版本?|之前的版本")
 _REPORTED = re.compile(r"说|听说|据说|建议|以为|已经|上次|上回|昨天|前天|上周|上个月|之前回|他们|别人")
+# right after the rollback word, a noun use: its record, reason, plan, "if we roll back" — no order, no refusal
+_NOUN_USE = re.compile(r"的|记录|历史|原因|情况|日志|方案|流程|步骤|功能|按钮|这件事|那件事|之后|以后|后")
 _TOLD_AFTER = re.compile(
     r"了(?![吧啊呀嘛哦呗]*$)|过|以后|之后|完|很|太|挺|真|危险|花了|这个词|记不住|成功|失败"
 )
@@ -296,6 +298,12 @@ def understand(
     if ruled := _rules(u, make):
         if ruled.name == "rollback_confirm" and expect is not Expect.ROLLBACK and not is_rollback_order(text):
             return Understanding(make("chat", "matcher"), score=0.0, known=False)  # a story about one
+        if (
+            ruled.name == "rollback_deny"
+            and expect is not Expect.ROLLBACK
+            and names_rollback_as_a_thing(text)
+        ):
+            return Understanding(make("chat", "matcher"), score=0.0, known=False)  # "把回滚的原因讲一下"
         return Understanding(ruled)
 
     masked_core = mask_workloads(core, workloads)
@@ -309,7 +317,7 @@ def understand(
     unasked_rollback = (
         best.name in ("rollback_confirm", "rollback_deny")
         and expect is not Expect.ROLLBACK
-        and "ROLLBACK" not in concepts(core)
+        and ("ROLLBACK" not in concepts(core) or names_rollback_as_a_thing(text))
     ) or (best.name == "rollback_confirm" and expect is not Expect.ROLLBACK and not is_rollback_order(text))
     tail = request_tail(text) if long_statement else None
     if tail and tail != core and len(mask_workloads(tail, workloads)) <= LONG_UTTERANCE:
@@ -428,7 +436,21 @@ def is_rollback_order(text: str) -> bool:
         core = core_text(normalize(clause))
         if (m := _ROLLBACK_WORD.search(core)) is None:
             continue
-        if not _REPORTED.search(core[: m.start()]) and not _TOLD_AFTER.search(core[m.end() :]):
+        after = core[m.end() :]
+        if (
+            not _REPORTED.search(core[: m.start()])
+            and not _TOLD_AFTER.search(after)
+            and not _NOUN_USE.match(after)
+        ):
+            return True
+    return False
+
+
+def names_rollback_as_a_thing(text: str) -> bool:
+    """The rollback is talked about as a thing ("回滚的记录", "回滚原因", "回滚的话"), not ordered or refused."""
+    for clause in _CLAUSE.split(text):
+        core = core_text(normalize(clause))
+        if (m := _ROLLBACK_WORD.search(core)) is not None and _NOUN_USE.match(core[m.end() :]):
             return True
     return False
 

@@ -739,3 +739,17 @@ def test_own_devices_family_and_health_are_chat(text: str) -> None:
 def test_round4_handover_words(text: str, name: str, args: dict[str, object]) -> None:
     intent = understand(text, TODAY).intent
     assert (intent.name, intent.args) == (name, args)
+
+
+@pytest.mark.parametrize(
+    "text", ["帮我看看回滚的记录", "把回滚的原因讲一下", "请把回滚记录念一下", "给我讲讲回滚的情况"]
+)
+def test_the_rollback_talked_about_as_a_thing_is_neither_approved_nor_refused(text: str) -> None:
+    u = understand(text, TODAY)
+    assert u.intent.name not in ("rollback_confirm", "rollback_deny"), u
+    assert understand(text, TODAY, Expect.NOTHING).known is False  # the LLM router may answer it
+
+
+@pytest.mark.parametrize("text", ["马上回滚", "把刚刚的发布回滚", "回滚一下我的服务"])
+def test_an_order_to_roll_back_still_asks_for_approval(text: str) -> None:
+    assert understand(text, TODAY).intent.name == "rollback_confirm"
