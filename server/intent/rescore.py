@@ -29,8 +29,7 @@ from functools import lru_cache
 from server.intent.classifier import CONCEPTS, load_catalogue
 from server.intent.matcher import WAKE_WORDS, _Utterance, fuzzy_key, normalize
 from server.intent.models import Expect, Intent
-from server.intent.slots import find_workload, parse_clock, parse_day_slot, parse_minutes, volume_args
-from server.intent.understand import YES_NO_QUESTIONS, Understanding, core_text, understand
+from server.intent.understand import YES_NO_QUESTIONS, Understanding, core_text, slot_args, understand
 from server.intent.yesno import NO_WORDS, YES_WORDS
 from server.speech.asr import TextScore
 from server.speech.cer import edit_distance
@@ -227,20 +226,9 @@ def shortlist(
 
 
 def heard_slots(name: str, heard: str, today: date, workloads: Iterable[str]) -> dict[str, object]:
-    """The slots of intent ``name`` that the heard text itself carries."""
+    """The slots of intent ``name`` that the heard text itself carries (read as ``understand`` reads them)."""
     u = _Utterance.of(core_text(normalize(heard)))
-    found: dict[str, object] = {}
-    if name in ("broadcast", "drill_down", "alerts"):
-        found["day"] = parse_day_slot(u, today)
-    if name == "drill_down":
-        found["workload"] = find_workload(u.text, workloads)
-    elif name == "volume":
-        found.update(volume_args(u) or {})
-    elif name in ("snooze", "silence_create"):
-        found["minutes"] = parse_minutes(u)
-    elif name in ("schedule_create", "schedule_cancel"):
-        found["time"] = parse_clock(u)
-    return {k: v for k, v in found.items() if v is not None}
+    return {k: v for k, v in slot_args(name, u, today, workloads).items() if v is not None}
 
 
 def decide(

@@ -594,6 +594,15 @@ def _complete(scored: Scored, u: _Utterance, today: date, workloads: Iterable[st
         name = "silence_list"  # "有没有告警是被mute掉的": the muted alerts are the silences
     if name == "silence_create" and "REMIND" in said and not {"MUTE", "NEG"} & set(said):
         name = "snooze"  # "过四十分钟再提醒我看这个告警": remind again is a snooze; a silence never reminds
+    if name == "drill_down":
+        args["kind"] = kind
+    return make(name, "classifier", **args, **slot_args(name, u, today, workloads))
+
+
+def slot_args(name: str, u: _Utterance, today: date, workloads: Iterable[str]) -> dict[str, object]:
+    """The slots intent ``name`` takes that the utterance carries (None where it says none); the log kind
+    is the caller's."""
+    args: dict[str, object] = {}
     if name in NEEDS_DAY:
         args["day"] = parse_day_slot(u, today)
         if name == "alerts" and _NOW.search(u.text):
@@ -601,7 +610,6 @@ def _complete(scored: Scored, u: _Utterance, today: date, workloads: Iterable[st
         if name == "broadcast" and _NOW_TODAY.search(u.text):
             args["day"] = None  # "今天有啥要汇报的": today is when to report, the report is the latest
     if name == "drill_down":
-        args["kind"] = kind
         args["workload"] = find_workload(u.text, workloads)
     elif name == "volume":
         args.update(_volume(u) or {})
@@ -609,7 +617,7 @@ def _complete(scored: Scored, u: _Utterance, today: date, workloads: Iterable[st
         args["minutes"] = parse_minutes(u)
     elif name in ("schedule_create", "schedule_cancel"):
         args["time"] = parse_clock(u)
-    return make(name, "classifier", **args)
+    return args
 
 
 def yesterday(today: date) -> str:
