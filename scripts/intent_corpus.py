@@ -38,6 +38,8 @@ TRAINING_FILES = (
     "heldout_r8b",
     "heldout_r9a",
     "heldout_r9b",
+    "heldout_r10a",
+    "heldout_r10b",
 )
 WORKLOADS = ("payment-api", "order-service", "user-center")
 HEADER = (

@@ -39,6 +39,7 @@ from server.dialogue.skills import Skills
 from server.http.app import build_http_app
 from server.http.limits import GuardedTCPSite
 from server.intent.llm_router import LLMIntentRouter
+from server.intent.rescore import warm as warm_intent_layer
 from server.notify.escalation import EscalationPolicy
 from server.notify.routes import setup_notify_routes
 from server.notify.service import NotifyService
@@ -121,6 +122,7 @@ class App:
         encoder = get_encoder()
         if not encoder.warm:  # numba compiles on the first call: never inside a user's turn
             await asyncio.to_thread(encoder.warmup)
+        log.info("intent layer warm in %.2fs", await asyncio.to_thread(warm_intent_layer))
 
         # owners: voiceprints + encrypted keys
         self.voiceprints = VoiceprintStore(self.db, encoder)

@@ -46,6 +46,9 @@ class Term:
     alone: bool = False  # the span is distinctive by itself (播回滚 → 不回滚): no cue needed
     strong: tuple[str, ...] = ()  # cues that also allow the initial consonant to be off (停闭/铭闭 → 屏蔽)
     at_start: bool = False  # only at the start of the utterance
+    after_number: bool = False  # also: the span directly follows a number ("一个中头" → 一个钟头)
+    before_number: bool = False  # also: a number directly follows the span ("掉成零" → 调成零)
+    never_from: tuple[str, ...] = ()  # real words that sound like it and stay ("消失" is never 小时)
 
 
 _ALERT_WORDS = ("告警", "报警", "警报", "规则")
@@ -54,9 +57,23 @@ _ALERT_CUES = (
     *("几条", "哪些", "列表", "所有"),
 )
 _SCHEDULE_CUES = ("播报", "提醒", "定时", "日志", "汇报", "念", "叫我", "闹钟", "每天", "每周", "工作日")
-_VOLUME_CUES = ("调到", "调成", "调大", "调小", "调高", "调低", "百分之", "最大", "最小", "大一点", "小一点")
+_VOLUME_CUES = (
+    "调到",
+    "调成",
+    "调大",
+    "调小",
+    "调高",
+    "调低",
+    "百分之",
+    "%",
+    "最大",
+    "最小",
+    "大一点",
+    "小一点",
+)
 _DURATION_CUES = (*_ALERT_CUES, "后", "以后", "之后", "再", "过")
 _UNITS = ("小时", "个小时", "分钟")
+_SOUND_WORDS = ("音量", "声音", "大声", "小声", "静音")
 _NUMERALS = ("一", "两", "二", "三", "四", "五", "六", "七", "八", "九", "十", "十一", "十二")
 
 TERMS: tuple[Term, ...] = (
@@ -72,9 +89,11 @@ TERMS: tuple[Term, ...] = (
     Term("取消", ("定时", "播报", "提醒", "闹钟", "规则", "静默", "屏蔽"), near=True),
     Term("喂", followed_by=("小智", "，小智", ",小智"), at_start=True),  # 为小智 → 喂小智
     Term("认领", ("告警", "这条", "我来"), near=True),
-    Term("告警", ("查", "最近", "认领", "静默", "屏蔽", "处理", "多少", "哪些", "几条")),
+    Term(
+        "告警", ("查", "最近", "认领", "静默", "屏蔽", "处理", "多少", "哪些", "几条", "这条", "我接", "算我")
+    ),
     Term("提醒", ("分钟", "小时", "稍后", "待会", "等会", "一会", "取消", "叫我")),
-    Term("定时", ("播报", "任务", "取消", "删", "列表", "设置", "添加", "每天")),
+    Term("定时", ("播报", "任务", "取消", "删", "列表", "设置", "添加", "每天", "去掉", "撤")),
     Term("播报", ("日志", "开始", "昨天", "今天", "前天", "定时", "每天", "取消", "一下", "自动", "设置")),
     Term("日志", ("业务", "事件", "审计", "播报", "分析")),
     Term("业务", followed_by=("日志",)),
@@ -86,6 +105,12 @@ TERMS: tuple[Term, ...] = (
     Term("音量", _VOLUME_CUES, near=True, strong=_VOLUME_CUES),
     *(Term(f"{n}点", _SCHEDULE_CUES) for n in _NUMERALS),
     *(Term(w, ("点",)) for w in ("早上", "上午", "中午", "下午", "晚上", "凌晨")),  # 下无两点 → 下午两点
+    # a duration's unit right after its number: 一个中头 → 一个钟头, 俩小师 → 俩小时 (but 消失 stays 消失)
+    Term("钟头", alone=True, after_number=True),
+    Term("小时", alone=True, after_number=True, never_from=("消失", "小事")),
+    # a volume level: 声音掉成零 → 调成零, 音量调到六时 → 六十 — only with a number and a word for the sound
+    *(Term(w, _SOUND_WORDS, before_number=True) for w in ("调成", "调到")),
+    *(Term(f"{n}十", _SOUND_WORDS) for n in "二三四五六七八九"),
     # durations: 两小时 → 量小失. Numerals whose homophones are everyday words (一/以/已, 十/是, 四/是,
     # 五/无) are left out: "告警已消失" must not become "告警一小时".
     *(
@@ -178,6 +203,12 @@ def _breaks_word(text: str, i: int, n: int) -> bool:
     return text[max(i - 1, 0) : i + 1] in KEEP_WORDS or text[i + n - 1 : i + n + 1] in KEEP_WORDS
 
 
+def _number_before(text: str, i: int) -> bool:
+    """A number (with its measure word: 一个, 两个, 俩) ends just before position ``i``."""
+    before = text[:i].removesuffix("个")
+    return bool(before) and (before[-1] in NUMBER_CHARS or before[-1] in "俩几")
+
+
 def repair_homophones(text: str, terms: tuple[Term, ...] = TERMS) -> str:
     """Replace spans that sound like a command word when the rest of the utterance makes it plausible
     (two passes: a word repaired in the first can be the cue of another)."""
@@ -198,6 +229,9 @@ def _repair_pass(text: str, terms: tuple[Term, ...]) -> str:
                 and (level == EXACT or term.near)
                 and (i == 0 or not term.at_start)
                 and not _breaks_word(text, i, n)
+                and span not in term.never_from
+                and (not term.after_number or _number_before(text, i))
+                and (not term.before_number or text[i + n : i + n + 1] in NUMBER_CHARS)
             ):
                 rest = text[:i] + "|" + text[i + n :]
                 after = text[i + n :]
@@ -260,7 +294,7 @@ def _closest(letters: str, workloads: tuple[str, ...]) -> str | None:
     return best if score >= MIN_NAME_SIMILARITY else None
 
 
-_DECIMAL_CLOCK = re.compile(r"(?<![\d.])(\d{1,2})\.5(?![\d.])")
+_DECIMAL_CLOCK = re.compile(r"(?<![\d.])(\d{1,2})\.(5|半|[13][刻克课颗可科])(?![\d.])")
 
 
 # 上午十点 heard as 上五十点: 午 and 五 are both "wu", and the clock number follows
@@ -268,13 +302,39 @@ _NOON_AS_FIVE = re.compile(r"([上中下])五(?=[一二两三四六七八九十]
 
 
 def repair_clock(text: str) -> str:
-    """Whisper writes "八点半" as "8.5" (in a schedule request that is 8:30), and hears 上午十点 as 上五十点."""
+    """Whisper writes "八点半" as "8.5" or "8.半" and "九点一刻" as "9.1克" (in a schedule request that is 8:30 and
+    9:15), and hears 上午十点 as 上五十点."""
     if not any(c in text for c in _SCHEDULE_CUES):
         return text
     text = _NOON_AS_FIVE.sub(r"\1午", text)
-    return _DECIMAL_CLOCK.sub(lambda m: f"{m.group(1)}点半" if int(m.group(1)) <= 23 else m.group(0), text)
+    return _DECIMAL_CLOCK.sub(_clock_from_decimal, text)
+
+
+def _clock_from_decimal(m: re.Match[str]) -> str:
+    """ "8.5" / "8.半" → 8点半, "9.1克" → 9点1刻 (the 点 written as a decimal point)."""
+    hour, rest = m.group(1), m.group(2)
+    if int(hour) > 23:
+        return m.group(0)
+    return f"{hour}点半" if rest in ("5", "半") else f"{hour}点{rest[0]}刻"
+
+
+# Under "是否需要针对某类日志进行更详细的分析？" a short answer names a log kind: 设计的 is 审计的, 世界 is 事件.
+DRILL_ANSWER_TERMS: tuple[Term, ...] = tuple(
+    Term(w, alone=True, near=True) for w in ("审计", "业务", "事件", "关联")
+)
+MAX_DRILL_ANSWER_CHARS = 8
+
+
+# 啥 ("what", sha) heard as 杀/沙/傻/煞 after a verb that asks ("你还会杀" → 你还会啥, "有杀告警" → 有啥告警), where
+# the sound-alike makes no sense; 杀 as a verb ("把pod杀了", "杀掉进程") is never after 会/有 and before the end
+_WHAT = re.compile(
+    r"(?<=[会有干是要做])[杀沙傻煞](?=$|[，,。？?！!吗呢呀啊]|告警|报警|事|问题|情况|异常|报错|功能|本事)"
+)
 
 
 def repair(text: str, expect: Expect = Expect.NOTHING, workloads: tuple[str, ...] = ()) -> str:
     """The transcript with the recognizer's likely confusions of command words and workload names undone."""
-    return repair_clock(repair_homophones(repair_names(text, workloads)))
+    text = _WHAT.sub("啥", repair_clock(repair_homophones(repair_names(text, workloads))))
+    if expect is Expect.DRILL and len(_CJK.findall(text)) <= MAX_DRILL_ANSWER_CHARS:
+        text = repair_homophones(text, DRILL_ANSWER_TERMS)
+    return text

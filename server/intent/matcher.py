@@ -81,10 +81,13 @@ TOO_LOUD = (
 TOO_QUIET = ("太小声", "听不清", "听不见", "听不到")
 ROLLBACK_WORDS = ("回滚", "回退", "撤回变更", "回管")  # 回管: how ASR often writes 回滚 (no such word)
 # a refusal before the rollback word ("先别回滚", "甭回滚", "莫回滚" — 甭/莫 are northern/south-western "don't")
-ROLLBACK_DENY = re.compile(r"不|别|没|甭|莫|勿|取消|算了|无需|无须|暂缓|先等")
+# — but not 别的/别人 ("没别的办法", other), 没办法 (no other way: a resigned yes) or 不得不 (must)
+ROLLBACK_DENY = re.compile(
+    r"(?<!不得)不(?!得不)|别(?!的|人)|没(?!办法|别的|得选)|甭|莫|勿|取消|算了|无需|无须|暂缓|先等"
+)
 # ... or after it ("回滚就算了", "回滚先缓一缓", "回滚的事先放一放")
 ROLLBACK_DENY_AFTER = re.compile(
-    r"算了|不要|不用|不必|别|先不|暂缓|缓一缓|缓缓|等等|再说|免了|拉倒|放一放|先放|不急|以后再|回头再"
+    r"算了|不要|不用|不必|别(?!的|人)|先不|暂缓|缓一缓|缓缓|等等|再说|免了|拉倒|放一放|先放|不急|以后再|回头再"
 )
 ROLLBACK_CONFIRM = (
     # an order: "直接回滚", "麻烦回滚一下", "把刚才的发布回滚", "赶紧回滚"

@@ -65,8 +65,26 @@ def _last_value(text: str, kind: ValueKind) -> Value | None:
     return Value(kind, matches[-1].start(), matches[-1].end()) if matches else None
 
 
+# "前天的，不对，昨天的" heard as "前天等部队，昨天的": 不对 and 部队 sound the same (bu dui), and the commas
+# around it are lost. Between two values of the same kind it can only be the correction.
+_HEARD_MARKER = re.compile(rf"(?P<old>{_DAY}|{_CLOCK})[的得地等]?(?:部队|步队|不对)")
+
+
+def _restore_marker(text: str) -> str:
+    out = text
+    for m in reversed(list(_HEARD_MARKER.finditer(text))):
+        after = text[m.end() :].lstrip("，,。.！!？?；;、 …")
+        kind = next(k for k, p in _PATTERNS.items() if p.fullmatch(m.group("old")))
+        if _PATTERNS[kind].match(after) or (
+            kind is ValueKind.CLOCK and _PATTERNS[ValueKind.AMOUNT].match(after)
+        ):
+            out = out[: m.end("old")] + "，不对，" + out[m.end() :].lstrip("，,。.！!？?；;、 …")
+    return out
+
+
 def resolve_corrections(text: str) -> str:
     """``text`` with each mid-sentence correction applied; unchanged when there is none."""
+    text = _restore_marker(text)
     while m := _MARKER.search(text):
         before, after = text[: m.start()], text[m.end() :]
         if not before.strip() or not after.strip():

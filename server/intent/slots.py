@@ -18,7 +18,11 @@ _WEEKDAY = re.compile(r"(上上|上个?|这个?|本)?(?:周|星期|礼拜)([一�
 _MINUTES = re.compile(r"(\d+)(?:个)?(分钟|分中|小时|钟头|天|刻钟)")  # 分中: ASR for 分钟
 _HALF_HOUR = re.compile(r"半(?:个)?(?:小时|钟头)")
 _CLOCK_ACT = re.compile(r"播|念|读|汇报|报告|提醒|叫我|通知")  # what a clock time is for
-_CLOCK = re.compile(r"(早上|上午|中午|下午|傍晚|晚上|夜里|凌晨)?(\d{1,2})[点:](半|([13])刻|(\d{1,2})分?)?")
+# Minutes after 点: 半, 一刻/三刻 (刻 heard as its homophones 克/课/颗/可/科), or a number — but not the 一 of
+# 一下: "三点一下日报" is 三点念一下日报 with 念 lost.
+_CLOCK = re.compile(
+    r"(早上|上午|中午|下午|傍晚|晚上|夜里|凌晨)?(\d{1,2})[点:](半|([13])[刻克课颗可科]|(\d{1,2})(?![\d下])分?)?"
+)
 
 
 def parse_weekday(text: str, today: date) -> date | None:

@@ -24,6 +24,7 @@ from server.intent.matcher import (
     DRILL_VERBS,
     GREETING_ONLY,
     ROLLBACK_DENY,
+    ROLLBACK_DENY_AFTER,
     ROLLBACK_WORDS,
     STOP_WORDS,
     VOLUME_DOWN,
@@ -76,6 +77,8 @@ SLOT_OWNERS: dict[str, frozenset[str]] = {
     "volume": frozenset({"volume"}),
     "delta": frozenset({"volume"}),
 }
+# giving in under "是否回滚?": "那就…吧", "只能…了", "不得不", "没办法/没别的办法"
+_RESIGNED_YES = re.compile(r"那就|只能|只好|不得不|没办法|没别的办法|别无选择")
 GO_BACK = (
     "滚回去",
     "退回去",
@@ -103,8 +106,11 @@ _CORRECTION = re.compile(rf"^(?:不是|不对|错了|搞错了|不)(?:{_DAY_WORD
 # A story about someone else or about what the speaker did is no command, even when it holds command
 # words: "我朋友在做财务审计", "我们家猫把闹钟碰掉了", "隔壁音量好大", "我昨天把游戏存档回滚了".
 _THIRD_PARTY = re.compile(
-    r"^(?:我们?|你)?(?:的)?(?:朋友|女朋友|男朋友|同事|老大|经理|主管|组长|同学|家里?|们家|老婆|老公|媳妇|孩子|儿子|女儿|爸爸?|妈妈?|"
-    r"弟弟|哥哥|姐姐|妹妹|表[哥姐弟妹]|亲戚|室友|对象|邻居|领导|老板|猫|狗)"
+    r"^(?:我们?|你|我(?:给|帮|替|和|跟|陪)我?家?)?(?:的)?(?:朋友|女朋友|男朋友|同事|老大|经理|主管|组长|同学|家里?|们家|老婆|老公|媳妇|"
+    r"孩子|儿子|女儿|闺女|姑娘|爸爸?|妈妈?|老爸|老妈|爸妈|爷爷|奶奶|外婆|姥姥|"
+    r"弟弟|哥哥|姐姐|妹妹|表[哥姐弟妹]|亲戚|室友|对象|邻居|领导|老板|(?:大学|高中|中学|小学)?老师|猫|狗)"
+    r"|^老[王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董潘袁蔡蒋杜叶程魏苏吕丁]"  # 老王: a colleague
+    r"|^(?:我们?)?(?:上一?家|以前的?|之前的?|前一?家?)公司|^老东家"  # a former employer
     r"|^(?:我们|我家)?(?:隔壁|楼上|楼下|对面)"
     r"|^(?:我们)?(?:组里?|团队|部门)?(?:那个|的)?(?:新人|新同事|实习生)"
     r"|^(?:审计|财务)(?:部门|署|局|师|员|组|公司|的人)"  # the auditors, not the audit log
@@ -123,13 +129,15 @@ _THEY_TOLD = re.compile(r"(?:又|总|老|总是|一直|也)?(?:叫我|让我|要
 # attendance and pay
 _OFF_DOMAIN = re.compile(
     r"天气|气温|多少度|下雨|下雪|游戏|存档|电影|电视剧|小说|新闻|播报员|播音员|主持人|笑死|太逗|哈哈|表情包|"
-    r"报警器|火警|消防|刷屏|没睡好|觉都没睡|感冒|发烧|有点哑|生病|发音|外卖|好吃|球赛|快递|包裹|停车|食堂|午饭|晚饭|早饭|吃饭|考勤|打卡|报销|请假|工资|奖金|年终奖"
+    r"报警器|火警|消防|刷屏|没睡好|觉都没睡|感冒|发烧|有点哑|生病|发音|外卖|好吃|球赛|快递|包裹|停车|食堂|午饭|晚饭|早饭|吃饭|考勤|打卡|报销|请假|工资|奖金|年终奖|好习惯|坏习惯|坚持下来"
 )
 _DID_IT = re.compile(
     r"^我们?(?:昨天|前天|刚才|刚刚|刚|上周|之前|上次|那天)(?:晚上|早上|上午|下午)?把.{1,12}?(?:了|过)"
     r"|(?:我|他|她|他们|我们|同事|有人).{0,10}(?:回滚|回退)(?:了|过)"
     r"|被.{1,4}(?:骂|说|批评|批|投诉|吐槽|笑话)了"  # "…被邻居骂了": a story
     r"|^我(?:年轻|小|上学|读书|刚工作)的?时候|那会儿|当年"  # memories
+    r"|梦到|梦见|做梦|做了个梦"  # dreams
+    r"|^.{0,6}那天(?!.*(?:什么|啥|哪|几[个条次]|吗|多少|有没有)).{2,}了"  # "停电那天机房空调也跟着挂了": that day's story
 )
 # Words that address the robot: with one of them the story carries a request ("我同事说挂了，帮我看看告警").
 _REQUEST = re.compile(
@@ -137,8 +145,10 @@ _REQUEST = re.compile(
     r"|讲讲|说说|告诉我|提醒我|叫我|重新录|录一下|录一遍|录个|(?:念|读|播)(?:一?下|一遍)?(?:日报|日志|报告)"
 )
 _ADDRESS = re.compile(r"你|您|帮我|给我|帮他|给他|帮她|给她|小智|请|麻烦")  # words that turn to the robot
-_OPS_OBJECT = re.compile(r"服务|系统|线上|集群|节点|pod|告警|报警|日志|接口|api|service|center")
-_YES_NO_ASKED = re.compile(r"[吗么]$|没有?$|是不是|有没有|怎么样|正常")
+_OPS_OBJECT = re.compile(
+    r"服务|系统|线上|集群|节点|pod|告警|报警|日志|接口|api|service|center|静默|屏蔽|审计|变更|配置"
+)
+_YES_NO_ASKED = re.compile(r"[吗么]$|没有?$|是不是|有没有|怎么样|正常|(.)不\1")  # (.)不\1: 在不在, 对不对
 # Unasked, a rollback is approved only by an order ("马上回滚", "恢复到之前的版本吧", "回滚一下，我批准了"):
 # nothing before the rollback word in its clause reports or recalls one ("他们说回滚很危险", "上次回滚…"), and
 # nothing after it tells of one done or judged ("回滚以后好多了", "回滚了一次", "回滚很危险").
@@ -161,7 +171,7 @@ _BARE_VOLUME = re.compile(
 )
 # Calls and hellos that ask for nothing: said to the robot, they only wake it.
 _HELLO = re.compile(
-    r"^(?:你好|您好|哈喽|哈啰|哈罗|哈咯|嗨|嘿|hello|hi|hey|喂|哥们儿?|劳驾|请问|打扰一下|在吗|在么|在嘛|在不在|你在吗|你在不在|醒醒|醒一醒|醒了吗?|起床了?"
+    r"^(?:你好|您好|哈喽|哈啰|哈罗|哈咯|嗨|嘿|hello|hi|hey|喂|哥们儿?|劳驾|请问|打扰一下|在吗|在么|在嘛|在不在|你在吗|你在不在|醒醒|醒一醒|醒了吗?|你?醒着?(?:没有?|吗|么|呢)|你?醒了没有?|起床了?"
     r"|早上好|早安|早啊|早晨|早|下午好|晚上好|同学)+"
 )
 _NOW = re.compile(r"(?<!到)(?:现在|目前|当前|眼下|此刻|这会儿)(?!为止)")  # not "今天到现在"
@@ -419,8 +429,16 @@ def is_narrative(core: str) -> bool:
     if _ABOUT_WORDS.search(core):
         return True
     if (m := _THIRD_PARTY.search(core)) and (told := _THEY_TOLD.match(core, m.end())):
-        # "我妈叫我多穿衣服": the third party asks, not the speaker — unless the robot is asked after it
-        return not _ADDRESS.search(core, told.end())
+        # "我妈叫我多穿衣服": the third party asks, not the speaker — unless the robot is asked after it, or
+        # what was asked is an ops request passed on ("经理让我查一下昨天审计日志里谁改了配置")
+        rest = core[told.end() :]
+        asked_me = any(v in told.group() for v in ("叫我", "让我", "要我"))
+        passed_on = (
+            asked_me
+            and bool(_REQUEST.search(rest) or rest.startswith(("问问", "问一下", "查")))
+            and bool(_OPS_OBJECT.search(rest))
+        )
+        return not (_ADDRESS.search(core, told.end()) or passed_on)
     if _THIRD_PARTY.search(core) and not _ADDRESS.search(core) and not _YES_NO_ASKED.search(core):
         return True  # "我女儿学校每天中午都播报新闻": about them, and nobody asks the robot
     if _REQUEST.search(core) or (_OPS_OBJECT.search(core) and _YES_NO_ASKED.search(core)):
@@ -508,6 +526,14 @@ def follow_up(
     if expect is Expect.ROLLBACK:
         if u.has(*ROLLBACK_WORDS) and (ruled := _rollback_answer(u)):
             return Intent(ruled, {}, source="followup", text=norm)
+        if (
+            u.has(*ROLLBACK_WORDS)
+            and _RESIGNED_YES.search(core)
+            and not ROLLBACK_DENY_AFTER.search(core)
+            and not any(q in core for q in ("吗", "要不要", "是否", "为什么", "什么", "怎么", "呢"))
+        ):
+            # "那就回滚吧，没别的办法了", "不得不回滚了": asked, a resigned rollback is a yes
+            return Intent("rollback_confirm", {}, source="followup", text=norm)
         if answer is not YesNo.NO and any(w in core for w in GO_BACK) and not ROLLBACK_DENY.search(core):
             # "嗯嗯，滚回去吧": only as an answer to "是否回滚?" (unasked, "滚回去" is no rollback)
             return Intent("rollback_confirm", {}, source="followup", text=norm)

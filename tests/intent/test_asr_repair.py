@@ -166,3 +166,46 @@ def test_a_rare_reading_of_a_heard_character_does_not_make_a_command_word() -> N
     # 前 is "qian"; its rare reading "jian" once made "当前没" sound like "当静默" next to 告警
     for text in ("当前没有告警吧", "看看当前没处理的告警"):
         assert repair(text, Expect.NOTHING, ()) == text
+
+
+def test_a_quarter_hour_and_a_half_written_after_a_decimal_point():
+    assert repair_clock("加个定时播报9.1克") == "加个定时播报9点1刻"  # 九点一刻: 刻 heard as 克
+    assert repair_clock("8.半的定时播报撤了") == "8点半的定时播报撤了"
+    assert repair_clock("这瓶水重1.1克") == "这瓶水重1.1克"  # no schedule cue
+
+
+@pytest.mark.parametrize(
+    ("heard", "meant"),
+    [
+        ("一个中头以后再叫我", "一个钟头以后再叫我"),  # zhong-tou
+        ("这条告警静默俩小师", "这条告警静默两小时"),  # xiao-shi right after a number (俩 is 两)
+        ("声音直接掉成零", "声音直接调成零"),  # diao-cheng before a number, with a word for the sound
+        ("音量调到六时", "音量调到六十"),  # liu-shi after 音量调到
+        ("医量30%", "音量30%"),
+    ],
+)
+def test_units_and_levels_heard_as_homophones_next_to_their_number(heard: str, meant: str):
+    assert repair(heard, Expect.NOTHING, WORKLOADS) == meant
+
+
+@pytest.mark.parametrize(
+    "said",
+    ["告警一消失就通知我", "流量掉到零了", "我小时候住在乡下", "把会议调到三时"],
+)
+def test_number_neighbours_that_are_what_was_said_stay(said: str):
+    # 消失 is never 小时; without a word for the sound, 掉到 and 三时 are what was said
+    assert repair(said, Expect.NOTHING, WORKLOADS) == said
+
+
+def test_a_short_drill_answer_that_sounds_like_a_log_kind_names_it():
+    assert repair("设计的", Expect.DRILL, WORKLOADS) == "审计的"  # she-ji / shen-ji
+    assert repair("设计的", Expect.NOTHING, WORKLOADS) == "设计的"  # not asked: a designer's word
+    assert repair("设计师说这个界面不好看", Expect.DRILL, WORKLOADS) == "设计师说这个界面不好看"  # too long
+
+
+def test_what_heard_as_kill_after_an_asking_verb():
+    assert repair("除了播日志，你还会杀", Expect.NOTHING, WORKLOADS) == "除了播日志，你还会啥"
+    assert repair("昨天有杀告警", Expect.NOTHING, WORKLOADS) == "昨天有啥告警"
+    # 杀 the verb stays
+    assert repair("把那个pod杀了", Expect.NOTHING, WORKLOADS) == "把那个pod杀了"
+    assert repair("杀掉那个进程", Expect.NOTHING, WORKLOADS) == "杀掉那个进程"

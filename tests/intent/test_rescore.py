@@ -9,6 +9,7 @@ from server.intent.models import Expect
 from server.intent.rescore import (
     Candidate,
     Policy,
+    cuts_a_word,
     decide,
     heard_slots,
     is_weak,
@@ -122,3 +123,25 @@ def test_a_misheard_key_word_is_put_back_as_a_variant_of_the_heard_text() -> Non
     assert all(len(t) == len("我都认了哪些电视") for t in texts)
     # a wake word or command word already heard is never written over
     assert not any("小智" not in t for t in (c.text for c in word_variants("小智再不在", 8, 0.6)))
+
+
+def test_a_long_sentence_read_confidently_as_chat_is_not_rescored() -> None:
+    heard = "我们组这周上线太多了，心累"
+    first = understand(heard, TODAY)
+    assert first.intent.name == "chat"
+    # as the classifier is sure of it, no one-word variant may turn the story into a command
+    assert not is_weak(heard, first, Policy(chat_sure=0.0))
+    scorer = FakeScorer({}, default=0.0)
+    done = rescore(heard, first, scorer, TODAY, policy=Policy(chat_sure=0.0))
+    assert not done.changed and scorer.calls == []
+    # a short chat reading is still weak: short commands are what the recognizer mangles
+    assert is_weak("小智，滴嘴", understand("小智，滴嘴", TODAY), Policy(chat_sure=0.0))
+
+
+def test_a_command_word_is_never_put_in_across_an_everyday_word() -> None:
+    assert cuts_a_word("我朋友在做财务审计", 0, "我跟")  # 朋 of 朋友
+    assert cuts_a_word("公司停车场又满了", 1, "事件")  # 公司, 停车场
+    assert not cuts_a_word("我都认了哪些电视", 6, "定时")
+    assert not cuts_a_word("好的调读失败了吗", 2, "调度")
+    texts = [c.text for c in word_variants("公司停车场又满了，绕了三圈才找到位置", 8, 0.6)]
+    assert not any(t.startswith("公事件") for t in texts)

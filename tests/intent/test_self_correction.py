@@ -49,3 +49,11 @@ def test_a_filler_clause_is_dropped() -> None:
 def test_the_intent_is_read_with_the_corrected_value(text: str, name: str, args: dict[str, object]) -> None:
     intent = understand(text, TODAY).intent
     assert (intent.name, intent.args) == (name, args)
+
+
+def test_a_correction_heard_as_its_homophone_between_two_days() -> None:
+    # "前天的，不对，昨天的" heard as "前天等部队，昨天的": 部队 and 不对 are both bu-dui
+    assert "昨天" in resolve_corrections("小智，前天等部队，昨天的日志播一下")
+    assert "前天" not in resolve_corrections("小智，前天等部队，昨天的日志播一下")
+    # the army is the army when no second day follows
+    assert resolve_corrections("我昨天部队里有事") == "我昨天部队里有事"

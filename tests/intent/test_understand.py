@@ -753,3 +753,79 @@ def test_the_rollback_talked_about_as_a_thing_is_neither_approved_nor_refused(te
 @pytest.mark.parametrize("text", ["马上回滚", "把刚刚的发布回滚", "回滚一下我的服务"])
 def test_an_order_to_roll_back_still_asks_for_approval(text: str) -> None:
     assert understand(text, TODAY).intent.name == "rollback_confirm"
+
+
+@pytest.mark.parametrize(
+    ("text", "time"),
+    [
+        ("每天9点1克自动播一下日志", "09:15"),  # 一刻 heard as 1克
+        ("每天九点一刻播报", "09:15"),
+        ("以后每天下午三点一下日报", "15:00"),  # 三点念一下: the 一 of 一下 is no minute
+        ("每天早上九点五分播报", "09:05"),
+        ("下午三点四十提醒我听日志", "15:40"),
+    ],
+)
+def test_clock_minutes_are_a_quarter_a_number_or_nothing(text: str, time: str) -> None:
+    u = understand(text, TODAY)
+    assert (u.intent.name, u.intent.args.get("time")) == ("schedule_create", time)
+
+
+@pytest.mark.parametrize("text", ["那就回滚吧，没别的办法了", "不得不回滚了", "没办法，回滚吧"])
+def test_a_resigned_yes_under_the_rollback_question_approves(text: str) -> None:
+    assert understand(text, TODAY, Expect.ROLLBACK).intent.name == "rollback_confirm"
+
+
+@pytest.mark.parametrize("text", ["那就别回滚了", "那就先不回滚", "只能回滚了吗"])
+def test_a_refusal_or_question_with_resigned_words_is_no_approval(text: str) -> None:
+    assert understand(text, TODAY, Expect.ROLLBACK).intent.name != "rollback_confirm"
+
+
+def test_other_and_others_are_not_a_dont() -> None:
+    # 别的/别人 is "other", not 别 "don't"
+    assert understand("回滚吧，没别的办法了", TODAY, Expect.ROLLBACK).intent.name == "rollback_confirm"
+
+
+def test_alerts_whose_notifications_were_turned_off_are_the_silences() -> None:
+    assert understand("咱现在关掉通知的告警有几条", TODAY).intent.name == "silence_list"
+
+
+@pytest.mark.parametrize("text", ["小智，你醒着没", "小智你醒了没", "你醒着吗"])
+def test_asking_whether_the_robot_is_awake_is_a_greeting(text: str) -> None:
+    assert understand(text, TODAY).intent.name == "greeting"
+
+
+def test_an_alert_taken_on_with_its_word_misheard() -> None:
+    assert understand("这个高警我接了", TODAY).intent.name == "acknowledge"  # gao-jing
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "我昨晚梦到线上全挂了，直接吓醒",  # a dream
+        "停电那天机房空调也跟着挂了，热得要命",  # that day's story
+        "上家公司压根没告警系统，出事全靠用户打电话",  # a former employer
+        "老王昨晚被告警吵醒了三回，笑死",  # a colleague's story
+        "我给闺女定了个闹钟，每天七点叫她起床",  # done for the family
+        "我大学老师老说写工作日志是个好习惯，我一直没坚持下来",  # a habit
+    ],
+)
+def test_stories_of_dreams_days_past_jobs_colleagues_and_habits_are_chat(text: str) -> None:
+    assert understand(text, TODAY).intent.name == "chat"
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("经理让我查一下昨天审计日志里谁改了配置", "drill_down"),  # a request passed on is a request
+        ("我同事让我问问昨天的告警", "alerts"),
+        ("老王昨晚静默的那些还在不在", "silence_list"),  # asked about a colleague's silences
+        ("周三那天出了什么告警", "alerts"),  # "那天" in a question is no story
+    ],
+)
+def test_a_request_passed_on_or_asked_about_someone_is_still_a_request(text: str, name: str) -> None:
+    assert understand(text, TODAY).intent.name == name
+
+
+def test_a_relative_telling_me_what_to_do_is_still_chat() -> None:
+    assert understand("我妈叫我看看天气", TODAY).intent.name == "chat"
+    assert understand("我媳妇说我做梦都在念日志", TODAY).intent.name == "chat"
