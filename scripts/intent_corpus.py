@@ -40,6 +40,8 @@ TRAINING_FILES = (
     "heldout_r9b",
     "heldout_r10a",
     "heldout_r10b",
+    "heldout_r11a",
+    "heldout_r11b",
 )
 WORKLOADS = ("payment-api", "order-service", "user-center")
 HEADER = (

@@ -88,6 +88,14 @@ TERMS: tuple[Term, ...] = (
     Term("删掉", _SCHEDULE_CUES, near=True, strong=("定时", "提醒", "闹钟", "规则")),
     Term("取消", ("定时", "播报", "提醒", "闹钟", "规则", "静默", "屏蔽"), near=True),
     Term("喂", followed_by=("小智", "，小智", ",小智"), at_start=True),  # 为小智 → 喂小智
+    Term("在不在", alone=True),  # 再不在: no such phrase
+    Term("静音", _ALERT_CUES, near=True, strong=_ALERT_WORDS),  # 告警先进医一下
+    Term("删了", ("定时", "播报", "提醒", "闹钟", "规则"), near=True),  # 那个每日播报杀了 (sha/shan)
+    # 昨儿 (zuo-er) heard as 左儿/左耳/左二 next to what one asks about a day
+    *(
+        Term(w, ("日志", "日报", "告警", "报警", "情况", "播", "有啥", "有什么", "有没有"))
+        for w in ("昨儿个", "昨儿")
+    ),
     Term("认领", ("告警", "这条", "我来"), near=True),
     Term(
         "告警", ("查", "最近", "认领", "静默", "屏蔽", "处理", "多少", "哪些", "几条", "这条", "我接", "算我")
@@ -195,6 +203,8 @@ def _longest_first(terms: tuple[Term, ...]) -> tuple[Term, ...]:
 # was said, not a mishearing ("把刚才的发布回滚": 布回滚 is not 不回滚).
 KEEP_WORDS = frozenset(
     {"发布", "公布", "宣布", "分布", "颁布", "散布", "部署", "部门", "全部", "局部", "步骤", "进步"}
+    # a command word already heard is not cut either ("告警已消失": 警已 is not 静音)
+    | {"告警", "报警", "日志", "审计", "静默", "屏蔽", "静音", "定时", "播报", "回滚", "声纹"}
 )
 
 
@@ -294,11 +304,11 @@ def _closest(letters: str, workloads: tuple[str, ...]) -> str | None:
     return best if score >= MIN_NAME_SIMILARITY else None
 
 
-_DECIMAL_CLOCK = re.compile(r"(?<![\d.])(\d{1,2})\.(5|半|[13][刻克课颗可科])(?![\d.])")
+_DECIMAL_CLOCK = re.compile(r"(?<![\d.])(\d{1,2})\.(5|半|[13][刻克课颗可科]|[1-5]时|[0-5]\d分?)(?![\d.])")
 
 
 # 上午十点 heard as 上五十点: 午 and 五 are both "wu", and the clock number follows
-_NOON_AS_FIVE = re.compile(r"([上中下])五(?=[一二两三四六七八九十]{1,3}点)")
+_NOON_AS_FIVE = re.compile(r"([上中下])[五5](?=(?:[一二两三四六七八九十]{1,3}|1?\d)点)")
 
 
 def repair_clock(text: str) -> str:
@@ -311,11 +321,18 @@ def repair_clock(text: str) -> str:
 
 
 def _clock_from_decimal(m: re.Match[str]) -> str:
-    """ "8.5" / "8.半" → 8点半, "9.1克" → 9点1刻 (the 点 written as a decimal point)."""
+    """ "8.5" / "8.半" → 8点半, "9.1克" → 9点1刻, "8.45分" → 8点45分, "8.2时" → 8点20 (the 点 written as a
+    decimal point)."""
     hour, rest = m.group(1), m.group(2)
     if int(hour) > 23:
         return m.group(0)
-    return f"{hour}点半" if rest in ("5", "半") else f"{hour}点{rest[0]}刻"
+    if rest in ("5", "半"):
+        return f"{hour}点半"
+    if rest.endswith("时"):  # "8.2时": 八点二十, 十 heard as 时
+        return f"{hour}点{rest[0]}0"
+    if rest[0].isdigit() and rest[1:2].isdigit():  # "8.20", "8.45分"
+        return f"{hour}点{rest[:2]}分"
+    return f"{hour}点{rest[0]}刻"
 
 
 # Under "是否需要针对某类日志进行更详细的分析？" a short answer names a log kind: 设计的 is 审计的, 世界 is 事件.

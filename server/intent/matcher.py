@@ -482,9 +482,12 @@ def is_question(text: str) -> bool:
     return bool(_QUESTION.search(text.rstrip("了啊呀呢吧")))
 
 
+_A_NOT_A = re.compile(r"(.)不\1")  # 能不能, 可不可以, 行不行: asking, not refusing
+
+
 def _rollback_answer(u: _Utterance) -> str | None:
     where = min(p for w in ROLLBACK_WORDS if (p := u.find(w)) >= 0)
-    before = u.text[:where]
+    before = _A_NOT_A.sub(r"\1", u.text[:where])
     if any(q in u.text for q in ("吗", "要不要", "是否", "为什么", "什么", "怎么")):
         return None  # a question about rolling back, not an answer
     if ROLLBACK_DENY.search(before[-4:]):

@@ -31,7 +31,14 @@ from functools import lru_cache
 from server.intent.classifier import CONCEPTS, load_catalogue
 from server.intent.matcher import WAKE_WORDS, _Utterance, fuzzy_key, normalize
 from server.intent.models import Expect, Intent
-from server.intent.understand import YES_NO_QUESTIONS, Understanding, core_text, slot_args, understand
+from server.intent.understand import (
+    YES_NO_QUESTIONS,
+    Understanding,
+    core_text,
+    is_narrative,
+    slot_args,
+    understand,
+)
 from server.intent.yesno import NO_WORDS, YES_WORDS
 from server.speech.asr import TextScore
 from server.speech.cer import edit_distance
@@ -61,6 +68,10 @@ class Policy:
     chat_sure: float = 0.75
     long_chars: int = 10  # characters of the core text (wake word and fillers off) that make a sentence long
     keep_words: bool = True  # never put a command word in so that it cuts an everyday word in two
+    chat_certain: float = 0.95  # a chat reading this sure stays chat at any length ("小智，你喜欢什么颜色")
+    story_stays: bool = (
+        True  # a heard text the narrative rules read as a story stays chat ("我刚把电视的音量调小了")
+    )
 
 
 DEFAULT_POLICY = Policy()
@@ -87,7 +98,7 @@ def is_weak(heard: str, understood: Understanding | None, policy: Policy = DEFAU
     """The text reading is weak: nothing heard, not understood, chat, asked back, or a low classifier score."""
     if not heard.strip() or understood is None:
         return True
-    if understood.known and understood.intent.name == "chat" and is_sure_chat(heard, understood, policy):
+    if understood.intent.name == "chat" and is_sure_chat(heard, understood, policy):
         return False
     if not understood.known or understood.confirm or understood.intent.name == "chat":
         return True
@@ -96,8 +107,13 @@ def is_weak(heard: str, understood: Understanding | None, policy: Policy = DEFAU
 
 def is_sure_chat(heard: str, understood: Understanding, policy: Policy = DEFAULT_POLICY) -> bool:
     """A long sentence that the classifier reads as chat with confidence."""
-    long = len(core_text(normalize(heard))) >= policy.long_chars
-    return long and understood.intent.source == "classifier" and understood.score >= policy.chat_sure
+    core = core_text(normalize(heard))
+    if policy.story_stays and is_narrative(core):
+        return True
+    if understood.intent.source != "classifier":
+        return False
+    long = len(core) >= policy.long_chars
+    return (long and understood.score >= policy.chat_sure) or understood.score >= policy.chat_certain
 
 
 @lru_cache(maxsize=1)

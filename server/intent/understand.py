@@ -77,6 +77,10 @@ SLOT_OWNERS: dict[str, frozenset[str]] = {
     "volume": frozenset({"volume"}),
     "delta": frozenset({"volume"}),
 }
+# an answer to "是否回滚?" that opens with a refusal — but "不用问了/别等了" hurries a yes
+_FIRST_REFUSAL = re.compile(
+    r"^(?:不了|不用|不要|算了|先别|别|甭|不必|不回|不滚)(?!问|等|犹豫|想了|多说|废话|墨迹|磨叽)"
+)
 # giving in under "是否回滚?": "那就…吧", "只能…了", "不得不", "没办法/没别的办法"
 _RESIGNED_YES = re.compile(r"那就|只能|只好|不得不|没办法|没别的办法|别无选择")
 GO_BACK = (
@@ -108,7 +112,7 @@ _CORRECTION = re.compile(rf"^(?:不是|不对|错了|搞错了|不)(?:{_DAY_WORD
 _THIRD_PARTY = re.compile(
     r"^(?:我们?|你|我(?:给|帮|替|和|跟|陪)我?家?)?(?:的)?(?:朋友|女朋友|男朋友|同事|老大|经理|主管|组长|同学|家里?|们家|老婆|老公|媳妇|"
     r"孩子|儿子|女儿|闺女|姑娘|爸爸?|妈妈?|老爸|老妈|爸妈|爷爷|奶奶|外婆|姥姥|"
-    r"弟弟|哥哥|姐姐|妹妹|表[哥姐弟妹]|亲戚|室友|对象|邻居|领导|老板|(?:大学|高中|中学|小学)?老师|猫|狗)"
+    r"弟弟?|哥哥?|姐姐?|妹妹?|表[哥姐弟妹]|亲戚|室友|对象|邻居|领导|老板|(?:大学|高中|中学|小学)?老师|猫|狗)"
     r"|^老[王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董潘袁蔡蒋杜叶程魏苏吕丁]"  # 老王: a colleague
     r"|^(?:我们?)?(?:上一?家|以前的?|之前的?|前一?家?)公司|^老东家"  # a former employer
     r"|^(?:我们|我家)?(?:隔壁|楼上|楼下|对面)"
@@ -120,7 +124,7 @@ _THIRD_PARTY = re.compile(
 # what a word means, how two compare, how it is said in English, an opinion asked: knowledge, not a command
 _ABOUT_WORDS = re.compile(
     r"^(?:什么是|什么叫|啥是|何为)|(?:是什么意思|是啥意思|什么意思|有什么区别|有啥区别|的区别|区别是什么|英文怎么说|英语怎么说|怎么翻译|难学|好学|怎么学|学起来|入门|谁发明|发明的|起源|历史"
-    r"|(?:这|那)(?:两|几|一)?个字|怎么写"
+    r"|(?:这|那)(?:两|几|一)?个字|怎么写|原理|行业里|业内|业界|一般要保留|保留多久|一般怎么|怎么解决比较好"
     r"|你觉得.{0,20}(?:是不是该|该不该|应不应该|值不值得|好不好)"
     r"|(?:知道|晓得|懂|了解)[^，,]{0,12}是(?:什么|啥)子?(?:东西|意思)?[吗么嘛]?$)"
 )
@@ -129,7 +133,7 @@ _THEY_TOLD = re.compile(r"(?:又|总|老|总是|一直|也)?(?:叫我|让我|要
 # attendance and pay
 _OFF_DOMAIN = re.compile(
     r"天气|气温|多少度|下雨|下雪|游戏|存档|电影|电视剧|小说|新闻|播报员|播音员|主持人|笑死|太逗|哈哈|表情包|"
-    r"报警器|火警|消防|刷屏|没睡好|觉都没睡|感冒|发烧|有点哑|生病|发音|外卖|好吃|球赛|快递|包裹|停车|食堂|午饭|晚饭|早饭|吃饭|考勤|打卡|报销|请假|工资|奖金|年终奖|好习惯|坏习惯|坚持下来"
+    r"报警器|火警|消防|刷屏|没睡好|觉都没睡|感冒|发烧|有点哑|生病|发音|外卖|好吃|球赛|快递|包裹|停车|食堂|午饭|晚饭|早饭|吃饭|考勤|打卡|报销|请假|工资|奖金|年终奖|好习惯|坏习惯|坚持下来|心慌|心累|职业病|没意思|摆烂"
 )
 _DID_IT = re.compile(
     r"^我们?(?:昨天|前天|刚才|刚刚|刚|上周|之前|上次|那天)(?:晚上|早上|上午|下午)?把.{1,12}?(?:了|过)"
@@ -174,11 +178,11 @@ _HELLO = re.compile(
     r"^(?:你好|您好|哈喽|哈啰|哈罗|哈咯|嗨|嘿|hello|hi|hey|喂|哥们儿?|劳驾|请问|打扰一下|在吗|在么|在嘛|在不在|你在吗|你在不在|醒醒|醒一醒|醒了吗?|你?醒着?(?:没有?|吗|么|呢)|你?醒了没有?|起床了?"
     r"|早上好|早安|早啊|早晨|早|下午好|晚上好|同学)+"
 )
-_NOW = re.compile(r"(?<!到)(?:现在|目前|当前|眼下|此刻|这会儿)(?!为止)")  # not "今天到现在"
+_NOW = re.compile(r"(?<!到)(?:现在|目前|当前|眼下|此刻|这会儿)(?!为[止指之只])")  # not "今天到现在"
 _NOW_TODAY = re.compile(r"(?:今天|今日)(?:有|要|还有|先)")
 # social openers that ask for nothing ("又见面了", "我来了", "好久不见")
 _SOCIAL = re.compile(
-    r"^(?:我是(?:新来的)?(?:小|老)?[\u4e00-\u9fff]{1,2}(?=先|来|跟|和|$)|先?(?:跟|和)?(?:你|您)?打(?:个)?招呼|又见面了?|早晨|我?上班了?|好久不见|好久没(?:跟|和)?(?:你|您)?打(?:个)?招呼了?|打(?:个)?招呼|我又?来了?|我回来了?|(?:哥们儿?|兄弟|本人|老子)?又?来了?)+"
+    r"^(?:我是(?:新来的)?(?:小|老)?[\u4e00-\u9fff]{1,2}(?=先|来|跟|和|$)|先?(?:跟|和)?(?:你|您)?打(?:个)?招呼|又见面了?|早晨|我?上班了?|好久不见|好久没(?:跟|和)?(?:你|您)?打(?:个)?招呼了?|打(?:个)?招呼|我又?来了?|我回来了?|(?:哥们儿?|兄弟|本人|老子|打工人)?又?来了?)+"
 )
 # "别问了" / "莫等了" / "不用再犹豫了" next to a rollback: hurry, not a refusal
 _URGE = re.compile(
@@ -526,6 +530,11 @@ def follow_up(
     if expect is Expect.ROLLBACK:
         if u.has(*ROLLBACK_WORDS) and (ruled := _rollback_answer(u)):
             return Intent(ruled, {}, source="followup", text=norm)
+        if _FIRST_REFUSAL.match(core):
+            # "不了不了，刚找到原因了，我手动修": a long answer that opens with a refusal refuses
+            return Intent("rollback_deny", {}, source="followup", text=norm)
+        if answer is not YesNo.NO and len(core) <= 4 and core.rstrip(FILLERS).endswith(("回", "退")):
+            return Intent("rollback_confirm", {}, source="followup", text=norm)  # "行，回", "那就退"
         if (
             u.has(*ROLLBACK_WORDS)
             and _RESIGNED_YES.search(core)

@@ -152,7 +152,9 @@ def test_a_decimal_clock_in_a_schedule_request_is_half_past():
     assert repair_clock("删掉8.5的定时") == "删掉8点半的定时"
     assert repair_clock("每天9.5播报日志") == "每天9点半播报日志"
     assert repair_clock("音量调到8.5") == "音量调到8.5"  # no schedule cue
-    assert repair_clock("每天18.55播报") == "每天18.55播报"
+    assert repair_clock("每天18.55播报") == "每天18点55分播报"  # minutes after the point
+    assert repair_clock("每天早上8.2时播报") == "每天早上8点20播报"  # 八点二十: 十 heard as 时
+    assert repair_clock("每天18.75播报") == "每天18.75播报"  # no clock has 75 minutes
 
 
 def test_noon_heard_as_five_before_a_clock_number():

@@ -145,3 +145,15 @@ def test_a_command_word_is_never_put_in_across_an_everyday_word() -> None:
     assert not cuts_a_word("好的调读失败了吗", 2, "调度")
     texts = [c.text for c in word_variants("公司停车场又满了，绕了三圈才找到位置", 8, 0.6)]
     assert not any(t.startswith("公事件") for t in texts)
+
+
+def test_a_story_or_a_certain_chat_reading_stays_chat() -> None:
+    story = "我刚把电视的音量调小了，你听得到吗"  # what the speaker did: a story, not a volume order
+    assert not is_weak(story, understand(story, TODAY))
+    certain = "小智，你喜欢什么颜色"
+    reading = understand(certain, TODAY)
+    assert reading.intent.name == "chat" and reading.score >= Policy().chat_certain
+    assert not is_weak(certain, reading)
+    # with both guards off, the same readings are weak and would be rescored
+    off = Policy(chat_certain=2.0, story_stays=False, chat_sure=2.0)
+    assert is_weak(story, understand(story, TODAY), off) and is_weak(certain, reading, off)

@@ -829,3 +829,62 @@ def test_a_request_passed_on_or_asked_about_someone_is_still_a_request(text: str
 def test_a_relative_telling_me_what_to_do_is_still_chat() -> None:
     assert understand("我妈叫我看看天气", TODAY).intent.name == "chat"
     assert understand("我媳妇说我做梦都在念日志", TODAY).intent.name == "chat"
+
+
+@pytest.mark.parametrize(
+    ("text", "name", "args"),
+    [
+        ("每天早上8.2时播报", "schedule_create", {"time": "08:20"}),  # 八点二十 written 8.2时
+        ("帮我加个定时播报每天8.45分", "schedule_create", {"time": "08:45"}),
+        ("晚上九点八给我播一下当天日志", "schedule_create", {"time": "21:00"}),  # 九点吧: 吧 heard as 八
+        ("取消下53点的定时播报", "schedule_cancel", {"time": "15:00"}),  # 下午 heard as 下5
+        ("我想把这个告警静默一刻中", "silence_create", {"minutes": 15}),  # 刻钟 heard as 刻中
+        ("左儿的应用日志给我细说一下", "drill_down", {"kind": "business", "day": "2026-11-26"}),  # 昨儿
+        ("我想把8.30分那个每日播报杀了", "schedule_cancel", {"time": "08:30"}),  # 删 heard as 杀
+        ("这个告警能不能先进医一下", "silence_create", {}),  # 静音 heard as 进医
+    ],
+)
+def test_round5_spoken_slip_families(text: str, name: str, args: dict[str, object]) -> None:
+    u = understand(text, TODAY, workloads=WORKLOADS)
+    assert (u.intent.name, u.intent.args) == (name, args)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "我弟说他们学校广播每天早上八点准时播报，吵得要死",
+        "审计日志在行业里一般要保留多久啊？",
+        "声纹识别到底是啥原理啊？",
+        "你说告警疲劳这事一般怎么解决比较好？",
+        "周末值班真没意思，一个告警都没有反而心慌",
+        "我左耳有点疼",
+    ],
+)
+def test_knowledge_questions_feelings_and_siblings_are_chat(text: str) -> None:
+    assert understand(text, TODAY).intent.name == "chat"
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [("小智小智，再不在啊", "greeting"), ("哈喽小智，打工人来了", "greeting"), ("闭麦吧小智", "stop")],
+)
+def test_calls_and_a_mic_off_order(text: str, name: str) -> None:
+    assert understand(text, TODAY).intent.name == name
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("不了不了，刚找到原因了，我手动修", "rollback_deny"),  # opens with a refusal
+        ("行，回", "rollback_confirm"),
+        ("不用问了，直接回滚", "rollback_confirm"),  # hurrying is a yes
+        ("别等了，回滚吧", "rollback_confirm"),
+    ],
+)
+def test_answers_to_the_rollback_question_by_how_they_open(text: str, name: str) -> None:
+    assert understand(text, TODAY, Expect.ROLLBACK).intent.name == name
+
+
+def test_can_you_roll_back_is_a_request_not_a_refusal() -> None:
+    u = understand("我看order-service刚发的版本有问题，你能不能帮我回滚一下", TODAY, workloads=WORKLOADS)
+    assert u.intent.name == "rollback_confirm"  # 能不能 asks; the approval still needs voiceprint + challenge
