@@ -10,6 +10,8 @@ higher than, the heard one. So, only when the text reading understood nothing, c
    partly like it ("我都认了哪些电视" → "…定时"), the most alike first; the
    catalogue paraphrases closest to it in toneless fuzzy pinyin (one per intent); and, when the heard text
    is short or empty, the short commands. Under a yes/no question the answers instead of paraphrases.
+   A story, or chat the classifier is sure of, is not rescored (``is_sure_chat``), and no variant puts a
+   command word in across an everyday word (``cuts_a_word``).
 2. the recognizer scores them (``ASR.score_texts``: log P(text | audio), per token).
 3. ``decide`` — a candidate of another, known intent wins when its per-token log-probability is no more
    than ``Policy.margin`` below the heard text's (or above ``Policy.floor`` when nothing was heard). Its
@@ -69,9 +71,8 @@ class Policy:
     long_chars: int = 10  # characters of the core text (wake word and fillers off) that make a sentence long
     keep_words: bool = True  # never put a command word in so that it cuts an everyday word in two
     chat_certain: float = 0.95  # a chat reading this sure stays chat at any length ("小智，你喜欢什么颜色")
-    story_stays: bool = (
-        True  # a heard text the narrative rules read as a story stays chat ("我刚把电视的音量调小了")
-    )
+    # a heard text the narrative rules read as a story stays chat ("我刚把电视的音量调小了")
+    story_stays: bool = True
 
 
 DEFAULT_POLICY = Policy()
@@ -106,7 +107,9 @@ def is_weak(heard: str, understood: Understanding | None, policy: Policy = DEFAU
 
 
 def is_sure_chat(heard: str, understood: Understanding, policy: Policy = DEFAULT_POLICY) -> bool:
-    """A long sentence that the classifier reads as chat with confidence."""
+    """Chat that rescoring must leave alone: a story (the narrative rules), a long sentence the classifier
+    reads as chat with confidence, or any chat reading it is nearly certain of. One-word variants of such
+    a sentence turned it into a command far more often than they recovered one (bench/RESULTS.md, round 5)."""
     core = core_text(normalize(heard))
     if policy.story_stays and is_narrative(core):
         return True

@@ -74,7 +74,9 @@ def _restore_marker(text: str) -> str:
     out = text
     for m in reversed(list(_HEARD_MARKER.finditer(text))):
         after = text[m.end() :].lstrip("，,。.！!？?；;、 …")
-        kind = next(k for k, p in _PATTERNS.items() if p.fullmatch(m.group("old")))
+        kind = next((k for k, p in _PATTERNS.items() if p.fullmatch(m.group("old"))), None)
+        if kind is None:
+            continue
         if _PATTERNS[kind].match(after) or (
             kind is ValueKind.CLOCK and _PATTERNS[ValueKind.AMOUNT].match(after)
         ):

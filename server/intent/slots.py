@@ -15,9 +15,19 @@ from server.intent.matcher import _log_kind, _Utterance, parse_day, parse_volume
 
 WEEKDAY_CHARS = "一二三四五六日天"  # 周日 = 周天
 _WEEKDAY = re.compile(r"(上上|上个?|这个?|本)?(?:周|星期|礼拜)([一二三四五六日天1-7])")
-_MINUTES = re.compile(
-    r"(\d+)(?:个)?(分钟|分中|小时|钟头|天|刻钟|刻中|颗中|克中)"
-)  # 分中, 刻中: ASR for 分钟, 刻钟
+# minutes per unit; 分中, 刻中/颗中/克中 are how the recognizer writes 分钟 and 刻钟
+UNIT_MINUTES = {
+    "分钟": 1,
+    "分中": 1,
+    "小时": 60,
+    "钟头": 60,
+    "天": 1440,
+    "刻钟": 15,
+    "刻中": 15,
+    "颗中": 15,
+    "克中": 15,
+}
+_MINUTES = re.compile(rf"(\d+)(?:个)?({'|'.join(UNIT_MINUTES)})")
 _HALF_HOUR = re.compile(r"半(?:个)?(?:小时|钟头)")
 _CLOCK_ACT = re.compile(r"播|念|读|汇报|报告|提醒|叫我|通知")  # what a clock time is for
 # Minutes after 点: 半, 一刻/三刻 (刻 heard as its homophones 克/课/颗/可/科), two digits, or one digit with 分.
@@ -55,20 +65,7 @@ def parse_minutes(u: _Utterance) -> int | None:
         return 30
     if m := _MINUTES.search(u.digits):
         n, unit = int(m.group(1)), m.group(2)
-        return (
-            n
-            * {
-                "分钟": 1,
-                "分中": 1,
-                "小时": 60,
-                "钟头": 60,
-                "天": 1440,
-                "刻钟": 15,
-                "刻中": 15,
-                "颗中": 15,
-                "克中": 15,
-            }[unit]
-        )
+        return n * UNIT_MINUTES[unit]
     if "一天" in u.text:
         return 1440
     return None
