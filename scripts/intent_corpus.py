@@ -42,6 +42,8 @@ TRAINING_FILES = (
     "heldout_r10b",
     "heldout_r11a",
     "heldout_r11b",
+    "heldout_r12a",
+    "heldout_r12b",
 )
 WORKLOADS = ("payment-api", "order-service", "user-center")
 HEADER = (

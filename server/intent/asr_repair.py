@@ -80,6 +80,7 @@ TERMS: tuple[Term, ...] = (
     # whole phrases first: with three syllables right, the fourth may be further off (世界日志 → 事件日志)
     *(Term(w, alone=True, near=True) for w in ("事件日志", "业务日志", "审计日志", "定时任务", "定时播报")),
     *(Term(w, alone=True, near=True) for w in ("屏蔽规则", "静默规则")),
+    *(Term(w, alone=True, near=True) for w in ("前因后果", "来龙去脉")),  # 前一后果, 蓝龙去卖
     # a refusal heard as something else must not become a yes (播回滚 is no word: it was 不回滚)
     Term("不回滚", alone=True, near=True),
     Term("别回滚", alone=True),
@@ -101,6 +102,8 @@ TERMS: tuple[Term, ...] = (
         "告警", ("查", "最近", "认领", "静默", "屏蔽", "处理", "多少", "哪些", "几条", "这条", "我接", "算我")
     ),
     Term("提醒", ("分钟", "小时", "稍后", "待会", "等会", "一会", "取消", "叫我")),
+    # 叫我 heard as 教我 ("过一个半小时再教我"): after a wait it is a call, not a lesson
+    Term("叫我", ("分钟", "小时", "钟头", "刻钟", "稍后", "待会", "等会", "一会", "过会")),
     Term("定时", ("播报", "任务", "取消", "删", "列表", "设置", "添加", "每天", "去掉", "撤")),
     Term("播报", ("日志", "开始", "昨天", "今天", "前天", "定时", "每天", "取消", "一下", "自动", "设置")),
     Term("日志", ("业务", "事件", "审计", "播报", "分析")),

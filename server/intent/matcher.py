@@ -119,6 +119,7 @@ ALERT_WORDS = ("告警", "报警", "警报", "预警", "警告")
 # Colloquial and regional words → the common word, so every rule and the classifier see one spelling
 # ("咋样" → "怎么样", "啥" → "什么", "昨儿个" → "昨天", "瞅瞅" → "看看", "甭" → "不用"). Longest first.
 SYNONYMS: tuple[tuple[str, str], ...] = (
+    ("本日", "今天"),
     ("昨儿个", "昨天"),
     ("今儿个", "今天"),
     ("前儿个", "前天"),
@@ -182,6 +183,10 @@ KIND_WORDS: dict[str, tuple[str, ...]] = {
         "放一块",
         "三种",
         "三个一起",
+        "三个日志",
+        "合起来",
+        "合在一起",
+        "一起分析",
     ),
     # lay words too: "程序自己打的那些日志" are the application's own (business) logs
     "business": (
@@ -241,11 +246,37 @@ _WEEKDAY_BEFORE_NUMBER = re.compile(r"((?:周|星期|礼拜)[一二三四五六�
 
 
 # --- text normalisation ---
+# English words Chinese engineers mix in ("rollback 一下", "cancel 那个 schedule", "today 的 log") → the Chinese
+# word, matched as whole words while the spaces are still there ("blog" and "login" hold no log)
+ENGLISH_WORDS: dict[str, str] = {
+    "yesterday": "昨天",
+    "today": "今天",
+    "rollback": "回滚",
+    "roll back": "回滚",
+    "voiceprint": "声纹",
+    "application": "应用",
+    "schedule": "定时",
+    "remind": "提醒",
+    "cancel": "取消",
+    "volume": "音量",
+    "audit": "审计",
+    "event": "事件",
+    "events": "事件",
+    "log": "日志",
+    "logs": "日志",
+}
+_ENGLISH = re.compile(
+    "(?<![a-z])(?:" + "|".join(sorted(map(re.escape, ENGLISH_WORDS), key=len, reverse=True)) + ")(?![a-z])"
+)
+
+
 def normalize(text: str) -> str:
-    """Simplified script, half-width, lower case, only Han characters, ASCII letters and digits; colloquial
-    and regional words replaced by the common one (``SYNONYMS``)."""
+    """Simplified script, half-width, lower case, only Han characters, ASCII letters and digits; English
+    words of the trade and colloquial and regional words replaced by the common one (``ENGLISH_WORDS``,
+    ``SYNONYMS``)."""
     s = _CLOCK_COLON.sub(r"\1点\2", unicodedata.normalize("NFKC", text))  # "9:15" → "9点15" before ":" goes
-    s = _KEEP.sub("", zhconv.convert(s, "zh-cn").lower())
+    s = _ENGLISH.sub(lambda m: ENGLISH_WORDS[m.group(0)], zhconv.convert(s, "zh-cn").lower())
+    s = _KEEP.sub("", s)
     for word, common in SYNONYMS:
         if word in s:
             s = s.replace(word, common)

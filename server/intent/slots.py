@@ -29,6 +29,7 @@ UNIT_MINUTES = {
 }
 _MINUTES = re.compile(rf"(\d+)(?:个)?({'|'.join(UNIT_MINUTES)})")
 _HALF_HOUR = re.compile(r"半(?:个)?(?:小时|钟头)")
+_HOURS_AND_HALF = re.compile(r"(\d+)个?半(?:小时|钟头)")
 _CLOCK_ACT = re.compile(r"播|念|读|汇报|报告|提醒|叫我|通知")  # what a clock time is for
 # Minutes after 点: 半, 一刻/三刻 (刻 heard as its homophones 克/课/颗/可/科), two digits, or one digit with 分.
 # No one says 九点零八 as "九点八", and a lone digit is usually something else: "三点一下日报" is 三点念一下日报 with 念
@@ -61,6 +62,8 @@ def parse_day_slot(u: _Utterance, today: date) -> str | None:
 
 
 def parse_minutes(u: _Utterance) -> int | None:
+    if m := _HOURS_AND_HALF.search(u.digits):  # "一个半小时": 90, not the 半小时 inside it
+        return int(m.group(1)) * 60 + 30
     if _HALF_HOUR.search(u.text):
         return 30
     if m := _MINUTES.search(u.digits):

@@ -148,6 +148,8 @@ _REQUEST = re.compile(
     r"帮我|帮忙|你帮|给我|帮他|给他|帮她|给她|请你|你给|你把|你看|你能|你会|你可以|看看|看一下|查一下|查查|播报(?!员)|念一下|读一下|讲一下|说一下"
     r"|讲讲|说说|告诉我|提醒我|叫我|重新录|录一下|录一遍|录个|(?:念|读|播)(?:一?下|一遍)?(?:日报|日志|报告)"
 )
+# "我都给她定了闹钟": what the speaker did for someone, not the robot asked to do it for them
+_SPEAKER_DID = re.compile(r"我(?:都|已经|早就?|也|刚)?(?:给|帮|替)(?:他|她)")
 _ADDRESS = re.compile(r"你|您|帮我|给我|帮他|给他|帮她|给她|小智|请|麻烦")  # words that turn to the robot
 _OPS_OBJECT = re.compile(
     r"服务|系统|线上|集群|节点|pod|告警|报警|日志|接口|api|service|center|静默|屏蔽|审计|变更|配置"
@@ -443,7 +445,11 @@ def is_narrative(core: str) -> bool:
             and bool(_OPS_OBJECT.search(rest))
         )
         return not (_ADDRESS.search(core, told.end()) or passed_on)
-    if _THIRD_PARTY.search(core) and not _ADDRESS.search(core) and not _YES_NO_ASKED.search(core):
+    if (
+        _THIRD_PARTY.search(core)
+        and not _ADDRESS.search(_SPEAKER_DID.sub("", core))
+        and not _YES_NO_ASKED.search(core)
+    ):
         return True  # "我女儿学校每天中午都播报新闻": about them, and nobody asks the robot
     if _REQUEST.search(core) or (_OPS_OBJECT.search(core) and _YES_NO_ASKED.search(core)):
         return False

@@ -888,3 +888,48 @@ def test_answers_to_the_rollback_question_by_how_they_open(text: str, name: str)
 def test_can_you_roll_back_is_a_request_not_a_refusal() -> None:
     u = understand("我看order-service刚发的版本有问题，你能不能帮我回滚一下", TODAY, workloads=WORKLOADS)
     assert u.intent.name == "rollback_confirm"  # 能不能 asks; the approval still needs voiceprint + challenge
+
+
+@pytest.mark.parametrize(
+    ("text", "name", "args"),
+    [
+        ("today 的 log report，你读给我听", "broadcast", {"day": "2026-11-27"}),
+        ("rollback 一下 user-center，快", "rollback_confirm", {}),
+        ("cancel 那个 schedule，下午三点的", "schedule_cancel", {"time": "15:00"}),
+        (
+            "application log 你 explain 一下，user center 的",
+            "drill_down",
+            {"kind": "business", "workload": "user-center"},
+        ),
+        ("烦请详细播报本日应用日志。", "drill_down", {"kind": "business", "day": "2026-11-27"}),
+    ],
+)
+def test_english_words_of_the_trade_mixed_in(text: str, name: str, args: dict[str, object]) -> None:
+    u = understand(text, TODAY, workloads=WORKLOADS)
+    assert (u.intent.name, u.intent.args) == (name, args)
+
+
+def test_english_words_inside_other_words_are_not_read() -> None:
+    assert understand("blog写了篇", TODAY).intent.name == "chat"  # no "log" in blog
+    assert understand("no no，不要 rollback", TODAY, Expect.ROLLBACK).intent.name == "rollback_deny"
+
+
+@pytest.mark.parametrize(
+    ("text", "name", "args"),
+    [
+        ("我现在走不开，过一个半小时再叫我", "snooze", {"minutes": 90}),  # not the 半小时 inside it
+        ("我现在走不开，过一个半小时再教我", "snooze", {"minutes": 90}),  # 叫我 heard as 教我 after a wait
+        ("有静默的告警吗", "silence_list", {}),
+        ("此告警由本人负责处理，已知悉。", "acknowledge", {}),
+        ("三个日志合起来分析一下，周四的", "drill_down", {"kind": "correlate", "day": "2026-11-26"}),
+        ("播一下周三的，而部队周二的日志", "broadcast", {"day": "2026-11-24"}),  # 啊不对 heard as 而部队
+    ],
+)
+def test_round5_r12_families(text: str, name: str, args: dict[str, object]) -> None:
+    u = understand(text, TODAY, workloads=WORKLOADS)
+    assert (u.intent.name, u.intent.args) == (name, args)
+
+
+def test_what_the_speaker_did_for_someone_is_a_story_but_asking_for_them_is_a_request() -> None:
+    assert understand("我女儿每天晚上八点练琴，我都给她定了闹钟", TODAY).intent.name == "chat"
+    assert understand("我同事新来的，帮他录个声纹", TODAY).intent.name == "enroll_voiceprint"
