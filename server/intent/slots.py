@@ -11,7 +11,7 @@ import re
 from collections.abc import Iterable
 from datetime import date, timedelta
 
-from server.intent.matcher import _log_kind, _Utterance, parse_day, parse_volume
+from server.intent.matcher import _log_kind, _Utterance, normalize, parse_day, parse_volume
 
 WEEKDAY_CHARS = "一二三四五六日天"  # 周日 = 周天
 _WEEKDAY = re.compile(r"(上上|上个?|这个?|本)?(?:周|星期|礼拜)([一二三四五六日天1-7])")
@@ -97,9 +97,10 @@ def _squash(s: str) -> str:
 
 
 def find_workload(text: str, workloads: Iterable[str]) -> str | None:
-    """The longest known workload named in ``text`` (separators and case ignored)."""
+    """The longest known workload named in ``text`` (separators and case ignored; ``text`` may be normalised,
+    so a name is also looked for as ``normalize`` writes it: "log-collector" → "日志collector")."""
     squashed = _squash(text)
-    hits = [w for w in workloads if (k := _squash(w)) and k in squashed]
+    hits = [w for w in workloads if any(k and k in squashed for k in (_squash(w), _squash(normalize(w))))]
     return max(hits, key=len) if hits else None
 
 

@@ -933,3 +933,12 @@ def test_round5_r12_families(text: str, name: str, args: dict[str, object]) -> N
 def test_what_the_speaker_did_for_someone_is_a_story_but_asking_for_them_is_a_request() -> None:
     assert understand("我女儿每天晚上八点练琴，我都给她定了闹钟", TODAY).intent.name == "chat"
     assert understand("我同事新来的，帮他录个声纹", TODAY).intent.name == "enroll_voiceprint"
+
+
+def test_a_workload_whose_name_holds_an_english_word_of_the_trade_is_still_found() -> None:
+    # normalisation turns "log" into 日志; the owner's "log-collector" must still be recognised
+    workloads = ("log-collector", "audit-api")
+    u = understand("看下log-collector昨天的业务日志", TODAY, workloads=workloads)
+    assert (u.intent.name, u.intent.args.get("workload")) == ("drill_down", "log-collector")
+    u = understand("audit api 的审计日志讲讲", TODAY, workloads=workloads)
+    assert u.intent.args.get("workload") == "audit-api"
