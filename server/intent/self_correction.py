@@ -72,17 +72,20 @@ _HEARD_MARKER = re.compile(
 )
 
 
+_SEP_CHARS = "，,。.！!？?；;、 …"  # what _SEP matches, for lstrip
+
+
 def _restore_marker(text: str) -> str:
     out = text
     for m in reversed(list(_HEARD_MARKER.finditer(text))):
-        after = text[m.end() :].lstrip("，,。.！!？?；;、 …")
+        after = text[m.end() :].lstrip(_SEP_CHARS)
         kind = next((k for k, p in _PATTERNS.items() if p.fullmatch(m.group("old"))), None)
         if kind is None:
             continue
         if _PATTERNS[kind].match(after) or (
             kind is ValueKind.CLOCK and _PATTERNS[ValueKind.AMOUNT].match(after)
         ):
-            out = out[: m.end("old")] + "，不对，" + out[m.end() :].lstrip("，,。.！!？?；;、 …")
+            out = out[: m.end("old")] + "，不对，" + out[m.end() :].lstrip(_SEP_CHARS)
     return out
 
 

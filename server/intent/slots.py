@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from datetime import date, timedelta
+from functools import lru_cache
 
 from server.intent.matcher import _log_kind, _Utterance, normalize, parse_day, parse_volume
 
@@ -96,11 +97,17 @@ def _squash(s: str) -> str:
     return re.sub(r"[^0-9a-z\u4e00-\u9fff]", "", s.lower())
 
 
+@lru_cache(maxsize=1024)
+def _name_keys(workload: str) -> tuple[str, str]:
+    """A workload name squashed as written and as ``normalize`` writes it (once per name, not per turn)."""
+    return _squash(workload), _squash(normalize(workload))
+
+
 def find_workload(text: str, workloads: Iterable[str]) -> str | None:
     """The longest known workload named in ``text`` (separators and case ignored; ``text`` may be normalised,
     so a name is also looked for as ``normalize`` writes it: "log-collector" → "日志collector")."""
     squashed = _squash(text)
-    hits = [w for w in workloads if any(k and k in squashed for k in (_squash(w), _squash(normalize(w))))]
+    hits = [w for w in workloads if any(k and k in squashed for k in _name_keys(w))]
     return max(hits, key=len) if hits else None
 
 
