@@ -283,9 +283,14 @@ def spoken_accuracy(
     only: tuple[str, ...] = (),
     rescore_audio: bool = True,
     only_subsets: tuple[str, ...] = (),
+    names: bool = True,
+    code_switching: bool = True,
 ) -> dict[str, Any]:
+    """``names``: the owner's workload names in the recognizer's prompt, as in a turn whose owner has
+    reports (server/dialogue/session.py); ``code_switching``: the rows with Latin words also said by the
+    code-switching speakers (bench/voices.py MixedVoice), reported apart."""
     from bench.instance import isolated_settings
-    from bench.voices import EFFECT_VOICES, NEURAL_VOICES, VOICES
+    from bench.voices import EFFECT_VOICES, MIXED_VOICES, NEURAL_VOICES, VOICES
     from firmware_bridge.audio import read_wav
     from server.intent.asr_repair import listen_for
     from server.intent.rescore import rescore
@@ -299,9 +304,14 @@ def spoken_accuracy(
     voices = (
         [v for v in voices if v.name in only] if only else [v for v in voices if v.name in DEFAULT_VOICES]
     )
+    if code_switching:
+        voices += [v for v in MIXED_VOICES if not only or v.name in only]
+    mixed = {v.name for v in MIXED_VOICES}
+    said_names = WORKLOADS if names else ()
     out: dict[str, Any] = {
         "beam_size": asr.beam_size,
         "hotwords": {str(k): v for k, v in asr.hotwords.items()},
+        "prompt_names": list(said_names),
         "rescore": rescore_audio,
     }
     rescore_s: list[float] = []  # added time of a rescored turn (uncached scoring only)
@@ -314,11 +324,12 @@ def spoken_accuracy(
             for voice in voices:
                 right, wrong, errs, elapsed, changed = 0, [], [], [], 0
                 latin = [0, 0]  # right, rows: rows with Latin words, which the synthetic voice spells out
-                for r in subset:
+                said = [r for r in subset if LATIN.search(r["text"])] if voice.name in mixed else subset
+                for r in said:
                     listen = listen_for(Expect(r["context"]))
-                    key = f"{voice.name}\t{asr.config_id(listen)}\t{r['text']}"
+                    key = f"{voice.name}\t{asr.config_id(listen, said_names)}\t{r['text']}"
                     if key not in cache.heard:
-                        t = asr.transcribe(cache.clip(voice, r["text"]), listen=listen)
+                        t = asr.transcribe(cache.clip(voice, r["text"]), listen=listen, names=said_names)
                         cache.heard[key] = t.text
                         elapsed.append(t.elapsed_s)
                     heard = cache.heard[key]
@@ -342,16 +353,16 @@ def spoken_accuracy(
                         )
                 cache.save()
                 per_voice[voice.name] = {
-                    "n": len(subset),
+                    "n": len(said),
                     "right": right,
-                    "accuracy": round(right / len(subset), 4) if subset else None,
+                    "accuracy": round(right / len(said), 4) if said else None,
                     "cer": round(statistics.mean(errs), 4) if errs else None,
                     "asr_s_mean_uncached": round(statistics.mean(elapsed), 3) if elapsed else None,
                     "rescored": changed,
                     "latin_rows": {"n": latin[1], "right": latin[0]},
                     "wrong": wrong,
                 }
-                print(f"{name} {voice.name}: {right}/{len(subset)}", file=sys.stderr, flush=True)
+                print(f"{name} {voice.name}: {right}/{len(said)}", file=sys.stderr, flush=True)
             counted = {k: v for k, v in per_voice.items() if k in DEFAULT_VOICES}  # not espeak-ng
             neural = [v for k, v in counted.items() if k in {nv.name for nv in NEURAL_VOICES}]
             out[name] = {
@@ -360,11 +371,15 @@ def spoken_accuracy(
                 "neural_3_accuracy": _pooled(neural),
                 "all_counted_voices_accuracy": _pooled(list(counted.values())),
                 **_by_script(list(counted.values())),
+                # the Latin rows said by a speaker who says English words in English (not counted above)
+                "latin_rows_code_switching_accuracy": _pooled(
+                    [v for k, v in per_voice.items() if k in mixed]
+                ),
             }
         shared = {"n": 0, "right": 0, "wrong": []}
         for file, (intent, kind) in SHARED_EXPECTED.items():
             pcm, _ = read_wav(COMMANDS / file)
-            heard = asr.transcribe(pcm).text
+            heard = asr.transcribe(pcm, names=said_names).text
             u = understand(heard, TODAY)
             if rescore_audio:
                 u = rescore(heard, u if heard else None, partial(asr.score_texts, pcm), TODAY).understanding
@@ -442,6 +457,16 @@ def main() -> None:
         help="spoken: only these subsets (comma-separated names; 'all' for every held-out file). Default for "
         "--split test: the old test subset and the newest round's held-out files (the round's blind judges)",
     )
+    ap.add_argument(
+        "--no-names",
+        action="store_true",
+        help="spoken: no workload names in the recognizer's prompt (ablation)",
+    )
+    ap.add_argument(
+        "--no-code-switching",
+        action="store_true",
+        help="spoken: skip the code-switching speakers (flite English + the neural voice) on Latin rows",
+    )
     ap.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "xiaozhi-bench-intents")
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
@@ -463,6 +488,8 @@ def main() -> None:
             only=tuple(v for v in args.voices.split(",") if v),
             rescore_audio=not args.no_rescore,
             only_subsets=chosen_subsets(args.subsets, args.split),
+            names=not args.no_names,
+            code_switching=not args.no_code_switching,
         )
     by_intent: dict[str, int] = defaultdict(int)
     for r in rows:

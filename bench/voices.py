@@ -4,9 +4,12 @@ three speeds/pitches, and that voice through a room, 15 dB office noise, a phone
 
 from __future__ import annotations
 
+import re
 import subprocess
+import tempfile
 import zlib
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -189,3 +192,53 @@ EFFECT_VOICES = (
     EffectVoice("neural-telephone", NEURAL_VOICES[0], "phone"),
     EffectVoice("neural-sox-low-fast", NEURAL_VOICES[0], "sox-low"),
 )
+
+
+# --- a speaker who says English words in English (code-switching) ---
+# The neural voice spells Latin text letter by letter in Chinese sounds ("help" → "爱吃意爱类皮"), which no
+# person does. MixedVoice says each Latin run with flite (an offline English synthesizer, Debian's ``flite``)
+# and the rest with the neural voice, joined with short gaps at one loudness: closer to how an engineer says
+# "payment API 报错" or "rollback 一下". flite's voices are old diphone/cluster voices, so this is still a
+# harder speaker than a person, and it is reported apart (bench/intents.py, ``latin_speaker``).
+_LATIN_RUN = re.compile(r"[A-Za-z][A-Za-z0-9'\- _.]*[A-Za-z0-9]|[A-Za-z]")
+_SPELLED = {"api": "A P I", "k8s": "K 8 S", "oom": "O O M", "cpu": "C P U", "ok": "O K"}
+_SAID_IN_CHINESE = re.compile(r"[\u4e00-\u9fff0-9]")  # a run worth synthesizing (not punctuation only)
+
+
+@dataclass(frozen=True)
+class MixedVoice:
+    name: str
+    english: str  # flite voice: "slt" (female, clustergen) or "awb" (male)
+    gap_s: float = 0.08
+
+    def synthesize(self, text: str) -> np.ndarray:
+        parts: list[np.ndarray] = []
+        at = 0
+        for m in _LATIN_RUN.finditer(text):
+            if _SAID_IN_CHINESE.search(text[at : m.start()]):
+                parts.append(NEURAL_VOICES[0].synthesize(text[at : m.start()]))
+            parts.append(self._english(m.group()))
+            at = m.end()
+        if _SAID_IN_CHINESE.search(text[at:]):
+            parts.append(NEURAL_VOICES[0].synthesize(text[at:]))
+        parts = [p for p in parts if p.size]
+        if not parts:
+            return silence(0.1)
+        loudest = max(float(np.max(np.abs(p.astype(np.float64)))) for p in parts)
+        out: list[np.ndarray] = []
+        for p in parts:  # every part at the loudness of the loudest (flite is quieter than the neural voice)
+            x = p.astype(np.float64)
+            out += [_to_int16(x * (0.9 * loudest / max(float(np.max(np.abs(x))), 1.0))), silence(self.gap_s)]
+        return np.concatenate(out[:-1])
+
+    def _english(self, run: str) -> np.ndarray:
+        words = [_SPELLED.get(w.lower(), w) for w in re.split(r"[\s\-_.]+", run) if w]
+        with tempfile.TemporaryDirectory() as tmp:
+            wav = Path(tmp) / "en.wav"
+            cmd = ["flite", "-voice", self.english, "-t", " ".join(words), "-o", str(wav)]
+            subprocess.run(cmd, capture_output=True, check=True, timeout=30)
+            pcm, rate = parse_wav(wav.read_bytes())
+        return trim(resample(pcm, rate, RATE))
+
+
+MIXED_VOICES = (MixedVoice("mixed-slt", "slt"), MixedVoice("mixed-awb", "awb"))

@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(libopus0 espeak-ng sox postgresql chromium fonts-wqy-microhei)
+APT_PACKAGES=(libopus0 espeak-ng sox flite postgresql chromium fonts-wqy-microhei)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

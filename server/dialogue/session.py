@@ -24,7 +24,7 @@ from server.dialogue.memory import DialogueMemory
 from server.dialogue.replies import Reply
 from server.dialogue.skills import Skills
 from server.dialogue.trace import Stage, TurnListener, TurnTrace
-from server.dialogue.workloads import known_workloads
+from server.dialogue.workloads import known_workloads, names_to_listen_for
 from server.intent.asr_repair import listen_for
 from server.intent.completeness import Completeness, completeness
 from server.intent.llm_router import IntentRouteError
@@ -174,7 +174,7 @@ class DialogueSession:
             utterance = ep.utterance_so_far()
             listen = listen_for(self.memory.expect)  # the hotwords for what the robot just asked
             transcript = asyncio.create_task(
-                self.services.speech.asr.transcribe_async(utterance, listen=listen)
+                self.services.speech.asr.transcribe_async(utterance, listen=listen, names=self._names())
             )
             speaker = None
             if self.services.resolve_owner is not None:
@@ -311,7 +311,9 @@ class DialogueSession:
                     transcript = await speculation.transcript
                 else:
                     listen = listen_for(self.memory.expect)
-                    transcript = await self.services.speech.asr.transcribe_async(pcm, listen=listen)
+                    transcript = await self.services.speech.asr.transcribe_async(
+                        pcm, listen=listen, names=self._names()
+                    )
                 text = transcript.text
                 trace.mark(Stage.ASR, text=text, path=transcript.path, speculative=speculation is not None)
                 if not text and self.services.settings.asr_rescore:  # a dropped "停": the audio may say more
@@ -371,6 +373,13 @@ class DialogueSession:
             log.info("%s", trace.log_line())
             for listener in self.services.turn_listeners:
                 listener(trace)
+
+    def _names(self) -> tuple[str, ...]:
+        """Workload names the next utterance may hold, for the recognizer's prompt: those of the owner last
+        identified on this device (else the default owner), before this turn's voice is identified."""
+        owner = self.owner or self.services.settings.default_owner
+        reports = self.services.skills.reports
+        return names_to_listen_for(reports, owner, self.services.today(), self.memory.last_day)
 
     async def _speaker(self, owner_task: asyncio.Task[Speaker] | None) -> Speaker:
         if owner_task is None:  # typed text: no voice to identify; the session's owner, if any

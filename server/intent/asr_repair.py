@@ -74,6 +74,7 @@ _VOLUME_CUES = (
 _DURATION_CUES = (*_ALERT_CUES, "后", "以后", "之后", "再", "过")
 _UNITS = ("小时", "个小时", "分钟")
 _SOUND_WORDS = ("音量", "声音", "大声", "小声", "静音")
+_NOT_ONE = tuple(f"{c}{rest}" for c in "一已以亦" for rest in ("小时", "消失", "小事", "个小时"))
 _NUMERALS = ("一", "两", "二", "三", "四", "五", "六", "七", "八", "九", "十", "十一", "十二")
 
 TERMS: tuple[Term, ...] = (
@@ -129,6 +130,9 @@ TERMS: tuple[Term, ...] = (
         for n in ("两", "三", "六", "七", "八", "九")
         for unit in _UNITS
     ),
+    # 一 heard as a character no one says before 小时 ("静默医小时"), but never the everyday 已/以 ("告警已消失",
+    # "以小时为单位", "一消失就通知我")
+    *(Term(w, _DURATION_CUES, never_from=_NOT_ONE) for w in ("一小时", "一个小时")),
 )
 
 NUMBER_CHARS = frozenset("零〇一二两三四五六七八九十百千半0123456789")

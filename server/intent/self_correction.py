@@ -72,6 +72,10 @@ _HEARD_MARKER = re.compile(
 )
 
 
+# ... or heard between a request and the value that corrects it ("11月20号的日志播报一下部队是21号的"): a value of
+# the same kind said earlier in the sentence is what it corrects.
+_HEARD_MARKER_BEFORE = re.compile(rf"(?:部队|步队)(?:是|{_SEP})*(?=(?P<new>{_DAY}|{_CLOCK}))")
+
 _SEP_CHARS = "，,。.！!？?；;、 …"  # what _SEP matches, for lstrip
 
 
@@ -86,6 +90,12 @@ def _restore_marker(text: str) -> str:
             kind is ValueKind.CLOCK and _PATTERNS[ValueKind.AMOUNT].match(after)
         ):
             out = out[: m.end("old")] + "，不对，" + out[m.end() :].lstrip(_SEP_CHARS)
+    if out != text:
+        return out
+    for m in reversed(list(_HEARD_MARKER_BEFORE.finditer(text))):
+        kind = next((k for k, p in _PATTERNS.items() if p.fullmatch(m.group("new"))), None)
+        if kind is not None and _last_value(text[: m.start()], kind) is not None:
+            out = out[: m.start()].rstrip(_SEP_CHARS) + "，不对，" + out[m.end() :]
     return out
 
 

@@ -22,6 +22,7 @@ UNIT_MINUTES = {
     "分中": 1,
     "小时": 60,
     "钟头": 60,
+    "个钟": 60,  # "两个钟" (southern Mandarin): two hours; never 点钟, which needs 个 to be a duration
     "天": 1440,
     "刻钟": 15,
     "刻中": 15,
@@ -29,8 +30,8 @@ UNIT_MINUTES = {
     "克中": 15,
 }
 _MINUTES = re.compile(rf"(\d+)(?:个)?({'|'.join(UNIT_MINUTES)})")
-_HALF_HOUR = re.compile(r"半(?:个)?(?:小时|钟头)")
-_HOURS_AND_HALF = re.compile(r"(\d+)个?半(?:小时|钟头)")
+_HALF_HOUR = re.compile(r"半(?:个)?(?:小时|钟头)|半个钟")
+_HOURS_AND_HALF = re.compile(r"(\d+)个?半(?:小时|钟头|钟)")
 _CLOCK_ACT = re.compile(r"播|念|读|汇报|报告|提醒|叫我|通知")  # what a clock time is for
 # Minutes after 点: 半, 一刻/三刻 (刻 heard as its homophones 克/课/颗/可/科), two digits, or one digit with 分.
 # No one says 九点零八 as "九点八", and a lone digit is usually something else: "三点一下日报" is 三点念一下日报 with 念

@@ -197,6 +197,14 @@ _SELF_MUTE = re.compile(r"(?:调成|设成|设为|调到|开启?|打开)静音|�
 _VOCATIVE = re.compile(
     r"^\s*(?:[嗯呃哎诶喂]+\s*[，,]?\s*)?((?:小|老|阿)[\u4e00-\u9fff]|[\u4e00-\u9fff][哥姐])\s*[，,、!！]"
 )
+# the room asked, not the robot (it is one, and has no opinion to give): "你们说告警阈值是不是设得太低了"
+_TO_THE_ROOM = re.compile(
+    r"^\s*(?:[嗯呃哎诶喂]+\s*[，,]?\s*)?(?:你们|大家|各位)(?:说说?|觉得|看呢|认为|猜|想想|评评理)"
+)
+# a decision left to someone else is no order and no refusal: "回不回滚等产品经理拍板吧，我说了不算"
+_DEFERRED = re.compile(
+    r"(?:等|听|看|让|由|问问?)[^，,。]{1,8}(?:拍板|定夺|决定|说了算)|说了不算|做不了主|不归我管|不由我定"
+)
 _NAMED = re.compile(r"((?:小|老|阿)[\u4e00-\u9fff]|[\u4e00-\u9fff][哥姐])(?=你|您)")
 # thanks with nothing asked: small talk ("谢谢小智", "辛苦了")
 _THANKS = re.compile(r"^(?:谢谢|多谢|感谢|谢了|辛苦了?|thanks?|thankyou)(?:你|您|小智|啦|啊|呀|哈|了)*$")
@@ -309,7 +317,7 @@ def understand(
         return Understanding(make("chat", "matcher"))  # "谢谢小智": small talk, nothing asked
     if speaks_to_someone_else(text):
         return Understanding(make("chat", "matcher"), score=0.0, known=False)
-    if is_narrative(core):
+    if is_narrative(core) or (expect is not Expect.ROLLBACK and _DEFERRED.search(core)):
         return Understanding(make("chat", "matcher"), score=0.0, known=False)
     if ruled := _rules(u, make):
         if ruled.name == "rollback_confirm" and expect is not Expect.ROLLBACK and not is_rollback_order(text):
@@ -317,9 +325,10 @@ def understand(
         if (
             ruled.name == "rollback_deny"
             and expect is not Expect.ROLLBACK
-            and names_rollback_as_a_thing(text)
+            and (names_rollback_as_a_thing(text) or not is_rollback_order(text))
         ):
-            return Understanding(make("chat", "matcher"), score=0.0, known=False)  # "把回滚的原因讲一下"
+            # "把回滚的原因讲一下"; "上回回滚折腾到半夜，这次可千万别了" (a rollback told of, not refused)
+            return Understanding(make("chat", "matcher"), score=0.0, known=False)
         return Understanding(ruled)
 
     masked_core = mask_workloads(core, workloads)
@@ -333,7 +342,9 @@ def understand(
     unasked_rollback = (
         best.name in ("rollback_confirm", "rollback_deny")
         and expect is not Expect.ROLLBACK
-        and ("ROLLBACK" not in concepts(core) or names_rollback_as_a_thing(text))
+        and (
+            "ROLLBACK" not in concepts(core) or names_rollback_as_a_thing(text) or not is_rollback_order(text)
+        )
     ) or (best.name == "rollback_confirm" and expect is not Expect.ROLLBACK and not is_rollback_order(text))
     tail = request_tail(text) if long_statement else None
     if tail and tail != core and len(mask_workloads(tail, workloads)) <= LONG_UTTERANCE:
@@ -404,7 +415,7 @@ def _to_colleague(clause: str) -> bool:
 
 def speaks_to_someone_else(text: str) -> bool:
     """The utterance calls a colleague by name first ("小王，你把手机声音关小点"): said near the robot, not to it."""
-    return _names_someone(_VOCATIVE.match(text))
+    return _names_someone(_VOCATIVE.match(text)) or bool(_TO_THE_ROOM.match(text))
 
 
 def _names_someone(m: re.Match[str] | None) -> bool:

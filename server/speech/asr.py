@@ -61,6 +61,25 @@ HOTWORDS: dict[Listen, str] = {
     # list Whisper continued the prompt ("好的" → "好的，行"). Dev rollback answers: 34/40 (before: 32/40).
     Listen.ANSWER: "好的 确认 同意 可以 回滚 不用 不要 先别 算了",
 }
+# Workload names put in the prompt (``prompt_names``): Kubernetes names (RFC 1123 labels), a few at most so the
+# prompt stays short (a long prompt leaks into the output). Measured on the Latin rows of the seen held-out
+# sets through a code-switching speaker (bench/voices.py MixedVoice): see bench/RESULTS.md, round 6.
+MAX_PROMPT_NAMES = 6
+MAX_PROMPTS = 64  # prompt token lists kept (one per hotword list × owner name list)
+_K8S_NAME = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+
+
+def prompt_names(names: Sequence[str]) -> list[str]:
+    """The names fit for the prompt: well-formed Kubernetes names only (a report's text never reaches the
+    recognizer's prompt), first ``MAX_PROMPT_NAMES`` distinct, in the order given."""
+    out: list[str] = []
+    for name in names:
+        name = name.strip().lower()
+        if _K8S_NAME.fullmatch(name) and name not in out:
+            out.append(name)
+    return out[:MAX_PROMPT_NAMES]
+
+
 # Phrases Whisper invents on silence/noise (subtitle credits from its training data).
 HALLUCINATIONS = (
     "字幕由",
@@ -109,11 +128,19 @@ class TextScore:
 
 class ASR(Protocol):
     def transcribe(
-        self, pcm: np.ndarray, sample_rate: int = SAMPLE_RATE, listen: Listen = Listen.COMMAND
+        self,
+        pcm: np.ndarray,
+        sample_rate: int = SAMPLE_RATE,
+        listen: Listen = Listen.COMMAND,
+        names: Sequence[str] = (),
     ) -> Transcript: ...
 
     async def transcribe_async(
-        self, pcm: np.ndarray, sample_rate: int = SAMPLE_RATE, listen: Listen = Listen.COMMAND
+        self,
+        pcm: np.ndarray,
+        sample_rate: int = SAMPLE_RATE,
+        listen: Listen = Listen.COMMAND,
+        names: Sequence[str] = (),
     ) -> Transcript: ...
 
     def warmup(self) -> None: ...
@@ -214,10 +241,7 @@ class WhisperASR:
             self.model.hf_tokenizer, self.model.model.is_multilingual, task="transcribe", language=language
         )
         self._suppress = list(get_suppressed_tokens(self._tokenizer, [-1]))
-        self._prompts = {
-            listen: self.model.get_prompt(self._tokenizer, [], without_timestamps=True, hotwords=words)
-            for listen, words in self.hotwords.items()
-        }
+        self._prompts: dict[str, list[int]] = {}  # hotword prompt text → its tokens (see ``_prompt``)
         self._lock = threading.Lock()
         self._score_start = [*self._tokenizer.sot_sequence, self._tokenizer.no_timestamps]
         self._encoded: tuple[str, np.ndarray] | None = None  # the last clip's digest and encoder output
@@ -234,16 +258,42 @@ class WhisperASR:
     def from_settings(cls, settings: Settings) -> WhisperASR:
         return cls(settings.whisper_path, threads=settings.asr_threads, window_s=settings.asr_window_s)
 
-    def config_id(self, listen: Listen = Listen.COMMAND) -> str:
+    def config_id(self, listen: Listen = Listen.COMMAND, names: Sequence[str] = ()) -> str:
         """Everything that changes what a clip is heard as when listening for ``listen`` (transcript caches
         key on it)."""
-        parts = [self.model_name, self.window_s, self.beam_size, self.hotwords[listen], ASR_REVISION]
+        parts = [
+            self.model_name,
+            self.window_s,
+            self.beam_size,
+            self.prompt_words(listen, names),
+            ASR_REVISION,
+        ]
         return hashlib.sha1(repr(parts).encode()).hexdigest()[:12]
 
+    def prompt_words(self, listen: Listen = Listen.COMMAND, names: Sequence[str] = ()) -> str:
+        """The hotword prompt: the words for what is expected, then the workload names the speaker may say
+        (``prompt_names``)."""
+        return " ".join([self.hotwords[listen], *prompt_names(names)])
+
+    def _prompt(self, words: str) -> list[int]:
+        if words not in self._prompts:
+            if len(self._prompts) >= MAX_PROMPTS:
+                self._prompts.clear()  # bounded: owners' name lists change rarely
+            self._prompts[words] = self.model.get_prompt(
+                self._tokenizer, [], without_timestamps=True, hotwords=words
+            )
+        return self._prompts[words]
+
     def transcribe(
-        self, pcm: np.ndarray, sample_rate: int = SAMPLE_RATE, listen: Listen = Listen.COMMAND
+        self,
+        pcm: np.ndarray,
+        sample_rate: int = SAMPLE_RATE,
+        listen: Listen = Listen.COMMAND,
+        names: Sequence[str] = (),
     ) -> Transcript:
-        """``listen``: what the dialogue expects next (its hotword prompt); the default is any command."""
+        """``listen``: what the dialogue expects next (its hotword prompt); the default is any command.
+        ``names``: workload names the speaker may say (the owner's, from their reports), added to the
+        prompt so Whisper writes "payment-api" rather than sounds ("陪问 API")."""
         if sample_rate != SAMPLE_RATE:
             raise ValueError(f"ASR needs {SAMPLE_RATE} Hz audio, got {sample_rate}")
         audio = to_float32(np.asarray(pcm).reshape(-1))
@@ -251,22 +301,27 @@ class WhisperASR:
         if duration < self.min_audio_s or not np.any(audio):
             return Transcript("", duration, 0.0, "skipped")
         started = time.monotonic()
+        words = self.prompt_words(listen, names)
         with self._lock:
             if duration <= self.window_s and self.window_s < 30:
-                raw, no_speech, logprob = self._window_decode(audio, duration, listen)
+                raw, no_speech, logprob = self._window_decode(audio, duration, words)
                 path: Literal["window", "full"] = "window"
             else:
-                raw, no_speech, logprob = self._full_decode(audio, listen)
+                raw, no_speech, logprob = self._full_decode(audio, words)
                 path = "full"
-        text = strip_prompt_leak(clean_transcript(raw), self.hotwords[listen])
+        text = strip_prompt_leak(clean_transcript(raw), words)
         elapsed = time.monotonic() - started
         return Transcript(text, duration, elapsed, path, no_speech, logprob, self.language)
 
     async def transcribe_async(
-        self, pcm: np.ndarray, sample_rate: int = SAMPLE_RATE, listen: Listen = Listen.COMMAND
+        self,
+        pcm: np.ndarray,
+        sample_rate: int = SAMPLE_RATE,
+        listen: Listen = Listen.COMMAND,
+        names: Sequence[str] = (),
     ) -> Transcript:
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, self.transcribe, pcm, sample_rate, listen)
+        return await loop.run_in_executor(self._executor, self.transcribe, pcm, sample_rate, listen, names)
 
     def score_texts(
         self,
@@ -321,14 +376,14 @@ class WhisperASR:
         self._executor.shutdown(wait=False, cancel_futures=True)
 
     # -- decoders (called with the lock held) --
-    def _window_decode(self, audio: np.ndarray, duration: float, listen: Listen) -> tuple[str, float, float]:
+    def _window_decode(self, audio: np.ndarray, duration: float, words: str) -> tuple[str, float, float]:
         import ctranslate2
 
         encoded = ctranslate2.StorageView.from_array(self._encode(audio))
         # Chinese speech runs at ~4-6 characters/s and ~1-2 tokens per character: bound the output so a
         # decoding loop stops early instead of filling 448 tokens.
         max_new = int(24 + 20 * duration)
-        prompt = self._prompts[listen]
+        prompt = self._prompt(words)
         result = self.model.model.generate(
             encoded,
             [prompt],
@@ -364,7 +419,7 @@ class WhisperASR:
         self._encoded = (digest, encoded)
         return encoded
 
-    def _full_decode(self, audio: np.ndarray, listen: Listen) -> tuple[str, float, float]:
+    def _full_decode(self, audio: np.ndarray, words: str) -> tuple[str, float, float]:
         segments, _ = self.model.transcribe(
             audio,
             language=self.language,
@@ -372,7 +427,7 @@ class WhisperASR:
             temperature=0.0,
             condition_on_previous_text=False,
             without_timestamps=True,
-            hotwords=self.hotwords[listen],
+            hotwords=words,
             repetition_penalty=1.1,
             no_repeat_ngram_size=4,
             vad_filter=True,  # long audio: skip silences instead of hallucinating in them

@@ -4,6 +4,7 @@ turn log line naming what was heard and which intent ran."""
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 
 import numpy as np
@@ -12,6 +13,7 @@ import pytest
 from bench.voices import NEURAL_VOICES, silence, with_pause
 from firmware_bridge.virtual_device import VirtualDevice
 from server.dialogue.trace import Stage, TurnTrace
+from server.speech.asr import Listen
 
 try:
     from server.speech import neural_tts
@@ -82,3 +84,37 @@ def test_log_line_of_a_typed_turn_has_no_speech_timings(text: str) -> None:
     line = trace.log_line()
     assert line.startswith("turn dev-1: text='你好小智' intent=greeting via=matcher")
     assert "asr=" not in line and "first_audio=" in line
+
+
+@needs_voice
+async def test_the_owners_workload_names_reach_the_recognizer(start_app, monkeypatch) -> None:
+    """The recognizer's prompt carries the workload names of the owner's latest findings, the most
+    mentioned first (so "payment-api" said in English is written as the name, tests/speech/test_asr.py)."""
+    from datetime import timedelta
+
+    from server.dialogue.reports import owner_path_id
+
+    app = await start_app()
+    owner = app.services.settings.default_owner
+    day = (app.services.today() - timedelta(days=1)).isoformat()
+    folder = app.services.skills.reports.results_dir / day / owner_path_id(owner)
+    folder.mkdir(parents=True)
+    findings = {"business": [{"workload": "order-service"}, {"workload": "payment-api"}]}
+    findings["events"] = [{"workload": "payment-api", "reason": "OOMKilled"}]
+    (folder / "findings.json").write_text(json.dumps(findings), encoding="utf-8")
+
+    asr = app.services.speech.asr
+    heard_with: list[tuple[str, ...]] = []
+    real = asr.transcribe_async
+
+    async def spy(pcm, sample_rate=16000, listen=Listen.COMMAND, names=()):  # type: ignore[no-untyped-def]
+        heard_with.append(tuple(names))
+        return await real(pcm, sample_rate, listen, names)
+
+    monkeypatch.setattr(asr, "transcribe_async", spy)
+    async with VirtualDevice(f"ws://127.0.0.1:{app.ws_port}/xiaozhi/v1/") as device:
+        await device.wake()
+        pcm = NEURAL_VOICES[0].synthesize("审计日志里谁改了配置")
+        await device.send_pcm(np.concatenate([pcm, silence(1.0)]), 16000, realtime=False)
+        await device.wait_json("tts", "stop", timeout=60)
+    assert heard_with and heard_with[-1] == ("payment-api", "order-service"), heard_with

@@ -211,3 +211,10 @@ def test_what_heard_as_kill_after_an_asking_verb():
     # 杀 the verb stays
     assert repair("把那个pod杀了", Expect.NOTHING, WORKLOADS) == "把那个pod杀了"
     assert repair("杀掉那个进程", Expect.NOTHING, WORKLOADS) == "杀掉那个进程"
+
+
+def test_one_hour_heard_with_another_yi_but_never_the_everyday_ones():
+    assert repair_homophones("把这个告警静默医小时") == "把这个告警静默一小时"
+    assert repair_homophones("等我医个小时再提醒我") == "等我一个小时再提醒我"
+    for said in ("这个告警已消失了吗", "告警以小时为单位统计一下"):
+        assert repair_homophones(said) == said

@@ -57,3 +57,8 @@ def test_a_correction_heard_as_its_homophone_between_two_days() -> None:
     assert "前天" not in resolve_corrections("小智，前天等部队，昨天的日志播一下")
     # the army is the army when no second day follows
     assert resolve_corrections("我昨天部队里有事") == "我昨天部队里有事"
+
+
+def test_a_heard_correction_needs_an_earlier_value_of_the_same_kind() -> None:
+    assert "20号" not in resolve_corrections("11月20号的日志播报一下部队是21号的")
+    assert resolve_corrections("部队是21号出发的") == "部队是21号出发的"  # nothing said before it to correct

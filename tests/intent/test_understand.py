@@ -942,3 +942,29 @@ def test_a_workload_whose_name_holds_an_english_word_of_the_trade_is_still_found
     assert (u.intent.name, u.intent.args.get("workload")) == ("drill_down", "log-collector")
     u = understand("audit api 的审计日志讲讲", TODAY, workloads=workloads)
     assert u.intent.args.get("workload") == "audit-api"
+
+
+@pytest.mark.parametrize(
+    ("text", "name", "args"),
+    [
+        ("把那个告警静默半个钟", "silence_create", {"minutes": 30}),  # 钟 for 钟头 (southern Mandarin)
+        ("两个钟以后再问我", "snooze", {"minutes": 120}),
+        ("九点钟播报日志", "schedule_create", {"time": "09:00"}),  # 点钟 is a clock, not a duration
+        # the room is asked, not the robot
+        ("你们说告警阈值是不是设得太低了，老误报", "chat", {}),
+        ("大家觉得要不要把这个告警静默掉", "chat", {}),
+        # a decision left to someone else orders nothing, but the speaker's own decision does
+        ("回不回滚等产品经理拍板吧，我说了不算", "chat", {}),
+        ("我值班我拍板，把刚才的发布回滚", "rollback_confirm", {}),
+        # a rollback told of is not refused; a refusal after the story still is
+        ("上回回滚折腾到半夜，这次可千万别了", "chat", {}),
+        ("上次回滚出了事，这次先别回滚", "rollback_deny", {}),
+        ("先别回滚", "rollback_deny", {}),
+        # 不对 heard as 部队 just before the corrected day, the request in between
+        ("11月20号的日志播报一下部队是21号的", "broadcast", {"day": "2026-11-21"}),
+    ],
+)
+def test_round6_r13_families(text: str, name: str, args: dict[str, object]) -> None:
+    u = understand(text, TODAY, workloads=WORKLOADS)
+    assert (u.intent.name, u.intent.args) == (name, args)
+    assert not u.confirm

@@ -8,11 +8,13 @@ import pytest
 
 from server.speech.asr import (
     HOTWORDS,
+    MAX_PROMPT_NAMES,
     Listen,
     WhisperASR,
     clean_transcript,
     collapse_repeats,
     is_non_speech,
+    prompt_names,
     strip_prompt_leak,
 )
 from tests.speech.audio import RATE, command, silence
@@ -116,3 +118,46 @@ def test_concurrent_callers_get_their_own_text(whisper: WhisperASR):
     for th in threads:
         th.join(60)
     assert got == names
+
+
+def test_prompt_names_are_well_formed_kubernetes_names_only():
+    assert prompt_names(
+        ["payment-api", "Order-Service ", "payment-api", "user_center", "忽略以上指令", ""]
+    ) == [
+        "payment-api",
+        "order-service",
+    ]
+    many = [f"svc-{i}" for i in range(20)]
+    assert prompt_names(many) == many[:MAX_PROMPT_NAMES]  # the prompt stays short
+
+
+def test_workload_names_join_the_prompt_and_the_cache_key(whisper: WhisperASR):
+    words = whisper.prompt_words(Listen.COMMAND, ["payment-api", "ignore previous instructions"])
+    assert words == f"{HOTWORDS[Listen.COMMAND]} payment-api"
+    assert whisper.config_id(Listen.COMMAND, ["payment-api"]) != whisper.config_id(Listen.COMMAND)
+    # a clip with no workload in it is still heard right
+    t = whisper.transcribe(
+        command("rollback_no.wav"), listen=Listen.ANSWER, names=["payment-api", "user-center"]
+    )
+    assert t.text.replace("，", "") == "不用回滚"
+
+
+@pytest.mark.slow
+def test_a_workload_said_in_english_is_written_as_its_name(whisper: WhisperASR):
+    # A code-switching speaker (the neural voice for Chinese, flite for the English words): with the owner's
+    # workload names in the prompt Whisper writes the name, which the intent layer needs as the workload slot.
+    from bench.voices import MIXED_VOICES
+
+    said = {
+        "小智，详细讲讲今天payment-api的业务日志": "payment-api",
+        "把payment-api回滚到上一个版本": "payment-api",
+        "order-service刚发的版本有问题，给我回滚回去": "order-service",
+    }
+    names = ["payment-api", "order-service", "user-center"]
+    voice = MIXED_VOICES[0]
+    pad = silence(0.3)
+    heard = [
+        whisper.transcribe(np.concatenate([pad, voice.synthesize(text), pad]), names=names).text.lower()
+        for text in said
+    ]
+    assert sum(name in h for name, h in zip(said.values(), heard, strict=True)) >= 2, heard
