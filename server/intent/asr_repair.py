@@ -115,6 +115,7 @@ TERMS: tuple[Term, ...] = (
     Term("回滚", ("确认", "不要", "不用", "别", "先", "要", "马上", "取消", "算了", "吧")),
     Term("声纹", ("注册", "录入", "登记", "添加", "绑定", "采集", "录制", "创建", "录", "我的")),
     Term("音量", _VOLUME_CUES, near=True, strong=_VOLUME_CUES),
+    Term("音量", alone=True, before_number=True),  # a level said right after it: 营量五十 → 音量五十
     *(Term(f"{n}点", _SCHEDULE_CUES) for n in _NUMERALS),
     *(Term(w, ("点",)) for w in ("早上", "上午", "中午", "下午", "晚上", "凌晨")),  # 下无两点 → 下午两点
     # a duration's unit right after its number: 一个中头 → 一个钟头, 俩小师 → 俩小时 (but 消失 stays 消失)

@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from functools import partial
 
-from server.intent.asr_repair import repair
+from server.intent.asr_repair import readings, repair
 from server.intent.classifier import Scored, concepts, shared_classifier
 from server.intent.matcher import (
     DRILL_VERBS,
@@ -197,6 +197,10 @@ _SELF_MUTE = re.compile(r"(?:调成|设成|设为|调到|开启?|打开)静音|�
 _VOCATIVE = re.compile(
     r"^\s*(?:[嗯呃哎诶喂]+\s*[，,]?\s*)?((?:小|老|阿)[\u4e00-\u9fff]|[\u4e00-\u9fff][哥姐])\s*[，,、!！]"
 )
+# ... as the recognizer writes it: a name is heard in any characters of the same sound ("老李" → "劳理"), so
+# a two-character call that sounds like 老/小/阿 + a name, then "你"/"您"
+_HEARD_VOCATIVE = re.compile(r"^\s*(?:[嗯呃哎诶喂]+\s*[，,]?\s*)?([\u4e00-\u9fff]{2})\s*[，,、]\s*(?=你|您)")
+_CALL_SOUNDS = frozenset({"lao", "xiao", "a"})
 # the room asked, not the robot (it is one, and has no opinion to give): "你们说告警阈值是不是设得太低了"
 _TO_THE_ROOM = re.compile(
     r"^\s*(?:[嗯呃哎诶喂]+\s*[，,]?\s*)?(?:你们|大家|各位)(?:说说?|觉得|看呢|认为|猜|想想|评评理)"
@@ -415,7 +419,10 @@ def _to_colleague(clause: str) -> bool:
 
 def speaks_to_someone_else(text: str) -> bool:
     """The utterance calls a colleague by name first ("小王，你把手机声音关小点"): said near the robot, not to it."""
-    return _names_someone(_VOCATIVE.match(text)) or bool(_TO_THE_ROOM.match(text))
+    if _names_someone(_VOCATIVE.match(text)) or _TO_THE_ROOM.match(text):
+        return True
+    heard = _HEARD_VOCATIVE.match(text)
+    return heard is not None and bool(readings(heard.group(1)[0], 2) & _CALL_SOUNDS) and _names_someone(heard)
 
 
 def _names_someone(m: re.Match[str] | None) -> bool:

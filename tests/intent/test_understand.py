@@ -968,3 +968,17 @@ def test_round6_r13_families(text: str, name: str, args: dict[str, object]) -> N
     u = understand(text, TODAY, workloads=WORKLOADS)
     assert (u.intent.name, u.intent.args) == (name, args)
     assert not u.confirm
+
+
+@pytest.mark.parametrize(
+    ("text", "name", "args"),
+    [
+        ("劳理，你那边日志里看到啥异常没", "chat", {}),  # 老李 as the recognizer wrote him
+        ("小直，你帮我看下告警", "alerts", {}),  # the robot's own name, misheard, is still the robot
+        ("好的，你播报一下日志", "broadcast", {}),
+        ("营量五十", "volume", {"volume": 50}),  # 音量 heard as 营量, a level right after it
+    ],
+)
+def test_round6_heard_families(text: str, name: str, args: dict[str, object]) -> None:
+    u = understand(text, TODAY, workloads=WORKLOADS)
+    assert (u.intent.name, u.intent.args) == (name, args)
