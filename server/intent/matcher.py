@@ -153,11 +153,26 @@ SYNONYMS: tuple[tuple[str, str], ...] = (
     ("唔系", "不是"),
     ("收声", "闭嘴"),
     ("冇需要", "不需要"),
+    ("有冇", "有没有"),
+    ("紧嘅", "的"),  # 静默紧嘅告警: the ones being silenced
+    ("嘅", "的"),
+    ("乜嘢", "什么"),
+    ("咩嘢", "什么"),
+    ("识唔识", "会不会"),
+    ("识做", "会做"),
+    ("搞细", "调小"),  # 细 = small: 声音搞细啲 = 声音调小点
+    ("细声啲", "小声点"),
+    ("细啲", "小点"),
+    ("大声啲", "大声点"),
     ("啲咩", "什么"),  # Cantonese 做啲咩 = 做什么
     ("做咩", "做什么"),
     ("咩", "什么"),
     ("嘎哈", "干什么"),  # north-eastern 嘎哈 = 干啥
     ("冇", "没"),
+    ("啲", "点"),  # 快啲, 做啲乜嘢
+    # colloquial 滚回 for 回滚, only with where to ("滚回上个版本"); "给我滚回去" is no rollback
+    *((f"滚回{to}", f"回滚到{to}") for to in ("上", "之前", "以前", "旧", "老")),
+    ("滚回到", "回滚到"),
 )
 # ASR writes 昨天 as 作天/做天 (same syllables, no such word); "工作天" is a real word and stays
 _CLOCK_COLON = re.compile(r"(?<!\d)(\d{1,2}):(\d{2})(?!\d)")
@@ -264,6 +279,12 @@ ENGLISH_WORDS: dict[str, str] = {
     "events": "事件",
     "log": "日志",
     "logs": "日志",
+    "root cause": "根因",
+    "rootcause": "根因",
+    "rca": "根因分析",
+    "correlate": "关联分析",
+    "take": "接",  # "这个告警我 take 了"
+    "emo": "心累",  # slang for feeling low
 }
 _ENGLISH = re.compile(
     "(?<![a-z])(?:" + "|".join(sorted(map(re.escape, ENGLISH_WORDS), key=len, reverse=True)) + ")(?![a-z])"

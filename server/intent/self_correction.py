@@ -18,7 +18,8 @@ from enum import StrEnum
 _SEP = r"[，,。.！!？?；;、\s…]"
 # "，不对，" / "，呃不对，" / "，说错了，" / "，不是不是，": a correction marker between clauses
 _MARKER = re.compile(
-    rf"{_SEP}+(?:呃|嗯|额|啊)?(?:不对不对|不对|说错了|我说错了|讲错了|错了|不是不是|更正一下|纠正一下)(?:是)?{_SEP}*"
+    rf"{_SEP}+(?:呃|嗯|额|啊)?(?:不对不对|不对|说错了|我说错了|讲错了|错了|不是不是|更正一下|纠正一下"
+    rf"|[哦噢啊]不(?={_SEP}))(?:是)?{_SEP}*"
 )
 _NUM = "0-9零〇一二两三四五六七八九十百"
 _DAY = (
@@ -99,9 +100,27 @@ def _restore_marker(text: str) -> str:
     return out
 
 
+# "每天早上七点四十播一次日报，呃，七点五十吧": a last clause that is only a value, said with 吧 (or 好了/算了),
+# corrects the value of the same kind said before it, with no marker at all
+_AFTERTHOUGHT = re.compile(
+    rf"{_SEP}+(?:呃|嗯|额|啊|那|要不|还是|{_SEP})*(?P<new>{_DAY}|{_CLOCK})的?(?:吧|好了|算了|得了){_SEP}*$"
+)
+
+
+def _apply_afterthought(text: str) -> str:
+    if not (m := _AFTERTHOUGHT.search(text)):
+        return text
+    kind = next((k for k, p in _PATTERNS.items() if p.fullmatch(m.group("new"))), None)
+    before = text[: m.start()]
+    old = _last_value(before, kind) if kind is not None else None
+    if old is None:
+        return text
+    return before[: old.start] + m.group("new") + before[old.end :]
+
+
 def resolve_corrections(text: str) -> str:
     """``text`` with each mid-sentence correction applied; unchanged when there is none."""
-    text = _restore_marker(text)
+    text = _apply_afterthought(_restore_marker(text))
     while m := _MARKER.search(text):
         before, after = text[: m.start()], text[m.end() :]
         if not before.strip() or not after.strip():

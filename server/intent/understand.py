@@ -124,7 +124,7 @@ _THIRD_PARTY = re.compile(
 # what a word means, how two compare, how it is said in English, an opinion asked: knowledge, not a command
 _ABOUT_WORDS = re.compile(
     r"^(?:什么是|什么叫|啥是|何为)|(?:是什么意思|是啥意思|什么意思|有什么区别|有啥区别|的区别|区别是什么|英文怎么说|英语怎么说|怎么翻译|难学|好学|怎么学|学起来|入门|谁发明|发明的|起源|历史"
-    r"|(?:这|那)(?:两|几|一)?个字|怎么写|原理|行业里|业内|业界|一般要保留|保留多久|一般怎么|怎么解决比较好"
+    r"|(?:这|那)(?:两|几|一)?个字|怎么写|缩写|全称|全拼|简称|原理|行业里|业内|业界|一般要保留|保留多久|一般怎么|怎么解决比较好"
     r"|你觉得.{0,20}(?:是不是该|该不该|应不应该|值不值得|好不好)"
     r"|(?:知道|晓得|懂|了解)[^，,]{0,12}是(?:什么|啥)子?(?:东西|意思)?[吗么嘛]?$)"
 )
@@ -133,7 +133,7 @@ _THEY_TOLD = re.compile(r"(?:又|总|老|总是|一直|也)?(?:叫我|让我|要
 # attendance and pay
 _OFF_DOMAIN = re.compile(
     r"天气|气温|多少度|下雨|下雪|游戏|存档|电影|电视剧|小说|新闻|播报员|播音员|主持人|笑死|太逗|哈哈|表情包|"
-    r"报警器|火警|消防|刷屏|没睡好|觉都没睡|感冒|发烧|有点哑|生病|发音|外卖|好吃|球赛|快递|包裹|停车|食堂|午饭|晚饭|早饭|吃饭|考勤|打卡|报销|请假|工资|奖金|年终奖|好习惯|坏习惯|坚持下来|心慌|心累|职业病|没意思|摆烂"
+    r"报警器|火警|消防|刷屏|没睡好|觉都没睡|感冒|发烧|有点哑|生病|发音|外卖|好吃|球赛|快递|包裹|停车|食堂|午饭|晚饭|早饭|吃饭|考勤|打卡|报销|请假|工资|奖金|年终奖|好习惯|坏习惯|坚持下来|心慌|心累|职业病|没意思|摆烂|快疯了|要疯了|崩溃了|吵醒|睡不着|破防|裂开了?$"
 )
 _DID_IT = re.compile(
     r"^我们?(?:昨天|前天|刚才|刚刚|刚|上周|之前|上次|那天)(?:晚上|早上|上午|下午)?把.{1,12}?(?:了|过)"
@@ -158,7 +158,7 @@ _YES_NO_ASKED = re.compile(r"[吗么]$|没有?$|是不是|有没有|怎么样|�
 # Unasked, a rollback is approved only by an order ("马上回滚", "恢复到之前的版本吧", "回滚一下，我批准了"):
 # nothing before the rollback word in its clause reports or recalls one ("他们说回滚很危险", "上次回滚…"), and
 # nothing after it tells of one done or judged ("回滚以后好多了", "回滚了一次", "回滚很危险").
-_ROLLBACK_WORD = re.compile(r"回滚|回退|退回|恢复|撤回变更|回管|会滚|旧版本|上一个?版本?|之前的版本")
+_ROLLBACK_WORD = re.compile(r"回滚|滚回|回退|退回|恢复|撤回变更|回管|会滚|旧版本|上一个?版本?|之前的版本")
 _REPORTED = re.compile(r"说|听说|据说|建议|以为|已经|上次|上回|昨天|前天|上周|上个月|之前回|他们|别人")
 # right after the rollback word, a noun use: its record, reason, plan, "if we roll back" — no order, no refusal
 _NOUN_USE = re.compile(r"的|记录|历史|原因|情况|日志|方案|流程|步骤|功能|按钮|这件事|那件事|之后|以后|后")
@@ -177,7 +177,7 @@ _BARE_VOLUME = re.compile(
 )
 # Calls and hellos that ask for nothing: said to the robot, they only wake it.
 _HELLO = re.compile(
-    r"^(?:你好|您好|哈喽|哈啰|哈罗|哈咯|嗨|嘿|hello|hi|hey|喂|哥们儿?|劳驾|请问|打扰一下|在吗|在么|在嘛|在不在|你在吗|你在不在|醒醒|醒一醒|醒了吗?|你?醒着?(?:没有?|吗|么|呢)|你?醒了没有?|起床了?"
+    r"^(?:你好|您好|哈喽|哈啰|哈罗|哈咯|嗨|嘿|hello|hi|hey|喂|哥们儿?|老铁|兄弟|亲|劳驾|请问|打扰一下|在吗|在么|在嘛|在不在|你在吗|你在不在|醒醒|醒一醒|醒了吗?|你?醒着?(?:没有?|吗|么|呢)|你?醒了没有?|起床了?"
     r"|早上好|早安|早啊|早晨|早|下午好|晚上好|同学)+"
 )
 _NOW = re.compile(r"(?<!到)(?:现在|目前|当前|眼下|此刻|这会儿)(?!为[止指之只])")  # not "今天到现在"
@@ -201,6 +201,7 @@ _VOCATIVE = re.compile(
 # a two-character call that sounds like 老/小/阿 + a name, then "你"/"您"
 _HEARD_VOCATIVE = re.compile(r"^\s*(?:[嗯呃哎诶喂]+\s*[，,]?\s*)?([\u4e00-\u9fff]{2})\s*[，,、]\s*(?=你|您)")
 _CALL_SOUNDS = frozenset({"lao", "xiao", "a"})
+_ANYONE = frozenset({"老铁", "老兄"})  # slang calls for anyone, the robot too ("老铁，帮我看下告警")
 # the room asked, not the robot (it is one, and has no opinion to give): "你们说告警阈值是不是设得太低了"
 _TO_THE_ROOM = re.compile(
     r"^\s*(?:[嗯呃哎诶喂]+\s*[，,]?\s*)?(?:你们|大家|各位)(?:说说?|觉得|看呢|认为|猜|想想|评评理)"
@@ -212,7 +213,7 @@ _DEFERRED = re.compile(
 _NAMED = re.compile(r"((?:小|老|阿)[\u4e00-\u9fff]|[\u4e00-\u9fff][哥姐])(?=你|您)")
 # thanks with nothing asked: small talk ("谢谢小智", "辛苦了")
 _THANKS = re.compile(r"^(?:谢谢|多谢|感谢|谢了|辛苦了?|thanks?|thankyou)(?:你|您|小智|啦|啊|呀|哈|了)*$")
-_CALL_PARTICLES = "哇哈哟嘛呐啦"
+_CALL_PARTICLES = "哇哈哟嘛呐啦噻撒嘞咯哦呀"  # 噻/撒 (south-western), 嘞 and 咯 end a call too
 _MUTED_LIST = re.compile(r"被(?:静音|静默|屏蔽)|静音(?:了)?的|静音列表|静音规则")
 _CLAUSE = re.compile(r"[，,。！!？?；;、\s]+")
 Make = Callable[..., Intent]  # (name, source="matcher", **slots) → Intent
@@ -430,7 +431,7 @@ def _names_someone(m: re.Match[str] | None) -> bool:
     if m is None:
         return False
     name = normalize(m.group(1))
-    return strip_wake_word(name) == name
+    return strip_wake_word(name) == name and name not in _ANYONE
 
 
 def is_greeting(woke: str) -> bool:

@@ -218,3 +218,7 @@ def test_one_hour_heard_with_another_yi_but_never_the_everyday_ones():
     assert repair_homophones("等我医个小时再提醒我") == "等我一个小时再提醒我"
     for said in ("这个告警已消失了吗", "告警以小时为单位统计一下"):
         assert repair_homophones(said) == said
+
+
+def test_a_wave_of_errors_is_not_a_broadcast():
+    assert "一波报错" in repair_homophones("payment-api昨天下午那一波报错，日志里看看")

@@ -62,3 +62,9 @@ def test_a_correction_heard_as_its_homophone_between_two_days() -> None:
 def test_a_heard_correction_needs_an_earlier_value_of_the_same_kind() -> None:
     assert "20号" not in resolve_corrections("11月20号的日志播报一下部队是21号的")
     assert resolve_corrections("部队是21号出发的") == "部队是21号出发的"  # nothing said before it to correct
+
+
+def test_an_afterthought_needs_a_value_of_the_same_kind_before_it() -> None:
+    assert resolve_corrections("每天早上七点四十播一次日报，呃，七点五十吧").startswith("每天早上七点五十播")
+    assert resolve_corrections("播报一下日志吧") == "播报一下日志吧"
+    assert resolve_corrections("哦，不用了") == "哦，不用了"  # 哦不 only with a pause after it

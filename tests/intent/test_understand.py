@@ -982,3 +982,37 @@ def test_round6_r13_families(text: str, name: str, args: dict[str, object]) -> N
 def test_round6_heard_families(text: str, name: str, args: dict[str, object]) -> None:
     u = understand(text, TODAY, workloads=WORKLOADS)
     assert (u.intent.name, u.intent.args) == (name, args)
+
+
+@pytest.mark.parametrize(
+    ("text", "name", "args"),
+    [
+        # south-western and Cantonese particles and words
+        ("小智你好噻", "greeting", {}),
+        ("小智啊，老铁，早上好", "greeting", {}),
+        ("老铁，帮我看下告警", "alerts", {}),  # 老铁 calls anyone, the robot too
+        ("声音搞细啲啦", "volume", {"delta": -10}),
+        ("有冇静默紧嘅告警", "silence_list", {}),
+        ("你识做啲乜嘢", "help", {}),
+        # English words of the trade
+        ("大前天 user center 挂那次 root cause 是啥，帮我 correlate 一下", "drill_down",
+         {"kind": "correlate", "day": "2026-11-24", "workload": "user-center"}),
+        ("OK 这个告警我 take 了", "acknowledge", {}),
+        ("告警太多了，真的 emo 了", "chat", {}),
+        # 滚回 with where to is a rollback; an insult is not
+        ("赶紧的，把order-service滚回之前那个版本", "rollback_confirm", {}),
+        ("你给我滚回去", "chat", {}),
+        ("k8s 是啥的缩写", "chat", {}),
+        ("昨晚的告警吵醒了我三次，我都快疯了", "chat", {}),
+        ("每晚十点定时播一遍日志", "schedule_create", {"time": "22:00"}),
+        # corrections: 哦不, and an afterthought with 吧
+        ("小智，昨天……哦不，今天有啥告警没", "alerts", {"day": "2026-11-27"}),
+        ("每天早上七点四十播一次日报，呃，七点五十吧", "schedule_create", {"time": "07:50"}),
+        ("昨天的日志播一下，呃，前天的吧", "broadcast", {"day": "2026-11-25"}),
+        ("每天七点播报，周末九点吧", "schedule_create", {"time": "07:00"}),  # 周末九点 is no lone value
+    ],
+)  # fmt: skip
+def test_round6_r14_families(text: str, name: str, args: dict[str, object]) -> None:
+    u = understand(text, TODAY, workloads=WORKLOADS)
+    assert (u.intent.name, u.intent.args) == (name, args)
+    assert not u.confirm
