@@ -69,7 +69,7 @@ def _last_value(text: str, kind: ValueKind) -> Value | None:
 # "前天的，不对，昨天的" heard as "前天等部队，昨天的": 不对 and 部队 sound the same (bu dui), and the commas
 # around it are lost. Between two values of the same kind it can only be the correction.
 _HEARD_MARKER = re.compile(
-    rf"(?P<old>{_DAY}|{_CLOCK})[的得地等]?{_SEP}*(?:啊|阿|而|呃|额)?(?:部队|步队|不对)"
+    rf"(?P<old>{_DAY}|{_CLOCK})[的得地等]?{_SEP}*(?:啊|阿|而|呃|额)?(?:部队|步队|不对|[哦噢我]不(?={_SEP}))"
 )
 
 

@@ -22,6 +22,7 @@ from server.intent.asr_repair import readings, repair
 from server.intent.classifier import Scored, concepts, shared_classifier
 from server.intent.matcher import (
     DRILL_VERBS,
+    ENROLL_VERBS,
     GREETING_ONLY,
     ROLLBACK_DENY,
     ROLLBACK_DENY_AFTER,
@@ -175,6 +176,7 @@ _ENOUGH_STRONG = re.compile(r"可以了|够了|够啦|得了|停|stop|闭嘴|安
 _BARE_VOLUME = re.compile(
     r"(?:你的?)?(?:说话|讲话|声音)?(?:再|稍微|再稍微|稍稍)?(?:调)?([大小响轻高低])一?(?:点|些)儿?声?"
 )
+_LOUDNESS = re.compile(r"([大小响轻高低])一?(?:点|些)儿?|听不清|听不见|听不到")
 # Calls and hellos that ask for nothing: said to the robot, they only wake it.
 _HELLO = re.compile(
     r"^(?:你好|您好|哈喽|哈啰|哈罗|哈咯|嗨|嘿|hello|hi|hey|喂|哥们儿?|老铁|兄弟|亲|劳驾|请问|打扰一下|在吗|在么|在嘛|在不在|你在吗|你在不在|醒醒|醒一醒|醒了吗?|你?醒着?(?:没有?|吗|么|呢)|你?醒了没有?|起床了?"
@@ -213,7 +215,8 @@ _DEFERRED = re.compile(
 _NAMED = re.compile(r"((?:小|老|阿)[\u4e00-\u9fff]|[\u4e00-\u9fff][哥姐])(?=你|您)")
 # thanks with nothing asked: small talk ("谢谢小智", "辛苦了")
 _THANKS = re.compile(r"^(?:谢谢|多谢|感谢|谢了|辛苦了?|thanks?|thankyou)(?:你|您|小智|啦|啊|呀|哈|了)*$")
-_CALL_PARTICLES = "哇哈哟嘛呐啦噻撒嘞咯哦呀"  # 噻/撒 (south-western), 嘞 and 咯 end a call too
+# 噻/撒 (south-western), 嘞 and 咯 end a call too; 爱 and 塞 are how the recognizer writes a trailing 啊 and 噻
+_CALL_PARTICLES = "哇哈哟嘛呐啦噻撒嘞咯哦呀爱塞"
 _MUTED_LIST = re.compile(r"被(?:静音|静默|屏蔽)|静音(?:了)?的|静音列表|静音规则")
 _CLAUSE = re.compile(r"[，,。！!？?；;、\s]+")
 Make = Callable[..., Intent]  # (name, source="matcher", **slots) → Intent
@@ -610,6 +613,9 @@ def _rules(u: _Utterance, make: Make) -> Intent | None:
         return make("stop")
     if u.has(*ROLLBACK_WORDS) and (answer := _rollback_answer(u)):
         return make(answer)
+    if "声纹" in u.text and (loud := _LOUDNESS.search(u.text)) and not u.has(*ENROLL_VERBS):
+        # "声儿再大点儿" heard as "声纹再大点": a voiceprint is never louder or softer
+        return make("volume", delta=-10 if loud.group(1) and loud.group(1) in "小轻低" else 10)
     if _is_enroll(u):
         return make("enroll_voiceprint")
     if len(u.text) <= 3 and u.has(*STOP_WORDS):

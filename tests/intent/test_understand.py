@@ -1016,3 +1016,18 @@ def test_round6_r14_families(text: str, name: str, args: dict[str, object]) -> N
     u = understand(text, TODAY, workloads=WORKLOADS)
     assert (u.intent.name, u.intent.args) == (name, args)
     assert not u.confirm
+
+
+@pytest.mark.parametrize(
+    ("text", "name", "args"),
+    [
+        ("声纹再大点，听不清", "volume", {"delta": 10}),  # 声儿 heard as 声纹: a voiceprint is never louder
+        ("声纹再小点", "volume", {"delta": -10}),
+        ("帮我录个声纹", "enroll_voiceprint", {}),
+        ("小智，早上好爱", "greeting", {}),  # a trailing 啊 as the recognizer writes it
+        ("小智，昨天，我不，今天有啥告警没", "alerts", {"day": "2026-11-27"}),  # 哦不 heard as 我不
+    ],
+)
+def test_round6_r14_heard_families(text: str, name: str, args: dict[str, object]) -> None:
+    u = understand(text, TODAY, workloads=WORKLOADS)
+    assert (u.intent.name, u.intent.args) == (name, args)
