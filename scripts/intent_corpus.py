@@ -44,6 +44,10 @@ TRAINING_FILES = (
     "heldout_r11b",
     "heldout_r12a",
     "heldout_r12b",
+    "heldout_r13a",
+    "heldout_r13b",
+    "heldout_r14a",
+    "heldout_r14b",
 )
 WORKLOADS = ("payment-api", "order-service", "user-center")
 HEADER = (

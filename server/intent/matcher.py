@@ -168,6 +168,8 @@ SYNONYMS: tuple[tuple[str, str], ...] = (
     ("做咩", "做什么"),
     ("咩", "什么"),
     ("嘎哈", "干什么"),  # north-eastern 嘎哈 = 干啥
+    ("俺们", "我们"),  # northern 俺 = 我
+    ("俺", "我"),
     ("冇", "没"),
     ("啲", "点"),  # 快啲, 做啲乜嘢
     # colloquial 滚回 for 回滚, only with where to ("滚回上个版本"); "给我滚回去" is no rollback
