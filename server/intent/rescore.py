@@ -67,7 +67,10 @@ class Policy:
     weak_score: float = 0.5  # classifier scores below this count as a weak reading
     # a long sentence the classifier is sure is chat stays chat: swapping one word of a story ("我们组这周上线
     # 太多了，心累") for a command word makes a command of it far more often than it recovers one
-    chat_sure: float = 0.75
+    # 0.75 until round 6; on blind r15 rescoring then lost 13 clips net, nearly all chat made a command by one
+    # swapped word ("扛住了" → "帮助了"). At 0.6, on every seen held-out set (r10–r15, 12,544 clips): +95 net
+    # (126 won, 31 lost) against +83 (135 won, 52 lost); r10–r14 alone and the dev split are unchanged (±1).
+    chat_sure: float = 0.6
     long_chars: int = 10  # characters of the core text (wake word and fillers off) that make a sentence long
     keep_words: bool = True  # never put a command word in so that it cuts an everyday word in two
     chat_certain: float = 0.95  # a chat reading this sure stays chat at any length ("小智，你喜欢什么颜色")

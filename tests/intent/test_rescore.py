@@ -7,6 +7,7 @@ from datetime import date
 
 from server.intent.models import Expect
 from server.intent.rescore import (
+    DEFAULT_POLICY,
     Candidate,
     Policy,
     cuts_a_word,
@@ -157,3 +158,14 @@ def test_a_story_or_a_certain_chat_reading_stays_chat() -> None:
     # with both guards off, the same readings are weak and would be rescored
     off = Policy(chat_certain=2.0, story_stays=False, chat_sure=2.0)
     assert is_weak(story, understand(story, TODAY), off) and is_weak(certain, reading, off)
+
+
+def test_a_long_chat_sentence_is_not_turned_into_a_command_by_one_word() -> None:
+    # blind r15: "日志平台今晚扛住了，给做平台的同学点个赞" heard with 日志 lost; rescoring put 帮助 in for 扛住
+    # and answered with the help text. A long sentence read as chat at ≥ Policy.chat_sure stays chat.
+    heard = "一直平台今晚扛住了，给做平台的同学点个赞"
+    first = understand(heard, TODAY)
+    assert first.intent.name == "chat" and first.score >= DEFAULT_POLICY.chat_sure
+    scorer = FakeScorer({}, default=0.0)
+    done = rescore(heard, first, scorer, TODAY)
+    assert not done.changed and scorer.calls == []
