@@ -18,7 +18,9 @@ from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from functools import partial
 
-from server.intent.asr_repair import readings, repair
+from pypinyin import Style, pinyin
+
+from server.intent.asr_repair import repair
 from server.intent.classifier import Scored, concepts, shared_classifier
 from server.intent.matcher import (
     DRILL_VERBS,
@@ -426,7 +428,12 @@ def speaks_to_someone_else(text: str) -> bool:
     if _names_someone(_VOCATIVE.match(text)) or _TO_THE_ROOM.match(text):
         return True
     heard = _HEARD_VOCATIVE.match(text)
-    return heard is not None and bool(readings(heard.group(1)[0], 2) & _CALL_SOUNDS) and _names_someone(heard)
+    return heard is not None and _sounds_like_a_call(heard.group(1)[0]) and _names_someone(heard)
+
+
+def _sounds_like_a_call(char: str) -> bool:
+    """The character can be read lao, xiao or a (exactly: 闹 "nao" is no 老, as 闹钟 is no name)."""
+    return bool(set(pinyin(char, style=Style.NORMAL, heteronym=True)[0][:2]) & _CALL_SOUNDS)
 
 
 def _names_someone(m: re.Match[str] | None) -> bool:

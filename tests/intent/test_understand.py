@@ -975,6 +975,7 @@ def test_round6_r13_families(text: str, name: str, args: dict[str, object]) -> N
     [
         ("劳理，你那边日志里看到啥异常没", "chat", {}),  # 老李 as the recognizer wrote him
         ("小直，你帮我看下告警", "alerts", {}),  # the robot's own name, misheard, is still the robot
+        ("闹钟，你每天八点叫我播报日志", "schedule_create", {"time": "08:00"}),  # 闹 (nao) is no 老
         ("好的，你播报一下日志", "broadcast", {}),
         ("营量五十", "volume", {"volume": 50}),  # 音量 heard as 营量, a level right after it
     ],
