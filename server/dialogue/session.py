@@ -24,7 +24,7 @@ from server.dialogue.memory import DialogueMemory
 from server.dialogue.replies import Reply
 from server.dialogue.skills import Skills
 from server.dialogue.trace import Stage, TurnListener, TurnTrace
-from server.dialogue.workloads import known_workloads, names_to_listen_for
+from server.dialogue.workloads import known_workloads, names_to_listen_for, report_day
 from server.intent.asr_repair import listen_for
 from server.intent.completeness import Completeness, completeness
 from server.intent.llm_router import IntentRouteError
@@ -105,6 +105,7 @@ class DialogueSession:
         self.speculation: Speculation | None = None
         self.memory = DialogueMemory()  # what this dialogue remembers across turns
         self.owner: str | None = None  # last identified owner on this device (alert routing)
+        self._listen_names: tuple[tuple[str, str], tuple[str, ...]] | None = None  # (owner, day) → names
         self.speak_lock = asyncio.Lock()  # one utterance at a time: turns and announcements take turns
         self.side_speech: set[asyncio.Task[bool]] = set()
 
@@ -376,10 +377,18 @@ class DialogueSession:
 
     def _names(self) -> tuple[str, ...]:
         """Workload names the next utterance may hold, for the recognizer's prompt: those of the owner last
-        identified on this device (else the default owner), before this turn's voice is identified."""
-        owner = self.owner or self.services.settings.default_owner
-        reports = self.services.skills.reports
-        return names_to_listen_for(reports, owner, self.services.today(), self.memory.last_day)
+        identified on this device (else the default owner), before this turn's voice is identified. Read once
+        per owner and report day, not at every speculative transcription (a day's findings are written once)."""
+        key = (
+            self.owner or self.services.settings.default_owner,
+            report_day(self.services.today(), self.memory.last_day),
+        )
+        if self._listen_names is not None and self._listen_names[0] == key:
+            return self._listen_names[1]
+        names = names_to_listen_for(self.services.skills.reports, *key)
+        # no findings yet (the night's analysis runs at 01:00): look again next time rather than keep "none"
+        self._listen_names = (key, names) if names else None
+        return names
 
     async def _speaker(self, owner_task: asyncio.Task[Speaker] | None) -> Speaker:
         if owner_task is None:  # typed text: no voice to identify; the session's owner, if any

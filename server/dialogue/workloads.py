@@ -11,11 +11,6 @@ from server.dialogue.reports import ReportStore
 MAX_WORKLOADS = 200
 
 
-def workloads_in(report: Any) -> set[str]:
-    """Every string under a ``workload`` key of a findings report (walk bounded in depth and size)."""
-    return set(workload_mentions(report))
-
-
 def workload_mentions(report: Any, found: Counter[str] | None = None, depth: int = 0) -> Counter[str]:
     """How often each workload is named under a ``workload`` key of a findings report (bounded walk)."""
     found = Counter() if found is None else found
@@ -33,25 +28,26 @@ def workload_mentions(report: Any, found: Counter[str] | None = None, depth: int
     return found
 
 
+def report_day(today: date, last_day: str | None = None) -> str:
+    """The day whose findings name the workloads: the day last talked about, else yesterday."""
+    return last_day or (today - timedelta(days=1)).isoformat()
+
+
+def _mentions(reports: ReportStore, owner: str, day: str) -> Counter[str]:
+    try:
+        return workload_mentions(reports.findings(owner, day))
+    except Exception:  # a damaged report must not break understanding or listening
+        return Counter()
+
+
 def known_workloads(
     reports: ReportStore, owner: str, today: date, last_day: str | None = None
 ) -> tuple[str, ...]:
     """Workloads in the owner's most recent findings (the day last talked about, else yesterday)."""
-    day = last_day or (today - timedelta(days=1)).isoformat()
-    try:
-        report = reports.findings(owner, day)
-    except Exception:  # a damaged report must not break understanding
-        return ()
-    return tuple(sorted(workloads_in(report)))
+    return tuple(sorted(_mentions(reports, owner, report_day(today, last_day))))
 
 
-def names_to_listen_for(
-    reports: ReportStore, owner: str, today: date, last_day: str | None = None
-) -> tuple[str, ...]:
-    """The owner's workloads, the most mentioned first (the recognizer's prompt takes only a few)."""
-    day = last_day or (today - timedelta(days=1)).isoformat()
-    try:
-        mentions = workload_mentions(reports.findings(owner, day))
-    except Exception:  # a damaged report must not break listening
-        return ()
+def names_to_listen_for(reports: ReportStore, owner: str, day: str) -> tuple[str, ...]:
+    """The owner's workloads on ``day``, the most mentioned first (the recognizer's prompt takes only a few)."""
+    mentions = _mentions(reports, owner, day)
     return tuple(name for name, _ in sorted(mentions.items(), key=lambda kv: (-kv[1], kv[0])))
