@@ -75,7 +75,13 @@ _DURATION_CUES = (*_ALERT_CUES, "后", "以后", "之后", "再", "过")
 _UNITS = ("小时", "个小时", "分钟")
 _SOUND_WORDS = ("音量", "声音", "大声", "小声", "静音")
 _NOT_ONE = tuple(f"{c}{rest}" for c in "一已以亦" for rest in ("小时", "消失", "小事", "个小时"))
-_NUMERALS = ("一", "两", "二", "三", "四", "五", "六", "七", "八", "九", "十", "十一", "十二")
+# 十 before 四: "时点" is shi-dian, 十点; with s/sh folded it would also read as 四点, and the first term wins.
+# The hours of the 24-hour clock too: "十七点" heard as "时期点".
+_NUMERALS = (
+    *("一", "两", "二", "三", "十", "四", "五", "六", "七", "八", "九", "十一", "十二"),
+    *(f"十{n}" for n in "三四五六七八九"),
+    *("二十", "二十一", "二十二", "二十三"),
+)
 
 TERMS: tuple[Term, ...] = (
     # whole phrases first: with three syllables right, the fourth may be further off (世界日志 → 事件日志)
@@ -313,11 +319,16 @@ def _closest(letters: str, workloads: tuple[str, ...]) -> str | None:
     return best if score >= MIN_NAME_SIMILARITY else None
 
 
-_DECIMAL_CLOCK = re.compile(r"(?<![\d.])(\d{1,2})\.(5|半|[13][刻克课颗可科]|[1-5]时|[0-5]\d分?)(?![\d.])")
+# (Whisper may put a space between the digits and the word after them: "9.1 刻")
+_DECIMAL_CLOCK = re.compile(
+    r"(?<![\d.])(\d{1,2})\.(5|半|[13] ?[刻克客课颗可科]|[1-5] ?时|[0-5]\d(?: ?分)?)(?![\d.])"
+)
 
 
 # 上午十点 heard as 上五十点: 午 and 五 are both "wu", and the clock number follows
-_NOON_AS_FIVE = re.compile(r"([上中下])[五5](?=(?:[一二两三四六七八九十]{1,3}|1?\d)点)")
+# (its 点 may be written as a full stop: "下53.的定时" is 下午三点的定时)
+_NOON_AS_FIVE = re.compile(r"([上中下])[五5](?=(?:[一二两三四六七八九十]{1,3}|1?\d)(?:点|\.(?!\d)))")
+_HOUR_STOP = re.compile(r"(?<=午)(1?\d)\.(?!\d)")
 
 
 def repair_clock(text: str) -> str:
@@ -325,14 +336,14 @@ def repair_clock(text: str) -> str:
     9:15), and hears 上午十点 as 上五十点."""
     if not any(c in text for c in _SCHEDULE_CUES):
         return text
-    text = _NOON_AS_FIVE.sub(r"\1午", text)
+    text = _HOUR_STOP.sub(r"\1点", _NOON_AS_FIVE.sub(r"\1午", text))
     return _DECIMAL_CLOCK.sub(_clock_from_decimal, text)
 
 
 def _clock_from_decimal(m: re.Match[str]) -> str:
     """ "8.5" / "8.半" → 8点半, "9.1克" → 9点1刻, "8.45分" → 8点45分, "8.2时" → 8点20 (the 点 written as a
     decimal point)."""
-    hour, rest = m.group(1), m.group(2)
+    hour, rest = m.group(1), m.group(2).replace(" ", "")
     if int(hour) > 23:
         return m.group(0)
     if rest in ("5", "半"):
@@ -355,11 +366,22 @@ MAX_DRILL_ANSWER_CHARS = 8
 # the sound-alike makes no sense; 杀 as a verb ("把pod杀了", "杀掉进程") is never after 会/有 and before the end
 _WHAT = re.compile(
     r"(?<=[会有干是要做])[杀沙傻煞](?=$|[，,。？?！!吗呢呀啊]|告警|报警|事|问题|情况|异常|报错|功能|本事)"
+    # ... and after 了/都 before what is asked about ("都屏蔽了杀告警", "看看都杀日志"): killing is done to a pod,
+    # a process or a job, never to an alert or a log
+    r"|(?<=[了都])[杀沙傻煞](?=告警|报警|日志|报错|异常|问题)"
 )
+# 音量 heard as 你量/引量/营量 before a setting ("你量掉到30", "引量百分之六十"): the first syllable's vowel
+# survives, and none of these is a word that takes a level
+_VOLUME_HEARD = re.compile(
+    r"[你引营印因阴银隐饮应英影](?=量(?:[调掉开拆设改放](?:到|成|为|在)|百分之|[0-9]))"
+)
+# 告警 heard as 高警 (gao-jing, the same sound): no word of its own, unlike 高警惕 / 高警戒
+_HIGH_ALERT = re.compile(r"高警(?![惕戒觉])")
 
 
 def repair(text: str, expect: Expect = Expect.NOTHING, workloads: tuple[str, ...] = ()) -> str:
     """The transcript with the recognizer's likely confusions of command words and workload names undone."""
+    text = _VOLUME_HEARD.sub("音", _HIGH_ALERT.sub("告警", text))
     text = _WHAT.sub("啥", repair_clock(repair_homophones(repair_names(text, workloads))))
     if expect is Expect.DRILL and len(_CJK.findall(text)) <= MAX_DRILL_ANSWER_CHARS:
         text = repair_homophones(text, DRILL_ANSWER_TERMS)

@@ -21,7 +21,7 @@ from typing import Any
 from pypinyin import lazy_pinyin
 
 from server.intent.models import Intent
-from server.intent.yesno import YesNo, yes_no  # the one place the yes/no words live
+from server.intent.yesno import FIRST_THEN, YesNo, yes_no  # the one place the yes/no words live
 
 with warnings.catch_warnings():  # zhconv imports pkg_resources, which warns on import
     warnings.simplefilter("ignore")
@@ -179,6 +179,8 @@ SYNONYMS: tuple[tuple[str, str], ...] = (
 # ASR writes 昨天 as 作天/做天 (same syllables, no such word); "工作天" is a real word and stays
 _CLOCK_COLON = re.compile(r"(?<!\d)(\d{1,2}):(\d{2})(?!\d)")
 _MISHEARD_DAY = re.compile(r"(?<![工操])作天")
+# 报警 is a separable verb: "报了警", "报过几次警", "都报了些啥警" are 报警 with its parts apart (not 警察)
+_SPLIT_ALARM = re.compile(r"报(?:了|过)(?:些|几个|几次|多少个?|哪些|什么|一次|次)*警(?![察官车])")
 BROADCAST_WORDS = ("播报", "汇报", "念一下", "读一下", "念给我", "读给我", "日报", "总结一下", "摘要")
 DRILL_VERBS = (
     "深入", "分析", "详细", "说说", "讲讲", "看看", "查查", "查看", "查一下", "看一下", "说一下",
@@ -285,6 +287,8 @@ ENGLISH_WORDS: dict[str, str] = {
     "rootcause": "根因",
     "rca": "根因分析",
     "correlate": "关联分析",
+    "silence": "静默",  # "这个alert给我silence两个小时", "看下当前的silence"
+    "silenced": "静默",
     "take": "接",  # "这个告警我 take 了"
     "emo": "心累",  # slang for feeling low
 }
@@ -303,7 +307,7 @@ def normalize(text: str) -> str:
     for word, common in SYNONYMS:
         if word in s:
             s = s.replace(word, common)
-    return _MISHEARD_DAY.sub("昨天", s)
+    return _SPLIT_ALARM.sub("报警", _MISHEARD_DAY.sub("昨天", s))
 
 
 def fuzzy_syllable(syllable: str) -> str:
@@ -544,6 +548,8 @@ def _rollback_answer(u: _Utterance) -> str | None:
     before = _A_NOT_A.sub(r"\1", u.text[:where])
     if any(q in u.text for q in ("吗", "要不要", "是否", "为什么", "什么", "怎么")):
         return None  # a question about rolling back, not an answer
+    if FIRST_THEN.search(u.text):
+        return "rollback_confirm"
     if ROLLBACK_DENY.search(before[-4:]):
         return "rollback_deny"
     after = u.text[where:]
@@ -554,8 +560,12 @@ def _rollback_answer(u: _Utterance) -> str | None:
     return None
 
 
+# "把我声音录进去", "录一下我的声音": the speaker's own voice recorded is the voiceprint, said without the word
+_OWN_VOICE_RECORDED = re.compile(r"(?:我|我的|我自己的?)声音录|录(?:一下|下|入)?(?:我|我的|我自己的?)声音")
+
+
 def _is_enroll(u: _Utterance) -> bool:
-    if u.has(*ENROLL_WORDS):
+    if u.has(*ENROLL_WORDS) or _OWN_VOICE_RECORDED.search(u.text):
         return True
     # "注册声…" survives the usual ASR damage to 纹 (注册声纹 → 住策声轮)
     voice = fuzzy_key("声")

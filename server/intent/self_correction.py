@@ -16,17 +16,19 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 _SEP = r"[，,。.！!？?；;、\s…]"
-# "，不对，" / "，呃不对，" / "，说错了，" / "，不是不是，": a correction marker between clauses
-_MARKER = re.compile(
-    rf"{_SEP}+(?:呃|嗯|额|啊)?(?:不对不对|不对|说错了|我说错了|讲错了|错了|不是不是|更正一下|纠正一下"
-    rf"|[哦噢啊]不(?={_SEP}))(?:是)?{_SEP}*"
-)
 _NUM = "0-9零〇一二两三四五六七八九十百"
 _DAY = (
     rf"(?:大前天|前天|昨天|昨儿个?|今天|今儿个?|(?:上上|上个?|这个?|本)?(?:周|星期|礼拜)[一二三四五六日天]"
     rf"|[{_NUM}]+月[{_NUM}]+[日号]|[{_NUM}]+[日号])"
 )
 _CLOCK = rf"(?:[{_NUM}]+[点:：](?:半|[一三]刻|[{_NUM}]+分?)?)"
+# "，不对，" / "，呃不对，" / "，说错了，" / "，不是不是，": a correction marker between clauses
+_MARKER = re.compile(
+    rf"{_SEP}+(?:呃|嗯|额|啊|哦|噢)?(?:不对不对|不对|说错了|我说错了|讲错了|错了|不是不是|更正一下|纠正一下"
+    rf"|[哦噢啊]不(?={_SEP})"
+    # "周四的业务日志，等下，是周三的": a wait, then 是 and a value, corrects that value
+    rf"|(?:等下|等等|等一下|慢着)(?={_SEP}*是(?:{_DAY}|{_CLOCK})))(?:是)?{_SEP}*"
+)
 # a bare number must look like one: digits, or Chinese numerals other than the "一" of "一下"/"一点"
 _BARE = rf"(?:[0-9]+%?|[零〇二两三四五六七八九十百][{_NUM}]*|一[{_NUM}]+)"
 _AMOUNT = rf"(?:[{_NUM}]+(?:个)?(?:分钟|小时|钟头|天|刻钟)|半(?:个)?(?:小时|钟头)|百分之[{_NUM}]+|{_BARE})"
@@ -68,8 +70,10 @@ def _last_value(text: str, kind: ValueKind) -> Value | None:
 
 # "前天的，不对，昨天的" heard as "前天等部队，昨天的": 不对 and 部队 sound the same (bu dui), and the commas
 # around it are lost. Between two values of the same kind it can only be the correction.
+# ("音量调到六十，部队七十", "下午三点，我不三点半": amounts too, and 哦不 heard as 我不 right before the value)
 _HEARD_MARKER = re.compile(
-    rf"(?P<old>{_DAY}|{_CLOCK})[的得地等]?{_SEP}*(?:啊|阿|而|呃|额)?(?:部队|步队|不对|[哦噢我]不(?={_SEP}))"
+    rf"(?P<old>{_DAY}|{_CLOCK}|{_AMOUNT})[的得地等]?{_SEP}*(?:啊|阿|而|呃|额)?"
+    rf"(?:部队|步队|不对|[哦噢我]不(?={_SEP}|[{_NUM}]))"
 )
 
 
@@ -103,7 +107,7 @@ def _restore_marker(text: str) -> str:
 # "每天早上七点四十播一次日报，呃，七点五十吧": a last clause that is only a value, said with 吧 (or 好了/算了),
 # corrects the value of the same kind said before it, with no marker at all
 _AFTERTHOUGHT = re.compile(
-    rf"{_SEP}+(?:呃|嗯|额|啊|那|要不|还是|{_SEP})*(?P<new>{_DAY}|{_CLOCK})的?(?:吧|好了|算了|得了){_SEP}*$"
+    rf"{_SEP}+(?:呃|嗯|额|啊|得|那|要不|还是|{_SEP})*(?P<new>{_DAY}|{_CLOCK})的?(?:吧|好了|算了|得了){_SEP}*$"
 )
 
 

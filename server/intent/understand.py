@@ -20,7 +20,7 @@ from functools import partial
 
 from pypinyin import Style, pinyin
 
-from server.intent.asr_repair import repair
+from server.intent.asr_repair import repair, repair_clock
 from server.intent.classifier import Scored, concepts, shared_classifier
 from server.intent.matcher import (
     DRILL_VERBS,
@@ -50,7 +50,7 @@ from server.intent.slots import (
     parse_minutes,
     volume_args,
 )
-from server.intent.yesno import FILLERS, MAX_ANSWER_CHARS, NO_PREFIXES, YesNo, yes_no
+from server.intent.yesno import FILLERS, FIRST_THEN, MAX_ANSWER_CHARS, NO_PREFIXES, YesNo, yes_no
 
 MIN_SCORE = 0.2  # below this the classifier's best label is a guess: not a known command
 CHAT_SURE = 0.5  # a chat reading below this is a "don't know" (the LLM router may try)
@@ -127,7 +127,7 @@ _THIRD_PARTY = re.compile(
 # what a word means, how two compare, how it is said in English, an opinion asked: knowledge, not a command
 _ABOUT_WORDS = re.compile(
     r"^(?:什么是|什么叫|啥是|何为)|(?:是什么意思|是啥意思|什么意思|有什么区别|有啥区别|的区别|区别是什么|英文怎么说|英语怎么说|怎么翻译|难学|好学|怎么学|学起来|入门|谁发明|发明的|起源|历史"
-    r"|(?:这|那)(?:两|几|一)?个字|怎么写|缩写|全称|全拼|简称|原理|行业里|业内|业界|一般要保留|保留多久|一般怎么|怎么解决比较好"
+    r"|为(?:什么|啥)叫|(?:这|那)(?:两|几|一)?个字|怎么写|缩写|全称|全拼|简称|原理|行业里|业内|业界|一般要保留|保留多久|一般怎么|怎么解决比较好"
     r"|你觉得.{0,20}(?:是不是该|该不该|应不应该|值不值得|好不好)"
     r"|(?:知道|晓得|懂|了解)[^，,]{0,12}是(?:什么|啥)子?(?:东西|意思)?[吗么嘛]?$)"
 )
@@ -206,6 +206,8 @@ _VOCATIVE = re.compile(
 _HEARD_VOCATIVE = re.compile(r"^\s*(?:[嗯呃哎诶喂]+\s*[，,]?\s*)?([\u4e00-\u9fff]{2})\s*[，,、]\s*(?=你|您)")
 _CALL_SOUNDS = frozenset({"lao", "xiao", "a"})
 _ANYONE = frozenset({"老铁", "老兄"})  # slang calls for anyone, the robot too ("老铁，帮我看下告警")
+# everyday words of the same shape as a name ("小声，点儿" is 小声点儿; "小心，别删错了" warns)
+_NOT_NAMES = frozenset({"小声", "小点", "小心", "小些", "老是", "老早", "老实"})
 # the room asked, not the robot (it is one, and has no opinion to give): "你们说告警阈值是不是设得太低了"
 _TO_THE_ROOM = re.compile(
     r"^\s*(?:[嗯呃哎诶喂]+\s*[，,]?\s*)?(?:你们|大家|各位)(?:说说?|觉得|看呢|认为|猜|想想|评评理)"
@@ -217,8 +219,9 @@ _DEFERRED = re.compile(
 _NAMED = re.compile(r"((?:小|老|阿)[\u4e00-\u9fff]|[\u4e00-\u9fff][哥姐])(?=你|您)")
 # thanks with nothing asked: small talk ("谢谢小智", "辛苦了")
 _THANKS = re.compile(r"^(?:谢谢|多谢|感谢|谢了|辛苦了?|thanks?|thankyou)(?:你|您|小智|啦|啊|呀|哈|了)*$")
-# 噻/撒 (south-western), 嘞 and 咯 end a call too; 爱 and 塞 are how the recognizer writes a trailing 啊 and 噻
-_CALL_PARTICLES = "哇哈哟嘛呐啦噻撒嘞咯哦呀爱塞"
+# 噻/撒 (south-western), 嘞 and 咯 end a call too; 爱, 塞 and 压 are how the recognizer writes a trailing 啊, 噻
+# and 呀
+_CALL_PARTICLES = "哇哈哟嘛呐啦噻撒嘞咯哦呀爱塞压"
 _MUTED_LIST = re.compile(r"被(?:静音|静默|屏蔽)|静音(?:了)?的|静音列表|静音规则")
 _CLAUSE = re.compile(r"[，,。！!？?；;、\s]+")
 Make = Callable[..., Intent]  # (name, source="matcher", **slots) → Intent
@@ -302,7 +305,8 @@ def understand(
     question was about (``Expect.CONFIRM``); ``workloads``: names known from the owner's reports."""
     workloads = tuple(workloads)
     # "昨天，不对，今天的…", "帮我查一下，就是那个，告警" (server/intent/self_correction.py)
-    text = drop_asides(drop_filler_clauses(resolve_corrections(text)))
+    # (a clock written as a decimal, "7.40", is a clock before a correction can replace it)
+    text = drop_asides(drop_filler_clauses(resolve_corrections(repair_clock(text))))
     if expect is Expect.ROLLBACK or _ROLLBACK_WORD.search(text):  # (before normalising: "啥" is still 啥)
         text = _URGE.sub("赶紧", text)  # "甭问了，直接回滚": not asking again is no refusal
     text = repair(text, expect, workloads)  # what the recognizer misheard (server/intent/asr_repair.py)
@@ -441,7 +445,7 @@ def _names_someone(m: re.Match[str] | None) -> bool:
     if m is None:
         return False
     name = normalize(m.group(1))
-    return strip_wake_word(name) == name and name not in _ANYONE
+    return strip_wake_word(name) == name and name not in _ANYONE and name not in _NOT_NAMES
 
 
 def is_greeting(woke: str) -> bool:
@@ -494,6 +498,8 @@ def is_rollback_order(text: str) -> bool:
         if (m := _ROLLBACK_WORD.search(core)) is None:
             continue
         after = core[m.end() :]
+        if not _REPORTED.search(core[: m.start()]) and FIRST_THEN.search(core):
+            return True  # "先回滚了再说": its 了 tells of nothing done
         if (
             not _REPORTED.search(core[: m.start()])
             and not _TOLD_AFTER.search(after)

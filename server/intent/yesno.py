@@ -105,6 +105,8 @@ MAX_ANSWER_CHARS = 12
 
 
 _WHAT_X = re.compile(r"(.)(?:什么|啥)\1")  # "回什么回", "滚啥滚"
+# "先回滚再说", "先把它回滚了再说": 先 X 再说 is "X first, the rest can wait" — an order, not a deferral
+FIRST_THEN = re.compile(r"先(?:把.{0,12}?)?(?:回滚|回退)(?:了|一下|掉|回去)?再(?:说|讲|看|议|聊)")
 
 
 class YesNo(StrEnum):
@@ -116,6 +118,8 @@ def yes_no(text: str) -> YesNo | None:
     """YES, NO, or None when ``text`` (normalised) is not a short answer."""
     if _WHAT_X.search(text) or "不回" in text:
         return YesNo.NO  # "回什么回，不回": a rhetorical "what X" refuses X
+    if FIRST_THEN.search(text):
+        return YesNo.YES
     bare = text.strip(FILLERS)
     if not bare:
         return YesNo.YES if text.startswith(("嗯", "好")) else None  # a bare "嗯" agrees

@@ -76,7 +76,7 @@ async def test_bad_rollout_alert_is_explained_and_rolled_back_once_by_voice(star
                 assert resp.status == 200
                 assert await resp.json() == {"sessionId": "sess-rollout-1", "retCode": 0}
 
-            await device.wait_json("tts", "stop", timeout=60, since=since)
+            await device.wait_json("tts", "stop", timeout=120, since=since)
             said = "".join(
                 e.message["text"]
                 for e in device.events[since:]

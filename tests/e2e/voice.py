@@ -64,11 +64,19 @@ def challenge_digits(texts: list[str]) -> str | None:
     return None
 
 
-async def speak(device: VirtualDevice, pcm: np.ndarray, timeout: float = 60) -> list[str]:
-    """Say something and return the sentences of the answer (waits for its tts stop)."""
+async def speak(device: VirtualDevice, pcm: np.ndarray, timeout: float = 120) -> list[str]:
+    """Say something and return the sentences of the answer (waits for its tts stop).
+
+    The wait is generous: one turn takes seconds here, but a loaded CI machine running Whisper and the
+    voiceprint model once ran past 60 s. When no answer comes, the failure lists what the device did receive.
+    """
     since = len(device.events)
     await device.send_pcm(np.concatenate([pcm, np.zeros(RATE, dtype=np.int16)]), RATE, realtime=False)
-    await device.wait_json("tts", "stop", timeout=timeout, since=since)
+    try:
+        await device.wait_json("tts", "stop", timeout=timeout, since=since)
+    except TimeoutError:
+        got = [e.message for e in device.events[since:] if e.direction == "in" and e.message]
+        raise AssertionError(f"no spoken answer within {timeout:.0f} s; the device received {got}") from None
     return [
         e.message["text"]
         for e in device.events[since:]

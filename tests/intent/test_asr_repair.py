@@ -222,3 +222,49 @@ def test_one_hour_heard_with_another_yi_but_never_the_everyday_ones():
 
 def test_a_wave_of_errors_is_not_a_broadcast():
     assert "一波报错" in repair_homophones("payment-api昨天下午那一波报错，日志里看看")
+
+
+def test_what_heard_as_kill_after_le_or_dou_before_what_is_asked_about():
+    assert repair("看看都屏蔽了杀告警", Expect.NOTHING, WORKLOADS) == "看看都屏蔽了啥告警"
+    assert repair("我们之前屏蔽了杀告警，说说", Expect.NOTHING, WORKLOADS) == "我们之前屏蔽了啥告警，说说"
+    # killing is done to pods and processes, and 杀 there stays
+    for said in ("进程都杀了", "把pod都杀了再说", "昨天杀了一个进程"):
+        assert repair(said, Expect.NOTHING, WORKLOADS) == said
+
+
+def test_alert_heard_as_gao_jing_but_high_alert_stays():
+    assert repair("这个高警我认理了", Expect.NOTHING, WORKLOADS) == "这个告警我认领了"
+    assert repair("大家保持高警惕", Expect.NOTHING, WORKLOADS) == "大家保持高警惕"
+
+
+@pytest.mark.parametrize(
+    ("heard", "meant"),
+    [("你量掉到30", "音量调到30"), ("引量百分之六十", "音量百分之六十"), ("营量调成五十", "音量调成五十")],
+)
+def test_volume_heard_with_another_first_syllable_before_a_setting(heard: str, meant: str):
+    assert repair(heard, Expect.NOTHING, WORKLOADS) == meant
+
+
+@pytest.mark.parametrize("said", ["你量一下体温", "力量百分之六十靠训练", "这个数你量量看"])
+def test_ni_liang_without_a_setting_stays(said: str):
+    assert repair(said, Expect.NOTHING, WORKLOADS) == said
+
+
+@pytest.mark.parametrize(
+    ("heard", "meant"),
+    [
+        ("每天时期点三十分定时播报一下", "十七点三十分"),  # 十七点 heard as 时期点 (shi-qi-dian)
+        ("每天二十一点定时播报", "二十一点"),
+        ("每朝时点播日志", "十点"),  # shi-dian is 十点, not 四点 (si with s/sh folded)
+        ("每天 9.1 刻定时播报", "9点1刻"),  # a space after the decimal clock
+        ("10.1客，那个定时播报删掉", "10点1刻"),
+        ("麻烦帮我撤掉下53.的自动播报", "下午3点"),  # 午 heard as 五, and 点 as a full stop
+    ],
+)
+def test_clock_times_as_the_recognizer_writes_them(heard: str, meant: str):
+    assert meant in repair(heard, Expect.NOTHING, WORKLOADS)
+
+
+def test_a_decimal_that_is_no_clock_stays():
+    assert repair_clock("版本号是3.1 刻录机那个") == "版本号是3.1 刻录机那个"  # no schedule was asked for
+    assert repair_clock("下周播报一下，增长了53.5%") == "下周播报一下，增长了53.5%"

@@ -68,3 +68,30 @@ def test_an_afterthought_needs_a_value_of_the_same_kind_before_it() -> None:
     assert resolve_corrections("每天早上七点四十播一次日报，呃，七点五十吧").startswith("每天早上七点五十播")
     assert resolve_corrections("播报一下日志吧") == "播报一下日志吧"
     assert resolve_corrections("哦，不用了") == "哦，不用了"  # 哦不 only with a pause after it
+
+
+@pytest.mark.parametrize(
+    ("heard", "name", "args"),
+    [
+        # 不对 heard as 部队 between two amounts, and 哦不 as 我不 right before the value
+        ("音量调到六十，部队七十", "volume", {"volume": 70}),
+        ("20分钟，部队15分钟后再提醒一次", "snooze", {"minutes": 15}),
+        ("每天下午三点，我不三点半自动播一下日志", "schedule_create", {"time": "15:30"}),
+        # the decimal clock is a clock before the afterthought replaces it
+        ("每天早上7.40播一次日报，七点五十吧", "schedule_create", {"time": "07:50"}),
+        ("每天早上7点40播一次日报，得7点50吧", "schedule_create", {"time": "07:50"}),
+        # a wait, then 是 and a value
+        ("周四的业务日志，等下，是周三的，细讲一下", "drill_down", {"kind": "business", "day": "2026-11-25"}),
+        ("今天，哦不对，周四一共报了几个警？", "alerts", {"day": "2026-11-26"}),
+    ],
+)
+def test_corrections_as_heard(heard: str, name: str, args: dict[str, object]) -> None:
+    intent = understand(heard, TODAY).intent
+    assert (intent.name, intent.args) == (name, args)
+
+
+def test_a_wait_without_a_value_corrects_nothing() -> None:
+    assert resolve_corrections("播报一下日志，等一下，我先开个会") == "播报一下日志，等一下，我先开个会"
+    # "I don't" with nothing of the same kind before it stays
+    assert resolve_corrections("我不三点去") == "我不三点去"
+    assert resolve_corrections("昨天我不三点走的") == "昨天我不三点走的"

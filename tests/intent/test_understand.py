@@ -1032,3 +1032,42 @@ def test_round6_r14_families(text: str, name: str, args: dict[str, object]) -> N
 def test_round6_r14_heard_families(text: str, name: str, args: dict[str, object]) -> None:
     u = understand(text, TODAY, workloads=WORKLOADS)
     assert (u.intent.name, u.intent.args) == (name, args)
+
+
+@pytest.mark.parametrize(
+    ("text", "name", "args"),
+    [
+        # "X first, the rest can wait" orders the rollback; a story about one, or a deferral, does not
+        ("呃，那个……user-center先回滚了再说，快", "rollback_confirm", {}),
+        ("先回滚再说", "rollback_confirm", {}),
+        ("上次先回滚了再说，结果更糟", "chat", {}),
+        ("他们说先回滚再说", "chat", {}),
+        # the speaker's own voice recorded is the voiceprint
+        ("把我声音录进去，下次叫你你就知道是我", "enroll_voiceprint", {}),
+        ("录一下我的声音", "enroll_voiceprint", {}),
+        # English "silence" for the alert commands
+        ("这个alert给我silence两个小时", "silence_create", {"minutes": 120}),
+        ("看下当前的silence", "silence_list", {}),
+        # a question about a name is about words
+        ("小智，你知道k8s为啥叫k8s吗", "chat", {}),
+        # 报警 is a separable verb
+        ("上周三都报了些啥警啊？", "alerts", {"day": "2026-11-18"}),
+        # 小声 is no colleague's name
+        ("小声，点儿", "volume", {"delta": -10}),
+        ("小智小智，早上好压", "greeting", {}),  # 呀 as the recognizer writes it
+    ],
+)
+def test_round7_r16_families(text: str, name: str, args: dict[str, object]) -> None:
+    u = understand(text, TODAY, workloads=WORKLOADS)
+    assert (u.intent.name, u.intent.args) == (name, args)
+
+
+@pytest.mark.parametrize(
+    ("said", "meant"), [("先回滚再说", "rollback_confirm"), ("回滚再说吧", "rollback_deny")]
+)
+def test_first_then_under_the_rollback_question(said: str, meant: str) -> None:
+    assert understand(said, TODAY, Expect.ROLLBACK).intent.name == meant
+
+
+def test_a_colleague_called_by_name_is_still_someone_else() -> None:
+    assert understand("小王，你把手机声音关小点", TODAY).intent.name == "chat"
