@@ -105,6 +105,8 @@ TERMS: tuple[Term, ...] = (
         for w in ("昨儿个", "昨儿")
     ),
     Term("认领", ("告警", "这条", "我来"), near=True),
+    # "你有哪些公们": what the robot can do, asked (men/neng: the initial off, so only with a question word)
+    Term("功能", ("哪些", "什么", "啥"), near=True, strong=("哪些", "什么", "啥")),
     Term(
         "告警", ("查", "最近", "认领", "静默", "屏蔽", "处理", "多少", "哪些", "几条", "这条", "我接", "算我")
     ),

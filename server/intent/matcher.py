@@ -179,8 +179,13 @@ SYNONYMS: tuple[tuple[str, str], ...] = (
 # ASR writes 昨天 as 作天/做天 (same syllables, no such word); "工作天" is a real word and stays
 _CLOCK_COLON = re.compile(r"(?<!\d)(\d{1,2}):(\d{2})(?!\d)")
 _MISHEARD_DAY = re.compile(r"(?<![工操])作天")
-# 报警 is a separable verb: "报了警", "报过几次警", "都报了些啥警" are 报警 with its parts apart (not 警察)
-_SPLIT_ALARM = re.compile(r"报(?:了|过)(?:些|几个|几次|多少个?|哪些|什么|一次|次)*警(?![察官车])")
+# 上周四 heard as 上中四 (zhong/zhou): 上中 before a weekday number is no word
+_MISHEARD_LAST_WEEK = re.compile(r"上中(?=[一二三四五六日天])")
+# 报警 is a separable verb: "报了警", "报过几次警", "都报了些啥警" are 报警 with its parts apart (not 警察);
+# so is the colloquial 告警 ("有没有告过警"). 报 may be heard as 爆, 啥 as 傻/杀.
+_SPLIT_ALARM = re.compile(
+    r"(?P<verb>[报爆告])(?:了|过)(?:些|几个|几次|多少个?|哪些|什么|傻|杀|一次|次)*警(?![察官车])"
+)
 BROADCAST_WORDS = ("播报", "汇报", "念一下", "读一下", "念给我", "读给我", "日报", "总结一下", "摘要")
 DRILL_VERBS = (
     "深入", "分析", "详细", "说说", "讲讲", "看看", "查查", "查看", "查一下", "看一下", "说一下",
@@ -307,7 +312,8 @@ def normalize(text: str) -> str:
     for word, common in SYNONYMS:
         if word in s:
             s = s.replace(word, common)
-    return _SPLIT_ALARM.sub("报警", _MISHEARD_DAY.sub("昨天", s))
+    s = _MISHEARD_LAST_WEEK.sub("上周", _MISHEARD_DAY.sub("昨天", s))
+    return _SPLIT_ALARM.sub(lambda m: "告警" if m.group("verb") == "告" else "报警", s)
 
 
 def fuzzy_syllable(syllable: str) -> str:

@@ -73,13 +73,15 @@ def _last_value(text: str, kind: ValueKind) -> Value | None:
 # ("音量调到六十，部队七十", "下午三点，我不三点半": amounts too, and 哦不 heard as 我不 right before the value)
 _HEARD_MARKER = re.compile(
     rf"(?P<old>{_DAY}|{_CLOCK}|{_AMOUNT})[的得地等]?{_SEP}*(?:啊|阿|而|呃|额)?"
-    rf"(?:部队|步队|不对|[哦噢我]不(?={_SEP}|[{_NUM}]))"
+    rf"(?:部队|步队|不对|[哦噢我]不(?={_SEP}|[{_NUM}]|{_DAY}))"
 )
 
 
 # ... or heard between a request and the value that corrects it ("11月20号的日志播报一下部队是21号的"): a value of
 # the same kind said earlier in the sentence is what it corrects.
-_HEARD_MARKER_BEFORE = re.compile(rf"(?:部队|步队)(?:是|{_SEP})*(?=(?P<new>{_DAY}|{_CLOCK}))")
+_HEARD_MARKER_BEFORE = re.compile(
+    rf"(?:部队|步队|(?<={_SEP})[哦噢我]不)(?:是|{_SEP})*(?=(?P<new>{_DAY}|{_CLOCK}))"
+)
 
 _SEP_CHARS = "，,。.！!？?；;、 …"  # what _SEP matches, for lstrip
 

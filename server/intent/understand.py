@@ -304,6 +304,62 @@ def understand(
     """Read one utterance. ``expect``: what the robot just asked; ``candidate``: the intent a confirmation
     question was about (``Expect.CONFIRM``); ``workloads``: names known from the owner's reports."""
     workloads = tuple(workloads)
+    whole = _understand(text, today, expect, workloads, candidate)
+    clear = _clear_clause(text, whole, today, expect, workloads, candidate)
+    return clear if clear is not None else whole
+
+
+# The classifier's reading of a whole utterance this weak, while one clause alone is a clear request and every
+# other clause is as weak, means the others are noise: "那就三个一起分析一下，看电音" (看根因 misheard), "要，看看
+# 事件日志，严谋训织". A rule decides the clear clause; the classifier alone never does.
+WEAK_WHOLE = 0.5
+MAX_CLAUSES = 4
+NOISE_CHARS = 4  # a clause this short read as chat is noise too ("看电音": a film or music out of nowhere)
+
+
+def _clear_clause(
+    text: str,
+    whole: Understanding,
+    today: date,
+    expect: Expect,
+    workloads: tuple[str, ...],
+    candidate: Intent | None,
+) -> Understanding | None:
+    if whole.intent.source != "classifier" or whole.score >= WEAK_WHOLE:
+        return None
+    clauses = [c for c in _CLAUSE.split(text) if c.strip()]
+    if not 2 <= len(clauses) <= MAX_CLAUSES:
+        return None
+    readings = [_understand(c, today, expect, workloads, candidate) for c in clauses]
+    clear = [
+        r
+        for r in readings
+        if r.known
+        and not r.confirm
+        and r.intent.source in ("matcher", "followup")
+        and r.intent.name not in ("chat", "greeting")
+    ]
+    noise = [
+        r
+        for c, r in zip(clauses, readings, strict=True)
+        if r.intent.source == "classifier"
+        and (
+            r.score < WEAK_WHOLE or (r.intent.name == "chat" and len(core_text(normalize(c))) <= NOISE_CHARS)
+        )
+    ]
+    if len(clear) != 1 or len(clear) + len(noise) != len(readings):
+        return None
+    whole_u = _Utterance.of(core_text(normalize(text)))
+    return with_context_slots(clear[0], whole_u, today, workloads)
+
+
+def _understand(
+    text: str,
+    today: date,
+    expect: Expect,
+    workloads: tuple[str, ...],
+    candidate: Intent | None,
+) -> Understanding:
     # "昨天，不对，今天的…", "帮我查一下，就是那个，告警" (server/intent/self_correction.py)
     # (a clock written as a decimal, "7.40", is a clock before a correction can replace it)
     text = drop_asides(drop_filler_clauses(resolve_corrections(repair_clock(text))))
