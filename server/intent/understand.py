@@ -81,6 +81,10 @@ SLOT_OWNERS: dict[str, frozenset[str]] = {
     "delta": frozenset({"volume"}),
 }
 # an answer to "是否回滚?" that opens with a refusal — but "不用问了/别等了" hurries a yes
+# "要得，回滚嘛" (嘛 written 吗): a yes, then the rollback said back — agreeing, not asking
+_YES_THEN_ROLLBACK = re.compile(
+    r"^(?:要得|要的|好的?|行|可以|对|是的?|嗯+|确认|同意)(?:那就|就)?(?:回滚|回退)(?:吗|嘛|吧|啊|呗)?$"
+)
 _FIRST_REFUSAL = re.compile(
     r"^(?:不了|不用|不要|算了|先别|别|甭|不必|不回|不滚)(?!问|等|犹豫|想了|多说|废话|墨迹|磨叽)"
 )
@@ -306,7 +310,27 @@ def understand(
     workloads = tuple(workloads)
     whole = _understand(text, today, expect, workloads, candidate)
     clear = _clear_clause(text, whole, today, expect, workloads, candidate)
-    return clear if clear is not None else whole
+    if clear is not None:
+        return clear
+    if expect is Expect.NOTHING and _only_called(text, whole):
+        return Understanding(Intent("greeting", {}, text=whole.intent.text))
+    return whole
+
+
+# The robot called by name and then one syllable that is no command ("小智，走啊": 早啊 as heard): what can be
+# answered is the call ("我在"), not small talk about a word that was probably not said.
+MAX_CALL_TAIL = 1
+
+
+def _only_called(text: str, whole: Understanding) -> bool:
+    if whole.intent.name != "chat" or whole.intent.source != "classifier":
+        return False
+    norm = normalize(text)
+    woke = strip_wake_word(norm)
+    if woke == norm:
+        return False
+    tail = woke.strip(FILLERS + _CALL_PARTICLES)
+    return 0 < len(tail) <= MAX_CALL_TAIL and bool(re.fullmatch(r"[\u4e00-\u9fff]+", tail))
 
 
 # The classifier's reading of a whole utterance this weak, while one clause alone is a clear request and every
@@ -625,6 +649,8 @@ def follow_up(
     if expect is Expect.ROLLBACK and _ASK_LATER.search(core) and not core.startswith(NO_PREFIXES):
         return Intent("snooze", {"minutes": parse_minutes(u)} if parse_minutes(u) else {}, "followup", norm)
     if expect is Expect.ROLLBACK:
+        if _YES_THEN_ROLLBACK.match(core):
+            return Intent("rollback_confirm", {}, source="followup", text=norm)
         if u.has(*ROLLBACK_WORDS) and (ruled := _rollback_answer(u)):
             return Intent(ruled, {}, source="followup", text=norm)
         if _FIRST_REFUSAL.match(core):

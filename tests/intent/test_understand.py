@@ -1071,3 +1071,52 @@ def test_first_then_under_the_rollback_question(said: str, meant: str) -> None:
 
 def test_a_colleague_called_by_name_is_still_someone_else() -> None:
     assert understand("小王，你把手机声音关小点", TODAY).intent.name == "chat"
+
+
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("小智，走啊", "greeting"),  # the call is what can be answered; 早啊 as heard
+        ("小智小智，走", "greeting"),
+        ("小智，停", "stop"),  # a one-syllable command is still the command
+        ("走啊", "chat"),  # no call, no greeting
+        ("小智，心累", "chat"),  # two syllables of small talk stay small talk
+    ],
+)
+def test_the_robot_called_then_one_syllable_that_is_no_command(text: str, name: str) -> None:
+    assert understand(text, TODAY).intent.name == name
+
+
+def test_under_a_question_a_single_syllable_is_not_a_greeting() -> None:
+    assert understand("小智，走", TODAY, Expect.ROLLBACK).intent.name != "greeting"
+
+
+@pytest.mark.parametrize(
+    ("text", "expect", "name", "args"),
+    [
+        # one clear clause and recognizer noise in the others: the clear clause
+        ("那就三个一起分析一下，看电音", Expect.DRILL, "drill_down", {"kind": "correlate"}),
+        # ... but small talk that follows a request in a sure reading is not cut off
+        ("帮我播报一下昨天的日志，谢谢啦", Expect.NOTHING, "broadcast", {"day": "2026-11-26"}),
+        # a yes, then the rollback said back with 嘛 written 吗
+        ("要的，回滚吗", Expect.ROLLBACK, "rollback_confirm", {}),
+        ("低嘴巴小智", Expect.NOTHING, "stop", {}),  # 闭嘴吧 as heard
+        (
+            "麻烦您把上中四的审计日志详细念一下",
+            Expect.NOTHING,
+            "drill_down",
+            {"kind": "audit", "day": "2026-11-19"},
+        ),
+        ("上周三都爆了些傻警了", Expect.NOTHING, "alerts", {"day": "2026-11-18"}),
+        ("小智，周二有没有告过警，我不周一", Expect.NOTHING, "alerts", {"day": "2026-11-23"}),
+        ("你有哪些公们", Expect.NOTHING, "help", {}),
+    ],
+)
+def test_round7_heard_families(text: str, expect: Expect, name: str, args: dict[str, object]) -> None:
+    u = understand(text, TODAY, expect, workloads=WORKLOADS)
+    assert (u.intent.name, u.intent.args) == (name, args)
+
+
+def test_a_noisy_clause_does_not_make_a_story_a_command() -> None:
+    # the whole is a story (read by rule): no clause of it is taken as an order
+    assert understand("上次回滚折腾到半夜，今天别了", TODAY).intent.name == "chat"
