@@ -143,7 +143,8 @@ TERMS: tuple[Term, ...] = (
     ),
     # 一 heard as a character no one says before 小时 ("静默医小时"), but never the everyday 已/以 ("告警已消失",
     # "以小时为单位", "一消失就通知我")
-    *(Term(w, _DURATION_CUES, never_from=_NOT_ONE) for w in ("一小时", "一个小时")),
+    # (音小时 too: one letter off, as 一 is heard before 小时 in noise)
+    *(Term(w, _DURATION_CUES, near=True, never_from=_NOT_ONE) for w in ("一小时", "一个小时")),
 )
 
 NUMBER_CHARS = frozenset("零〇一二两三四五六七八九十百千半0123456789")

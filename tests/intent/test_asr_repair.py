@@ -268,3 +268,9 @@ def test_clock_times_as_the_recognizer_writes_them(heard: str, meant: str):
 def test_a_decimal_that_is_no_clock_stays():
     assert repair_clock("版本号是3.1 刻录机那个") == "版本号是3.1 刻录机那个"  # no schedule was asked for
     assert repair_clock("下周播报一下，增长了53.5%") == "下周播报一下，增长了53.5%"
+
+
+def test_one_hour_heard_one_letter_off_next_to_an_alert():
+    assert repair_homophones("把这个告警屏蔽音小时") == "把这个告警屏蔽一小时"
+    for said in ("这个告警已消失了吗", "告警以小时为单位统计一下"):
+        assert repair_homophones(said) == said
