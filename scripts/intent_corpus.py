@@ -48,6 +48,10 @@ TRAINING_FILES = (
     "heldout_r13b",
     "heldout_r14a",
     "heldout_r14b",
+    "heldout_r15a",
+    "heldout_r15b",
+    "heldout_r16a",
+    "heldout_r16b",
 )
 WORKLOADS = ("payment-api", "order-service", "user-center")
 HEADER = (
