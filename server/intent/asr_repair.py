@@ -100,6 +100,8 @@ TERMS: tuple[Term, ...] = (
     # 闭嘴吧 heard as 一嘴巴/低嘴巴: the 嘴 and the 吧/巴 after it survive
     Term("闭嘴", followed_by=("巴", "吧"), near=True, strong=("巴", "吧")),
     Term("静音", _ALERT_CUES, near=True, strong=_ALERT_WORDS),  # 告警先进医一下
+    # ... and the robot's own sound turned off: "把你的声音调成见音"
+    Term("静音", ("调成", "调到", "设成", "设为", "开成"), near=True),
     Term("删了", ("定时", "播报", "提醒", "闹钟", "规则"), near=True),  # 那个每日播报杀了 (sha/shan)
     # 昨儿 (zuo-er) heard as 左儿/左耳/左二 next to what one asks about a day
     *(

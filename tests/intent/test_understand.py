@@ -1120,3 +1120,31 @@ def test_round7_heard_families(text: str, expect: Expect, name: str, args: dict[
 def test_a_noisy_clause_does_not_make_a_story_a_command() -> None:
     # the whole is a story (read by rule): no clause of it is taken as an order
     assert understand("上次回滚折腾到半夜，今天别了", TODAY).intent.name == "chat"
+
+
+@pytest.mark.parametrize(
+    ("said", "name"),
+    [
+        ("先别等等，我再看看监控", "rollback_deny"),  # 等等 twice is "wait", with or without the comma
+        ("先别，等等，我再看看监控", "rollback_deny"),
+        ("先别等了，直接回滚", "rollback_confirm"),  # "don't wait" urges
+        ("别等等了，回吧", "rollback_confirm"),
+    ],
+)
+def test_wait_said_twice_refuses_and_dont_wait_urges(said: str, name: str) -> None:
+    assert understand(said, TODAY, Expect.ROLLBACK).intent.name == name
+
+
+@pytest.mark.parametrize(
+    ("text", "name", "args"),
+    [
+        ("你说审计日志这玩意儿到底有啥用呢?我一直没搞懂", "chat", {}),  # what it is for: a question about it
+        ("审计日志是干嘛的", "chat", {}),
+        ("刚发的那个版本有问题，直接给我回滚了白", "rollback_confirm", {}),  # 吧 heard as 白
+        ("把你的声音调成见音", "volume", {"volume": 0}),  # 静音 heard one letter off after a setting verb
+        ("他的声音真好听，像见音一样", "chat", {}),
+    ],
+)
+def test_round7_more_heard_families(text: str, name: str, args: dict[str, object]) -> None:
+    u = understand(text, TODAY, workloads=WORKLOADS)
+    assert (u.intent.name, u.intent.args) == (name, args)
