@@ -52,6 +52,10 @@ TRAINING_FILES = (
     "heldout_r15b",
     "heldout_r16a",
     "heldout_r16b",
+    "heldout_r17a",
+    "heldout_r17b",
+    "heldout_r18a",
+    "heldout_r18b",
 )
 WORKLOADS = ("payment-api", "order-service", "user-center")
 HEADER = (

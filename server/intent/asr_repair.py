@@ -149,7 +149,7 @@ TERMS: tuple[Term, ...] = (
     *(Term(w, _DURATION_CUES, near=True, never_from=_NOT_ONE) for w in ("一小时", "一个小时")),
 )
 
-NUMBER_CHARS = frozenset("零〇一二两三四五六七八九十百千半0123456789")
+NUMBER_CHARS = frozenset("零〇一二两三四五六七八九十百千半廿0123456789")  # 廿: twenty (Shanghai, Wu)
 _INITIALS = (("zh", "z"), ("ch", "c"), ("sh", "s"), ("n", "l"))
 _CJK = re.compile(r"[\u4e00-\u9fff]")
 

@@ -171,7 +171,30 @@ SYNONYMS: tuple[tuple[str, str], ...] = (
     ("俺们", "我们"),  # northern 俺 = 我
     ("俺", "我"),
     ("冇", "没"),
+    ("边啲", "哪些"),  # Cantonese: 有边啲告警 = 有哪些告警
+    ("迟啲", "晚点"),  # 迟啲再提我 = 晚点再提醒我
+    ("静咗音", "静音了"),
+    ("咗", "了"),
+    ("嚟", "来"),
+    ("搞掂", "搞定"),
+    ("佢", "它"),
+    ("而家", "现在"),
+    ("又系", "又是"),
     ("啲", "点"),  # 快啲, 做啲乜嘢
+    # Shanghainese (沪语) speakers' Mandarin: 覅 = 不要, 侬 = 你, 廿 = 二十, 等歇 = 等会儿 (阿拉 and 伐: below)
+    ("覅", "不要"),
+    ("侬", "你"),
+    ("廿", "二十"),
+    ("等歇", "等会儿"),
+    ("记牢", "记住"),
+    ("几只", "几个"),
+    ("好伐", "好吗"),
+    # 轻 for a quiet voice (侬声音轻一眼 = 声音小一点), 响 for a loud one
+    ("轻一眼", "小一点"),
+    ("响一眼", "大一点"),
+    ("轻一点", "小一点"),
+    ("轻点", "小点"),
+    ("响一点", "大一点"),
     # colloquial 滚回 for 回滚, only with where to ("滚回上个版本"); "给我滚回去" is no rollback
     *((f"滚回{to}", f"回滚到{to}") for to in ("上", "之前", "以前", "旧", "老")),
     ("滚回到", "回滚到"),
@@ -181,6 +204,10 @@ _CLOCK_COLON = re.compile(r"(?<!\d)(\d{1,2}):(\d{2})(?!\d)")
 _MISHEARD_DAY = re.compile(r"(?<![工操])作天")
 # 上周四 heard as 上中四 (zhong/zhou): 上中 before a weekday number is no word
 _MISHEARD_LAST_WEEK = re.compile(r"上中(?=[一二三四五六日天])")
+# Shanghainese 伐 ends a question as 吗 does ("在伐？", "好伐")
+_SHANGHAI_QUESTION = re.compile(r"伐(?=\s*(?:$|[？?！!。，,、]))")
+# ... and 阿拉 is 我们, but not in 阿拉伯 (Arabic), 阿拉斯加, 阿拉丁
+_SHANGHAI_WE = re.compile(r"阿拉(?![伯斯丁])")
 # 报警 is a separable verb: "报了警", "报过几次警", "都报了些啥警" are 报警 with its parts apart (not 警察);
 # so is the colloquial 告警 ("有没有告过警"). 报 may be heard as 爆, 啥 as 傻/杀.
 _SPLIT_ALARM = re.compile(
@@ -292,6 +319,7 @@ ENGLISH_WORDS: dict[str, str] = {
     "rootcause": "根因",
     "rca": "根因分析",
     "correlate": "关联分析",
+    "snooze": "稍后再提醒",  # "snooze 一下，45分钟"
     "silence": "静默",  # "这个alert给我silence两个小时", "看下当前的silence"
     "silenced": "静默",
     "take": "接",  # "这个告警我 take 了"
@@ -308,6 +336,7 @@ def normalize(text: str) -> str:
     ``SYNONYMS``)."""
     s = _CLOCK_COLON.sub(r"\1点\2", unicodedata.normalize("NFKC", text))  # "9:15" → "9点15" before ":" goes
     s = _ENGLISH.sub(lambda m: ENGLISH_WORDS[m.group(0)], zhconv.convert(s, "zh-cn").lower())
+    s = _SHANGHAI_WE.sub("我们", _SHANGHAI_QUESTION.sub("吗", s))
     s = _KEEP.sub("", s)
     for word, common in SYNONYMS:
         if word in s:
@@ -457,6 +486,9 @@ def parse_volume(u: _Utterance) -> dict[str, int] | None:
     if m := _VOLUME_NUMBER.search(u.digits):
         return {"volume": max(0, min(100, int(m.group(1))))}
     if any(w in u.text for w in TOO_LOUD):
+        # "这告警吵死了，压掉它": the alert is what is too loud, not the robot's voice
+        if u.has(*ALERT_WORDS) and not u.has("音量", "声音", "你"):
+            return None
         return {"delta": -10}
     if any(w in u.text for w in TOO_QUIET):
         return {"delta": 10}

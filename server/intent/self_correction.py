@@ -27,11 +27,17 @@ _MARKER = re.compile(
     rf"{_SEP}+(?:呃|嗯|额|啊|哦|噢)?(?:不对不对|不对|说错了|我说错了|讲错了|错了|不是不是|更正一下|纠正一下"
     rf"|[哦噢啊]不(?={_SEP})"
     # "周四的业务日志，等下，是周三的": a wait, then 是 and a value, corrects that value
-    rf"|(?:等下|等等|等一下|慢着)(?={_SEP}*是(?:{_DAY}|{_CLOCK})))(?:是)?{_SEP}*"
+    rf"|(?:等下|等等|等一下|慢着)(?={_SEP}*是(?:{_DAY}|{_CLOCK}))"
+    # "七点，不，七点半": a bare 不 between pauses, then a value
+    rf"|不(?={_SEP}+(?:{_DAY}|{_CLOCK}))"
+    # "等一下……算了，还是回滚吧": never mind what came before, the request is what follows 还是
+    rf"|算了(?={_SEP}+还是))(?:是)?{_SEP}*"
 )
 # a bare number must look like one: digits, or Chinese numerals other than the "一" of "一下"/"一点"
-_BARE = rf"(?:[0-9]+%?|[零〇二两三四五六七八九十百][{_NUM}]*|一[{_NUM}]+)"
-_AMOUNT = rf"(?:[{_NUM}]+(?:个)?(?:分钟|小时|钟头|天|刻钟)|半(?:个)?(?:小时|钟头)|百分之[{_NUM}]+|{_BARE})"
+# (digits inside a Latin word are no number: the 8 of "k8s")
+_BARE = rf"(?:(?<![A-Za-z0-9])[0-9]+%?(?![A-Za-z])|[零〇二两三四五六七八九十百][{_NUM}]*|一[{_NUM}]+)"
+# ("两个钟", "半个钟": southern Mandarin hours)
+_AMOUNT = rf"(?:[{_NUM}]+(?:个)?(?:分钟|小时|钟头|天|刻钟)|[{_NUM}]+个钟|半(?:个)?(?:小时|钟头)|半个钟|百分之[{_NUM}]+|{_BARE})"
 _FILLER_CLAUSE = re.compile(rf"(?:^|(?<={_SEP}))(?:就是|那个|这个|呃+|嗯+|额+|然后|就是那个|就那个)+{_SEP}+")
 
 

@@ -71,14 +71,26 @@ def parse_minutes(u: _Utterance) -> int | None:
     if m := _MINUTES.search(u.digits):
         n, unit = int(m.group(1)), m.group(2)
         return n * UNIT_MINUTES[unit]
+    if "半天" in u.text:  # half a day: "先静默半天"
+        return 720
     if "一天" in u.text:
         return 1440
     return None
 
 
+# "差一刻十点" (a quarter to ten) → 09:45, "晚上差五分十点" → 21:55: the minutes before the hour named
+_BEFORE_HOUR = re.compile(r"(早上|上午|中午|下午|傍晚|晚上|夜里|凌晨|晚)?差(\d{1,2})(分|刻)钟?(\d{1,2})点")
+_EVENING = ("下午", "傍晚", "晚上", "夜里", "晚")
+
+
 def parse_clock(u: _Utterance) -> str | None:
     """ "每天早上九点半" → 09:30; "下午两点" → 14:00. With two clocks ("我十点开会，你九点五十播一遍") the one
     said just before what is to happen at it (播, 念, 提醒, …)."""
+    if m := _BEFORE_HOUR.search(u.digits):
+        before = int(m.group(2)) * (15 if m.group(3) == "刻" else 1)
+        hour = int(m.group(4)) + (12 if m.group(1) in _EVENING and int(m.group(4)) <= 12 else 0)
+        if 0 < before < 60 and 1 <= hour <= 24:
+            return f"{hour - 1:02d}:{60 - before:02d}"
     found = list(_CLOCK.finditer(u.digits))
     if not found:
         return None
@@ -87,7 +99,7 @@ def parse_clock(u: _Utterance) -> str | None:
         m = min(found, key=lambda c: min((a - c.end() for a in acts if a >= c.end()), default=10**6))
     hour = int(m.group(2))
     minute = 30 if m.group(3) == "半" else 15 * int(m.group(4)) if m.group(4) else int(m.group(5) or 0)
-    if m.group(1) in ("下午", "傍晚", "晚上", "夜里", "晚") and hour < 12:  # 每晚十点, 今晚八点
+    if m.group(1) in _EVENING and hour < 12:  # 每晚十点, 今晚八点
         hour += 12
     if hour > 23 or minute > 59:
         return None

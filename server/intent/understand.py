@@ -85,6 +85,9 @@ SLOT_OWNERS: dict[str, frozenset[str]] = {
 _YES_THEN_ROLLBACK = re.compile(
     r"^(?:要得|要的|好的?|行|可以|对|是的?|嗯+|确认|同意)(?:那就|就)?(?:回滚|回退)(?:吗|嘛|吧|啊|呗)?$"
 )
+_MUST_NOT_TOUCH = re.compile(r"动不得|不能动|碰不得|不能碰|别动它?")
+# ... unless it gives in after that ("本来是动不得的，但是没办法，还是回滚吧")
+_GIVEN_IN_AFTER = re.compile(r"(?:动不得|不能动|碰不得|不能碰|别动它?).*(?:还是|只能|不得不)")
 _FIRST_REFUSAL = re.compile(
     r"^(?:不了|不用|不要|算了|先别|别|甭|不必|不回|不滚)(?!问|等(?!等(?!了))|犹豫|想了|多说|废话|墨迹|磨叽)"
 )
@@ -131,7 +134,7 @@ _THIRD_PARTY = re.compile(
 # what a word means, how two compare, how it is said in English, an opinion asked: knowledge, not a command
 _ABOUT_WORDS = re.compile(
     r"^(?:什么是|什么叫|啥是|何为)|(?:是什么意思|是啥意思|什么意思|有什么区别|有啥区别|的区别|区别是什么|英文怎么说|英语怎么说|怎么翻译|难学|好学|怎么学|学起来|入门|谁发明|发明的|起源|历史"
-    r"|为(?:什么|啥)叫|(?:到底|究竟)有(?:什么|啥)用|是干(?:嘛|啥|什么)(?:用)?的|(?:这|那)(?:两|几|一)?个字|怎么写|缩写|全称|全拼|简称|原理|行业里|业内|业界|一般要保留|保留多久|一般怎么|怎么解决比较好"
+    r"|为(?:什么|啥)叫|(?:知道|晓得|懂|了解)(?:什么|啥)是|(?:到底|究竟)有(?:什么|啥)用|是干(?:嘛|啥|什么)(?:用)?的|(?:这|那)(?:两|几|一)?个字|怎么写|缩写|全称|全拼|简称|原理|行业里|业内|业界|一般要保留|保留多久|一般怎么|怎么解决比较好"
     r"|你觉得.{0,20}(?:是不是该|该不该|应不应该|值不值得|好不好)"
     r"|(?:知道|晓得|懂|了解)[^，,]{0,12}是(?:什么|啥)子?(?:东西|意思)?[吗么嘛]?$)"
 )
@@ -167,6 +170,8 @@ _YES_NO_ASKED = re.compile(r"[吗么]$|没有?$|是不是|有没有|怎么样|�
 # nothing after it tells of one done or judged ("回滚以后好多了", "回滚了一次", "回滚很危险").
 _ROLLBACK_WORD = re.compile(r"回滚|滚回|回退|退回|恢复|撤回变更|回管|会滚|旧版本|上一个?版本?|之前的版本")
 _REPORTED = re.compile(r"说|听说|据说|建议|以为|已经|上次|上回|昨天|前天|上周|上个月|之前回|他们|别人")
+# what no release is: "真想把人生回滚一下" wishes, it orders nothing
+_NOT_A_RELEASE = re.compile(r"人生|青春|时光|感情|生活|记忆|岁月|存档|游戏|手机|电脑")
 # right after the rollback word, a noun use: its record, reason, plan, "if we roll back" — no order, no refusal
 _NOUN_USE = re.compile(r"的|记录|历史|原因|情况|日志|方案|流程|步骤|功能|按钮|这件事|那件事|之后|以后|后")
 _TOLD_AFTER = re.compile(
@@ -192,7 +197,7 @@ _NOW = re.compile(r"(?<!到)(?:现在|目前|当前|眼下|此刻|这会儿)(?!�
 _NOW_TODAY = re.compile(r"(?:今天|今日)(?:有|要|还有|先)")
 # social openers that ask for nothing ("又见面了", "我来了", "好久不见")
 _SOCIAL = re.compile(
-    r"^(?:我是(?:新来的)?(?:小|老)?[\u4e00-\u9fff]{1,2}(?=先|来|跟|和|$)|先?(?:跟|和)?(?:你|您)?打(?:个)?招呼|又见面了?|早晨|我?上班了?|好久不见|好久没(?:跟|和)?(?:你|您)?打(?:个)?招呼了?|打(?:个)?招呼|我又?来了?|我回来了?|(?:哥们儿?|兄弟|本人|老子|打工人)?又?来了?)+"
+    r"^(?:我是(?:新来的)?(?:小|老)?[\u4e00-\u9fff]{1,2}(?=先|来|跟|和|$)|先?(?:跟|和)?(?:你|您)?打(?:个)?招呼|又见面了?|早晨|我?上班了?|好久不见|好久没(?:跟|和)?(?:你|您)?打(?:个)?招呼了?|打(?:个)?招呼|我又?来了?|我回来了?|(?:哥们儿?|兄弟|本人|老子|打工人)?又?来了?|又?是我|别睡了?|起床了?)+"
 )
 # "别问了" / "莫等了" / "不用再犹豫了" next to a rollback: hurry, not a refusal
 _URGE = re.compile(
@@ -227,7 +232,7 @@ _THANKS = re.compile(r"^(?:谢谢|多谢|感谢|谢了|辛苦了?|thanks?|thanky
 # 噻/撒 (south-western), 嘞 and 咯 end a call too; 爱, 塞 and 压 are how the recognizer writes a trailing 啊, 噻
 # and 呀
 _CALL_PARTICLES = "哇哈哟嘛呐啦噻撒嘞咯哦呀爱塞压"
-_MUTED_LIST = re.compile(r"被(?:静音|静默|屏蔽)|静音(?:了)?的|静音列表|静音规则")
+_MUTED_LIST = re.compile(r"被(?:静音|静默|屏蔽)|静音(?:了)?的|静音列表|静音规则|静音过")
 _CLAUSE = re.compile(r"[，,。！!？?；;、\s]+")
 Make = Callable[..., Intent]  # (name, source="matcher", **slots) → Intent
 
@@ -309,6 +314,8 @@ def understand(
     """Read one utterance. ``expect``: what the robot just asked; ``candidate``: the intent a confirmation
     question was about (``Expect.CONFIRM``); ``workloads``: names known from the owner's reports."""
     workloads = tuple(workloads)
+    if (to_robot := _turned_to_the_robot(text)) is not None:
+        text = to_robot  # "老张你先等会儿——小智，每天下午五点播一次日报"
     whole = _understand(text, today, expect, workloads, candidate)
     clear = _clear_clause(text, whole, today, expect, workloads, candidate)
     if clear is not None:
@@ -332,6 +339,19 @@ def _only_called(text: str, whole: Understanding) -> bool:
         return False
     tail = woke.strip(FILLERS + _CALL_PARTICLES)
     return 0 < len(tail) <= MAX_CALL_TAIL and bool(re.fullmatch(r"[\u4e00-\u9fff]+", tail))
+
+
+_LATER_WAKE = re.compile(r"(?:你好)?小[智志知]")
+
+
+def _turned_to_the_robot(text: str) -> str | None:
+    """Words to a colleague first, then the robot called by name: what follows the call is for the robot."""
+    if not (speaks_to_someone_else(text) or _to_colleague(text)):
+        return None
+    for m in _LATER_WAKE.finditer(text):
+        if m.start() > 0 and not text[: m.start()].rstrip().endswith(("叫", "跟", "问", "让")):
+            return text[m.start() :]
+    return None
 
 
 # The classifier's reading of a whole utterance this weak, while one clause alone is a clear request and every
@@ -579,6 +599,8 @@ def is_rollback_order(text: str) -> bool:
         if (m := _ROLLBACK_WORD.search(core)) is None:
             continue
         after = core[m.end() :]
+        if _NOT_A_RELEASE.search(core[: m.start()]):
+            continue
         if not _REPORTED.search(core[: m.start()]) and FIRST_THEN.search(core):
             return True  # "先回滚了再说": its 了 tells of nothing done
         if (
@@ -654,6 +676,9 @@ def follow_up(
             return Intent("rollback_confirm", {}, source="followup", text=norm)
         if u.has(*ROLLBACK_WORDS) and (ruled := _rollback_answer(u)):
             return Intent(ruled, {}, source="followup", text=norm)
+        if _MUST_NOT_TOUCH.search(core) and not _GIVEN_IN_AFTER.search(core):
+            # "数据库那边还在迁移，现在动不得": a long answer that ends in "it must not be touched now" refuses
+            return Intent("rollback_deny", {}, source="followup", text=norm)
         if _FIRST_REFUSAL.match(core):
             # "不了不了，刚找到原因了，我手动修": a long answer that opens with a refusal refuses
             return Intent("rollback_deny", {}, source="followup", text=norm)
@@ -722,6 +747,8 @@ def _rules(u: _Utterance, make: Make) -> Intent | None:
 def _volume(u: _Utterance) -> dict[str, int] | None:
     if _SELF_MUTE.search(u.text) and "ALERT" not in concepts(u.text):
         return {"volume": 0}  # "把你自己调成静音"
+    if "ALERT" in concepts(u.text) and not u.has("音量", "声音", "声"):
+        return None  # "这告警吵死了，压掉它，半小时内别再报": the alert is loud, not the robot's voice
     if u.has("静音") and (_MUTED_LIST.search(u.text) or {"LIST", "ALERT"} & set(concepts(u.text))):
         return None  # "静音列表", "有哪些静音", "把这个告警静音": the alert silences, not the speaker
     if u.has("最大", "最响", "最高"):

@@ -13,6 +13,7 @@ import pytest
 
 from server.intent import understand as understand_mod
 from server.intent.classifier import Scored, load_catalogue
+from server.intent.matcher import normalize
 from server.intent.models import INTENT_NAMES, Expect, Intent
 from server.intent.understand import confirmation_question, understand
 from server.intent.yesno import YesNo, yes_no
@@ -1148,3 +1149,45 @@ def test_wait_said_twice_refuses_and_dont_wait_urges(said: str, name: str) -> No
 def test_round7_more_heard_families(text: str, name: str, args: dict[str, object]) -> None:
     u = understand(text, TODAY, workloads=WORKLOADS)
     assert (u.intent.name, u.intent.args) == (name, args)
+
+
+@pytest.mark.parametrize(
+    ("text", "expect", "name", "args"),
+    [
+        # clock times before the hour, half a day, bare 不 and a southern 钟 in corrections
+        ("每天晚上差一刻十点给我播一次日报", Expect.NOTHING, "schedule_create", {"time": "21:45"}),
+        ("早上差五分十点那个定时，莫要了", Expect.NOTHING, "schedule_cancel", {"time": "09:55"}),
+        ("这个告警先静默半天", Expect.NOTHING, "silence_create", {"minutes": 720}),
+        ("每天早上七点，不，七点半，给我报一下日志", Expect.NOTHING, "schedule_create", {"time": "07:30"}),
+        ("十五分钟后再提醒我，不对，还是半个钟吧", Expect.NOTHING, "snooze", {"minutes": 30}),
+        # the 8 of k8s is no number: the correction replaces the log kind
+        ("要的要的，业务的，不对，k8s事件的", Expect.DRILL, "drill_down", {"kind": "event"}),
+        ("等一下哈……算了，还是回滚吧", Expect.ROLLBACK, "rollback_confirm", {}),
+        ("数据库那边还在迁移，现在动不得", Expect.ROLLBACK, "rollback_deny", {}),
+        # Shanghainese and Cantonese words
+        ("小智小智，在伐？", Expect.NOTHING, "greeting", {}),
+        ("哦哟，覅回滚，再看看", Expect.ROLLBACK, "rollback_deny", {}),
+        ("侬声音轻一眼", Expect.NOTHING, "volume", {"delta": -10}),
+        ("哦哟，等歇再讲，廿分钟以后再提醒阿拉", Expect.NOTHING, "snooze", {"minutes": 20}),
+        ("得，我嚟搞掂佢", Expect.NOTHING, "acknowledge", {}),
+        ("snooze 一下，45分钟", Expect.NOTHING, "snooze", {"minutes": 45}),
+        # the alert is loud, not the robot; muted before is a list
+        ("这告警吵死了，压掉它，半小时内别再报", Expect.NOTHING, "silence_create", {"minutes": 30}),
+        ("我之前静音过什么来着", Expect.NOTHING, "silence_list", {}),
+        # a colleague first, then the robot called by name
+        ("老张你记下——小智，每天下午五点播一次日报", Expect.NOTHING, "schedule_create", {"time": "17:00"}),
+        ("老李你跟小智说一声", Expect.NOTHING, "chat", {}),
+        # about words, and a wish about life
+        ("你知道什么是声纹识别吗", Expect.NOTHING, "chat", {}),
+        ("我昨天炒股亏得，真想把人生回滚一下", Expect.NOTHING, "chat", {}),
+        ("嘿，小智，醒醒，别睡了", Expect.NOTHING, "greeting", {}),
+    ],
+)
+def test_round7_r17_r18_families(text: str, expect: Expect, name: str, args: dict[str, object]) -> None:
+    u = understand(text, TODAY, expect, workloads=WORKLOADS)
+    assert (u.intent.name, u.intent.args) == (name, args)
+
+
+def test_arabic_is_no_shanghainese_we() -> None:
+    assert "阿拉伯" in normalize("阿拉伯数字怎么写")
+    assert normalize("阿拉静默的告警有几只") == "我们静默的告警有几个"
