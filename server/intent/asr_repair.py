@@ -225,6 +225,14 @@ def _longest_first(terms: tuple[Term, ...]) -> tuple[Term, ...]:
 KEEP_WORDS = frozenset(
     {"发布", "公布", "宣布", "分布", "颁布", "散布", "部署", "部门", "全部", "局部", "步骤", "进步"}
     | {"一波", "这波", "那波"}  # "那一波报错" is a wave of errors, not 播报
+    | {
+        "戏服",
+        "区服",
+        "新服",
+        "老服",
+        "式服",
+        "试服",
+    }  # 游戏服/正式服 回滚: a game server, not 不回滚 (不 reads fou)
     # a command word already heard is not cut either ("告警已消失": 警已 is not 静音)
     | {"告警", "报警", "日志", "审计", "静默", "屏蔽", "静音", "定时", "播报", "回滚", "声纹"}
 )

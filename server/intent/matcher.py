@@ -205,7 +205,7 @@ _MISHEARD_DAY = re.compile(r"(?<![工操])作天")
 # 上周四 heard as 上中四 (zhong/zhou): 上中 before a weekday number is no word
 _MISHEARD_LAST_WEEK = re.compile(r"上中(?=[一二三四五六日天])")
 # Shanghainese 伐 ends a question as 吗 does ("在伐？", "好伐")
-_SHANGHAI_QUESTION = re.compile(r"伐(?=\s*(?:$|[？?！!。，,、]))")
+_SHANGHAI_QUESTION = re.compile(r"(?<![砍征讨采杀])伐(?=\s*(?:$|[？?！!。，,、]))")  # (not 砍伐, 征伐)
 # ... and 阿拉 is 我们, but not in 阿拉伯 (Arabic), 阿拉斯加, 阿拉丁
 _SHANGHAI_WE = re.compile(r"阿拉(?![伯斯丁])")
 # 报警 is a separable verb: "报了警", "报过几次警", "都报了些啥警" are 报警 with its parts apart (not 警察);

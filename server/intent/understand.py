@@ -85,9 +85,9 @@ SLOT_OWNERS: dict[str, frozenset[str]] = {
 _YES_THEN_ROLLBACK = re.compile(
     r"^(?:要得|要的|好的?|行|可以|对|是的?|嗯+|确认|同意)(?:那就|就)?(?:回滚|回退)(?:吗|嘛|吧|啊|呗)?$"
 )
-_MUST_NOT_TOUCH = re.compile(r"动不得|不能动|碰不得|不能碰|别动它?")
+_MUST_NOT_TOUCH = re.compile(r"动不得|不能动|碰不得|不能碰")
 # ... unless it gives in after that ("本来是动不得的，但是没办法，还是回滚吧")
-_GIVEN_IN_AFTER = re.compile(r"(?:动不得|不能动|碰不得|不能碰|别动它?).*(?:还是|只能|不得不)")
+_GIVEN_IN_AFTER = re.compile(r"(?:动不得|不能动|碰不得|不能碰).*(?:还是|只能|不得不)")
 _FIRST_REFUSAL = re.compile(
     r"^(?:不了|不用|不要|算了|先别|别|甭|不必|不回|不滚)(?!问|等(?!等(?!了))|犹豫|想了|多说|废话|墨迹|磨叽)"
 )
@@ -171,7 +171,8 @@ _YES_NO_ASKED = re.compile(r"[吗么]$|没有?$|是不是|有没有|怎么样|�
 _ROLLBACK_WORD = re.compile(r"回滚|滚回|回退|退回|恢复|撤回变更|回管|会滚|旧版本|上一个?版本?|之前的版本")
 _REPORTED = re.compile(r"说|听说|据说|建议|以为|已经|上次|上回|昨天|前天|上周|上个月|之前回|他们|别人")
 # what no release is: "真想把人生回滚一下" wishes, it orders nothing
-_NOT_A_RELEASE = re.compile(r"人生|青春|时光|感情|生活|记忆|岁月|存档|游戏|手机|电脑")
+# (only life and time: a game company rolls back its game servers, "把游戏服回滚到上个版本")
+_NOT_A_RELEASE = re.compile(r"人生|青春|时光|感情|生活|记忆|岁月")
 # right after the rollback word, a noun use: its record, reason, plan, "if we roll back" — no order, no refusal
 _NOUN_USE = re.compile(r"的|记录|历史|原因|情况|日志|方案|流程|步骤|功能|按钮|这件事|那件事|之后|以后|后")
 _TOLD_AFTER = re.compile(
@@ -349,7 +350,10 @@ def _turned_to_the_robot(text: str) -> str | None:
     if not (speaks_to_someone_else(text) or _to_colleague(text)):
         return None
     for m in _LATER_WAKE.finditer(text):
-        if m.start() > 0 and not text[: m.start()].rstrip().endswith(("叫", "跟", "问", "让")):
+        # (not when the robot is what the colleague is told about: "老李你跟小智说一声", "你把这个给小智看看")
+        if m.start() > 0 and not text[: m.start()].rstrip().endswith(
+            ("叫", "跟", "问", "让", "给", "和", "对", "找")
+        ):
             return text[m.start() :]
     return None
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from server.intent import understand as understand_mod
+from server.intent.asr_repair import repair
 from server.intent.classifier import Scored, load_catalogue
 from server.intent.matcher import normalize
 from server.intent.models import INTENT_NAMES, Expect, Intent
@@ -1191,3 +1192,12 @@ def test_round7_r17_r18_families(text: str, expect: Expect, name: str, args: dic
 def test_arabic_is_no_shanghainese_we() -> None:
     assert "阿拉伯" in normalize("阿拉伯数字怎么写")
     assert normalize("阿拉静默的告警有几只") == "我们静默的告警有几个"
+
+
+def test_review_edges_of_round7_rules() -> None:
+    # a game server rolled back is no 不回滚 (不 also reads fou, like 服)
+    assert repair("把游戏服回滚到上个版本", Expect.NOTHING, WORKLOADS) == "把游戏服回滚到上个版本"
+    # the robot told about is not the robot spoken to
+    assert understand("老王你把这个给小智看看", TODAY).intent.name == "chat"
+    # 砍伐 ends no question
+    assert normalize("树都被砍伐。") == "树都被砍伐"
