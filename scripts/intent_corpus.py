@@ -56,6 +56,8 @@ TRAINING_FILES = (
     "heldout_r17b",
     "heldout_r18a",
     "heldout_r18b",
+    "heldout_r19a",
+    "heldout_r19b",
 )
 WORKLOADS = ("payment-api", "order-service", "user-center")
 HEADER = (

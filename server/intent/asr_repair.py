@@ -83,6 +83,7 @@ _NUMERALS = (
     *("二十", "二十一", "二十二", "二十三"),
 )
 
+_SHI = "是事市式试世视适室"  # everyday shi characters that stand before a clock time
 TERMS: tuple[Term, ...] = (
     # whole phrases first: with three syllables right, the fourth may be further off (世界日志 → 事件日志)
     *(Term(w, alone=True, near=True) for w in ("事件日志", "业务日志", "审计日志", "定时任务", "定时播报")),
@@ -128,7 +129,11 @@ TERMS: tuple[Term, ...] = (
     Term("声纹", ("注册", "录入", "登记", "添加", "绑定", "采集", "录制", "创建", "录", "我的")),
     Term("音量", _VOLUME_CUES, near=True, strong=_VOLUME_CUES),
     Term("音量", alone=True, before_number=True),  # a level said right after it: 营量五十 → 音量五十
-    *(Term(f"{n}点", _SCHEDULE_CUES) for n in _NUMERALS),
+    # (an hour after 十 is never read from 是/事/时…: "是八点的" says which one, it is no 十八点)
+    *(
+        Term(f"{n}点", _SCHEDULE_CUES, never_from=tuple(f"{c}{n[1:]}点" for c in _SHI if n.startswith("十")))
+        for n in _NUMERALS
+    ),
     *(Term(w, ("点",)) for w in ("早上", "上午", "中午", "下午", "晚上", "凌晨")),  # 下无两点 → 下午两点
     # a duration's unit right after its number: 一个中头 → 一个钟头, 俩小师 → 俩小时 (but 消失 stays 消失)
     Term("钟头", alone=True, after_number=True),

@@ -168,6 +168,7 @@ SYNONYMS: tuple[tuple[str, str], ...] = (
     ("做咩", "做什么"),
     ("咩", "什么"),
     ("嘎哈", "干什么"),  # north-eastern 嘎哈 = 干啥
+    ("俩", "两个"),  # 俩钟头 = 两个钟头
     ("俺们", "我们"),  # northern 俺 = 我
     ("俺", "我"),
     ("冇", "没"),
@@ -320,6 +321,8 @@ ENGLISH_WORDS: dict[str, str] = {
     "rca": "根因分析",
     "correlate": "关联分析",
     "snooze": "稍后再提醒",  # "snooze 一下，45分钟"
+    "off": "关",  # "这个alert先off掉一个钟"
+    "mute": "静音",
     "silence": "静默",  # "这个alert给我silence两个小时", "看下当前的silence"
     "silenced": "静默",
     "take": "接",  # "这个告警我 take 了"
@@ -581,9 +584,14 @@ def is_question(text: str) -> bool:
 _A_NOT_A = re.compile(r"(.)不\1")  # 能不能, 可不可以, 行不行: asking, not refusing
 
 
+# 要不 proposes ("要不就回滚吧": how about rolling back); its 不 refuses nothing ("没必要不回滚" keeps its 不)
+_PROPOSAL = re.compile(r"要不(?=就|咱|我们|还是|然|干脆|直接)")
+
+
 def _rollback_answer(u: _Utterance) -> str | None:
     where = min(p for w in ROLLBACK_WORDS if (p := u.find(w)) >= 0)
-    before = _A_NOT_A.sub(r"\1", u.text[:where])
+    proposed = _PROPOSAL.search(u.text[:where]) is not None
+    before = _PROPOSAL.sub("", _A_NOT_A.sub(r"\1", u.text[:where]))
     if any(q in u.text for q in ("吗", "要不要", "是否", "为什么", "什么", "怎么")):
         return None  # a question about rolling back, not an answer
     if FIRST_THEN.search(u.text):
@@ -593,7 +601,7 @@ def _rollback_answer(u: _Utterance) -> str | None:
     after = u.text[where:]
     if ROLLBACK_DENY_AFTER.search(after[2:8]):
         return "rollback_deny"
-    if any(w in before for w in ROLLBACK_CONFIRM) or len(u.text.strip(FILLERS)) <= 3:
+    if any(w in before for w in ROLLBACK_CONFIRM) or proposed or len(u.text.strip(FILLERS)) <= 3:
         return "rollback_confirm"
     return None
 

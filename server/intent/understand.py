@@ -85,9 +85,10 @@ SLOT_OWNERS: dict[str, frozenset[str]] = {
 _YES_THEN_ROLLBACK = re.compile(
     r"^(?:要得|要的|好的?|行|可以|对|是的?|嗯+|确认|同意)(?:那就|就)?(?:回滚|回退)(?:吗|嘛|吧|啊|呗)?$"
 )
-_MUST_NOT_TOUCH = re.compile(r"动不得|不能动|碰不得|不能碰")
+# ("payment-api 别动它", but "别动别的，就回滚它" keeps the others)
+_MUST_NOT_TOUCH = re.compile(r"动不得|不能动|碰不得|不能碰|别动(?!别的|其他|其它)")
 # ... unless it gives in after that ("本来是动不得的，但是没办法，还是回滚吧")
-_GIVEN_IN_AFTER = re.compile(r"(?:动不得|不能动|碰不得|不能碰).*(?:还是|只能|不得不)")
+_GIVEN_IN_AFTER = re.compile(r"(?:动不得|不能动|碰不得|不能碰|别动).*(?:还是|只能|不得不)")
 _FIRST_REFUSAL = re.compile(
     r"^(?:不了|不用|不要|算了|先别|别|甭|不必|不回|不滚)(?!问|等(?!等(?!了))|犹豫|想了|多说|废话|墨迹|磨叽)"
 )
@@ -169,7 +170,7 @@ _YES_NO_ASKED = re.compile(r"[吗么]$|没有?$|是不是|有没有|怎么样|�
 # nothing before the rollback word in its clause reports or recalls one ("他们说回滚很危险", "上次回滚…"), and
 # nothing after it tells of one done or judged ("回滚以后好多了", "回滚了一次", "回滚很危险").
 _ROLLBACK_WORD = re.compile(r"回滚|滚回|回退|退回|恢复|撤回变更|回管|会滚|旧版本|上一个?版本?|之前的版本")
-_REPORTED = re.compile(r"说|听说|据说|建议|以为|已经|上次|上回|昨天|前天|上周|上个月|之前回|他们|别人")
+_REPORTED = re.compile(r"说|听说|据说|建议|以为|已经|上次|上回|昨天|前天|上周|上个月|之前回|他们|别人|是不是")
 # what no release is: "真想把人生回滚一下" wishes, it orders nothing
 # (only life and time: a game company rolls back its game servers, "把游戏服回滚到上个版本")
 _NOT_A_RELEASE = re.compile(r"人生|青春|时光|感情|生活|记忆|岁月")
@@ -757,7 +758,7 @@ def _volume(u: _Utterance) -> dict[str, int] | None:
         return None  # "静音列表", "有哪些静音", "把这个告警静音": the alert silences, not the speaker
     if u.has("最大", "最响", "最高"):
         return {"volume": 100}  # "开到最大，我这边听不清": the level said wins over the complaint
-    if u.has("太大", "太响"):
+    if u.has("太大", "太响", "超大声", "好大声", "超吵", "好吵"):  # (超/好: Taiwanese and southern "very")
         return {"delta": -10}  # "声音太大了" (before the 大声 inside "太大声")
     if u.has("太小", "太轻"):
         return {"delta": 10}

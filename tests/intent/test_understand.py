@@ -1201,3 +1201,33 @@ def test_review_edges_of_round7_rules() -> None:
     assert understand("老王你把这个给小智看看", TODAY).intent.name == "chat"
     # 砍伐 ends no question
     assert normalize("树都被砍伐。") == "树都被砍伐"
+
+
+@pytest.mark.parametrize(
+    ("text", "expect", "name", "args"),
+    [
+        ("要不就回滚吧", Expect.ROLLBACK, "rollback_confirm", {}),  # 要不 proposes
+        ("莫得必要，不回滚", Expect.ROLLBACK, "rollback_deny", {}),  # ... and 必要不 still refuses
+        ("不不不，payment-api 别动它", Expect.ROLLBACK, "rollback_deny", {}),
+        ("嗯…这个…静默俩钟头", Expect.NOTHING, "silence_create", {"minutes": 120}),
+        ("这个alert先off掉一个钟咯", Expect.NOTHING, "silence_create", {"minutes": 60}),
+        ("声音超大声的啦，小一点", Expect.NOTHING, "volume", {"delta": -10}),
+        ("十分钟，不，二十分钟后再提醒我", Expect.NOTHING, "snooze", {"minutes": 20}),
+        (
+            "早上七点四十五的定时播报取消，不对，是八点四十五的",
+            Expect.NOTHING,
+            "schedule_cancel",
+            {"time": "08:45"},
+        ),
+        ("猫又把我鼠标踹地上了，它是不是想帮我回滚代码", Expect.NOTHING, "chat", {}),
+    ],
+)
+def test_round7_r19_families(text: str, expect: Expect, name: str, args: dict[str, object]) -> None:
+    u = understand(text, TODAY, expect, workloads=WORKLOADS)
+    assert (u.intent.name, u.intent.args) == (name, args)
+
+
+def test_shi_before_a_clock_is_no_eighteen_hundred() -> None:
+    # "是八点" says which time; only a shi that stands alone before the hour (时期点) is 十七点
+    assert "十八点" not in repair("定时播报取消，不对，是八点四十五的", Expect.NOTHING, WORKLOADS)
+    assert "十七点" in repair("每天时期点三十分定时播报", Expect.NOTHING, WORKLOADS)
