@@ -88,7 +88,7 @@ _YES_THEN_ROLLBACK = re.compile(
 # ("payment-api 别动它", but "别动别的，就回滚它" keeps the others)
 _MUST_NOT_TOUCH = re.compile(r"动不得|不能动|碰不得|不能碰|别动(?!别的|其他|其它)")
 # ... unless it gives in after that ("本来是动不得的，但是没办法，还是回滚吧")
-_GIVEN_IN_AFTER = re.compile(r"(?:动不得|不能动|碰不得|不能碰|别动).*(?:还是|只能|不得不)")
+_GIVEN_IN_AFTER = re.compile(rf"(?:{_MUST_NOT_TOUCH.pattern}).*(?:还是|只能|不得不)")
 _FIRST_REFUSAL = re.compile(
     r"^(?:不了|不用|不要|算了|先别|别|甭|不必|不回|不滚)(?!问|等(?!等(?!了))|犹豫|想了|多说|废话|墨迹|磨叽)"
 )
