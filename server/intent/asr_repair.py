@@ -230,6 +230,7 @@ def _longest_first(terms: tuple[Term, ...]) -> tuple[Term, ...]:
 KEEP_WORDS = frozenset(
     {"发布", "公布", "宣布", "分布", "颁布", "散布", "部署", "部门", "全部", "局部", "步骤", "进步"}
     | {"一波", "这波", "那波"}  # "那一波报错" is a wave of errors, not 播报
+    | {"我就", "你就", "他就", "她就", "那就", "这就"}  # 就 after these is "then" ("你播一下我就听")
     | {
         "戏服",
         "区服",

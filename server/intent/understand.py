@@ -143,7 +143,7 @@ _THEY_TOLD = re.compile(r"(?:又|总|老|总是|一直|也)?(?:叫我|让我|要
 # life, not ops: weather, games, films, news, jokes, real fire alarms, sleep and health, food, parcels, parking,
 # attendance and pay
 _OFF_DOMAIN = re.compile(
-    r"天气|气温|多少度|下雨|下雪|游戏|存档|电影|电视剧|小说|新闻|播报员|播音员|主持人|笑死|太逗|哈哈|表情包|"
+    r"天气|气温|多少度|下雨|下雪|游戏|存档|电影|电视剧|追剧|小说|新闻|播报员|播音员|主持人|笑死|太逗|哈哈|表情包|"
     r"报警器|火警|消防|刷屏|没睡好|觉都没睡|感冒|发烧|有点哑|生病|发音|外卖|好吃|球赛|快递|包裹|停车|食堂|午饭|晚饭|早饭|吃饭|考勤|打卡|报销|请假|工资|奖金|年终奖|好习惯|坏习惯|坚持下来|心慌|心累|职业病|没意思|摆烂|快疯了|要疯了|崩溃了|吵醒|睡不着|破防|裂开了?$"
 )
 _DID_IT = re.compile(
@@ -152,6 +152,7 @@ _DID_IT = re.compile(
     r"|被.{1,4}(?:骂|说|批评|批|投诉|吐槽|笑话)了"  # "…被邻居骂了": a story
     r"|^我(?:年轻|小|上学|读书|刚工作)的?时候|那会儿|当年"  # memories
     r"|梦到|梦见|做梦|做了个梦"  # dreams
+    r"|一(?![下点起共直定般样些边会])[^，,。？?]{1,8}?[我他她]们?就"  # a habit: "一播广告我就静音"
     r"|^.{0,6}那天(?!.*(?:什么|啥|哪|几[个条次]|吗|多少|有没有)).{2,}了"  # "停电那天机房空调也跟着挂了": that day's story
 )
 # Words that address the robot: with one of them the story carries a request ("我同事说挂了，帮我看看告警").
@@ -199,7 +200,7 @@ _NOW = re.compile(r"(?<!到)(?:现在|目前|当前|眼下|此刻|这会儿)(?!�
 _NOW_TODAY = re.compile(r"(?:今天|今日)(?:有|要|还有|先)")
 # social openers that ask for nothing ("又见面了", "我来了", "好久不见")
 _SOCIAL = re.compile(
-    r"^(?:我是(?:新来的)?(?:小|老)?[\u4e00-\u9fff]{1,2}(?=先|来|跟|和|$)|先?(?:跟|和)?(?:你|您)?打(?:个)?招呼|又见面了?|早晨|我?上班了?|好久不见|好久没(?:跟|和)?(?:你|您)?打(?:个)?招呼了?|打(?:个)?招呼|我又?来了?|我回来了?|(?:哥们儿?|兄弟|本人|老子|打工人)?又?来了?|又?是我|别睡了?|起床了?)+"
+    r"^(?:我是(?:新来的)?(?:小|老)?[\u4e00-\u9fff]{1,2}(?=先|来|跟|和|$)|先?(?:跟|和)?(?:你|您)?打(?:个)?招呼|又见面了?|早晨|我?上班了?|好久不见|好久没(?:跟|和)?(?:你|您)?打(?:个)?招呼了?|打(?:个)?招呼|(?:我|俺|额)又?来了?|(?:我|俺|额)回来了?|(?:哥们儿?|兄弟|本人|老子|打工人)?又?来了?|又?是我|别睡了?|起床了?)+"
 )
 # "别问了" / "莫等了" / "不用再犹豫了" next to a rollback: hurry, not a refusal
 _URGE = re.compile(
@@ -233,7 +234,7 @@ _NAMED = re.compile(r"((?:小|老|阿)[\u4e00-\u9fff]|[\u4e00-\u9fff][哥姐])(?
 _THANKS = re.compile(r"^(?:谢谢|多谢|感谢|谢了|辛苦了?|thanks?|thankyou)(?:你|您|小智|啦|啊|呀|哈|了)*$")
 # 噻/撒 (south-western), 嘞 and 咯 end a call too; 爱, 塞 and 压 are how the recognizer writes a trailing 啊, 噻
 # and 呀
-_CALL_PARTICLES = "哇哈哟嘛呐啦噻撒嘞咯哦呀爱塞压"
+_CALL_PARTICLES = "哇哈哟嘛呐啦噻撒嘞咯哦呀爱塞压咧哩"
 _MUTED_LIST = re.compile(r"被(?:静音|静默|屏蔽)|静音(?:了)?的|静音列表|静音规则|静音过")
 _CLAUSE = re.compile(r"[，,。！!？?；;、\s]+")
 Make = Callable[..., Intent]  # (name, source="matcher", **slots) → Intent
@@ -319,6 +320,8 @@ def understand(
     if (to_robot := _turned_to_the_robot(text)) is not None:
         text = to_robot  # "老张你先等会儿——小智，每天下午五点播一次日报"
     whole = _understand(text, today, expect, workloads, candidate)
+    if (instead := _request_after_refusal(text, whole, today, expect, workloads)) is not None:
+        return instead
     clear = _clear_clause(text, whole, today, expect, workloads, candidate)
     if clear is not None:
         return clear
@@ -357,6 +360,45 @@ def _turned_to_the_robot(text: str) -> str | None:
         ):
             return text[m.start() :]
     return None
+
+
+# "先不用，你声音调小一点", "暂时不用啦，现在还有告警吗": under a question whose "no" costs nothing (a drill-down,
+# an asked-back guess) a refusal and then a request of its own is that request. Under "是否回滚?" the refusal
+# stands: it is the answer the case waits for, and a request after it can be asked again.
+_DECLINABLE = (Expect.DRILL, Expect.CONFIRM)
+_REFUSAL_OPENER = re.compile(r"^(?:先|暂时|还是|暂且)?(?:不用|不需要|不必|不了|算了|免了)[了啦吧啊哈呀哦]*")
+MIN_REQUEST_CHARS = 3  # "不用调了": what follows the refusal is part of it, not a request
+_NOT_A_REQUEST_AFTER_NO = frozenset({"chat", "greeting", "stop", "rollback_confirm", "rollback_deny"})
+
+
+def _request_after_refusal(
+    text: str, whole: Understanding, today: date, expect: Expect, workloads: tuple[str, ...]
+) -> Understanding | None:
+    if expect not in _DECLINABLE or whole.intent.source != "followup" or whole.intent.name != "stop":
+        return None
+    clauses = [c for c in _CLAUSE.split(text) if c.strip()]
+    start = 0
+    while start < len(clauses) and yes_no(core_text(normalize(clauses[start]))) is YesNo.NO:
+        start += 1
+    if 0 < start < len(clauses):
+        rest = "，".join(clauses[start:])
+    elif len(clauses) == 1 and (m := _REFUSAL_OPENER.match(core := core_text(normalize(text)))):
+        rest = core[m.end() :]  # said without a pause: "先不用你声音调小一点"
+    else:
+        return None
+    if len(core_text(normalize(rest))) < MIN_REQUEST_CHARS:
+        return None
+    asked = _understand(rest, today, Expect.NOTHING, workloads, None)
+    intent = asked.intent
+    if (
+        not asked.known
+        or asked.confirm
+        or intent.name in _NOT_A_REQUEST_AFTER_NO
+        or (intent.source == "classifier" and asked.score < WEAK_WHOLE)
+        or (intent.name == "snooze" and "minutes" not in intent.args)  # "先不用，等会儿再说" only refuses
+    ):
+        return None
+    return asked
 
 
 # The classifier's reading of a whole utterance this weak, while one clause alone is a clear request and every

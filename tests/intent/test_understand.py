@@ -1231,3 +1231,58 @@ def test_shi_before_a_clock_is_no_eighteen_hundred() -> None:
     # "是八点" says which time; only a shi that stands alone before the hour (时期点) is 十七点
     assert "十八点" not in repair("定时播报取消，不对，是八点四十五的", Expect.NOTHING, WORKLOADS)
     assert "十七点" in repair("每天时期点三十分定时播报", Expect.NOTHING, WORKLOADS)
+
+
+@pytest.mark.parametrize(
+    ("said", "expect", "name", "args"),
+    [
+        # a "no" to a drill-down or to an asked-back guess, then a request of its own: the request
+        ("暂时不用啦，现在还有告警吗", Expect.DRILL, "alerts", {}),
+        ("先不用，你声音调小一点", Expect.DRILL, "volume", {"delta": -10}),
+        ("先不用你声音调小一点", Expect.DRILL, "volume", {"delta": -10}),
+        ("不用，不用，每天早上九点播一次吧", Expect.DRILL, "schedule_create", {"time": "09:00"}),
+        ("先不用，十分钟后再提醒我", Expect.DRILL, "snooze", {"minutes": 10}),
+        ("不用，把声音调大点", Expect.CONFIRM, "volume", {"delta": 10}),
+        # ... but what follows that only adds to the "no" leaves the "no"
+        ("不用了，谢谢", Expect.DRILL, "stop", {}),
+        ("算了，不听了", Expect.DRILL, "stop", {}),
+        ("先不用，等会儿再说", Expect.DRILL, "stop", {}),
+        ("不用调了", Expect.DRILL, "stop", {}),
+        ("不用了，我自己看", Expect.DRILL, "stop", {}),
+        # under "是否回滚?" the refusal is the answer the case waits for: it stands
+        ("不用了，现在还有告警吗", Expect.ROLLBACK, "rollback_deny", {}),
+        ("先不回滚，你声音调小一点", Expect.ROLLBACK, "rollback_deny", {}),
+    ],
+)
+def test_a_request_after_a_refusal(said: str, expect: Expect, name: str, args: dict[str, object]) -> None:
+    u = understand(said, TODAY, expect, workloads=WORKLOADS)
+    assert (u.intent.name, u.intent.args) == (name, args)
+
+
+@pytest.mark.parametrize(
+    ("said", "name"),
+    [
+        ("周末在家追剧，一播广告我就静音", "chat"),  # a habit told: nothing asked
+        ("一有告警我就睡不着", "chat"),
+        ("把声音调小点，一会儿我就睡了", "volume"),  # 一会儿 is "soon", no habit
+        ("一会儿我就去开会，你先把日志播一下", "broadcast"),
+    ],
+)
+def test_a_habit_told_asks_nothing(said: str, name: str) -> None:
+    assert understand(said, TODAY, workloads=WORKLOADS).intent.name == name
+
+
+def test_then_after_a_pronoun_is_no_misheard_mute() -> None:
+    # 就 after 我/你/他 is "then"; 我就听 is not 我静音 heard wrong
+    assert "静音" not in repair("你播一下我就听", Expect.NOTHING, WORKLOADS)
+    assert "静音" in repair("告警先进医一下", Expect.NOTHING, WORKLOADS)
+
+
+@pytest.mark.parametrize("said", ["小智，醒醒，上班咧", "小智，额来咧", "小智，俺回来了", "小智，醒醒咧"])
+def test_regional_calls_are_greetings(said: str) -> None:
+    # 咧/哩 end a sentence as 了 does in the north-west and the south; 额/俺 are "I" there
+    assert understand(said, TODAY).intent.name == "greeting"
+
+
+def test_a_regional_i_before_a_request_is_no_greeting() -> None:
+    assert understand("小智，额，播报一下日志", TODAY).intent.name == "broadcast"
