@@ -58,6 +58,8 @@ TRAINING_FILES = (
     "heldout_r18b",
     "heldout_r19a",
     "heldout_r19b",
+    "heldout_r20a",
+    "heldout_r20b",
 )
 WORKLOADS = ("payment-api", "order-service", "user-center")
 HEADER = (

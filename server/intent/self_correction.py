@@ -28,8 +28,8 @@ _MARKER = re.compile(
     rf"|[哦噢啊]不(?={_SEP})"
     # "周四的业务日志，等下，是周三的": a wait, then 是 and a value, corrects that value
     rf"|(?:等下|等等|等一下|慢着)(?={_SEP}*是(?:{_DAY}|{_CLOCK}))"
-    # "七点，不，七点半": a bare 不 between pauses, then a value
-    rf"|不(?={_SEP}+(?:{_DAY}|{_CLOCK}|[{_NUM}]+(?:个)?(?:分钟|小时|钟头|天)))"
+    # "七点，不，七点半", "五分钟，不是，十分钟": a bare 不 or 不是 between pauses, then a value
+    rf"|不是?(?={_SEP}+(?:{_DAY}|{_CLOCK}|[{_NUM}]+(?:个)?(?:分钟|小时|钟头|天)))"
     # "等一下……算了，还是回滚吧": never mind what came before, the request is what follows 还是
     rf"|算了(?={_SEP}+还是))(?:{_SEP}*是)?{_SEP}*"  # ("不对，是八点四十五的": the 是 after the pause too)
 )

@@ -60,6 +60,7 @@ CLOSE_MARGIN = 0.12  # best two within this → ask back: in catalogue 5-fold CV
 _LEADING_FILLERS = re.compile(
     r"^(?:嗯+|呃+|额+|唔+|哎+|诶+|喂+|嘿+|嗨+|哈喽|你好[呀啊哇]?|您好|那个|这个|就是|然后|早上好|早安|早啊|下午好|晚上好)+"
 )
+_INTERJECTION = re.compile(r"^(?:嗯+|呃+|唔+|哎+|诶+|唉+|嘿+)+")  # (not 这个/那个: "这个我来" takes an alert)
 _POLITE = re.compile(
     r"^(?:请问|请你|请|麻烦你?|帮我|劳驾|(?:你?能不能|可不可以|能否)(?=告诉我|帮我)|我想知道|想知道|我想问一下|想问一下|问一下"
     r"|告诉我)"  # "能不能回退" stays: a question about a rollback approves none
@@ -193,7 +194,7 @@ _BARE_VOLUME = re.compile(
 _LOUDNESS = re.compile(r"([大小响轻高低])一?(?:点|些)儿?|听不清|听不见|听不到")
 # Calls and hellos that ask for nothing: said to the robot, they only wake it.
 _HELLO = re.compile(
-    r"^(?:你好|您好|哈喽|哈啰|哈罗|哈咯|嗨|嘿|hello|hi|hey|喂|哥们儿?|老铁|兄弟|亲|劳驾|请问|打扰一下|在吗|在么|在嘛|在不在|你在吗|你在不在|醒醒|醒一醒|醒了吗?|你?醒着?(?:没有?|吗|么|呢)|你?醒了没有?|起床了?"
+    r"^(?:你好|您好|哈喽|哈啰|哈罗|哈咯|嗨|嘿|hello|hi|hey|喂|哥们儿?|老铁|兄弟|亲|劳驾|请问|打扰(?:一下|你|您)?了?|(?:你|您)?在(?:吗|么|嘛|不在|没在|没得|莫得|没有?)(?:你|您)?|[吱吭应出][一个]声|醒醒|醒一醒|醒了吗?|你?醒着?(?:没有?|吗|么|呢)|你?醒了没有?|起床了?"
     r"|早上好|早安|早啊|早晨|早|下午好|晚上好|同学)+"
 )
 _NOW = re.compile(r"(?<!到)(?:现在|目前|当前|眼下|此刻|这会儿)(?!为[止指之只])")  # not "今天到现在"
@@ -235,6 +236,7 @@ _THANKS = re.compile(r"^(?:谢谢|多谢|感谢|谢了|辛苦了?|thanks?|thanky
 # 噻/撒 (south-western), 嘞 and 咯 end a call too; 爱, 塞 and 压 are how the recognizer writes a trailing 啊, 噻
 # and 呀
 _CALL_PARTICLES = "哇哈哟嘛呐啦噻撒嘞咯哦呀爱塞压咧哩"
+_BARE_SILENCE = re.compile(r"(?:先|给我|直接)?(?:静默|屏蔽)(?:掉|了|一下)?(?:它|吧|啊|呀|了)*")
 _MUTED_LIST = re.compile(r"被(?:静音|静默|屏蔽)|静音(?:了)?的|静音列表|静音规则|静音过")
 _CLAUSE = re.compile(r"[，,。！!？?；;、\s]+")
 Make = Callable[..., Intent]  # (name, source="matcher", **slots) → Intent
@@ -535,12 +537,24 @@ def _understand(
     return Understanding(best, score=ranked[0].score, confirm=close, runner_up=second)
 
 
+# A later clause that hushes the room so the robot can hear ("哎你们小声点", "大家安静一下"), or tells the room
+# what the speaker is doing with the robot ("我喊它呢"): said to people, not to the robot.
+_ROOM_ASIDE = re.compile(
+    r"^[…—.·]*(?:[嗯呃哎诶喂]+)?(?:你们|大家|各位)(?:先|都|稍微|能不能|可以)?(?:小声|安静|别说话|别吵|别出声|轻点|等|停|闭嘴|让)"
+    r"|^我(?:在|正在|正)?(?:喊|叫|问|跟|和|找|同)它"
+)
+
+
 def drop_asides(text: str) -> str:
-    """Asides dropped: later clauses about the speaker's own devices ("昨晚有告警没？我手机静音了没看到")
-    or said to a colleague by name ("这个我接了，老王你回去睡吧"). An utterance that opens with one is about
+    """Asides dropped: later clauses about the speaker's own devices ("昨晚有告警没？我手机静音了没看到"),
+    said to a colleague by name ("这个我接了，老王你回去睡吧") or to the room ("小智！哎你们小声点，我喊它呢"). An utterance that opens with one is about
     the device or for the colleague (``is_narrative``, ``speaks_to_someone_else``)."""
     clauses = [c for c in _CLAUSE.split(text) if c]
-    kept = clauses[:1] + [c for c in clauses[1:] if not _OWN_DEVICE.match(c.strip()) and not _to_colleague(c)]
+    kept = clauses[:1] + [
+        c
+        for c in clauses[1:]
+        if not _OWN_DEVICE.match(c.strip()) and not _to_colleague(c) and not _ROOM_ASIDE.match(c.strip())
+    ]
     return "，".join(kept) if len(kept) < len(clauses) else text
 
 
@@ -602,7 +616,14 @@ def is_greeting(woke: str) -> bool:
     rest, before = woke, None
     while rest != before:
         before = rest
-        for strip in (strip_wake_word, partial(_HELLO.sub, ""), partial(_SOCIAL.sub, "")):
+        for strip in (
+            strip_wake_word,
+            partial(_HELLO.sub, ""),
+            partial(_SOCIAL.sub, ""),
+            partial(
+                _INTERJECTION.sub, ""
+            ),  # "你好，小智，那个……哎，你好你好" (那个… went as a filler clause)
+        ):
             rest = strip(rest)
         if rest == before:  # particles go only when no call is left to find ("在吗" needs its 吗)
             rest = rest.strip(FILLERS + _CALL_PARTICLES)
@@ -773,7 +794,7 @@ def follow_up(
 
 
 def _rules(u: _Utterance, make: Make) -> Intent | None:
-    if u.has(*VOLUME_WORDS, "调大", "调小") and (vol := _volume(u)):
+    if (u.has(*VOLUME_WORDS) or _says_turn(u, "调大", "调小")) and (vol := _volume(u)):
         return make("volume", **vol)
     if m := _BARE_VOLUME.fullmatch(u.text):  # "再大一点" with nothing else: the speaker's volume
         return make("volume", delta=10 if m.group(1) in "大响高" else -10)
@@ -788,7 +809,19 @@ def _rules(u: _Utterance, make: Make) -> Intent | None:
         return make("enroll_voiceprint")
     if len(u.text) <= 3 and u.has(*STOP_WORDS):
         return make("stop")
+    if _BARE_SILENCE.fullmatch(u.text):
+        return make("silence_create")  # "静默。": the verb alone is an order, not a question about a list
     return None
+
+
+def _says_turn(u: _Utterance, *words: str) -> bool:
+    """One of ``words`` (调大, 调小…) is said — fuzzily, as heard, but never on 掉 (diao, "off"): "屏蔽掉它"
+    sounds like 屏蔽调大 and turns nothing up."""
+    return any(u.text[i] != "掉" for w in words for i in u.positions(w))
+
+
+_SET_UP = ("调大", "调高", "开大", "加大", "增大", "调响")  # a direction set with a verb...
+_SET_DOWN = ("调小", "调低", "开小", "减小", "降低", "调轻")
 
 
 def _volume(u: _Utterance) -> dict[str, int] | None:
@@ -800,6 +833,11 @@ def _volume(u: _Utterance) -> dict[str, int] | None:
         return None  # "静音列表", "有哪些静音", "把这个告警静音": the alert silences, not the speaker
     if u.has("最大", "最响", "最高"):
         return {"volume": 100}  # "开到最大，我这边听不清": the level said wins over the complaint
+    if u.has("最小", "最低", "最轻") and u.has("调到", "调成", "开到", "设成", "设为", "调至"):
+        return {"volume": 0}  # "声音太吵了，调到最小"
+    if _says_turn(u, *_SET_UP) != _says_turn(u, *_SET_DOWN):
+        # ... wins over a complaint about the room: "调大一点，这边风扇太响听不清"
+        return {"delta": 10 if _says_turn(u, *_SET_UP) else -10}
     if u.has("太大", "太响", "超大声", "好大声", "超吵", "好吵"):  # (超/好: Taiwanese and southern "very")
         return {"delta": -10}  # "声音太大了" (before the 大声 inside "太大声")
     if u.has("太小", "太轻"):

@@ -284,7 +284,7 @@ def test_a_rollback_answer_needs_a_rollback_question_or_the_word() -> None:
     # nobody proposed a rollback and the words name none: not a rollback answer (LLM router or chat)
     for text in ("能不能顺便瞅一眼线上那摊子事", "先不动"):
         u = understand(text, TODAY)
-        assert not u.known and u.intent.name == "chat", text
+        assert u.intent.name == "chat" and not u.confirm, text
     # the word (or a homophone of it), or the question just asked, makes it one
     assert understand("恢复到之前的版本吧", TODAY).intent.name == "rollback_confirm"
     assert understand("确认会滚", TODAY).intent.name == "rollback_confirm"
@@ -1286,3 +1286,41 @@ def test_regional_calls_are_greetings(said: str) -> None:
 
 def test_a_regional_i_before_a_request_is_no_greeting() -> None:
     assert understand("小智，额，播报一下日志", TODAY).intent.name == "broadcast"
+
+
+@pytest.mark.parametrize(
+    ("said", "expect", "name", "args"),
+    [
+        # calls: 在 with any "or not" (在冇得, 在没在), the inverted 您 (在嘛您), asked for a sound (吱一声),
+        # a polite "sorry to bother", fillers between hellos, and the room hushed between two calls
+        ("小智小智，在冇得？", Expect.NOTHING, "greeting", {}),
+        ("小智，在没在", Expect.NOTHING, "greeting", {}),
+        ("小智，在嘛您？", Expect.NOTHING, "greeting", {}),
+        ("小智小智，在不在啊？吱一声。", Expect.NOTHING, "greeting", {}),
+        ("小智，您好，打扰您了。", Expect.NOTHING, "greeting", {}),
+        ("你好，小智，那个……哎，你好你好。", Expect.NOTHING, "greeting", {}),
+        ("小智！……哎你们小声点，我喊它呢。小智？", Expect.NOTHING, "greeting", {}),
+        ("小智，大家安静一下，播报一下昨天的日志", Expect.NOTHING, "broadcast", {"day": "2026-11-26"}),
+        ("小智，打扰了，审计日志讲讲", Expect.NOTHING, "drill_down", {"kind": "audit"}),
+        ("这个我来", Expect.NOTHING, "acknowledge", {}),  # 这个 is no filler before a taken alert
+        # a silence verb alone orders one; 掉 (diao, "off") is never 调 turning the voice up
+        ("静默。", Expect.NOTHING, "silence_create", {}),
+        ("先屏蔽掉它", Expect.NOTHING, "silence_create", {}),
+        ("静默列表", Expect.NOTHING, "silence_list", {}),
+        ("咱们压着的告警有几条？列一下。", Expect.NOTHING, "silence_list", {}),
+        # a direction or level set with a verb wins over a complaint about the room
+        ("小智，声音太吵了，调到最小", Expect.NOTHING, "volume", {"volume": 0}),
+        ("调大一点，这边风扇太响听不清", Expect.NOTHING, "volume", {"delta": 10}),
+        ("声音太大声了", Expect.NOTHING, "volume", {"delta": -10}),
+        # Hunan 么子, Tianjin 介个, north-eastern 整没
+        ("小智，你会些么子", Expect.NOTHING, "help", {}),
+        ("行，介个我管了。", Expect.NOTHING, "acknowledge", {}),
+        ("每天那个定时念日报的，给整没了。", Expect.NOTHING, "schedule_cancel", {}),
+        # 不是 between pauses before a value corrects it; 不是 before a value without a pause says "not"
+        ("五分钟，不是，十分钟后再提醒。", Expect.NOTHING, "snooze", {"minutes": 10}),
+        ("昨天的日志，不是今天的", Expect.NOTHING, "broadcast", {"day": "2026-11-26"}),
+    ],
+)
+def test_round8_r20_families(said: str, expect: Expect, name: str, args: dict[str, object]) -> None:
+    u = understand(said, TODAY, expect, workloads=WORKLOADS)
+    assert (u.intent.name, u.intent.args) == (name, args)
