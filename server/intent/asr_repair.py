@@ -350,6 +350,9 @@ _DECIMAL_CLOCK = re.compile(
 # (its 点 may be written as a full stop: "下53.的定时" is 下午三点的定时)
 _NOON_AS_FIVE = re.compile(r"([上中下])[五5](?=(?:[一二两三四六七八九十]{1,3}|1?\d)(?:点|\.(?!\d)))")
 _HOUR_STOP = re.compile(r"(?<=午)(1?\d)\.(?!\d)")
+# ... and 中午十二点 as 中52点: 午十二 (wu shi er) is 五十二, written 52. Before noon and at noon the hour that
+# follows 午 is ten to twelve (nobody says 上午两点), so 上/中 + 5 + 0..2 is 午 + 10..12.
+_NOON_TEN_AS_FIFTY = re.compile(r"([上中])5([0-2])(?=点|\.(?!\d))")
 
 
 def repair_clock(text: str) -> str:
@@ -357,8 +360,24 @@ def repair_clock(text: str) -> str:
     9:15), and hears 上午十点 as 上五十点."""
     if not any(c in text for c in _SCHEDULE_CUES):
         return text
-    text = _HOUR_STOP.sub(r"\1点", _NOON_AS_FIVE.sub(r"\1午", text))
+    text = _NOON_AS_FIVE.sub(r"\1午", _NOON_TEN_AS_FIFTY.sub(r"\1午1\2", text))
+    text = _HOUR_STOP.sub(r"\1点", text)
     return _DECIMAL_CLOCK.sub(_clock_from_decimal, text)
+
+
+# 钟 (zhong, the southern hour: 半个钟, 两个钟头) written 中/终 after an amount; 中 after a number and 个 is
+# no other word here (一个中午, 一个中国人, 一个中间件 keep theirs)
+_HOUR_AS_MIDDLE = re.compile(
+    r"(?<=[0-9一二两三四五六七八九十半几]个)[中终](?![午国间文年等心层型转级断期秋学])|(?<=刻)[中终](?![午国间])"
+)
+# 俩 (lia) heard as 那 (na) right before a unit of time: 那小时 is no phrase (那个小时 and 那小时候 are)
+_TWO_AS_THAT = re.compile(r"(?<![一-龥])那(?=小时(?!候)|钟头|分钟)|(?<=[再过等])那(?=小时(?!候)|钟头|分钟)")
+
+
+def repair_amounts(text: str) -> str:
+    """Amounts of time as Whisper writes them wrong: "半个中后" is 半个钟后, "那小时以后" is 俩小时以后. Run on the
+    raw transcript before corrections are settled, so "15分钟，部队还是半个中" corrects one amount by another."""
+    return _TWO_AS_THAT.sub("俩", _HOUR_AS_MIDDLE.sub("钟", text))
 
 
 def _clock_from_decimal(m: re.Match[str]) -> str:

@@ -22,6 +22,7 @@ _DAY = (
     rf"|[{_NUM}]+月[{_NUM}]+[日号]|[{_NUM}]+[日号])"
 )
 _CLOCK = rf"(?:[{_NUM}]+[点:：](?:半|[一三]刻|[{_NUM}]+分?)?)"
+_VALUE_NEXT = rf"(?:{_DAY}|{_CLOCK}|[{_NUM}]+(?:个)?(?:分钟|小时|钟头|天))"
 # "，不对，" / "，呃不对，" / "，说错了，" / "，不是不是，": a correction marker between clauses
 _MARKER = re.compile(
     rf"{_SEP}+(?:呃|嗯|额|啊|哦|噢)?(?:不对不对|不对|说错了|我说错了|讲错了|错了|不是不是|更正一下|纠正一下"
@@ -29,7 +30,8 @@ _MARKER = re.compile(
     # "周四的业务日志，等下，是周三的": a wait, then 是 and a value, corrects that value
     rf"|(?:等下|等等|等一下|慢着)(?={_SEP}*是(?:{_DAY}|{_CLOCK}))"
     # "七点，不，七点半", "五分钟，不是，十分钟": a bare 不 or 不是 between pauses, then a value
-    rf"|不是?(?={_SEP}+(?:{_DAY}|{_CLOCK}|[{_NUM}]+(?:个)?(?:分钟|小时|钟头|天)))"
+    # (a bare 不 may come without the pause after it: "十分钟，不二十分钟" as heard; 不是 may not: "不是今天的")
+    rf"|不(?={_SEP}*{_VALUE_NEXT})|不是(?={_SEP}+{_VALUE_NEXT})"
     # "等一下……算了，还是回滚吧": never mind what came before, the request is what follows 还是
     rf"|算了(?={_SEP}+还是))(?:{_SEP}*是)?{_SEP}*"  # ("不对，是八点四十五的": the 是 after the pause too)
 )

@@ -20,7 +20,7 @@ from functools import partial
 
 from pypinyin import Style, pinyin
 
-from server.intent.asr_repair import repair, repair_clock
+from server.intent.asr_repair import repair, repair_amounts, repair_clock
 from server.intent.classifier import Scored, concepts, shared_classifier
 from server.intent.matcher import (
     DRILL_VERBS,
@@ -153,13 +153,14 @@ _DID_IT = re.compile(
     r"|被.{1,4}(?:骂|说|批评|批|投诉|吐槽|笑话)了"  # "…被邻居骂了": a story
     r"|^我(?:年轻|小|上学|读书|刚工作)的?时候|那会儿|当年"  # memories
     r"|梦到|梦见|做梦|做了个梦"  # dreams
-    r"|一(?![下点起共直定般样些边会])[^，,。？?]{1,8}?[我他她]们?就"  # a habit: "一播广告我就静音"
+    # a habit: "一播广告我就静音" (not 一阵/一次…, and not 我就想/要…: "just want", a wish said)
+    r"|一(?![下点起共直定般样些边会阵次个天切块])[^，,。？?]{1,8}?[我他她]们?就(?![想要是看问听])"
     r"|^.{0,6}那天(?!.*(?:什么|啥|哪|几[个条次]|吗|多少|有没有)).{2,}了"  # "停电那天机房空调也跟着挂了": that day's story
 )
 # Words that address the robot: with one of them the story carries a request ("我同事说挂了，帮我看看告警").
 _REQUEST = re.compile(
     r"帮我|帮忙|你帮|给我|帮他|给他|帮她|给她|请你|你给|你把|你看|你能|你会|你可以|看看|看一下|查一下|查查|播报(?!员)|念一下|读一下|讲一下|说一下"
-    r"|讲讲|说说|告诉我|提醒我|叫我|重新录|录一下|录一遍|录个|(?:念|读|播)(?:一?下|一遍)?(?:日报|日志|报告)"
+    r"|讲讲|说说|告诉我|提醒我|(?:再|晚点|稍后|待会儿?|等会儿?)提醒|叫我|重新录|录一下|录一遍|录个|(?:念|读|播)(?:一?下|一遍)?(?:日报|日志|报告)"
 )
 # "我都给她定了闹钟": what the speaker did for someone, not the robot asked to do it for them
 _SPEAKER_DID = re.compile(r"我(?:都|已经|早就?|也|刚)?(?:给|帮|替)(?:他|她)")
@@ -456,7 +457,7 @@ def _understand(
 ) -> Understanding:
     # "昨天，不对，今天的…", "帮我查一下，就是那个，告警" (server/intent/self_correction.py)
     # (a clock written as a decimal, "7.40", is a clock before a correction can replace it)
-    text = drop_asides(drop_filler_clauses(resolve_corrections(repair_clock(text))))
+    text = drop_asides(drop_filler_clauses(resolve_corrections(repair_clock(repair_amounts(text)))))
     if expect is Expect.ROLLBACK or _ROLLBACK_WORD.search(text):  # (before normalising: "啥" is still 啥)
         text = _URGE.sub("赶紧", text)  # "甭问了，直接回滚": not asking again is no refusal
     text = repair(text, expect, workloads)  # what the recognizer misheard (server/intent/asr_repair.py)

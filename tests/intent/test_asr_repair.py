@@ -9,6 +9,7 @@ from server.intent.asr_repair import (
     listen_for,
     readings,
     repair,
+    repair_amounts,
     repair_clock,
     repair_homophones,
     repair_names,
@@ -274,3 +275,41 @@ def test_one_hour_heard_one_letter_off_next_to_an_alert():
     assert repair_homophones("把这个告警屏蔽音小时") == "把这个告警屏蔽一小时"
     for said in ("这个告警已消失了吗", "告警以小时为单位统计一下"):
         assert repair_homophones(said) == said
+
+
+@pytest.mark.parametrize(
+    ("heard", "meant"),
+    [
+        ("以后每天中52点自动播报", "中午12点"),  # 午十二 is 五十二, written 52
+        ("上52.那个定时，取消", "上午12"),
+        ("每天中52点半播一次", "中午12点半"),
+        ("上50点播报日志", "上午10点"),
+    ],
+)
+def test_noon_ten_to_twelve_heard_as_fifty(heard: str, meant: str):
+    assert meant in repair_clock(heard)
+
+
+def test_an_afternoon_hour_after_five_keeps_its_digit():
+    assert "下午3" in repair_clock("下53.的定时取消")  # 下午三点: 五三, not 五十三
+
+
+@pytest.mark.parametrize(
+    ("heard", "meant"),
+    [
+        ("半个中后再提醒", "半个钟后"),
+        ("大概一个终这样子再提醒我", "一个钟这样子"),
+        ("静默三个中统", "三个钟统"),
+        ("过一刻中再喊我", "一刻钟"),
+        ("那小时以后再叫我", "俩小时以后"),
+    ],
+)
+def test_amounts_of_time_as_the_recognizer_writes_them(heard: str, meant: str):
+    assert meant in repair_amounts(heard)
+
+
+@pytest.mark.parametrize(
+    "said", ["一个中午都在开会", "他是一个中国人", "我那小时候也值过班", "两个中间件挂了"]
+)
+def test_words_that_only_look_like_an_hour_stay(said: str):
+    assert repair_amounts(said) == said

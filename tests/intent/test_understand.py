@@ -1324,3 +1324,23 @@ def test_a_regional_i_before_a_request_is_no_greeting() -> None:
 def test_round8_r20_families(said: str, expect: Expect, name: str, args: dict[str, object]) -> None:
     u = understand(said, TODAY, expect, workloads=WORKLOADS)
     assert (u.intent.name, u.intent.args) == (name, args)
+
+
+@pytest.mark.parametrize(
+    ("heard", "name", "args"),
+    [
+        ("以后每天中52点自动播报", "schedule_create", {"time": "12:00"}),
+        ("15分钟后再提醒我，部队还是半个中版", "snooze", {"minutes": 30}),  # 不对 as 部队, 钟 as 中
+        ("那小时以后再叫我", "snooze", {"minutes": 120}),
+        ("10分钟，不20分钟后再提醒我", "snooze", {"minutes": 20}),  # 不 with no pause after it
+        ("每天早上七点，不七点半，给我报一下日志", "schedule_create", {"time": "07:30"}),
+        ("晚点再提醒嘛，我在吃饭", "snooze", {}),  # the request first; the meal only says why
+    ],
+)
+def test_round8_heard_families(heard: str, name: str, args: dict[str, object]) -> None:
+    u = understand(heard, TODAY, workloads=WORKLOADS)
+    assert (u.intent.name, u.intent.args) == (name, args)
+
+
+def test_someone_else_reminding_is_a_story() -> None:
+    assert understand("我妈总是晚点再提醒我吃饭", TODAY).intent.name == "chat"
