@@ -374,9 +374,17 @@ _HOUR_AS_MIDDLE = re.compile(
 _TWO_AS_THAT = re.compile(r"(?<![一-龥])那(?=小时(?!候)|钟头|分钟)|(?<=[再过等])那(?=小时(?!候)|钟头|分钟)")
 
 
-def repair_amounts(text: str) -> str:
-    """Amounts of time as Whisper writes them wrong: "半个中后" is 半个钟后, "那小时以后" is 俩小时以后. Run on the
-    raw transcript before corrections are settled, so "15分钟，部队还是半个中" corrects one amount by another."""
+# 周 (zhou) heard as 中 (zhong) before a weekday: "中三部队，中四的告警" (初中三年级, 高中三年 keep theirs)
+_WEEK_AS_MIDDLE = re.compile(r"(?<![初高上])中(?=[一二三四五六日天](?![年月个点号级班]))")
+# 定时 (ding-shi) heard as 电视 (dian-shi, "TV") before what a schedule is: "把电视播报都关了"
+_SCHEDULE_AS_TV = re.compile(r"电视(?=播报|任务|列表|提醒)")
+
+
+def repair_time_words(text: str) -> str:
+    """Days, amounts of time and schedules as Whisper writes them wrong: "半个中后" is 半个钟后, "那小时以后" is
+    俩小时以后, "中四的告警" is 周四的. Run on the raw transcript before corrections are settled, so
+    "15分钟，部队还是半个中" corrects one amount by another."""
+    text = _WEEK_AS_MIDDLE.sub("周", _SCHEDULE_AS_TV.sub("定时", text))
     return _TWO_AS_THAT.sub("俩", _HOUR_AS_MIDDLE.sub("钟", text))
 
 
@@ -412,8 +420,11 @@ _WHAT = re.compile(
 )
 # 音量 heard as 你量/引量/营量 before a setting ("你量掉到30", "引量百分之六十"): the first syllable's vowel
 # survives, and none of these is a word that takes a level
+# (also 一/1/年/原/预/贫 as heard for 音 before a level: "1 量75", "一量七十五", "预量掉到30%"; a number of times
+# measured is no level: "你量三次")
 _VOLUME_HEARD = re.compile(
-    r"[你引营印因阴银隐饮应英影](?=量(?:[调掉开拆设改放](?:到|成|为|在)|百分之|[0-9]))"
+    r"(?:[你引营印因阴银隐饮应英影一年原预贫]|1 ?)(?=量(?:[调掉开拆设改放](?:到|成|为|在)|百分之|[0-9]+(?![0-9次下个遍])"
+    r"|[零一二两三四五六七八九十百]+(?![零一二两三四五六七八九十百次下个遍天回趟])))"
 )
 # 告警 heard as 高警 (gao-jing, the same sound): no word of its own, unlike 高警惕 / 高警戒
 _HIGH_ALERT = re.compile(r"高警(?![惕戒觉])")

@@ -87,7 +87,7 @@ ROLLBACK_DENY = re.compile(
 )
 # ... or after it ("回滚就算了", "回滚先缓一缓", "回滚的事先放一放")
 ROLLBACK_DENY_AFTER = re.compile(
-    r"算了|不要|不用|不必|别(?!的|人)|先不|暂缓|缓一缓|缓缓|等等|再说|免了|拉倒|放一放|先放|不急|以后再|回头再"
+    r"算了|不要|不用|不必|别(?!的|人)|先不|暂缓|缓一缓|缓缓|等等|再说|免了|拉倒|放一放|先放|不急|以后再|回头再|再看看|再想想|再观察"
 )
 ROLLBACK_CONFIRM = (
     # an order: "直接回滚", "麻烦回滚一下", "把刚才的发布回滚", "赶紧回滚"
@@ -450,7 +450,9 @@ def numerals_to_digits(text: str) -> str:
 
 
 _FULL_DATE = re.compile(r"(?:(\d{4})年)?(\d{1,2})月(\d{1,2})[日号]")
-_DAY_ONLY = re.compile(r"(?<![\d月])(\d{1,2})(?:日(?!志)|号)")  # "周五日志" is not the 5th
+_DAY_ONLY = re.compile(
+    r"(?<![\d月周期拜])(\d{1,2})(?:日(?![志报])|号)"
+)  # "周五日志", "上周五日报": not the 5th
 
 
 def parse_day(u: _Utterance | str, today: date) -> date | None:

@@ -20,7 +20,7 @@ from functools import partial
 
 from pypinyin import Style, pinyin
 
-from server.intent.asr_repair import repair, repair_amounts, repair_clock
+from server.intent.asr_repair import repair, repair_clock, repair_time_words
 from server.intent.classifier import Scored, concepts, shared_classifier
 from server.intent.matcher import (
     DRILL_VERBS,
@@ -195,7 +195,7 @@ _BARE_VOLUME = re.compile(
 _LOUDNESS = re.compile(r"([大小响轻高低])一?(?:点|些)儿?|听不清|听不见|听不到")
 # Calls and hellos that ask for nothing: said to the robot, they only wake it.
 _HELLO = re.compile(
-    r"^(?:你好|您好|哈喽|哈啰|哈罗|哈咯|嗨|嘿|hello|hi|hey|喂|哥们儿?|老铁|兄弟|亲|劳驾|请问|打扰(?:一下|你|您)?了?|(?:你|您)?在(?:吗|么|嘛|不在|没在|没得|莫得|没有?)(?:你|您)?|[吱吭应出][一个]声|醒醒|醒一醒|醒了吗?|你?醒着?(?:没有?|吗|么|呢)|你?醒了没有?|起床了?"
+    r"^(?:你好|您好|哈喽|哈啰|哈罗|哈咯|嗨|嘿|hello|hi|hey|喂|哥们儿?|老铁|兄弟|亲|劳驾|请问|打扰(?:一下|你|您)?了?|(?:你|您)?[在再](?:吗|么|嘛|不[在再]|没[在再]|没得|莫得|没有?)(?:你|您)?|[吱吭应出][一个]声|醒醒|星星|醒一醒|醒了吗?|你?醒着?(?:没有?|吗|么|呢)|你?醒了没有?|起床了?"
     r"|早上好|早安|早啊|早晨|早|下午好|晚上好|同学)+"
 )
 _NOW = re.compile(r"(?<!到)(?:现在|目前|当前|眼下|此刻|这会儿)(?!为[止指之只])")  # not "今天到现在"
@@ -238,7 +238,7 @@ _THANKS = re.compile(r"^(?:谢谢|多谢|感谢|谢了|辛苦了?|thanks?|thanky
 # and 呀
 _CALL_PARTICLES = "哇哈哟嘛呐啦噻撒嘞咯哦呀爱塞压咧哩"
 _BARE_SILENCE = re.compile(r"(?:先|给我|直接)?(?:静默|屏蔽)(?:掉|了|一下)?(?:它|吧|啊|呀|了)*")
-_MUTED_LIST = re.compile(r"被(?:静音|静默|屏蔽)|静音(?:了)?的|静音列表|静音规则|静音过")
+_MUTED_LIST = re.compile(r"被(?:静音|静默|屏蔽)|静音(?:了)?的|静音列表|静音规则|静音[过国]")
 _CLAUSE = re.compile(r"[，,。！!？?；;、\s]+")
 Make = Callable[..., Intent]  # (name, source="matcher", **slots) → Intent
 
@@ -377,7 +377,9 @@ _NOT_A_REQUEST_AFTER_NO = frozenset({"chat", "greeting", "stop", "rollback_confi
 def _request_after_refusal(
     text: str, whole: Understanding, today: date, expect: Expect, workloads: tuple[str, ...]
 ) -> Understanding | None:
-    if expect not in _DECLINABLE or whole.intent.source != "followup" or whole.intent.name != "stop":
+    refused = whole.intent.source == "followup" and whole.intent.name == "stop"
+    weak = whole.intent.source == "classifier" and whole.score < WEAK_WHOLE  # (the refusal blurs the request)
+    if expect not in _DECLINABLE or not (refused or weak):
         return None
     clauses = [c for c in _CLAUSE.split(text) if c.strip()]
     start = 0
@@ -457,7 +459,7 @@ def _understand(
 ) -> Understanding:
     # "昨天，不对，今天的…", "帮我查一下，就是那个，告警" (server/intent/self_correction.py)
     # (a clock written as a decimal, "7.40", is a clock before a correction can replace it)
-    text = drop_asides(drop_filler_clauses(resolve_corrections(repair_clock(repair_amounts(text)))))
+    text = drop_asides(drop_filler_clauses(resolve_corrections(repair_clock(repair_time_words(text)))))
     if expect is Expect.ROLLBACK or _ROLLBACK_WORD.search(text):  # (before normalising: "啥" is still 啥)
         text = _URGE.sub("赶紧", text)  # "甭问了，直接回滚": not asking again is no refusal
     text = repair(text, expect, workloads)  # what the recognizer misheard (server/intent/asr_repair.py)
@@ -614,21 +616,31 @@ def _names_someone(m: re.Match[str] | None) -> bool:
 def is_greeting(woke: str) -> bool:
     """Nothing but calls and hellos after the wake word: "你好哇", "小智小智" (the wake word said again),
     "醒醒", "在不在呀", "早啊". A request after them ("小智你好，播报一下") is not a greeting."""
-    rest, before = woke, None
+    rest, before, said_hello = woke, None, False
     while rest != before:
         before = rest
         for strip in (
             strip_wake_word,
-            partial(_HELLO.sub, ""),
-            partial(_SOCIAL.sub, ""),
-            partial(
-                _INTERJECTION.sub, ""
-            ),  # "你好，小智，那个……哎，你好你好" (那个… went as a filler clause)
+            _HELLO_STRIP,
+            _SOCIAL_STRIP,
+            # "你好，小智，那个……哎，你好你好" (那个… went as a filler clause)
+            partial(_INTERJECTION.sub, ""),
         ):
-            rest = strip(rest)
+            stripped = strip(rest)
+            said_hello = said_hello or (strip in (_HELLO_STRIP, _SOCIAL_STRIP) and stripped != rest)
+            rest = stripped
         if rest == before:  # particles go only when no call is left to find ("在吗" needs its 吗)
             rest = rest.strip(FILLERS + _CALL_PARTICLES)
-    return not rest or rest in GREETING_ONLY
+    if not rest or rest in GREETING_ONLY:
+        return True
+    # a hello and then one syllable that asks for nothing: a final particle or a "bro" as heard ("你好哥" for
+    # 你好咯, "晚上好窝" for 晚上好喔, "上班里" for 上班咧)
+    return said_hello and len(rest) == 1 and rest not in _COMMAND_SYLLABLES
+
+
+_HELLO_STRIP = partial(_HELLO.sub, "")
+_SOCIAL_STRIP = partial(_SOCIAL.sub, "")
+_COMMAND_SYLLABLES = frozenset("停播念听要行好对是嗯不别讲说查看录调关开静")
 
 
 def is_narrative(core: str) -> bool:
@@ -832,6 +844,8 @@ def _volume(u: _Utterance) -> dict[str, int] | None:
         return None  # "这告警吵死了，压掉它，半小时内别再报": the alert is loud, not the robot's voice
     if u.has("静音") and (_MUTED_LIST.search(u.text) or {"LIST", "ALERT"} & set(concepts(u.text))):
         return None  # "静音列表", "有哪些静音", "把这个告警静音": the alert silences, not the speaker
+    if any(u.text[i + 2 : i + 3] in ("过", "国") for i in u.positions("静音")):
+        return None  # "我之前静音过什么" (heard 进英国): what was silenced, asked
     if u.has("最大", "最响", "最高"):
         return {"volume": 100}  # "开到最大，我这边听不清": the level said wins over the complaint
     if u.has("最小", "最低", "最轻") and u.has("调到", "调成", "开到", "设成", "设为", "调至"):

@@ -9,10 +9,10 @@ from server.intent.asr_repair import (
     listen_for,
     readings,
     repair,
-    repair_amounts,
     repair_clock,
     repair_homophones,
     repair_names,
+    repair_time_words,
     sounds_like,
 )
 from server.intent.models import Expect
@@ -305,11 +305,11 @@ def test_an_afternoon_hour_after_five_keeps_its_digit():
     ],
 )
 def test_amounts_of_time_as_the_recognizer_writes_them(heard: str, meant: str):
-    assert meant in repair_amounts(heard)
+    assert meant in repair_time_words(heard)
 
 
 @pytest.mark.parametrize(
     "said", ["一个中午都在开会", "他是一个中国人", "我那小时候也值过班", "两个中间件挂了"]
 )
 def test_words_that_only_look_like_an_hour_stay(said: str):
-    assert repair_amounts(said) == said
+    assert repair_time_words(said) == said

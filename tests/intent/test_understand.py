@@ -1344,3 +1344,42 @@ def test_round8_heard_families(heard: str, name: str, args: dict[str, object]) -
 
 def test_someone_else_reminding_is_a_story() -> None:
     assert understand("我妈总是晚点再提醒我吃饭", TODAY).intent.name == "chat"
+
+
+@pytest.mark.parametrize(
+    ("heard", "expect", "name", "args"),
+    [
+        # a hello and one syllable more (a final particle or "bro" as heard); 星星 is 醒醒; 再 is 在
+        ("小智，你好哥", Expect.NOTHING, "greeting", {}),
+        ("哈喽小智，晚上好哥", Expect.NOTHING, "greeting", {}),
+        ("哎，小智你好窝", Expect.NOTHING, "greeting", {}),
+        ("小智，星星，上班里", Expect.NOTHING, "greeting", {}),
+        ("小智，再没在", Expect.NOTHING, "greeting", {}),
+        ("小智，你好，停", Expect.NOTHING, "stop", {}),  # ... but a command syllable is the command
+        ("算了", Expect.NOTHING, "chat", {}),  # no hello was said: no greeting either
+        ("我喜欢看星星", Expect.NOTHING, "chat", {}),
+        # 音量 before a level, heard with another first syllable
+        ("1 量75", Expect.NOTHING, "volume", {"volume": 75}),
+        ("一量七十五", Expect.NOTHING, "volume", {"volume": 75}),
+        ("预量掉到30%", Expect.NOTHING, "volume", {"volume": 30}),
+        ("你量三次体温", Expect.NOTHING, "chat", {}),
+        # 周 as 中 before a weekday, and a correction between the two days
+        ("中三部队，中四的告警有哪些麻烦列一下", Expect.NOTHING, "alerts", {"day": "2026-11-26"}),
+        ("初中三年级的时候", Expect.NOTHING, "chat", {}),
+        # 定时 as 电视 before what a schedule is
+        ("把电视播报都关了", Expect.NOTHING, "schedule_cancel", {}),
+        # 静音过 as 静音国/进英国: what was silenced, asked
+        ("我之前进英国什么来着", Expect.NOTHING, "silence_list", {}),
+        # 周五 before 日报 is a weekday, not the fifth of the month
+        ("那个，上周五日报给我念念", Expect.NOTHING, "broadcast", {"day": "2026-11-20"}),
+        ("20号的日志", Expect.NOTHING, "broadcast", {"day": "2026-11-20"}),
+        # a request after a refusal that the classifier alone reads weakly
+        ("不用了，你先把现在的告警报一下", Expect.DRILL, "alerts", {}),
+        # "再看看" after a rollback said is hesitation, not an approval
+        ("我要回滚，再看看", Expect.ROLLBACK, "rollback_deny", {}),
+        ("回滚吧", Expect.ROLLBACK, "rollback_confirm", {}),
+    ],
+)
+def test_round8_spoken_families(heard: str, expect: Expect, name: str, args: dict[str, object]) -> None:
+    u = understand(heard, TODAY, expect, workloads=WORKLOADS)
+    assert (u.intent.name, u.intent.args) == (name, args)
