@@ -352,7 +352,7 @@ _NOON_AS_FIVE = re.compile(r"([上中下])[五5](?=(?:[一二两三四六七八�
 _HOUR_STOP = re.compile(r"(?<=午)(1?\d)\.(?!\d)")
 # ... and 中午十二点 as 中52点: 午十二 (wu shi er) is 五十二, written 52. Before noon and at noon the hour that
 # follows 午 is ten to twelve (nobody says 上午两点), so 上/中 + 5 + 0..2 is 午 + 10..12.
-_NOON_TEN_AS_FIFTY = re.compile(r"([上中])5([0-2])(?=点|\.(?!\d))")
+_NOON_TEN_AS_FIFTY = re.compile(r"([上中])5([0-2])(?=点|\.)")  # (上50.30分: 上午10.30分)
 
 
 def repair_clock(text: str) -> str:
@@ -377,7 +377,11 @@ _TWO_AS_THAT = re.compile(r"(?<![一-龥])那(?=小时(?!候)|钟头|分钟)|(?<
 # 周 (zhou) heard as 中 (zhong) before a weekday: "中三部队，中四的告警" (初中三年级, 高中三年 keep theirs)
 _WEEK_AS_MIDDLE = re.compile(r"(?<![初高上])中(?=[一二三四五六日天](?![年月个点号级班]))")
 # 定时 (ding-shi) heard as 电视 (dian-shi, "TV") before what a schedule is: "把电视播报都关了"
-_SCHEDULE_AS_TV = re.compile(r"电视(?=播报|任务|列表|提醒)")
+_SCHEDULE_AS_TV = re.compile(r"电视(?=播报|任务|列表|提醒)|电时")  # (电时 is no word)
+# 点 (dian) heard as 天 (tian) after a time of day and an hour: "每天下午三天帮我播一遍" is 下午三点
+_HOUR_AS_DAY = re.compile(r"(?<=上午|下午|中午|晚上|早上|凌晨|傍晚)([0-9一二两三四五六七八九十]{1,3})天")
+# 半 (ban) heard as 班 before an hour: "班小时以后再叫我"
+_HALF_AS_SHIFT = re.compile(r"班(?=小时|个小时|个钟)")
 
 
 def repair_time_words(text: str) -> str:
@@ -385,6 +389,7 @@ def repair_time_words(text: str) -> str:
     俩小时以后, "中四的告警" is 周四的. Run on the raw transcript before corrections are settled, so
     "15分钟，部队还是半个中" corrects one amount by another."""
     text = _WEEK_AS_MIDDLE.sub("周", _SCHEDULE_AS_TV.sub("定时", text))
+    text = _HALF_AS_SHIFT.sub("半", _HOUR_AS_DAY.sub(r"\1点", text))
     return _TWO_AS_THAT.sub("俩", _HOUR_AS_MIDDLE.sub("钟", text))
 
 
@@ -430,9 +435,23 @@ _VOLUME_HEARD = re.compile(
 _HIGH_ALERT = re.compile(r"高警(?![惕戒觉])")
 
 
+# 声纹 (sheng-wen) heard as 收文/收纹/收闻 (shou-wen) next to a verb of recording it: "给我注册一下收文",
+# "收文重新录一遍". 收文 (a received document) is a word, so only with such a verb within a few characters.
+_VOICEPRINT_HEARD = re.compile(r"收[文纹闻]")
+_ENROLL_NEAR = re.compile(r"录|注册|登记|采集|认一下")
+ENROLL_WINDOW = 6
+
+
+def _voiceprint(m: re.Match[str]) -> str:
+    text, start, end = m.string, m.start(), m.end()
+    near = text[max(0, start - ENROLL_WINDOW) : start] + "|" + text[end : end + ENROLL_WINDOW]
+    return "声纹" if _ENROLL_NEAR.search(near) else m.group(0)
+
+
 def repair(text: str, expect: Expect = Expect.NOTHING, workloads: tuple[str, ...] = ()) -> str:
     """The transcript with the recognizer's likely confusions of command words and workload names undone."""
     text = _VOLUME_HEARD.sub("音", _HIGH_ALERT.sub("告警", text))
+    text = _VOICEPRINT_HEARD.sub(_voiceprint, text)
     text = _WHAT.sub("啥", repair_clock(repair_homophones(repair_names(text, workloads))))
     if expect is Expect.DRILL and len(_CJK.findall(text)) <= MAX_DRILL_ANSWER_CHARS:
         text = repair_homophones(text, DRILL_ANSWER_TERMS)

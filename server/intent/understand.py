@@ -828,9 +828,12 @@ def _rules(u: _Utterance, make: Make) -> Intent | None:
 
 
 def _says_turn(u: _Utterance, *words: str) -> bool:
-    """One of ``words`` (调大, 调小…) is said — fuzzily, as heard, but never on 掉 (diao, "off"): "屏蔽掉它"
-    sounds like 屏蔽调大 and turns nothing up."""
-    return any(u.text[i] != "掉" for w in words for i in u.positions(w))
+    """One of ``words`` (调大, 调小…) is said — fuzzily, as heard ("声音掉到…" is 调到), but never as 掉 and a
+    pronoun (diao ta, "off with it"): "屏蔽掉它" sounds like 屏蔽调大 and turns nothing up."""
+    return any(u.text[i : i + 2] not in _OFF_WITH_IT for w in words for i in u.positions(w))
+
+
+_OFF_WITH_IT = frozenset({"掉它", "掉他", "掉她"})
 
 
 _SET_UP = ("调大", "调高", "开大", "加大", "增大", "调响")  # a direction set with a verb...

@@ -1383,3 +1383,25 @@ def test_someone_else_reminding_is_a_story() -> None:
 def test_round8_spoken_families(heard: str, expect: Expect, name: str, args: dict[str, object]) -> None:
     u = understand(heard, TODAY, expect, workloads=WORKLOADS)
     assert (u.intent.name, u.intent.args) == (name, args)
+
+
+@pytest.mark.parametrize(
+    ("heard", "name", "args"),
+    [
+        # 声纹 heard as 收文 next to a verb of recording it; 收文 alone is a received document
+        ("我新来的，给我注册一下收文败", "enroll_voiceprint", {}),
+        ("我换了个耳麦，收文重新录一遍摆", "enroll_voiceprint", {}),
+        ("今天收文三份", "chat", {}),
+        # 点 heard as 天 after a time of day, 半 as 班 before an hour, 上午十点 as 上50 with decimal minutes
+        ("每天下午三天帮我把日志报告播一遍", "schedule_create", {"time": "15:00"}),
+        ("班小时以后再叫我", "snooze", {"minutes": 30}),
+        ("请设计每天上50.30分的电视播报", "schedule_create", {"time": "10:30"}),
+        ("查电时", "schedule_list", {}),
+        # 掉 is 调 before a level ("声音掉到三十"), but not 掉 with a pronoun
+        ("声音掉到三十", "volume", {"volume": 30}),
+        ("屏蔽掉它", "silence_create", {}),
+    ],
+)
+def test_round8_more_spoken_families(heard: str, name: str, args: dict[str, object]) -> None:
+    u = understand(heard, TODAY, workloads=WORKLOADS)
+    assert (u.intent.name, u.intent.args) == (name, args)
