@@ -448,10 +448,17 @@ def _voiceprint(m: re.Match[str]) -> str:
     return "声纹" if _ENROLL_NEAR.search(near) else m.group(0)
 
 
+# 接 (jie) heard as 见 (jian) when an alert is taken: "这个我见了" is 这个我接了 ("I see it" takes it too)
+_TAKEN_HEARD = re.compile(r"(?<=我)见(?=了)(?=.{0,6}$)")
+_TAKEN_CUE = re.compile(r"这[个条]|告警|报警")
+
+
 def repair(text: str, expect: Expect = Expect.NOTHING, workloads: tuple[str, ...] = ()) -> str:
     """The transcript with the recognizer's likely confusions of command words and workload names undone."""
     text = _VOLUME_HEARD.sub("音", _HIGH_ALERT.sub("告警", text))
     text = _VOICEPRINT_HEARD.sub(_voiceprint, text)
+    if _TAKEN_CUE.search(text):
+        text = _TAKEN_HEARD.sub("接", text)
     text = _WHAT.sub("啥", repair_clock(repair_homophones(repair_names(text, workloads))))
     if expect is Expect.DRILL and len(_CJK.findall(text)) <= MAX_DRILL_ANSWER_CHARS:
         text = repair_homophones(text, DRILL_ANSWER_TERMS)

@@ -1405,3 +1405,16 @@ def test_round8_spoken_families(heard: str, expect: Expect, name: str, args: dic
 def test_round8_more_spoken_families(heard: str, name: str, args: dict[str, object]) -> None:
     u = understand(heard, TODAY, workloads=WORKLOADS)
     assert (u.intent.name, u.intent.args) == (name, args)
+
+
+@pytest.mark.parametrize(
+    ("heard", "name"),
+    [
+        ("这个我见了", "acknowledge"),  # 接 heard as 见 when an alert is taken
+        ("这个告警我见了", "acknowledge"),
+        ("我见了他一面", "chat"),
+        ("昨天我见了老王，这个事", "chat"),
+    ],
+)
+def test_an_alert_taken_as_heard(heard: str, name: str) -> None:
+    assert understand(heard, TODAY, workloads=WORKLOADS).intent.name == name
