@@ -159,7 +159,7 @@ _DID_IT = re.compile(
 )
 # Words that address the robot: with one of them the story carries a request ("我同事说挂了，帮我看看告警").
 _REQUEST = re.compile(
-    r"帮我|帮忙|你帮|给我|帮他|给他|帮她|给她|请你|你给|你把|你看|你能|你会|你可以|看看|看一下|查一下|查查|播报(?!员)|念一下|读一下|讲一下|说一下"
+    r"帮我|帮忙|你帮|给我|帮他|给他|帮她|给她|请你|你给|你把|你看|你能|你会|你可以|看看|看一下|看一眼|查一下|查查|播报(?!员)|念一下|读一下|讲一下|说一下"
     r"|讲讲|说说|告诉我|提醒我|(?:再|晚点|稍后|待会儿?|等会儿?)提醒|叫我|重新录|录一下|录一遍|录个|(?:念|读|播)(?:一?下|一遍)?(?:日报|日志|报告)"
 )
 # "我都给她定了闹钟": what the speaker did for someone, not the robot asked to do it for them
@@ -534,8 +534,10 @@ def _understand(
     if best.name == "chat" and (
         ranked[0].score < CHAT_SURE
         or (second is not None and ranked[0].score - ranked[1].score < CLOSE_MARGIN)
+        or (_REQUEST.search(core) is not None and _OPS_OBJECT.search(core) is not None)
     ):
-        # chat only just ahead of a command: not sure it is chat either (→ LLM router if configured)
+        # chat only just ahead of a command, or the robot asked to look at something it watches
+        # ("顺便瞅一眼线上那摊子事"): not sure it is chat either (→ LLM router if configured)
         return Understanding(best, score=ranked[0].score, known=False, runner_up=second)
     return Understanding(best, score=ranked[0].score, confirm=close, runner_up=second)
 
@@ -807,6 +809,8 @@ def follow_up(
 
 
 def _rules(u: _Utterance, make: Make) -> Intent | None:
+    if _mutes_an_alert(u):
+        return make("silence_create", minutes=parse_minutes(u))
     if (u.has(*VOLUME_WORDS) or _says_turn(u, "调大", "调小")) and (vol := _volume(u)):
         return make("volume", **vol)
     if m := _BARE_VOLUME.fullmatch(u.text):  # "再大一点" with nothing else: the speaker's volume
@@ -825,6 +829,17 @@ def _rules(u: _Utterance, make: Make) -> Intent | None:
     if _BARE_SILENCE.fullmatch(u.text):
         return make("silence_create")  # "静默。": the verb alone is an order, not a question about a list
     return None
+
+
+# "把它静音一小时", "mute咗佢" (静音了它): what is muted for a while, or called "it", is the alert; the robot is
+# "你", and its voice has no duration
+_MUTE_IT = re.compile(r"把[它他她]静音|静音(?:了|掉)?[它他她]")
+
+
+def _mutes_an_alert(u: _Utterance) -> bool:
+    if "静音" not in u.text or _SELF_MUTE.search(u.text) or u.has("音量", "声音", "大声", "小声"):
+        return False
+    return bool(_MUTE_IT.search(u.text)) or parse_minutes(u) is not None
 
 
 def _says_turn(u: _Utterance, *words: str) -> bool:

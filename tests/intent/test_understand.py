@@ -284,7 +284,7 @@ def test_a_rollback_answer_needs_a_rollback_question_or_the_word() -> None:
     # nobody proposed a rollback and the words name none: not a rollback answer (LLM router or chat)
     for text in ("能不能顺便瞅一眼线上那摊子事", "先不动"):
         u = understand(text, TODAY)
-        assert u.intent.name == "chat" and not u.confirm, text
+        assert not u.known and u.intent.name == "chat", text
     # the word (or a homophone of it), or the question just asked, makes it one
     assert understand("恢复到之前的版本吧", TODAY).intent.name == "rollback_confirm"
     assert understand("确认会滚", TODAY).intent.name == "rollback_confirm"
@@ -1418,3 +1418,20 @@ def test_round8_more_spoken_families(heard: str, name: str, args: dict[str, obje
 )
 def test_an_alert_taken_as_heard(heard: str, name: str) -> None:
     assert understand(heard, TODAY, workloads=WORKLOADS).intent.name == name
+
+
+@pytest.mark.parametrize(
+    ("said", "name", "args"),
+    [
+        # what is muted for a while, or called "it", is the alert; the robot is "you", and has no duration
+        ("把它静音一小时", "silence_create", {"minutes": 60}),
+        ("mute咗佢先", "silence_create", {}),
+        ("静音一小时", "silence_create", {"minutes": 60}),
+        ("你静音吧", "volume", {"volume": 0}),
+        ("把声音静音", "volume", {"volume": 0}),
+        ("静音", "volume", {"volume": 0}),
+    ],
+)
+def test_muting_it_is_the_alert(said: str, name: str, args: dict[str, object]) -> None:
+    u = understand(said, TODAY, workloads=WORKLOADS)
+    assert (u.intent.name, u.intent.args) == (name, args)
