@@ -450,9 +450,8 @@ def numerals_to_digits(text: str) -> str:
 
 
 _FULL_DATE = re.compile(r"(?:(\d{4})年)?(\d{1,2})月(\d{1,2})[日号]")
-_DAY_ONLY = re.compile(
-    r"(?<![\d月周期拜])(\d{1,2})(?:日(?![志报])|号)"
-)  # "周五日志", "上周五日报": not the 5th
+# "周五日志", "上周五日报", "礼拜五日报": a weekday and a log or report, not the 5th
+_DAY_ONLY = re.compile(r"(?<![\d月周期拜])(\d{1,2})(?:日(?![志报])|号)")
 
 
 def parse_day(u: _Utterance | str, today: date) -> date | None:

@@ -204,6 +204,8 @@ _NOW_TODAY = re.compile(r"(?:今天|今日)(?:有|要|还有|先)")
 _SOCIAL = re.compile(
     r"^(?:我是(?:新来的)?(?:小|老)?[\u4e00-\u9fff]{1,2}(?=先|来|跟|和|$)|先?(?:跟|和)?(?:你|您)?打(?:个)?招呼|又见面了?|早晨|我?上班了?|好久不见|好久没(?:跟|和)?(?:你|您)?打(?:个)?招呼了?|打(?:个)?招呼|(?:我|俺|额)又?来了?|(?:我|俺|额)回来了?|(?:哥们儿?|兄弟|本人|老子|打工人)?又?来了?|又?是我|别睡了?|起床了?)+"
 )
+_HELLO_STRIP = partial(_HELLO.sub, "")
+_SOCIAL_STRIP = partial(_SOCIAL.sub, "")
 # "别问了" / "莫等了" / "不用再犹豫了" next to a rollback: hurry, not a refusal
 _URGE = re.compile(
     # ("先别等等" is "no, wait": 等等 said twice is a wait, not "don't wait")
@@ -552,8 +554,9 @@ _ROOM_ASIDE = re.compile(
 
 def drop_asides(text: str) -> str:
     """Asides dropped: later clauses about the speaker's own devices ("昨晚有告警没？我手机静音了没看到"),
-    said to a colleague by name ("这个我接了，老王你回去睡吧") or to the room ("小智！哎你们小声点，我喊它呢"). An utterance that opens with one is about
-    the device or for the colleague (``is_narrative``, ``speaks_to_someone_else``)."""
+    said to a colleague by name ("这个我接了，老王你回去睡吧") or to the room ("小智！哎你们小声点，我喊它呢").
+    An utterance that opens with one is about the device or for the colleague (``is_narrative``,
+    ``speaks_to_someone_else``)."""
     clauses = [c for c in _CLAUSE.split(text) if c]
     kept = clauses[:1] + [
         c
@@ -640,8 +643,6 @@ def is_greeting(woke: str) -> bool:
     return said_hello and len(rest) == 1 and rest not in _COMMAND_SYLLABLES
 
 
-_HELLO_STRIP = partial(_HELLO.sub, "")
-_SOCIAL_STRIP = partial(_SOCIAL.sub, "")
 _COMMAND_SYLLABLES = frozenset("停播念听要行好对是嗯不别讲说查看录调关开静")
 
 
@@ -843,7 +844,7 @@ def _mutes_an_alert(u: _Utterance) -> bool:
 
 
 def _says_turn(u: _Utterance, *words: str) -> bool:
-    """One of ``words`` (调大, 调小…) is said — fuzzily, as heard ("声音掉到…" is 调到), but never as 掉 and a
+    """One of ``words`` (调大, 调小…) is said — fuzzily, as heard ("声音掉大点" is 调大), but never as 掉 and a
     pronoun (diao ta, "off with it"): "屏蔽掉它" sounds like 屏蔽调大 and turns nothing up."""
     return any(u.text[i : i + 2] not in _OFF_WITH_IT for w in words for i in u.positions(w))
 
