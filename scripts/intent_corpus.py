@@ -60,6 +60,7 @@ TRAINING_FILES = (
     "heldout_r19b",
     "heldout_r20a",
     "heldout_r20b",
+    "heldout_r21a",
 )
 WORKLOADS = ("payment-api", "order-service", "user-center")
 HEADER = (

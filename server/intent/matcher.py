@@ -178,6 +178,7 @@ SYNONYMS: tuple[tuple[str, str], ...] = (
     ("俺们", "我们"),  # northern 俺 = 我
     ("俺", "我"),
     ("冇", "没"),
+    ("畀人", "被人"),  # Cantonese 畀 marks the passive: "有冇告警畀人屏蔽咗" = 有没有告警被人屏蔽了
     ("边啲", "哪些"),  # Cantonese: 有边啲告警 = 有哪些告警
     ("迟啲", "晚点"),  # 迟啲再提我 = 晚点再提醒我
     ("静咗音", "静音了"),
@@ -215,6 +216,8 @@ _MISHEARD_LAST_WEEK = re.compile(r"上中(?=[一二三四五六日天])")
 _SHANGHAI_QUESTION = re.compile(r"(?<![砍征讨采杀])伐(?=\s*(?:$|[？?！!。，,、]))")  # (not 砍伐, 征伐)
 # ... and 阿拉 is 我们, but not in 阿拉伯 (Arabic), 阿拉斯加, 阿拉丁
 _SHANGHAI_WE = re.compile(r"阿拉(?![伯斯丁])")
+# 定时 is separable too: "有没有定了时的播报" (not 定好时间, 定时炸弹 stays 定时)
+_SPLIT_SCHEDULE = re.compile(r"定(?:了|过|好)时(?![间候])")
 # 报警 is a separable verb: "报了警", "报过几次警", "都报了些啥警" are 报警 with its parts apart (not 警察);
 # so is the colloquial 告警 ("有没有告过警"). 报 may be heard as 爆, 啥 as 傻/杀.
 _SPLIT_ALARM = re.compile(
@@ -332,6 +335,11 @@ ENGLISH_WORDS: dict[str, str] = {
     "silence": "静默",  # "这个alert给我silence两个小时", "看下当前的silence"
     "silenced": "静默",
     "take": "接",  # "这个告警我 take 了"
+    "function": "功能",  # "你有咩 function"
+    "functions": "功能",
+    "good morning": "早上好",
+    "good afternoon": "下午好",
+    "good evening": "晚上好",
     "emo": "心累",  # slang for feeling low
 }
 _ENGLISH = re.compile(
@@ -351,6 +359,7 @@ def normalize(text: str) -> str:
         if word in s:
             s = s.replace(word, common)
     s = _MISHEARD_LAST_WEEK.sub("上周", _MISHEARD_DAY.sub("昨天", s))
+    s = _SPLIT_SCHEDULE.sub("定时", s)
     return _SPLIT_ALARM.sub(lambda m: "告警" if m.group("verb") == "告" else "报警", s)
 
 

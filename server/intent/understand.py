@@ -82,9 +82,10 @@ SLOT_OWNERS: dict[str, frozenset[str]] = {
     "delta": frozenset({"volume"}),
 }
 # an answer to "是否回滚?" that opens with a refusal — but "不用问了/别等了" hurries a yes
-# "要得，回滚嘛" (嘛 written 吗): a yes, then the rollback said back — agreeing, not asking
+# "要得，回滚嘛" (嘛 written 吗), Cantonese "系啊，回滚先" (系 = 是, 先 last = "first"): a yes, then the rollback
+# said back — agreeing, not asking
 _YES_THEN_ROLLBACK = re.compile(
-    r"^(?:要得|要的|好的?|行|可以|对|是的?|嗯+|确认|同意)(?:那就|就)?(?:回滚|回退)(?:吗|嘛|吧|啊|呗)?$"
+    r"^(?:要得|要的|好的?|行|可以|对|是的?|系|嗯+|确认|同意)(?:啊|呀|啦|嘛|喇)?(?:那就|就)?(?:回滚|回退)(?:先|吗|嘛|吧|啊|呗)?$"
 )
 # ("payment-api 别动它", but "别动别的，就回滚它" keeps the others)
 _MUST_NOT_TOUCH = re.compile(r"动不得|不能动|碰不得|不能碰|别动(?!别的|其他|其它)")
@@ -135,7 +136,7 @@ _THIRD_PARTY = re.compile(
 )
 # what a word means, how two compare, how it is said in English, an opinion asked: knowledge, not a command
 _ABOUT_WORDS = re.compile(
-    r"^(?:什么是|什么叫|啥是|何为)|(?:是什么意思|是啥意思|什么意思|有什么区别|有啥区别|的区别|区别是什么|英文怎么说|英语怎么说|怎么翻译|难学|好学|怎么学|学起来|入门|谁发明|发明的|起源|历史"
+    r"^(?:什么是|什么叫|啥是|何为)|(?:是什么意思|是啥意思|什么意思|有什么区别|有啥区别|的区别|区别是什么|有什么分别|有啥分别|英文怎么说|英语怎么说|怎么翻译|难学|好学|怎么学|学起来|入门|谁发明|发明的|起源|历史"
     r"|为(?:什么|啥)叫|(?:知道|晓得|懂|了解)(?:什么|啥)是|(?:到底|究竟)有(?:什么|啥)用|是干(?:嘛|啥|什么)(?:用)?的|(?:这|那)(?:两|几|一)?个字|怎么写|缩写|全称|全拼|简称|原理|行业里|业内|业界|一般要保留|保留多久|一般怎么|怎么解决比较好"
     r"|你觉得.{0,20}(?:是不是该|该不该|应不应该|值不值得|好不好)"
     r"|(?:知道|晓得|懂|了解)[^，,]{0,12}是(?:什么|啥)子?(?:东西|意思)?[吗么嘛]?$)"
@@ -147,6 +148,7 @@ _OFF_DOMAIN = re.compile(
     r"天气|气温|多少度|下雨|下雪|游戏|存档|电影|电视剧|追剧|小说|新闻|播报员|播音员|主持人|笑死|太逗|哈哈|表情包|"
     r"报警器|火警|消防|刷屏|没睡好|觉都没睡|感冒|发烧|有点哑|生病|发音|外卖|好吃|球赛|快递|包裹|停车|食堂|午饭|晚饭|早饭|吃饭|考勤|打卡|报销|请假|工资|奖金|年终奖|好习惯|坏习惯|坚持下来|心慌|心累|职业病|没意思|摆烂|快疯了|要疯了|崩溃了|吵醒|睡不着|破防|裂开了?$"
 )
+_USED_TO = re.compile(r"^我们?(?:以前|之前|原来|过去)在")
 _DID_IT = re.compile(
     r"^我们?(?:昨天|前天|刚才|刚刚|刚|上周|之前|上次|那天)(?:晚上|早上|上午|下午)?把.{1,12}?(?:了|过)"
     r"|(?:我|他|她|他们|我们|同事|有人).{0,10}(?:回滚|回退)(?:了|过)"
@@ -195,7 +197,7 @@ _BARE_VOLUME = re.compile(
 _LOUDNESS = re.compile(r"([大小响轻高低])一?(?:点|些)儿?|听不清|听不见|听不到")
 # Calls and hellos that ask for nothing: said to the robot, they only wake it.
 _HELLO = re.compile(
-    r"^(?:你好|您好|哈喽|哈啰|哈罗|哈咯|嗨|嘿|hello|hi|hey|喂|哥们儿?|老铁|兄弟|亲|劳驾|请问|打扰(?:一下|你|您)?了?|(?:你|您)?[在再](?:吗|么|嘛|不[在再]|没[在再]|没得|莫得|没有?)(?:你|您)?|[吱吭应出][一个]声|醒醒|星星|醒一醒|醒了吗?|你?醒着?(?:没有?|吗|么|呢)|你?醒了没有?|起床了?"
+    r"^(?:你好|您好|哈喽|哈啰|哈罗|哈咯|嗨|嘿|hello|hi|hey|喂|哥们儿?|老铁|兄弟|亲|劳驾|请问|打扰(?:一下|你|您)?了?|(?:你|您)?[在再](?:吗|么|嘛|不[在再]|没[在再]|没得|莫得|没有?)(?:你|您)?|[吱吭应出][一个]声|(?:你|您)?(?:能)?听得?(?:到|见|清)(?:我(?:说话)?)?(?:不|吗|么|嘛|没有?)|醒醒|星星|醒一醒|醒了吗?|你?醒着?(?:没有?|吗|么|呢)|你?醒了没有?|起床了?"
     r"|早上好|早安|早啊|早晨|早|下午好|晚上好|同学)+"
 )
 _NOW = re.compile(r"(?<!到)(?:现在|目前|当前|眼下|此刻|这会儿)(?!为[止指之只])")  # not "今天到现在"
@@ -239,6 +241,9 @@ _THANKS = re.compile(r"^(?:谢谢|多谢|感谢|谢了|辛苦了?|thanks?|thanky
 # 噻/撒 (south-western), 嘞 and 咯 end a call too; 爱, 塞 and 压 are how the recognizer writes a trailing 啊, 噻
 # and 呀
 _CALL_PARTICLES = "哇哈哟嘛呐啦噻撒嘞咯哦呀爱塞压咧哩"
+_SILENCED_ASKED = re.compile(
+    r"(?:有没有|哪些|哪几)[^，,]{0,6}被人?(?:静音|静默|屏蔽)|被人?(?:静音|静默|屏蔽)了?(?:吗|没有)"
+)
 _BARE_SILENCE = re.compile(r"(?:先|给我|直接)?(?:静默|屏蔽)(?:掉|了|一下)?(?:它|吧|啊|呀|了)*")
 _MUTED_LIST = re.compile(r"被(?:静音|静默|屏蔽)|静音(?:了)?的|静音列表|静音规则|静音[过国]")
 _CLAUSE = re.compile(r"[，,。！!？?；;、\s]+")
@@ -325,7 +330,7 @@ def understand(
     if (to_robot := _turned_to_the_robot(text)) is not None:
         text = to_robot  # "老张你先等会儿——小智，每天下午五点播一次日报"
     whole = _understand(text, today, expect, workloads, candidate)
-    if (instead := _request_after_refusal(text, whole, today, expect, workloads)) is not None:
+    if (instead := _request_after_answer(text, whole, today, expect, workloads)) is not None:
         return instead
     clear = _clear_clause(text, whole, today, expect, workloads, candidate)
     if clear is not None:
@@ -367,45 +372,53 @@ def _turned_to_the_robot(text: str) -> str | None:
     return None
 
 
-# "先不用，你声音调小一点", "暂时不用啦，现在还有告警吗": under a question whose "no" costs nothing (a drill-down,
-# an asked-back guess) a refusal and then a request of its own is that request. Under "是否回滚?" the refusal
-# stands: it is the answer the case waits for, and a request after it can be asked again.
+# "先不用，你声音调小一点", "暂时不用啦，现在还有告警吗": under a question whose answer costs nothing (a
+# drill-down, an asked-back guess) a yes or no and then a request of its own is that request. Under "是否回滚?"
+# the answer stands: it is what the case waits for, and a request after it can be asked again.
 _DECLINABLE = (Expect.DRILL, Expect.CONFIRM)
 _REFUSAL_OPENER = re.compile(r"^(?:先|暂时|还是|暂且)?(?:不用|不需要|不必|不了|算了|免了)[了啦吧啊哈呀哦]*")
 MIN_REQUEST_CHARS = 3  # "不用调了": what follows the refusal is part of it, not a request
-_NOT_A_REQUEST_AFTER_NO = frozenset({"chat", "greeting", "stop", "rollback_confirm", "rollback_deny"})
+_NOT_A_REQUEST_AFTER_AN_ANSWER = frozenset({"chat", "greeting", "stop", "rollback_confirm", "rollback_deny"})
 
 
-def _request_after_refusal(
+def _request_after_answer(
     text: str, whole: Understanding, today: date, expect: Expect, workloads: tuple[str, ...]
 ) -> Understanding | None:
     refused = whole.intent.source == "followup" and whole.intent.name == "stop"
-    weak = whole.intent.source == "classifier" and whole.score < WEAK_WHOLE  # (the refusal blurs the request)
+    # (the answer blurs the request: "好，可以把三种日志合在一起分析一下吗？我想知道…" reads as chat)
+    weak = whole.intent.source == "classifier" and (whole.score < WEAK_WHOLE or not whole.known)
     if expect not in _DECLINABLE or not (refused or weak):
         return None
     clauses = [c for c in _CLAUSE.split(text) if c.strip()]
     start = 0
-    while start < len(clauses) and yes_no(core_text(normalize(clauses[start]))) is YesNo.NO:
+    while start < len(clauses) and yes_no(core_text(normalize(clauses[start]))) is not None:
         start += 1
     if 0 < start < len(clauses):
-        rest = "，".join(clauses[start:])
+        # the request: what follows the answer, or its first clause alone when more clauses only say why
+        # ("好，可以把三种日志合在一起分析一下吗？我想知道到底是不是有人改了配置")
+        requests = ["，".join(clauses[start:]), clauses[start]]
     elif len(clauses) == 1 and (m := _REFUSAL_OPENER.match(core := core_text(normalize(text)))):
-        rest = core[m.end() :]  # said without a pause: "先不用你声音调小一点"
+        requests = [core[m.end() :]]  # said without a pause: "先不用你声音调小一点"
     else:
         return None
-    if len(core_text(normalize(rest))) < MIN_REQUEST_CHARS:
-        return None
-    asked = _understand(rest, today, Expect.NOTHING, workloads, None)
+    for rest in requests:
+        if len(core_text(normalize(rest))) < MIN_REQUEST_CHARS:
+            continue
+        asked = _understand(rest, today, Expect.NOTHING, workloads, None)
+        if _is_a_request(asked):
+            return asked
+    return None
+
+
+def _is_a_request(asked: Understanding) -> bool:
     intent = asked.intent
-    if (
+    return not (
         not asked.known
         or asked.confirm
-        or intent.name in _NOT_A_REQUEST_AFTER_NO
+        or intent.name in _NOT_A_REQUEST_AFTER_AN_ANSWER
         or (intent.source == "classifier" and asked.score < WEAK_WHOLE)
         or (intent.name == "snooze" and "minutes" not in intent.args)  # "先不用，等会儿再说" only refuses
-    ):
-        return None
-    return asked
+    )
 
 
 # The classifier's reading of a whole utterance this weak, while one clause alone is a clear request and every
@@ -669,6 +682,8 @@ def is_narrative(core: str) -> bool:
         and not _YES_NO_ASKED.search(core)
     ):
         return True  # "我女儿学校每天中午都播报新闻": about them, and nobody asks the robot
+    if _USED_TO.match(core) and not _ADDRESS.search(core):
+        return True  # "我以前在上家公司，每天早上九点都会听一遍日志播报": where one used to be, told
     if _REQUEST.search(core) or (_OPS_OBJECT.search(core) and _YES_NO_ASKED.search(core)):
         return False
     return bool(_THIRD_PARTY.search(core) or _DID_IT.search(core) or _OFF_DOMAIN.search(core))
@@ -810,6 +825,8 @@ def follow_up(
 
 
 def _rules(u: _Utterance, make: Make) -> Intent | None:
+    if _SILENCED_ASKED.search(u.text):
+        return make("silence_list")  # "有没有告警被人屏蔽了": which were silenced, asked
     if _mutes_an_alert(u):
         return make("silence_create", minutes=parse_minutes(u))
     if (u.has(*VOLUME_WORDS) or _says_turn(u, "调大", "调小")) and (vol := _volume(u)):

@@ -1435,3 +1435,35 @@ def test_an_alert_taken_as_heard(heard: str, name: str) -> None:
 def test_muting_it_is_the_alert(said: str, name: str, args: dict[str, object]) -> None:
     u = understand(said, TODAY, workloads=WORKLOADS)
     assert (u.intent.name, u.intent.args) == (name, args)
+
+
+@pytest.mark.parametrize(
+    ("said", "expect", "name", "args"),
+    [
+        # asked whether the robot hears, in English, or with Cantonese words (畀人 = 被人, function = 功能)
+        ("喂，小智，听得到不嘛？", Expect.NOTHING, "greeting", {}),
+        ("小智，你能听到我说话吗", Expect.NOTHING, "greeting", {}),
+        ("声音大点，听不到", Expect.NOTHING, "volume", {"delta": 10}),
+        ("Hello 小智，good evening 呀", Expect.NOTHING, "greeting", {}),
+        ("有冇告警畀人屏蔽咗", Expect.NOTHING, "silence_list", {}),
+        ("把这个告警屏蔽了", Expect.NOTHING, "silence_create", {}),
+        ("有冇定咗时嘅播报呀", Expect.NOTHING, "schedule_list", {}),  # 定时 split by 了, as 报警 is
+        ("小智你有咩 function 呀，讲下", Expect.NOTHING, "help", {}),
+        ("mute 同 silence 有咩分别呀？", Expect.NOTHING, "chat", {}),
+        # where one used to work, told; a request after it is still one
+        ("我以前在上家公司，每天早上九点都会听一遍日志播报，习惯了", Expect.NOTHING, "chat", {}),
+        ("我以前在上家公司用过，你帮我播报一下日志", Expect.NOTHING, "broadcast", {}),
+        # a yes and then the request, whose later clauses only say why
+        (
+            "好，可以把三种日志合在一起分析一下吗？我想知道到底是不是有人改了配置",
+            Expect.DRILL,
+            "drill_down",
+            {"kind": "correlate"},
+        ),
+        # Cantonese yes (系) and 先 last ("first")
+        ("系啊，回滚先", Expect.ROLLBACK, "rollback_confirm", {}),
+    ],
+)
+def test_round8_r21_families(said: str, expect: Expect, name: str, args: dict[str, object]) -> None:
+    u = understand(said, TODAY, expect, workloads=WORKLOADS)
+    assert (u.intent.name, u.intent.args) == (name, args)
