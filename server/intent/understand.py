@@ -208,6 +208,7 @@ _SOCIAL = re.compile(
 )
 _HELLO_STRIP = partial(_HELLO.sub, "")
 _SOCIAL_STRIP = partial(_SOCIAL.sub, "")
+_INTERJECTION_STRIP = partial(_INTERJECTION.sub, "")
 # "别问了" / "莫等了" / "不用再犹豫了" next to a rollback: hurry, not a refusal
 _URGE = re.compile(
     # ("先别等等" is "no, wait": 等等 said twice is a wait, not "don't wait")
@@ -641,8 +642,7 @@ def is_greeting(woke: str) -> bool:
             strip_wake_word,
             _HELLO_STRIP,
             _SOCIAL_STRIP,
-            # "你好，小智，那个……哎，你好你好" (那个… went as a filler clause)
-            partial(_INTERJECTION.sub, ""),
+            _INTERJECTION_STRIP,  # "你好，小智，那个……哎，你好你好" (那个… went as a filler clause)
         ):
             stripped = strip(rest)
             said_hello = said_hello or (strip in (_HELLO_STRIP, _SOCIAL_STRIP) and stripped != rest)
@@ -886,9 +886,9 @@ def _volume(u: _Utterance) -> dict[str, int] | None:
         return {"volume": 100}  # "开到最大，我这边听不清": the level said wins over the complaint
     if u.has("最小", "最低", "最轻") and u.has("调到", "调成", "开到", "设成", "设为", "调至"):
         return {"volume": 0}  # "声音太吵了，调到最小"
-    if _says_turn(u, *_SET_UP) != _says_turn(u, *_SET_DOWN):
+    if (up := _says_turn(u, *_SET_UP)) != _says_turn(u, *_SET_DOWN):
         # ... wins over a complaint about the room: "调大一点，这边风扇太响听不清"
-        return {"delta": 10 if _says_turn(u, *_SET_UP) else -10}
+        return {"delta": 10 if up else -10}
     if u.has("太大", "太响", "超大声", "好大声", "超吵", "好吵"):  # (超/好: Taiwanese and southern "very")
         return {"delta": -10}  # "声音太大了" (before the 大声 inside "太大声")
     if u.has("太小", "太轻"):
