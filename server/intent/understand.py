@@ -318,6 +318,11 @@ def core_text(norm: str) -> str:
     return rest
 
 
+# The longest command anyone wrote in the phrase banks is under 100 characters; reading 300 takes ~0.25 s, and
+# a 16 KB text frame (~5,000 characters) would hold every session's event loop for seconds.
+MAX_UNDERSTOOD_CHARS = 300
+
+
 def understand(
     text: str,
     today: date,
@@ -328,6 +333,9 @@ def understand(
     """Read one utterance. ``expect``: what the robot just asked; ``candidate``: the intent a confirmation
     question was about (``Expect.CONFIRM``); ``workloads``: names known from the owner's reports."""
     workloads = tuple(workloads)
+    if len(text) > MAX_UNDERSTOOD_CHARS:
+        # a typed monologue, or a client flooding one text frame: no command, and not read on the event loop
+        return Understanding(Intent("chat", {}, text=text[:MAX_UNDERSTOOD_CHARS]), score=0.0, known=False)
     if (to_robot := _turned_to_the_robot(text)) is not None:
         text = to_robot  # "老张你先等会儿——小智，每天下午五点播一次日报"
     whole = _understand(text, today, expect, workloads, candidate)

@@ -1467,3 +1467,13 @@ def test_muting_it_is_the_alert(said: str, name: str, args: dict[str, object]) -
 def test_round8_r21_families(said: str, expect: Expect, name: str, args: dict[str, object]) -> None:
     u = understand(said, TODAY, expect, workloads=WORKLOADS)
     assert (u.intent.name, u.intent.args) == (name, args)
+
+
+def test_a_flooding_text_is_not_read_as_a_command() -> None:
+    # one 16 KB text frame of "告警": no command, and answered at once rather than after seconds of reading
+    u = understand("不用，" + "告警" * 5000, TODAY, Expect.DRILL)
+    assert (u.intent.name, u.known) == ("chat", False)
+    assert len(u.intent.text) <= understand_mod.MAX_UNDERSTOOD_CHARS
+    assert (
+        understand("不用，" + "告警" * 20, TODAY, Expect.DRILL).intent.name != "chat"
+    )  # a real length is read
