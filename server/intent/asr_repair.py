@@ -118,6 +118,8 @@ TERMS: tuple[Term, ...] = (
     Term("提醒", ("分钟", "小时", "稍后", "待会", "等会", "一会", "取消", "叫我")),
     # 叫我 heard as 教我 ("过一个半小时再教我"): after a wait it is a call, not a lesson
     Term("叫我", ("分钟", "小时", "钟头", "刻钟", "稍后", "待会", "等会", "一会", "过会")),
+    # ... and 叫俺 (northern "me") heard as 教案/叫按 ("等一个钟头再叫按")
+    Term("叫俺", ("分钟", "小时", "钟头", "刻钟", "稍后", "待会", "等会", "一会", "过会")),
     Term("定时", ("播报", "任务", "取消", "删", "列表", "设置", "添加", "每天", "去掉", "撤")),
     Term("播报", ("日志", "开始", "昨天", "今天", "前天", "定时", "每天", "取消", "一下", "自动", "设置")),
     Term("日志", ("业务", "事件", "审计", "播报", "分析")),
@@ -453,9 +455,38 @@ _TAKEN_HEARD = re.compile(r"(?<=我)见(?=了)(?=.{0,6}$)")
 _TAKEN_CUE = re.compile(r"这[个条]|告警|报警")
 
 
+# 俺 (an, northern "I") is written as the everyday 按/暗/岸/案 (and 安 before 们/想): at the start of a clause
+# before what a speaker says of themself ("按来了", "按想听听", "安们的服务"), and 俺接 as 按揭 next to an
+# alert ("这个告警按揭了"). The words that do start that way stay: 按照, 按时, 按钮, 按要求, 暗中, 安装…
+_I_HEARD = re.compile(
+    r"(?:(?<=^)|(?<=[，,。！？!?\s]))(?:[按暗岸案](?=们|来了|来啦|来咯|来喽|也想|就想|想|不想|接了|接啦|咋|今天|昨天|昨儿)"
+    r"|安(?=们|想|不想|接了))"
+)
+_I_TOOK_HEARD = re.compile(r"(?<=[告报]警|这条|这个)[，,]?[按暗安]揭")
+# "被关掉不想的告警": 不响 (does not ring) heard as 不想 (does not want) before an alert
+_SILENT_HEARD = re.compile(r"不想(?=的?[告报]警)")
+
+
+# 莫讲了 (don't go on, south-western) heard as 默奖了/摸奖了/摸脚了, next to another word of enough
+_DONT_GO_ON_HEARD = re.compile(r"[默摸模][奖脚蒋桨](?=了|咯|啦)")
+_ENOUGH_CUE = re.compile(r"好了|好啦|行了|够了|算了|别|停")
+# 不了 (no thanks) heard as 不聊/不料 in an answer to a yes/no question ("不聊吧，产品那边说新功能得留着")
+_NO_THANKS_HEARD = re.compile(r"(?:(?<=^)|(?<=[，,。\s]))不[聊料辽疗](?=[吧啦咯了，,。\s]|$)")
+
+
+def repair_pronouns(text: str) -> str:
+    """俺 and 不响 as the recognizer writes them, undone (see ``_I_HEARD``)."""
+    text = _I_TOOK_HEARD.sub(lambda m: m.group(0)[:-2] + "俺接", text)
+    return _SILENT_HEARD.sub("不响", _I_HEARD.sub("俺", text))
+
+
 def repair(text: str, expect: Expect = Expect.NOTHING, workloads: tuple[str, ...] = ()) -> str:
     """The transcript with the recognizer's likely confusions of command words and workload names undone."""
-    text = _VOLUME_HEARD.sub("音", _HIGH_ALERT.sub("告警", text))
+    text = repair_pronouns(_VOLUME_HEARD.sub("音", _HIGH_ALERT.sub("告警", text)))
+    if _ENOUGH_CUE.search(text):
+        text = _DONT_GO_ON_HEARD.sub("莫讲", text)
+    if expect in ANSWER_EXPECTS:
+        text = _NO_THANKS_HEARD.sub("不了", text)
     text = _VOICEPRINT_HEARD.sub(_voiceprint, text)
     if _TAKEN_CUE.search(text):
         text = _TAKEN_HEARD.sub("接", text)

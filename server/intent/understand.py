@@ -180,14 +180,16 @@ _REPORTED = re.compile(r"说|听说|据说|建议|以为|已经|上次|上回|�
 # (only life and time: a game company rolls back its game servers, "把游戏服回滚到上个版本")
 _NOT_A_RELEASE = re.compile(r"人生|青春|时光|感情|生活|记忆|岁月")
 # right after the rollback word, a noun use: its record, reason, plan, "if we roll back" — no order, no refusal
-_NOUN_USE = re.compile(r"的|记录|历史|原因|情况|日志|方案|流程|步骤|功能|按钮|这件事|那件事|之后|以后|后")
+_NOUN_USE = re.compile(
+    r"的|记录|历史|原因|情况|日志|方案|流程|步骤|功能|按钮|这件事|那件事|之后|以后|后|演练|演习|预案|脚本|测试|计划|机制"
+)
 _TOLD_AFTER = re.compile(
     r"了(?![吧啊呀嘛哦呗白]*$)|过|以后|之后|完|很|太|挺|真|危险|花了|这个词|记不住|成功|失败"
 )
 # Short "enough" phrases: "好了好了，可以了", "行了行了别讲了", "先别播了", "stop".
 _ENOUGH = re.compile(
     r"好了|好啦|行了|行啦|可以了|够了|够啦|得了|得得得?|停下?|stop|闭嘴|安静|我?知道了"
-    r"|你?先?(?:别|不要|不用|莫|甭)再?(?:往下|继续)?(?:讲|播|博|波|念|说|读|吵|唠|叨叨?|啰嗦|磨叽)(?:下去)?了?"
+    r"|你?先?(?:别|不要|不用|莫|甭)再?(?:往下|继续)?(?:讲|播|博|波|念|说|读|放(?![弃心过假在到进])|吵|唠|叨叨?|啰嗦|磨叽)(?:下去)?了?"
     r"|先?(?:到这儿?|到此为止|就到这儿?)(?:吧|为止)?"
 )
 _ENOUGH_STRONG = re.compile(r"可以了|够了|够啦|得了|停|stop|闭嘴|安静|别|不要|不用|莫|甭|到这|到此")
@@ -341,6 +343,8 @@ def understand(
     whole = _understand(text, today, expect, workloads, candidate)
     if (instead := _request_after_answer(text, whole, today, expect, workloads)) is not None:
         return instead
+    if (order := _passed_on_order(text, whole, today, expect, workloads, candidate)) is not None:
+        return order
     clear = _clear_clause(text, whole, today, expect, workloads, candidate)
     if clear is not None:
         return clear
@@ -428,6 +432,58 @@ def _is_a_request(asked: Understanding) -> bool:
         or (intent.source == "classifier" and asked.score < WEAK_WHOLE)
         or (intent.name == "snooze" and "minutes" not in intent.args)  # "先不用，等会儿再说" only refuses
     )
+
+
+# An order passed on: someone at work with the say over the system told it ("老大说了，回滚", "老大让我来录个声纹",
+# "老大说这个告警不用管，先屏蔽四个小时"), or something happened and an order follows in the imperative ("老大来电话
+# 了，先停下"). What was told is then the speaker's own order. What a boss only judged ("经理说回滚很危险") or asked of
+# the speaker's life ("老板让我多休息") is no command, and stays a story.
+_SUPERIOR = re.compile(
+    r"^(?:我们?|咱们?)?的?(?:老大|大佬|经理|主管|组长|领导|老板|总监|头儿|leader|boss|上面|上级|值班长|负责人|架构师)"
+)
+_TOLD_ORDER = re.compile(
+    r"(?:刚才?|刚刚|已经|也|都)?(?:说了|说过了|说|发话了?|交代了?|吩咐了?|讲了|让我们?|叫我们?|要我们?|批了|批准了|同意了|点头了?|拍板了?|签字了?|松口了?|放话了?)"
+    r"(?:的)?(?:一声)?"
+)
+# a clause that gives an order in the imperative, after one that tells what happened
+_IMPERATIVE = re.compile(r"^(?:小[智志知])?(?:先|赶紧|赶快|快点?|马上|立刻|立即|那就|那你|你先|你赶紧|你快)")
+_PASSED_ON_INTENTS_OUT = frozenset({"chat", "greeting"})
+# a rollback planned for later ("老板说下周要回滚", "老大说今晚要回滚") is news of a plan, no approval now
+_LATER = re.compile(
+    r"下周|下个?星期|下个?礼拜|下个?月|明天|明早|明晚|后天|过几天|改天|下次|下回|以后|回头|今晚|晚上|周末"
+)
+
+
+def _passed_on_order(
+    text: str,
+    whole: Understanding,
+    today: date,
+    expect: Expect,
+    workloads: tuple[str, ...],
+    candidate: Intent | None,
+) -> Understanding | None:
+    if whole.intent.name != "chat" or whole.known:
+        return None
+    core = core_text(normalize(text))
+    tells: list[str] = []
+    if (boss := _SUPERIOR.match(core)) and (told := _TOLD_ORDER.match(core, boss.end())):
+        tells.append(core[told.end() :])
+    clauses = [c for c in _CLAUSE.split(text) if c.strip()]
+    if len(clauses) >= 2 and _IMPERATIVE.match(last := core_text(normalize(clauses[-1]))):
+        tells.append(last)
+    for rest in tells:
+        if len(rest) < 2 or _REPORTED.match(rest):
+            continue
+        asked = _understand(rest, today, expect, workloads, candidate)
+        if (
+            asked.known
+            and not asked.confirm
+            and asked.intent.name not in _PASSED_ON_INTENTS_OUT
+            and (asked.intent.source != "classifier" or asked.score >= WEAK_WHOLE)
+            and not (asked.intent.name.startswith("rollback") and _LATER.search(rest))
+        ):
+            return with_context_slots(asked, _Utterance.of(core), today, workloads)
+    return None
 
 
 # The classifier's reading of a whole utterance this weak, while one clause alone is a clear request and every

@@ -57,6 +57,10 @@ NO_WORDS = (
     "别了",
     "拉倒",
     "免了",
+    "没必要",
+    "没得必要",
+    "冇必要",
+    "冇得必要",
 )
 YES_WORDS = (
     "好",
@@ -78,7 +82,13 @@ YES_WORDS = (
     "要",
     "没问题",
     "就这么办",
+    "就这么做",
+    "就这么干",
     "就这样",
+    "照办",
+    "照做",
+    "按你说的办",
+    "按你说的来",
     "来吧",
     "开始吧",
     "要得",  # south-western "yes"
@@ -130,7 +140,7 @@ def yes_no(text: str) -> YesNo | None:
         return None
     if text.startswith(NO_PREFIXES) or any(w in text for w in NO_WORDS) or bare in NO_EXACT:
         return YesNo.NO
-    if bare in YES_WORDS or any(bare.startswith(w) for w in YES_WORDS if len(w) > 1):
+    if bare in YES_WORDS or text in YES_WORDS or any(bare.startswith(w) for w in YES_WORDS if len(w) > 1):
         return YesNo.YES
     if any(w in bare for w in YES_WORDS if len(w) > 1):
         return YesNo.YES

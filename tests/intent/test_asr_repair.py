@@ -12,6 +12,7 @@ from server.intent.asr_repair import (
     repair_clock,
     repair_homophones,
     repair_names,
+    repair_pronouns,
     repair_time_words,
     sounds_like,
 )
@@ -313,3 +314,41 @@ def test_amounts_of_time_as_the_recognizer_writes_them(heard: str, meant: str):
 )
 def test_words_that_only_look_like_an_hour_stay(said: str):
     assert repair_time_words(said) == said
+
+
+@pytest.mark.parametrize(
+    ("heard", "meant"),
+    [
+        ("小智，按来了，走啊", "俺来了"),  # 俺 (northern "I") written as 按
+        ("安想听听昨儿的日志", "俺想"),
+        ("暗们的服务现在都OK不", "俺们"),
+        ("这个告警按揭了", "这个告警俺接了"),  # 俺接 written as the everyday 按揭 (a mortgage)
+        ("被关掉不想的告警有哪些", "不响的告警"),  # 不响 (silent) written as 不想
+    ],
+)
+def test_the_northern_i_and_a_silent_alert_as_the_recognizer_writes_them(heard: str, meant: str):
+    assert meant in repair_pronouns(heard)
+
+
+@pytest.mark.parametrize(
+    "said",
+    ["按照流程来", "按时播报", "按要求处理", "安装好了吗", "暗中观察", "我房子还在按揭", "我不想的事别提"],
+)
+def test_everyday_an_words_stay(said: str):
+    assert repair_pronouns(said) == said
+
+
+def test_call_me_with_the_northern_me_after_a_wait():
+    assert "再叫俺" in repair("等一个钟头再叫按")
+    assert "叫俺" in repair("等一个钟头在教案")
+    assert repair("他在写教案") == "他在写教案"  # a lesson plan, with no wait in sight
+
+
+def test_dont_go_on_heard_as_a_lottery_only_next_to_enough():
+    assert "莫讲了" in repair("好了哥，默奖了")
+    assert repair("我昨天去摸奖了") == "我昨天去摸奖了"
+
+
+def test_no_thanks_heard_as_no_chat_only_in_an_answer():
+    assert repair("不聊吧，产品那边说新功能得留着", Expect.ROLLBACK).startswith("不了吧")
+    assert repair("不聊吧，我们说正事", Expect.NOTHING).startswith("不聊吧")

@@ -182,6 +182,9 @@ def test_number_slots(text: str, name: str, args: dict[str, object]) -> None:
         ("不用了", YesNo.NO),
         ("我再想想", YesNo.NO),
         ("等一下再说", YesNo.NO),
+        ("弄吧", YesNo.YES),  # a verb of doing whose 吧 is also a filler
+        ("就这么做", YesNo.YES),
+        ("冇得必要", YesNo.NO),  # Cantonese/south-western "no need"
         ("今天天气很好我们去公园散步吧", None),  # not a short answer
     ],
 )
@@ -826,6 +829,45 @@ def test_stories_of_dreams_days_past_jobs_colleagues_and_habits_are_chat(text: s
 )
 def test_a_request_passed_on_or_asked_about_someone_is_still_a_request(text: str, name: str) -> None:
     assert understand(text, TODAY).intent.name == name
+
+
+@pytest.mark.parametrize(
+    ("text", "name", "args"),
+    [
+        ("老大说了，回滚", "rollback_confirm", {}),  # an order passed on by someone with the say
+        ("小智，老大让我来录个声纹", "enroll_voiceprint", {}),
+        ("老大说这个告警不用管，先屏蔽四个小时", "silence_create", {"minutes": 240}),
+        ("经理说不用回滚", "rollback_deny", {}),
+        ("老大来电话了，先停下", "stop", {}),  # something happened, and an order follows
+        ("我妈来电话了，先停下", "stop", {}),
+    ],
+)
+def test_an_order_passed_on_or_following_news_is_that_order(
+    text: str, name: str, args: dict[str, object]
+) -> None:
+    u = understand(text, TODAY)
+    assert (u.intent.name, u.intent.args) == (name, args)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "经理说回滚很危险",  # judged, not ordered
+        "老板让我多休息",  # the speaker's life
+        "老板说下周要回滚",  # a plan for later, no approval now
+        "老大说今晚要回滚",
+        "我们老板说下周要搞回滚演练，好烦",  # a rollback drill is a thing
+        "老大说了算",
+        "朋友说，回滚一下就好了",  # a friend's advice has no say over the system
+    ],
+)
+def test_what_a_boss_judged_planned_or_said_of_life_stays_a_story(text: str) -> None:
+    assert understand(text, TODAY).intent.name == "chat"
+
+
+def test_the_boss_approving_answers_the_rollback_question() -> None:
+    assert understand("老板已经点头了，弄吧", TODAY, Expect.ROLLBACK).intent.name == "rollback_confirm"
+    assert understand("老板已经点头了，弄吧", TODAY).intent.name == "chat"  # nothing was asked
 
 
 def test_a_relative_telling_me_what_to_do_is_still_chat() -> None:
