@@ -92,6 +92,7 @@ TERMS: tuple[Term, ...] = (
     # a refusal heard as something else must not become a yes (播回滚 is no word: it was 不回滚)
     Term("不回滚", alone=True, near=True),
     Term("别回滚", alone=True),
+    Term("莫回滚", alone=True),  # 墨回滚 (south-western "don't")
     Term("静默", _ALERT_CUES, near=True, strong=_ALERT_WORDS),
     Term("屏蔽", _ALERT_CUES, near=True, strong=_ALERT_WORDS),
     Term("删掉", _SCHEDULE_CUES, near=True, strong=("定时", "提醒", "闹钟", "规则")),
@@ -123,6 +124,7 @@ TERMS: tuple[Term, ...] = (
     Term("定时", ("播报", "任务", "取消", "删", "列表", "设置", "添加", "每天", "去掉", "撤")),
     Term("播报", ("日志", "开始", "昨天", "今天", "前天", "定时", "每天", "取消", "一下", "自动", "设置")),
     Term("日志", ("业务", "事件", "审计", "播报", "分析")),
+    Term("日报", _SCHEDULE_CUES),  # 日爆 (ri-bao) next to a schedule: "每天早上七点把日爆念一遍"
     Term("业务", followed_by=("日志",)),
     Term("事件", followed_by=("日志",)),
     Term("审计", followed_by=("日志",)),
@@ -131,6 +133,8 @@ TERMS: tuple[Term, ...] = (
     Term("声纹", ("注册", "录入", "登记", "添加", "绑定", "采集", "录制", "创建", "录", "我的")),
     Term("音量", _VOLUME_CUES, near=True, strong=_VOLUME_CUES),
     Term("音量", alone=True, before_number=True),  # a level said right after it: 营量五十 → 音量五十
+    # ... or right before a verb of setting it: "营亮掉成七十"
+    Term("音量", followed_by=("调成", "调到", "掉成", "掉到", "设成", "设到"), near=True),
     # (an hour after 十 is never read from 是/事/时…: "是八点的" says which one, it is no 十八点)
     *(
         Term(f"{n}点", _SCHEDULE_CUES, never_from=tuple(f"{c}{n[1:]}点" for c in _SHI if n.startswith("十")))
@@ -357,9 +361,17 @@ _HOUR_STOP = re.compile(r"(?<=午)(1?\d)\.(?!\d)")
 _NOON_TEN_AS_FIFTY = re.compile(r"([上中])5([0-2])(?=点|\.)")  # (上50.30分: 上午10.30分)
 
 
+# "七点把日报念一遍" written "7.8日报": 把 (ba) heard as 八 right after the hour, before what is to be read
+# (nobody says 七点八 for 7:08, and 7:48 is 七点四十八)
+_CLOCK_THEN_BA = re.compile(r"(?<![\d.])(\d{1,2})\.8(?=日报|日爆|日志|报告|那个|这个|今天|昨天|所有|全部)")
+# 念 (nian) heard as 捏 (nie) before "once"/"a bit", after what is read
+_READ_AS_PINCH = re.compile(r"(?<=日报|日爆|日志|报告)捏(?=一遍|一下|一次|给我)")
+
+
 def repair_clock(text: str) -> str:
     """Whisper writes "八点半" as "8.5" or "8.半" and "九点一刻" as "9.1克" (in a schedule request that is 8:30 and
     9:15), and hears 上午十点 as 上五十点."""
+    text = _READ_AS_PINCH.sub("念", _CLOCK_THEN_BA.sub(r"\1点把", text))
     if not any(c in text for c in _SCHEDULE_CUES):
         return text
     text = _NOON_AS_FIVE.sub(r"\1午", _NOON_TEN_AS_FIFTY.sub(r"\1午1\2", text))
@@ -380,6 +392,8 @@ _TWO_AS_THAT = re.compile(r"(?<![一-龥])那(?=小时(?!候)|钟头|分钟)|(?<
 _WEEK_AS_MIDDLE = re.compile(r"(?<![初高上])中(?=[一二三四五六日天](?![年月个点号级班]))")
 # 定时 (ding-shi) heard as 电视 (dian-shi, "TV") before what a schedule is: "把电视播报都关了"
 _SCHEDULE_AS_TV = re.compile(r"电视(?=播报|任务|列表|提醒)|电时")  # (电时 is no word)
+# ... and its final 呀 heard as 员, making an announcer of it: "我们设了几个电视播报员" (a 定时播报员 is no one)
+_ANNOUNCER_AS_YA = re.compile(r"(?<=定时播报)员")
 # 点 (dian) heard as 天 (tian) after a time of day and an hour: "每天下午三天帮我播一遍" is 下午三点
 _HOUR_AS_DAY = re.compile(r"(?<=上午|下午|中午|晚上|早上|凌晨|傍晚)([0-9一二两三四五六七八九十]{1,3})天")
 # 半 (ban) heard as 班 before an hour: "班小时以后再叫我"
@@ -390,7 +404,7 @@ def repair_time_words(text: str) -> str:
     """Days, amounts of time and schedules as Whisper writes them wrong: "半个中后" is 半个钟后, "那小时以后" is
     俩小时以后, "中四的告警" is 周四的. Run on the raw transcript before corrections are settled, so
     "15分钟，部队还是半个中" corrects one amount by another."""
-    text = _WEEK_AS_MIDDLE.sub("周", _SCHEDULE_AS_TV.sub("定时", text))
+    text = _WEEK_AS_MIDDLE.sub("周", _ANNOUNCER_AS_YA.sub("呀", _SCHEDULE_AS_TV.sub("定时", text)))
     text = _HALF_AS_SHIFT.sub("半", _HOUR_AS_DAY.sub(r"\1点", text))
     return _TWO_AS_THAT.sub("俩", _HOUR_AS_MIDDLE.sub("钟", text))
 
@@ -474,8 +488,13 @@ _ENOUGH_CUE = re.compile(r"好了|好啦|行了|够了|算了|别|停")
 _NO_THANKS_HEARD = re.compile(r"(?:(?<=^)|(?<=[，,。\s]))不[聊料辽疗](?=[吧啦咯了，,。\s]|$)")
 
 
+# 些啥 (xie-sha, "what all") heard as 先傻 after what one can do: "你都会先傻哥" is 你都会些啥咯
+_SOME_WHAT_HEARD = re.compile(r"(?<=[会干有])先[傻沙](?!子?[逼瓜])")
+
+
 def repair_pronouns(text: str) -> str:
-    """俺 and 不响 as the recognizer writes them, undone (see ``_I_HEARD``)."""
+    """俺 and 不响 as the recognizer writes them, undone (see ``_I_HEARD``); 些啥 heard as 先傻."""
+    text = _SOME_WHAT_HEARD.sub("些啥", text)
     text = _I_TOOK_HEARD.sub(lambda m: m.group(0)[:-2] + "俺接", text)
     return _SILENT_HEARD.sub("不响", _I_HEARD.sub("俺", text))
 

@@ -592,9 +592,19 @@ def _yes_no(text: str) -> str | None:
 _QUESTION = re.compile(r"(?:吗|么|嘛)$|是否|要不要|能不能|会不会|可不可以|可以不|行不行")
 
 
+# a request made and then a polite tag asked after it ("麻烦你帮忙把挂号那个服务回滚一下，可以吗"): the request
+# stands, the tag only softens it. (Not "能不能帮我回滚": that asks whether it can be done.)
+_POLITE_TAG = re.compile(
+    r"^(?:麻烦|劳驾|请)?.{0,3}(?:麻烦|帮我|帮忙|请你?).{2,}?(?:一下|掉)(?:可以|好|行)(?:吗|么|嘛|不)$"
+)
+
+
 def is_question(text: str) -> bool:
     """A question ("你会回滚吗", "要不要回滚") asks; it never approves anything."""
-    return bool(_QUESTION.search(text.rstrip("了啊呀呢吧")))
+    text = text.rstrip("了啊呀呢吧")
+    return bool(_QUESTION.search(text)) and not (
+        _POLITE_TAG.search(text) and not re.search(r"能不能|会不会|要不要|是否|可不可以", text)
+    )
 
 
 _A_NOT_A = re.compile(r"(.)不\1")  # 能不能, 可不可以, 行不行: asking, not refusing
@@ -602,6 +612,10 @@ _A_NOT_A = re.compile(r"(.)不\1")  # 能不能, 可不可以, 行不行: asking
 
 # 要不 proposes ("要不就回滚吧": how about rolling back); its 不 refuses nothing ("没必要不回滚" keeps its 不)
 _PROPOSAL = re.compile(r"要不(?=就|咱|我们|还是|然|干脆|直接)")
+# ... unless what it proposes is to leave it: "要不还是不要了吧", "要不还是算了"
+_PROPOSED_REFUSAL = re.compile(r"要不(?:咱|我们)?还是(?:先)?(?:不|别|算了|甭|莫|免了)")
+# a worry about the rollback just before it: "我怕回滚了挂号那边出问题", "担心回滚会丢数据"
+_WORRY = re.compile(r"(?<!不)怕|担心|担忧|万一")
 
 
 def _rollback_answer(u: _Utterance) -> str | None:
@@ -612,7 +626,11 @@ def _rollback_answer(u: _Utterance) -> str | None:
         return None  # a question about rolling back, not an answer
     if FIRST_THEN.search(u.text):
         return "rollback_confirm"
-    if ROLLBACK_DENY.search(before[-4:]):
+    if (
+        ROLLBACK_DENY.search(before[-4:])
+        or _WORRY.search(before[-3:])
+        or _PROPOSED_REFUSAL.search(u.text[:where])
+    ):
         return "rollback_deny"
     after = u.text[where:]
     if ROLLBACK_DENY_AFTER.search(after[2:8]):

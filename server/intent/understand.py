@@ -199,14 +199,15 @@ _BARE_VOLUME = re.compile(
 _LOUDNESS = re.compile(r"([大小响轻高低])一?(?:点|些)儿?|听不清|听不见|听不到")
 # Calls and hellos that ask for nothing: said to the robot, they only wake it.
 _HELLO = re.compile(
-    r"^(?:你好|您好|哈喽|哈啰|哈罗|哈咯|嗨|嘿|hello|hi|hey|喂|哥们儿?|老铁|兄弟|亲|劳驾|请问|打扰(?:一下|你|您)?了?|(?:你|您)?[在再](?:吗|么|嘛|不[在再]|没[在再]|没得|莫得|没有?)(?:你|您)?|[吱吭应出][一个]声|(?:你|您)?(?:能)?听得?(?:到|见|清)(?:我(?:说话)?)?(?:不|吗|么|嘛|没有?)|醒醒|星星|醒一醒|醒了吗?|你?醒着?(?:没有?|吗|么|呢)|你?醒了没有?|起床了?"
+    r"^(?:你好|您好|哈喽|哈啰|哈罗|哈咯|嗨|嘿|hello|hi|hey|喂|哥们儿?|老铁|兄弟|亲|劳驾|请问|(?:那个)?打扰(?:一下|你|您)?了?|(?:你|您)?[在再](?:吗|么|嘛|不[在再]|没[在再]|没得|莫得|没有?)(?:你|您)?|[吱吭应出][一个]声|(?:你|您)?(?:能)?听得?(?:到|见|清)(?:我(?:说话)?)?(?:不|吗|么|嘛|没有?)|醒醒|星星|醒一醒|醒一下|醒了吗?|你?醒着?(?:没有?|吗|么|呢)|你?醒了没有?|起床了?"
     r"|早上好|早安|早啊|早晨|早|下午好|晚上好|同学)+"
 )
 _NOW = re.compile(r"(?<!到)(?:现在|目前|当前|眼下|此刻|这会儿)(?!为[止指之只])")  # not "今天到现在"
 _NOW_TODAY = re.compile(r"(?:今天|今日)(?:有|要|还有|先)")
 # social openers that ask for nothing ("又见面了", "我来了", "好久不见")
 _SOCIAL = re.compile(
-    r"^(?:我是(?:新来的)?(?:小|老)?[\u4e00-\u9fff]{1,2}(?=先|来|跟|和|$)|先?(?:跟|和)?(?:你|您)?打(?:个)?招呼|又见面了?|早晨|我?上班了?|好久不见|好久没(?:跟|和)?(?:你|您)?打(?:个)?招呼了?|打(?:个)?招呼|(?:我|俺|额)又?来了?|(?:我|俺|额)回来了?|(?:哥们儿?|兄弟|本人|老子|打工人)?又?来了?|又?是我|别睡了?|起床了?)+"
+    r"^(?:我是(?:新来的)?(?:小|老)?[\u4e00-\u9fff]{1,2}(?=先|来|跟|和|$)"
+    r"|我是(?:今天|今晚|这周|本周|这个?星期|这个?礼拜)的?(?:新来)?的?(?:值班|值夜班|新人|新同事|实习生)的?|先?(?:跟|和)?(?:你|您)?打(?:个)?招呼|又见面了?|早晨|我?上班了?|好久不见|好久没(?:跟|和)?(?:你|您)?打(?:个)?招呼了?|打(?:个)?招呼|(?:我|俺|额)又?来了?|(?:我|俺|额)回来了?|(?:哥们儿?|兄弟|本人|老子|打工人)?又?来了?|又?是我|别睡了?|起床了?)+"
 )
 _HELLO_STRIP = partial(_HELLO.sub, "")
 _SOCIAL_STRIP = partial(_SOCIAL.sub, "")
@@ -630,6 +631,11 @@ _ROOM_ASIDE = re.compile(
 )
 
 
+# a later clause that only urges the robot to answer what was just asked ("你会些啥子嘛，说来听一哈")
+# (its 一哈 is often heard as a word: "说来听遗憾")
+_URGING = re.compile(r"^(?:你|那你)?(?:说|讲)(?:来|出来|给我)?听.{0,3}$|^(?:说说|讲讲)看[吧嘛呗呀]*$")
+
+
 def drop_asides(text: str) -> str:
     """Asides dropped: later clauses about the speaker's own devices ("昨晚有告警没？我手机静音了没看到"),
     said to a colleague by name ("这个我接了，老王你回去睡吧") or to the room ("小智！哎你们小声点，我喊它呢").
@@ -639,7 +645,10 @@ def drop_asides(text: str) -> str:
     kept = clauses[:1] + [
         c
         for c in clauses[1:]
-        if not _OWN_DEVICE.match(c.strip()) and not _to_colleague(c) and not _ROOM_ASIDE.match(c.strip())
+        if not _OWN_DEVICE.match(c.strip())
+        and not _to_colleague(c)
+        and not _ROOM_ASIDE.match(c.strip())
+        and not _URGING.match(c.strip())
     ]
     return "，".join(kept) if len(kept) < len(clauses) else text
 

@@ -352,3 +352,26 @@ def test_dont_go_on_heard_as_a_lottery_only_next_to_enough():
 def test_no_thanks_heard_as_no_chat_only_in_an_answer():
     assert repair("不聊吧，产品那边说新功能得留着", Expect.ROLLBACK).startswith("不了吧")
     assert repair("不聊吧，我们说正事", Expect.NOTHING).startswith("不聊吧")
+
+
+@pytest.mark.parametrize(
+    ("heard", "meant"),
+    [
+        ("每天早上7.8日爆捏一遍", "7点把日报念一遍"),  # 把 heard as 八 after the hour, 念 as 捏
+        ("营亮掉成七十", "音量"),  # 音量 before a verb of setting it
+        ("墨回滚汤，我先看一下日志", "莫回滚"),
+        ("你都会先傻哥", "会些啥"),
+    ],
+)
+def test_round9_spoken_slip_families(heard: str, meant: str):
+    assert meant in repair(heard)
+
+
+def test_a_schedule_announcer_is_no_one():
+    assert "定时播报呀" in repair_time_words("我们设了几个电视播报员")  # 呀 heard as 员
+    assert repair_time_words("她是电视台的播报员") == "她是电视台的播报员"
+
+
+@pytest.mark.parametrize("said", ["今年GDP增长7.8", "温度是7.8度", "他先傻眼了", "我有先见之明"])
+def test_what_only_looks_like_those_slips_stays(said: str):
+    assert repair(said) == said

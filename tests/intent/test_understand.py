@@ -870,6 +870,40 @@ def test_the_boss_approving_answers_the_rollback_question() -> None:
     assert understand("老板已经点头了，弄吧", TODAY).intent.name == "chat"  # nothing was asked
 
 
+@pytest.mark.parametrize(
+    "text",
+    ["哎小智，醒一哈。", "你好呀小智，我是今天新来值班的，嗯……你好。", "小智，你好呀，那个打扰了"],
+)
+def test_waking_introducing_oneself_and_excusing_oneself_are_greetings(text: str) -> None:
+    assert understand(text, TODAY).intent.name == "greeting"
+
+
+def test_a_polite_tag_after_a_rollback_request_does_not_make_it_a_question() -> None:
+    u = understand("麻烦你帮忙把挂号那个服务回滚一下，可以吗？", TODAY)
+    assert (u.intent.name, u.confirm) == ("rollback_confirm", False)
+    assert understand("你会回滚吗", TODAY).intent.name != "rollback_confirm"
+
+
+@pytest.mark.parametrize(
+    "text", ["这个……要不还是不要了吧？我怕回滚了挂号那边出问题。", "要不还是算了吧", "我担心回滚会丢数据"]
+)
+def test_proposing_to_leave_it_or_fearing_the_rollback_refuses_it(text: str) -> None:
+    assert understand(text, TODAY, Expect.ROLLBACK).intent.name == "rollback_deny"
+
+
+def test_a_proposal_to_roll_back_still_approves() -> None:
+    assert understand("要不还是回滚吧", TODAY, Expect.ROLLBACK).intent.name == "rollback_confirm"
+
+
+def test_an_urging_clause_adds_nothing_to_what_was_asked() -> None:
+    assert understand("你会些啥子嘛，说来听一哈。", TODAY).intent.name == "help"
+
+
+def test_how_many_said_as_hao_duo_lists_the_silences() -> None:
+    u = understand("我们现在屏蔽了好多条告警？", TODAY)
+    assert (u.intent.name, u.confirm) == ("silence_list", False)
+
+
 def test_a_relative_telling_me_what_to_do_is_still_chat() -> None:
     assert understand("我妈叫我看看天气", TODAY).intent.name == "chat"
     assert understand("我媳妇说我做梦都在念日志", TODAY).intent.name == "chat"
