@@ -492,9 +492,13 @@ _NO_THANKS_HEARD = re.compile(r"(?:(?<=^)|(?<=[，,。\s]))不[聊料辽疗](?=[
 _SOME_WHAT_HEARD = re.compile(r"(?<=[会干有])先[傻沙](?!子?[逼瓜])")
 
 
+# 掉 (diao, "away") heard as 调 (tiao, "turn") between a silencing verb and what it silences: "静默调他"
+_AWAY_AS_TURN = re.compile(r"(?:(?<=静默|屏蔽|静音)|(?<=关))调(?=[他它她])")
+
+
 def repair_pronouns(text: str) -> str:
-    """俺 and 不响 as the recognizer writes them, undone (see ``_I_HEARD``); 些啥 heard as 先傻."""
-    text = _SOME_WHAT_HEARD.sub("些啥", text)
+    """俺 and 不响 as the recognizer writes them, undone (see ``_I_HEARD``); 些啥 heard as 先傻, 掉 as 调."""
+    text = _AWAY_AS_TURN.sub("掉", _SOME_WHAT_HEARD.sub("些啥", text))
     text = _I_TOOK_HEARD.sub(lambda m: m.group(0)[:-2] + "俺接", text)
     return _SILENT_HEARD.sub("不响", _I_HEARD.sub("俺", text))
 

@@ -197,15 +197,27 @@ SYNONYMS: tuple[tuple[str, str], ...] = (
     ("记牢", "记住"),
     ("几只", "几个"),
     ("好伐", "好吗"),
+    ("今朝", "今天"),
+    ("有呒没", "有没有"),  # 呒 (m): 没
+    ("呒没", "没有"),
+    ("辣海", "在"),  # 辣海/勒海: (be) at, there ("告警辣海静默" = 在静默)
+    ("勒海", "在"),
+    ("交拨", "交给"),  # 拨: give
+    ("拨侬", "给你"),
     # 轻 for a quiet voice (侬声音轻一眼 = 声音小一点), 响 for a loud one
     ("轻一眼", "小一点"),
     ("响一眼", "大一点"),
+    ("响一言", "大一点"),  # (一眼 heard as its homophone 一言)
+    ("轻一言", "小一点"),
     ("轻一点", "小一点"),
     ("轻点", "小点"),
     ("响一点", "大一点"),
     # colloquial 滚回 for 回滚, only with where to ("滚回上个版本"); "给我滚回去" is no rollback
     *((f"滚回{to}", f"回滚到{to}") for to in ("上", "之前", "以前", "旧", "老")),
     ("滚回到", "回滚到"),
+    # "把新版本滚回去": a version sent back is a rollback (滚 heard as 归/贵)
+    *((f"版本{g}回去", "版本回滚") for g in "滚归贵"),
+    ("版滚回去", "版回滚"),
 )
 # ASR writes 昨天 as 作天/做天 (same syllables, no such word); "工作天" is a real word and stays
 _CLOCK_COLON = re.compile(r"(?<!\d)(\d{1,2}):(\d{2})(?!\d)")
@@ -214,14 +226,16 @@ _MISHEARD_DAY = re.compile(r"(?<![工操])作天")
 _MISHEARD_LAST_WEEK = re.compile(r"上中(?=[一二三四五六日天])")
 # Shanghainese 伐 ends a question as 吗 does ("在伐？", "好伐")
 _SHANGHAI_QUESTION = re.compile(r"(?<![砍征讨采杀])伐(?=\s*(?:$|[？?！!。，,、]))")  # (not 砍伐, 征伐)
+# ... 勿 is 不 before a verb or a complement ("勿要", "听勿清", "勿晓得"; the written 请勿/切勿 stay)
+_SHANGHAI_NOT = re.compile(r"(?<![请切])勿(?=要|清|到|见|动|用|好|对|晓得|来|行|灵|播|念|讲|响|急|忙|想)")
 # ... and 阿拉 is 我们, but not in 阿拉伯 (Arabic), 阿拉斯加, 阿拉丁
 _SHANGHAI_WE = re.compile(r"阿拉(?![伯斯丁])")
 # 定时 is separable too: "有没有定了时的播报" (not 定好时间, 定时炸弹 stays 定时)
 _SPLIT_SCHEDULE = re.compile(r"定(?:了|过|好)时(?![间候])")
 # 报警 is a separable verb: "报了警", "报过几次警", "都报了些啥警" are 报警 with its parts apart (not 警察);
-# so is the colloquial 告警 ("有没有告过警"). 报 may be heard as 爆, 啥 as 傻/杀.
+# so is the colloquial 告警 ("有没有告过警"). 报 may be heard as 爆 or 包, 啥 as 傻/杀.
 _SPLIT_ALARM = re.compile(
-    r"(?P<verb>[报爆告])(?:了|过)(?:些|几个|几次|多少个?|哪些|什么|傻|杀|一次|次)*警(?![察官车])"
+    r"(?P<verb>[报爆包告])(?:了|过)(?:些|几个|几次|多少个?|哪些|什么|傻|杀|一次|次)*警(?![察官车])"
 )
 BROADCAST_WORDS = ("播报", "汇报", "念一下", "读一下", "念给我", "读给我", "日报", "总结一下", "摘要")
 DRILL_VERBS = (
@@ -273,6 +287,8 @@ RELATIVE_DAYS = (
     ("昨晚", -1),
     ("今天", 0),
     ("今日", 0),
+    ("今晚", 0),  # "今晚告警多不多": tonight is today's log
+    ("今早", 0),
 )
 SHORT_KIND_QUERY = 8  # "审计日志呢" alone is a drill-down; longer sentences need a verb
 
@@ -353,7 +369,7 @@ def normalize(text: str) -> str:
     ``SYNONYMS``)."""
     s = _CLOCK_COLON.sub(r"\1点\2", unicodedata.normalize("NFKC", text))  # "9:15" → "9点15" before ":" goes
     s = _ENGLISH.sub(lambda m: ENGLISH_WORDS[m.group(0)], zhconv.convert(s, "zh-cn").lower())
-    s = _SHANGHAI_WE.sub("我们", _SHANGHAI_QUESTION.sub("吗", s))
+    s = _SHANGHAI_NOT.sub("不", _SHANGHAI_WE.sub("我们", _SHANGHAI_QUESTION.sub("吗", s)))
     s = _KEEP.sub("", s)
     for word, common in SYNONYMS:
         if word in s:

@@ -132,8 +132,14 @@ def _apply_afterthought(text: str) -> str:
     return before[: old.start] + m.group("new") + before[old.end :]
 
 
+# "11月20号，不是11月22号的…": 不是 right after a value and a pause, then a value of its kind, corrects it even
+# without a pause after it (which "不是" needs elsewhere: "帮我看下日志，不是今天的" is no correction)
+_VALUE_THEN_NOT = re.compile(rf"(?<=[号日天点半时钟分])({_SEP}+)不是(?={_VALUE_NEXT})")
+
+
 def resolve_corrections(text: str) -> str:
     """``text`` with each mid-sentence correction applied; unchanged when there is none."""
+    text = _VALUE_THEN_NOT.sub(r"\1不是，", text)
     text = _apply_afterthought(_restore_marker(text))
     while m := _MARKER.search(text):
         before, after = text[: m.start()], text[m.end() :]

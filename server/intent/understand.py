@@ -207,7 +207,7 @@ _NOW_TODAY = re.compile(r"(?:今天|今日)(?:有|要|还有|先)")
 # social openers that ask for nothing ("又见面了", "我来了", "好久不见")
 _SOCIAL = re.compile(
     r"^(?:我是(?:新来的)?(?:小|老)?[\u4e00-\u9fff]{1,2}(?=先|来|跟|和|$)"
-    r"|我是(?:今天|今晚|这周|本周|这个?星期|这个?礼拜)的?(?:新来)?的?(?:值班|值夜班|新人|新同事|实习生)的?|先?(?:跟|和)?(?:你|您)?打(?:个)?招呼|又见面了?|早晨|我?上班了?|好久不见|好久没(?:跟|和)?(?:你|您)?打(?:个)?招呼了?|打(?:个)?招呼|(?:我|俺|额)又?来了?|(?:我|俺|额)回来了?|(?:哥们儿?|兄弟|本人|老子|打工人)?又?来了?|又?是我|别睡了?|起床了?)+"
+    r"|我是(?:今天|今晚|这周|本周|这个?星期|这个?礼拜)的?(?:新来)?的?(?:值班|值夜班|新人|新同事|实习生)的?|先?(?:跟|和)?(?:你|您)?打(?:个)?招呼|又见面了?|早晨|我?上班了?|好久不见|好久没(?:跟|和)?(?:你|您)?打(?:个)?招呼了?|打(?:个)?招呼|(?:我|俺|额)又?来了?|(?:我|俺|额)回来了?|(?:哥们儿?|兄弟|本人|老子|打工人)?又?来了?|又?是我(?:[老小阿][\u4e00-\u9fff](?=$))?|别睡了?|起床了?)+"
 )
 _HELLO_STRIP = partial(_HELLO.sub, "")
 _SOCIAL_STRIP = partial(_SOCIAL.sub, "")
@@ -237,7 +237,7 @@ _TO_THE_ROOM = re.compile(
 )
 # a decision left to someone else is no order and no refusal: "回不回滚等产品经理拍板吧，我说了不算"
 _DEFERRED = re.compile(
-    r"(?:等|听|看|让|由|问问?)[^，,。]{1,8}(?:拍板|定夺|决定|说了算)|说了不算|做不了主|不归我管|不由我定"
+    r"(?:等|听|看|让|由|问问?(?!题))[^，,。]{1,8}(?<!我)(?:拍板|定夺|决定|说了算)|说了不算|做不了主|不归我管|不由我定"
 )
 _NAMED = re.compile(r"((?:小|老|阿)[\u4e00-\u9fff]|[\u4e00-\u9fff][哥姐])(?=你|您)")
 # thanks with nothing asked: small talk ("谢谢小智", "辛苦了")
@@ -373,9 +373,23 @@ def _only_called(text: str, whole: Understanding) -> bool:
 _LATER_WAKE = re.compile(r"(?:你好)?小[智志知]")
 
 
+_ASIDE_BREAK = re.compile(r"[，,。！!？?；;、\s—–…]+")
+# an interjection before a name called out, as written or as heard (艾/爱/安 for 哎)
+_CALLED_OUT = re.compile(r"^(?:[嗯呃唔哎诶唉嘿喂]+|[艾爱安](?=[老小阿]))")
+
+
 def _turned_to_the_robot(text: str) -> str | None:
-    """Words to a colleague first, then the robot called by name: what follows the call is for the robot."""
-    if not (speaks_to_someone_else(text) or _to_colleague(text)):
+    """Words to a colleague first, then the robot called by name: what follows the call is for the robot.
+    The robot may have been called before them too ("小智——哎老王你先让我讲——小智！")."""
+    # what follows each pause, with the pauses after it gone ("小智，艾老王，你先让我讲小智": 哎 heard as 艾)
+    between = [
+        _CALLED_OUT.sub("", _ASIDE_BREAK.sub("", text[m.end() :])) for m in _ASIDE_BREAK.finditer(text)
+    ]
+    if not (
+        speaks_to_someone_else(text)
+        or _to_colleague(text)
+        or any(c and (_to_colleague(c) or speaks_to_someone_else(c)) for c in between)
+    ):
         return None
     for m in _LATER_WAKE.finditer(text):
         # (not when the robot is what the colleague is told about: "老李你跟小智说一声", "你把这个给小智看看")
@@ -946,6 +960,13 @@ _SET_UP = ("调大", "调高", "开大", "加大", "增大", "调响")  # a dire
 _SET_DOWN = ("调小", "调低", "开小", "减小", "降低", "调轻")
 
 
+# the room is what is loud: "声音响一眼，外头风太大听勿清" asks for more voice, not less
+_ROOM_LOUD = re.compile(
+    r"(?:风|雨|雷|噪音|噪声|机器|机房|空调|风扇|装修|施工|马路|外头|外面|隔壁|楼下|楼上)声?"
+    r"(?:也|实在|真|有点|都|还)?太(?:大|响|吵)"
+)
+
+
 def _volume(u: _Utterance) -> dict[str, int] | None:
     if _SELF_MUTE.search(u.text) and "ALERT" not in concepts(u.text):
         return {"volume": 0}  # "把你自己调成静音"
@@ -962,8 +983,9 @@ def _volume(u: _Utterance) -> dict[str, int] | None:
     if (up := _says_turn(u, *_SET_UP)) != _says_turn(u, *_SET_DOWN):
         # ... wins over a complaint about the room: "调大一点，这边风扇太响听不清"
         return {"delta": 10 if up else -10}
-    if u.has("太大", "太响", "超大声", "好大声", "超吵", "好吵"):  # (超/好: Taiwanese and southern "very")
-        return {"delta": -10}  # "声音太大了" (before the 大声 inside "太大声")
+    too_loud = ("太大", "太响", "超大声", "好大声", "超吵", "好吵")  # (超/好: Taiwanese and southern "very")
+    if u.has(*too_loud) and any(w in _ROOM_LOUD.sub("", u.text) for w in too_loud):
+        return {"delta": -10}  # "声音太大了" (before the 大声 inside "太大声"), not "外头风太大"
     if u.has("太小", "太轻"):
         return {"delta": 10}
     if u.has(*VOLUME_UP) != u.has(*VOLUME_DOWN):  # a direction said wins over a complaint about the room

@@ -375,3 +375,8 @@ def test_a_schedule_announcer_is_no_one():
 @pytest.mark.parametrize("said", ["今年GDP增长7.8", "温度是7.8度", "他先傻眼了", "我有先见之明"])
 def test_what_only_looks_like_those_slips_stays(said: str):
     assert repair(said) == said
+
+
+def test_away_heard_as_turn_after_a_silencing_verb():
+    assert "静默掉他" in repair("静默调他")
+    assert repair("把音量调大") == "把音量调大"

@@ -904,6 +904,45 @@ def test_how_many_said_as_hao_duo_lists_the_silences() -> None:
     assert (u.intent.name, u.confirm) == ("silence_list", False)
 
 
+@pytest.mark.parametrize(
+    ("text", "name", "args"),
+    [
+        ("阿拉今朝额日志报告读一遍好伐", "broadcast", {"day": "2026-11-27"}),  # Wu 今朝 = today
+        ("小智，今晚高警多不多", "alerts", {"day": "2026-11-27"}),  # tonight is today's log
+        ("有呒没告警辣海静默？", "silence_list", {}),  # Wu 有呒没 = 有没有, 辣海 = 在
+        ("好额，交拨我", "acknowledge", {}),  # Wu 拨 = 给
+        ("声音响一眼，外头风太大听勿清", "volume", {"delta": 10}),  # the wind is loud, not the voice
+        ("赶紧把新版本滚回去，乘客那边都下不了单了", "rollback_confirm", {}),
+        ("刚上线那版有问题，直接回滚，我拍板", "rollback_confirm", {}),  # the speaker decides: no deferral
+        ("11月20号，不是11月22号的日志汇总播一下", "broadcast", {"day": "2026-11-22"}),
+        ("我新来的，叫小陈，你记一下我声音", "enroll_voiceprint", {}),
+    ],
+)
+def test_round9_r23b_families(text: str, name: str, args: dict[str, object]) -> None:
+    u = understand(text, TODAY)
+    assert (u.intent.name, u.intent.args) == (name, args)
+
+
+def test_wu_dont_refuses_a_rollback_but_a_written_please_do_not_stays() -> None:
+    assert understand("勿要，先放辣海看看再讲", TODAY, Expect.ROLLBACK).intent.name == "rollback_deny"
+    assert understand("请勿打扰", TODAY).intent.name != "rollback_deny"
+
+
+@pytest.mark.parametrize(
+    "text", ["小智——哎老王你先让我讲——小智！", "小智，艾老王，你先让我讲小智", "嗨小智，又是我，老张。"]
+)
+def test_a_colleague_hushed_between_two_calls_or_a_name_said_is_still_a_greeting(text: str) -> None:
+    assert understand(text, TODAY).intent.name == "greeting"
+
+
+def test_not_a_correction_without_a_value_before_it() -> None:
+    assert understand("昨天的日志，不是今天的", TODAY).intent.args.get("day") == "2026-11-26"
+
+
+def test_waiting_for_someone_else_to_decide_still_defers() -> None:
+    assert understand("等老大拍板", TODAY).intent.name == "chat"
+
+
 def test_a_relative_telling_me_what_to_do_is_still_chat() -> None:
     assert understand("我妈叫我看看天气", TODAY).intent.name == "chat"
     assert understand("我媳妇说我做梦都在念日志", TODAY).intent.name == "chat"
