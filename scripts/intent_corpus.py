@@ -61,6 +61,10 @@ TRAINING_FILES = (
     "heldout_r20a",
     "heldout_r20b",
     "heldout_r21a",
+    "heldout_r22a",
+    "heldout_r23a",
+    "heldout_r23b",
+    "heldout_r24a",
 )
 WORKLOADS = ("payment-api", "order-service", "user-center")
 HEADER = (

@@ -359,6 +359,8 @@ _HOUR_STOP = re.compile(r"(?<=午)(1?\d)\.(?!\d)")
 # ... and 中午十二点 as 中52点: 午十二 (wu shi er) is 五十二, written 52. Before noon and at noon the hour that
 # follows 午 is ten to twelve (nobody says 上午两点), so 上/中 + 5 + 0..2 is 午 + 10..12.
 _NOON_TEN_AS_FIFTY = re.compile(r"([上中])5([0-2])(?=点|\.)")  # (上50.30分: 上午10.30分)
+# ... and with 午 written too, in words: "中午五十二点" (no hour is fifty-something)
+_NOON_TEN_AS_FIFTY_WORDS = re.compile(r"(?<=[上中]午)五十([一二]?)(?=点)")
 
 
 # "七点把日报念一遍" written "7.8日报": 把 (ba) heard as 八 right after the hour, before what is to be read
@@ -374,6 +376,7 @@ def repair_clock(text: str) -> str:
     text = _READ_AS_PINCH.sub("念", _CLOCK_THEN_BA.sub(r"\1点把", text))
     if not any(c in text for c in _SCHEDULE_CUES):
         return text
+    text = _NOON_TEN_AS_FIFTY_WORDS.sub(r"十\1", text)
     text = _NOON_AS_FIVE.sub(r"\1午", _NOON_TEN_AS_FIFTY.sub(r"\1午1\2", text))
     text = _HOUR_STOP.sub(r"\1点", text)
     return _DECIMAL_CLOCK.sub(_clock_from_decimal, text)

@@ -84,6 +84,7 @@ ROLLBACK_WORDS = ("回滚", "回退", "撤回变更", "回管")  # 回管: how A
 # — but not 别的/别人 ("没别的办法", other), 没办法 (no other way: a resigned yes) or 不得不 (must)
 ROLLBACK_DENY = re.compile(
     r"(?<!不得)不(?!得不)|别(?!的|人)|没(?!办法|别的|得选)|甭|莫|勿|取消|算了|无需|无须|暂缓|先等"
+    r"|唔|无(?!论|所谓|非|疑)"  # Cantonese 唔 (heard as 无): "唔好回滚" / "无好回滚"
 )
 # ... or after it ("回滚就算了", "回滚先缓一缓", "回滚的事先放一放")
 ROLLBACK_DENY_AFTER = re.compile(
@@ -147,6 +148,13 @@ SYNONYMS: tuple[tuple[str, str], ...] = (
     ("一哈", "一下"),  # south-western 播一哈 = 播一下
     ("嘞", "的"),  # south-western 周三嘞日志 = 周三的日志 (after 得嘞 above)
     # Cantonese (粤语) speakers' Mandarin: 唔 = 不, 收声 = 闭嘴
+    ("喺唔喺度", "在不在"),  # 喺 = 在, 度 = there: "小智小智，喺唔喺度啊"
+    ("喺唔喺", "在不在"),
+    ("喺度", "在"),
+    ("点样", "怎么"),  # 点样用你 = 怎么用你
+    ("朝早", "早上"),
+    ("一个骨", "一刻"),  # 骨 = a quarter hour: 九点一个骨 = 九点一刻
+    ("三个骨", "三刻"),
     ("唔使", "不用"),
     ("唔好", "不要"),
     ("唔要", "不要"),

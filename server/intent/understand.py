@@ -199,7 +199,7 @@ _BARE_VOLUME = re.compile(
 _LOUDNESS = re.compile(r"([大小响轻高低])一?(?:点|些)儿?|听不清|听不见|听不到")
 # Calls and hellos that ask for nothing: said to the robot, they only wake it.
 _HELLO = re.compile(
-    r"^(?:你好|您好|哈喽|哈啰|哈罗|哈咯|嗨|嘿|hello|hi|hey|喂|哥们儿?|老铁|兄弟|亲|劳驾|请问|(?:那个)?打扰(?:一下|你|您)?了?|(?:你|您)?[在再](?:吗|么|嘛|不[在再]|没[在再]|没得|莫得|没有?)(?:你|您)?|[吱吭应出][一个]声|(?:你|您)?(?:能)?听得?(?:到|见|清)(?:我(?:说话)?)?(?:不|吗|么|嘛|没有?)|醒醒|星星|醒一醒|醒一下|醒了吗?|你?醒着?(?:没有?|吗|么|呢)|你?醒了没有?|起床了?"
+    r"^(?:你好|您好|哈喽|哈啰|哈罗|哈咯|嗨|嘿|hello|hi|hey|喂|哥们儿?|老铁|兄弟|亲|劳驾|请问|(?:那个)?打扰(?:一下|你|您)?了?|(?:你|您)?[在再](?:吗|么|嘛|不[在再]|没[在再]|没得|莫得|没有?)(?:你|您)?|[吱吭应出][一个]声|(?:你|您)?(?:能)?听得?(?:到|见|清)(?:我(?:说话)?)?(?:不|吗|么|嘛|没有?)|醒醒|星星|信心|信信|醒一醒|醒一下|醒了吗?|你?醒着?(?:没有?|吗|么|呢)|你?醒了没有?|起床了?"
     r"|早上好|早安|早啊|早晨|早|下午好|晚上好|同学)+"
 )
 _NOW = re.compile(r"(?<!到)(?:现在|目前|当前|眼下|此刻|这会儿)(?!为[止指之只])")  # not "今天到现在"
@@ -215,7 +215,7 @@ _INTERJECTION_STRIP = partial(_INTERJECTION.sub, "")
 # "别问了" / "莫等了" / "不用再犹豫了" next to a rollback: hurry, not a refusal
 _URGE = re.compile(
     # ("先别等等" is "no, wait": 等等 said twice is a wait, not "don't wait")
-    r"(?:别|甭|莫|不用|不要|不必)(?:再)?(?:问|等(?!等(?!了))|犹豫|磨叽|墨迹|啰嗦|废话)了?|还等(?:什么|啥)呢?|等(?:什么|啥)呢"
+    r"(?:别|甭|莫|不用|不要|不必)(?:再)?(?:问|等(?!等(?!了))|犹豫|磨叽|墨迹|[摸磨墨][击机鸡叽]|啰嗦|废话)了?|还等(?:什么|啥)呢?|等(?:什么|啥)呢"
 )
 # "我手机静音了没看到": a clause about the speaker's own phone or computer is no command to the robot
 _OWN_DEVICE = re.compile(r"^(?:我|我的)(?:手机|电话|电脑|耳机|笔记本)")
@@ -346,6 +346,8 @@ def understand(
         return instead
     if (order := _passed_on_order(text, whole, today, expect, workloads, candidate)) is not None:
         return order
+    if (after := _after_a_wait(text, whole, today, expect, workloads)) is not None:
+        return after
     clear = _clear_clause(text, whole, today, expect, workloads, candidate)
     if clear is not None:
         return clear
@@ -498,6 +500,24 @@ def _passed_on_order(
             and not (asked.intent.name.startswith("rollback") and _LATER.search(rest))
         ):
             return with_context_slots(asked, _Utterance.of(core), today, workloads)
+    return None
+
+
+# "等下，再大点儿声，刚才没听清": a wait said first only holds the robot while the speaker finds the words; the
+# request after it is what is asked. (A wait alone, or with a time, is a snooze; under a question it answers.)
+_WAIT_OPENER = re.compile(r"^(?:等下|等一下|等等|等会儿?|慢着|稍等)[，,。！!…\s—]+")
+
+
+def _after_a_wait(
+    text: str, whole: Understanding, today: date, expect: Expect, workloads: tuple[str, ...]
+) -> Understanding | None:
+    if expect is not Expect.NOTHING or whole.intent.name != "snooze" or "minutes" in whole.intent.args:
+        return None
+    if (m := _WAIT_OPENER.match(text.strip())) is None:
+        return None
+    asked = _understand(text.strip()[m.end() :], today, expect, workloads, None)
+    if _is_a_request(asked) and asked.intent.name != "snooze":
+        return asked
     return None
 
 

@@ -380,3 +380,8 @@ def test_what_only_looks_like_those_slips_stays(said: str):
 def test_away_heard_as_turn_after_a_silencing_verb():
     assert "静默掉他" in repair("静默调他")
     assert repair("把音量调大") == "把音量调大"
+
+
+def test_noon_ten_to_twelve_heard_as_fifty_in_words():
+    assert "中午十二点" in repair_clock("那个中午五十二点的定时播报，取消掉")
+    assert "上午十点" in repair_clock("每天上午五十点播报")

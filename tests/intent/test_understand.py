@@ -943,6 +943,28 @@ def test_waiting_for_someone_else_to_decide_still_defers() -> None:
     assert understand("等老大拍板", TODAY).intent.name == "chat"
 
 
+@pytest.mark.parametrize(
+    ("text", "name", "args"),
+    [
+        ("小智小智，喺唔喺度啊？", "greeting", {}),  # Cantonese 喺唔喺度 = 在不在
+        ("点样用你㗎？", "help", {}),  # 点样 = 怎么
+        ("每日朝早九点一个骨自动播日志", "schedule_create", {"time": "09:15"}),  # 骨 = a quarter hour
+        ("等下，再大点儿声，刚才没听清", "volume", {"delta": 10}),  # the wait only holds the robot
+        ("等一下，十分钟后再提醒我", "snooze", {"minutes": 10}),
+    ],
+)
+def test_round9_r24a_families(text: str, name: str, args: dict[str, object]) -> None:
+    u = understand(text, TODAY)
+    assert (u.intent.name, u.intent.args) == (name, args)
+
+
+@pytest.mark.parametrize(
+    ("text", "name"), [("无时，无好回滚住", "rollback_deny"), ("无所谓，回滚吧", "rollback_confirm")]
+)
+def test_cantonese_no_heard_as_wu_refuses_but_never_mind_agrees(text: str, name: str) -> None:
+    assert understand(text, TODAY, Expect.ROLLBACK).intent.name == name
+
+
 def test_a_relative_telling_me_what_to_do_is_still_chat() -> None:
     assert understand("我妈叫我看看天气", TODAY).intent.name == "chat"
     assert understand("我媳妇说我做梦都在念日志", TODAY).intent.name == "chat"
