@@ -440,14 +440,22 @@ def _request_after_answer(
     return None
 
 
+def _reads_clearly(asked: Understanding, excluded: frozenset[str]) -> bool:
+    """A part of an utterance read alone is a clear command: known, not asked back, not one of ``excluded``, and
+    not a weak guess of the classifier."""
+    return (
+        asked.known
+        and not asked.confirm
+        and asked.intent.name not in excluded
+        and (asked.intent.source != "classifier" or asked.score >= WEAK_WHOLE)
+    )
+
+
 def _is_a_request(asked: Understanding) -> bool:
     intent = asked.intent
-    return not (
-        not asked.known
-        or asked.confirm
-        or intent.name in _NOT_A_REQUEST_AFTER_AN_ANSWER
-        or (intent.source == "classifier" and asked.score < WEAK_WHOLE)
-        or (intent.name == "snooze" and "minutes" not in intent.args)  # "先不用，等会儿再说" only refuses
+    # ("先不用，等会儿再说" only refuses: a snooze with no time is no request)
+    return _reads_clearly(asked, _NOT_A_REQUEST_AFTER_AN_ANSWER) and not (
+        intent.name == "snooze" and "minutes" not in intent.args
     )
 
 
@@ -492,12 +500,8 @@ def _passed_on_order(
         if len(rest) < 2 or _REPORTED.match(rest):
             continue
         asked = _understand(rest, today, expect, workloads, candidate)
-        if (
-            asked.known
-            and not asked.confirm
-            and asked.intent.name not in _PASSED_ON_INTENTS_OUT
-            and (asked.intent.source != "classifier" or asked.score >= WEAK_WHOLE)
-            and not (asked.intent.name.startswith("rollback") and _LATER.search(rest))
+        if _reads_clearly(asked, _PASSED_ON_INTENTS_OUT) and not (
+            asked.intent.name.startswith("rollback") and _LATER.search(rest)
         ):
             return with_context_slots(asked, _Utterance.of(core), today, workloads)
     return None
