@@ -32,6 +32,7 @@ clean:
 	rm -rf data/* analysis_results/* .pytest_cache
 	touch data/.gitkeep analysis_results/.gitkeep
 
-# Rewrite the classifier's second training file from the phrase bank's tuning sets (scripts/intent_corpus.py).
+# Rewrite the classifier's second training file from the phrase bank's tuning sets (scripts/intent_corpus.py);
+# with RECOGNIZER=<the spoken bench's heard-pad*.json> also its third, what Whisper heard of those sets.
 intent-corpus:
-	.venv/bin/python scripts/intent_corpus.py
+	.venv/bin/python scripts/intent_corpus.py $(if $(RECOGNIZER),--recognizer $(RECOGNIZER))

@@ -111,10 +111,15 @@ def same_request(name: str, got: dict[str, str], want: dict[str, str], day: date
 
 
 def judge(
-    text: str, row: dict[str, str], day: date = TODAY, reading: Understanding | None = None
+    text: str,
+    row: dict[str, str],
+    day: date = TODAY,
+    reading: Understanding | None = None,
+    heard: bool = False,
 ) -> tuple[bool, str]:
-    """``reading``: the understanding to judge when it was not read from ``text`` alone (audio rescoring)."""
-    u = reading or understand(text, day, Expect(row["context"]), WORKLOADS)
+    """``reading``: the understanding to judge when it was not read from ``text`` alone (audio rescoring);
+    ``heard``: ``text`` is a transcript (read as the server reads one)."""
+    u = reading or understand(text, day, Expect(row["context"]), WORKLOADS, heard=heard)
     got = {k: str(v) for k, v in u.intent.args.items()}
     ok = (
         u.intent.name == row["intent"] and same_request(row["intent"], got, slots(row), day) and not u.confirm
@@ -337,11 +342,11 @@ def spoken_accuracy(
                     reading, chosen = None, heard
                     if rescore_audio:  # as the session does (server/dialogue/session.py)
                         expect = Expect(r["context"])
-                        first = understand(heard, TODAY, expect, WORKLOADS) if heard else None
+                        first = understand(heard, TODAY, expect, WORKLOADS, heard=True) if heard else None
                         scorer = cache.scorer(asr, voice, r["text"], key, listen, rescore_s)
                         done = rescore(heard, first, scorer, TODAY, expect, WORKLOADS)
                         reading, chosen, changed = done.understanding, done.text, changed + done.changed
-                    ok, got = judge(heard, r, reading=reading)
+                    ok, got = judge(heard, r, reading=reading, heard=True)
                     right += ok
                     if LATIN.search(r["text"]):
                         latin[0] += ok
@@ -380,7 +385,7 @@ def spoken_accuracy(
         for file, (intent, kind) in SHARED_EXPECTED.items():
             pcm, _ = read_wav(COMMANDS / file)
             heard = asr.transcribe(pcm, names=said_names).text
-            u = understand(heard, TODAY)
+            u = understand(heard, TODAY, heard=True)
             if rescore_audio:
                 u = rescore(heard, u if heard else None, partial(asr.score_texts, pcm), TODAY).understanding
             shared["n"] += 1
@@ -470,6 +475,11 @@ def main() -> None:
     ap.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "xiaozhi-bench-intents")
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
+    from server.config import Settings
+    from server.intent.classifier import shared_classifier
+
+    for heard in (False, True):  # kept between runs, as the server keeps them
+        shared_classifier(heard, Settings().intent_cache_path)
     rows = load_rows()
     doc: dict[str, Any] = {
         "machine": f"{platform.node()} {platform.machine()} cores={os.cpu_count()} load={os.getloadavg()[0]:.1f}",

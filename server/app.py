@@ -122,7 +122,9 @@ class App:
         encoder = get_encoder()
         if not encoder.warm:  # numba compiles on the first call: never inside a user's turn
             await asyncio.to_thread(encoder.warmup)
-        log.info("intent layer warm in %.2fs", await asyncio.to_thread(warm_intent_layer))
+        log.info(
+            "intent layer warm in %.2fs", await asyncio.to_thread(warm_intent_layer, s.intent_cache_path)
+        )
 
         # owners: voiceprints + encrypted keys
         self.voiceprints = VoiceprintStore(self.db, encoder)

@@ -5,11 +5,12 @@ Every option here is documented in `.env.example`. Owner secrets never live here
 
 from __future__ import annotations
 
+import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import SecretStr
+from pydantic import SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -46,6 +47,9 @@ class Settings(BaseSettings):
     asr_threads: int = 2
     asr_window_s: int = 10
     asr_rescore: bool = True  # weak readings: Whisper scores candidate commands (intent/rescore.py)
+    # the trained intent classifier, kept between starts (intent/classifier.py ``trained``); shared by every
+    # server on the machine: default $XDG_CACHE_HOME/xiaozhi-ops, else ~/.cache/xiaozhi-ops
+    intent_cache_dir: Path | None = None
     vad_threshold: float = 0.5
     vad_silence_ms: int = 400
     vad_adaptive: bool = (
@@ -132,6 +136,20 @@ class Settings(BaseSettings):
     mqtt_external_tls: bool = False  # connect to the external broker over TLS
     mqtt_external_ca: Path | None = None  # CA bundle for that TLS connection (default: the system's)
 
+    @field_validator(
+        "whisper_dir",
+        "intent_cache_dir",
+        "local_log_dir",
+        "mqtt_tls_cert",
+        "mqtt_tls_key",
+        "mqtt_external_ca",
+        mode="before",
+    )
+    @classmethod
+    def _empty_path_is_default(cls, value: object) -> object:
+        """``XOPS_WHISPER_DIR=`` (as .env.example writes it) means the default, not the current directory."""
+        return None if isinstance(value, str) and not value.strip() else value
+
     @property
     def llm_enabled(self) -> bool:
         return bool(self.llm_base_url)
@@ -139,6 +157,13 @@ class Settings(BaseSettings):
     @property
     def whisper_path(self) -> Path:
         return self.whisper_dir or self.data_dir / "models" / "whisper-base"
+
+    @property
+    def intent_cache_path(self) -> Path:
+        if self.intent_cache_dir is not None:
+            return self.intent_cache_dir
+        xdg = os.environ.get("XDG_CACHE_HOME", "")
+        return (Path(xdg) if xdg else Path.home() / ".cache") / "xiaozhi-ops"
 
     @property
     def logs_path(self) -> Path:

@@ -31,6 +31,16 @@ def make_settings(tmp: Path, **overrides: object) -> Settings:
     return Settings(_env_file=None, **base)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def intent_classifier() -> None:
+    """The intent classifier, kept between runs as the server keeps it (server/intent/classifier.py
+    ``trained``): a test process loads it instead of training it again."""
+    from server.intent.classifier import shared_classifier
+
+    for heard in (False, True):
+        shared_classifier(heard, Settings(_env_file=None).intent_cache_path)
+
+
 @pytest.fixture(scope="session")
 def speech_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     """Real VAD + Whisper + TTS, loaded and warmed once for the whole test session."""

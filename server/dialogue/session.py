@@ -417,6 +417,7 @@ class DialogueSession:
             expect=self.memory.expect,
             workloads=workloads,
             candidate=self.memory.candidate,
+            heard=ctx.audio is not None,  # a transcript, not typed text
         )
         if ctx.audio is not None and self.services.settings.asr_rescore:  # weak reading: ask the audio
             understood = (await self._rescore(text, understood, ctx.audio, workloads)).understanding

@@ -29,8 +29,9 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from functools import lru_cache
+from pathlib import Path
 
-from server.intent.classifier import CONCEPTS, load_catalogue
+from server.intent.classifier import CONCEPTS, load_catalogue, shared_classifier
 from server.intent.matcher import WAKE_WORDS, _Utterance, fuzzy_key, normalize
 from server.intent.models import Expect, Intent
 from server.intent.understand import (
@@ -379,10 +380,12 @@ def rescore(
     return decide(heard, understood, candidates, scores, today, expect, workloads, candidate, policy)
 
 
-def warm() -> float:
-    """Train the classifier and load the word lists rescoring needs, so the first user turn does not pay for
-    them (~1–2 s). Returns the seconds it took."""
+def warm(cache_dir: Path | None = None) -> float:
+    """Train (or load from ``cache_dir``, see ``classifier.trained``) the classifier and load the word lists
+    rescoring needs, so the first user turn does not pay for them. Returns the seconds it took."""
     t0 = time.monotonic()
+    for heard in (False, True):
+        shared_classifier(heard, cache_dir)
     understand("小智，播报一下昨天的日志", date.today())
     _command_words()
     _lexicon()

@@ -332,23 +332,27 @@ def understand(
     expect: Expect = Expect.NOTHING,
     workloads: Iterable[str] = (),
     candidate: Intent | None = None,
+    *,
+    heard: bool = False,
 ) -> Understanding:
     """Read one utterance. ``expect``: what the robot just asked; ``candidate``: the intent a confirmation
-    question was about (``Expect.CONFIRM``); ``workloads``: names known from the owner's reports."""
+    question was about (``Expect.CONFIRM``); ``workloads``: names known from the owner's reports; ``heard``:
+    the text is the recognizer's transcript, read by the classifier that learnt how it mishears
+    (``classifier.load_training``), not one somebody typed."""
     workloads = tuple(workloads)
     if len(text) > MAX_UNDERSTOOD_CHARS:
         # a typed monologue, or a client flooding one text frame: no command, and not read on the event loop
         return Understanding(Intent("chat", {}, text=text[:MAX_UNDERSTOOD_CHARS]), score=0.0, known=False)
     if (to_robot := _turned_to_the_robot(text)) is not None:
         text = to_robot  # "老张你先等会儿——小智，每天下午五点播一次日报"
-    whole = _understand(text, today, expect, workloads, candidate)
-    if (instead := _request_after_answer(text, whole, today, expect, workloads)) is not None:
+    whole = _understand(text, today, expect, workloads, candidate, heard)
+    if (instead := _request_after_answer(text, whole, today, expect, workloads, heard)) is not None:
         return instead
-    if (order := _passed_on_order(text, whole, today, expect, workloads, candidate)) is not None:
+    if (order := _passed_on_order(text, whole, today, expect, workloads, candidate, heard)) is not None:
         return order
-    if (after := _after_a_wait(text, whole, today, expect, workloads)) is not None:
+    if (after := _after_a_wait(text, whole, today, expect, workloads, heard)) is not None:
         return after
-    clear = _clear_clause(text, whole, today, expect, workloads, candidate)
+    clear = _clear_clause(text, whole, today, expect, workloads, candidate, heard)
     if clear is not None:
         return clear
     if expect is Expect.NOTHING and _only_called(text, whole):
@@ -412,7 +416,7 @@ _NOT_A_REQUEST_AFTER_AN_ANSWER = frozenset({"chat", "greeting", "stop", "rollbac
 
 
 def _request_after_answer(
-    text: str, whole: Understanding, today: date, expect: Expect, workloads: tuple[str, ...]
+    text: str, whole: Understanding, today: date, expect: Expect, workloads: tuple[str, ...], heard: bool
 ) -> Understanding | None:
     refused = whole.intent.source == "followup" and whole.intent.name == "stop"
     # (the answer blurs the request: "好，可以把三种日志合在一起分析一下吗？我想知道…" reads as chat)
@@ -434,7 +438,7 @@ def _request_after_answer(
     for rest in requests:
         if len(core_text(normalize(rest))) < MIN_REQUEST_CHARS:
             continue
-        asked = _understand(rest, today, Expect.NOTHING, workloads, None)
+        asked = _understand(rest, today, Expect.NOTHING, workloads, None, heard)
         if _is_a_request(asked):
             return asked
     return None
@@ -486,6 +490,7 @@ def _passed_on_order(
     expect: Expect,
     workloads: tuple[str, ...],
     candidate: Intent | None,
+    heard: bool,
 ) -> Understanding | None:
     if whole.intent.name != "chat" or whole.known:
         return None
@@ -499,7 +504,7 @@ def _passed_on_order(
     for rest in tells:
         if len(rest) < 2 or _REPORTED.match(rest):
             continue
-        asked = _understand(rest, today, expect, workloads, candidate)
+        asked = _understand(rest, today, expect, workloads, candidate, heard)
         if _reads_clearly(asked, _PASSED_ON_INTENTS_OUT) and not (
             asked.intent.name.startswith("rollback") and _LATER.search(rest)
         ):
@@ -513,13 +518,13 @@ _WAIT_OPENER = re.compile(r"^(?:等下|等一下|等等|等会儿?|慢着|稍等
 
 
 def _after_a_wait(
-    text: str, whole: Understanding, today: date, expect: Expect, workloads: tuple[str, ...]
+    text: str, whole: Understanding, today: date, expect: Expect, workloads: tuple[str, ...], heard: bool
 ) -> Understanding | None:
     if expect is not Expect.NOTHING or whole.intent.name != "snooze" or "minutes" in whole.intent.args:
         return None
     if (m := _WAIT_OPENER.match(text.strip())) is None:
         return None
-    asked = _understand(text.strip()[m.end() :], today, expect, workloads, None)
+    asked = _understand(text.strip()[m.end() :], today, expect, workloads, None, heard)
     if _is_a_request(asked) and asked.intent.name != "snooze":
         return asked
     return None
@@ -540,13 +545,14 @@ def _clear_clause(
     expect: Expect,
     workloads: tuple[str, ...],
     candidate: Intent | None,
+    heard: bool,
 ) -> Understanding | None:
     if whole.intent.source != "classifier" or whole.score >= WEAK_WHOLE:
         return None
     clauses = [c for c in _CLAUSE.split(text) if c.strip()]
     if not 2 <= len(clauses) <= MAX_CLAUSES:
         return None
-    readings = [_understand(c, today, expect, workloads, candidate) for c in clauses]
+    readings = [_understand(c, today, expect, workloads, candidate, heard) for c in clauses]
     clear = [
         r
         for r in readings
@@ -575,6 +581,7 @@ def _understand(
     expect: Expect,
     workloads: tuple[str, ...],
     candidate: Intent | None,
+    heard: bool,
 ) -> Understanding:
     # "昨天，不对，今天的…", "帮我查一下，就是那个，告警" (server/intent/self_correction.py)
     # (a clock written as a decimal, "7.40", is a clock before a correction can replace it)
@@ -618,7 +625,7 @@ def _understand(
         return Understanding(ruled)
 
     masked_core = mask_workloads(core, workloads)
-    ranked = shared_classifier().rank(masked_core)
+    ranked = shared_classifier(heard).rank(masked_core)
     if ranked[0].label == "chat" and (kind := log_kind(u)) and u.has(*DRILL_VERBS):
         # a log kind named and something asked of it ("程序自己打的那些日志，详细讲讲"): that kind in detail
         ranked = [Scored(f"drill_{kind}", ranked[0].score), *ranked[1:]]
@@ -636,7 +643,9 @@ def _understand(
     if tail and tail != core and len(mask_workloads(tail, workloads)) <= LONG_UTTERANCE:
         # "我刚开完会，你帮我看一下…有告警吗"; a day or workload named before the request still counts
         # ("上周四谁改了payment-api的配置，你把那天的审计日志讲一下")
-        return with_context_slots(understand(tail, today, Expect.NOTHING, workloads), u, today, workloads)
+        return with_context_slots(
+            understand(tail, today, Expect.NOTHING, workloads, heard=heard), u, today, workloads
+        )
     if ranked[0].score < MIN_SCORE or long_statement or unasked_rollback:
         return Understanding(make("chat", "classifier"), score=ranked[0].score, known=False)
     second = _complete(ranked[1], u, today, workloads, make) if len(ranked) > 1 else None

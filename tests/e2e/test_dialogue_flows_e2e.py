@@ -177,3 +177,25 @@ async def test_an_owner_cannot_approve_another_owners_rollback(start_app) -> Non
         reply = "".join(await speak(device, command("rollback_yes.wav")))  # alice answers
     assert "不属于你" in reply and "数字" not in reply
     assert app.cases.get_case(case.id).status is State.WAIT_GATE
+
+
+async def test_a_transcript_is_read_as_heard_and_typed_text_as_written(start_app, monkeypatch) -> None:
+    """A spoken turn's transcript goes to the classifier that learnt how the recognizer mishears; a text frame
+    (a client's typed input) to the one trained only on what people wrote."""
+    from server.dialogue import session as session_mod
+
+    calls: list[tuple[str, bool]] = []
+    real = session_mod.understand
+
+    def spy(text, *args, heard=False, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append((text, heard))
+        return real(text, *args, heard=heard, **kwargs)
+
+    monkeypatch.setattr(session_mod, "understand", spy)
+    app = await start_app()
+    async with VirtualDevice(f"ws://127.0.0.1:{app.ws_port}/xiaozhi/v1/") as device:
+        await device.wake(preroll=command("wake.wav"))
+        await speak(device, command("broadcast.wav"))
+        await ask(device, "有没有告警")
+    assert [heard for _, heard in calls] == [True, False], calls
+    assert calls[1][0] == "有没有告警"

@@ -38,3 +38,44 @@ def test_answers_under_a_question_and_workload_names_stay_out() -> None:
     assert ("rollback_confirm", "好") not in trained  # "好" approves only after "是否回滚？"
     assert not [t for _, t in trained if "payment" in t.lower() or "order-service" in t.lower()]
     assert len(load_training()) > len(load_catalogue()) + 1000
+
+
+def test_recognizer_transcripts_come_from_tuning_rows_only() -> None:
+    """heard_asr.tsv: what Whisper made of tuning rows said by the synthetic voices, labelled as the row;
+    a reported split's or a blind set's row never trains the classifier, not even as a transcript."""
+    corpus = _corpus_module()
+    label_of: dict[str, set[str]] = {}
+    for r in corpus.training_rows():
+        if not r["context"].strip():
+            label_of.setdefault(r["text"], set()).add(corpus._label(r))
+    lines = [
+        line.split("\t")
+        for line in corpus.HEARD_ASR_OUT.read_text(encoding="utf-8").splitlines()
+        if line and not line.startswith("#")
+    ]
+    assert len(lines) > 5000
+    reported = {
+        r["text"] for r in corpus._rows(corpus.BANK / "phrasebank.tsv") if r["split"] in {"test", "fresh"}
+    }
+    newest = sorted(corpus.BANK.glob("heldout_r*.tsv"), key=lambda p: int(p.stem[9:].rstrip("ab")))[-1]
+    assert newest.stem not in corpus.TRAINING_FILES  # the newest blind set is not training material yet
+    blind = {r["text"] for r in corpus._rows(newest)}
+    for label, heard, said in lines:
+        assert label in label_of[said], (label, said)
+        assert said not in (reported - set(label_of)) and said not in (blind - set(label_of))
+        assert corpus.heard_cer(said, heard) <= corpus.MAX_HEARD_CER
+        assert corpus._spoken_form(heard) != corpus._spoken_form(said)
+
+
+def test_recognizer_transcripts_keep_only_what_is_fit_to_learn_from() -> None:
+    corpus = _corpus_module()
+    said = "播报一下昨天的日志"
+    transcripts = {
+        f"neural-1.0\tcfg\t{said}": "博报一下昨天的意志",  # a mishearing: kept, labelled as said
+        f"neural-slow-low\tcfg\t{said}": "播报一下，昨天的日志。",  # heard right: the row already teaches it
+        f"neural-telephone\tcfg\t{said}": "谢谢大家收看本期视频欢迎订阅点赞转发谢谢谢谢",  # lost: too far
+        f"mixed-awb\tcfg\t{said}": "博报一下昨天的意志",  # code-switching speakers are reported apart
+        "neural-1.0\tcfg\t一句没有人写过的话": "一句没有人写过的话呀",  # not a tuning row
+    }
+    rows = [line.split("\t") for line in corpus.heard_corpus(transcripts).splitlines()[1:]]
+    assert rows == [["broadcast", "博报一下昨天的意志", said]]

@@ -213,7 +213,7 @@ def test_close_scores_ask_back_instead_of_guessing(monkeypatch: pytest.MonkeyPat
         def rank(self, text: str) -> list[Scored]:
             return [Scored("broadcast", 0.41), Scored("alerts", 0.38), Scored("chat", 0.21)]
 
-    monkeypatch.setattr(understand_mod, "shared_classifier", Torn)
+    monkeypatch.setattr(understand_mod, "shared_classifier", lambda heard=False: Torn())
     u = understand("昨天那个情况说一下", TODAY)
     assert u.confirm and u.intent.name == "broadcast" and u.runner_up is not None
     assert u.runner_up.name == "alerts"
@@ -223,7 +223,7 @@ def test_close_scores_ask_back_instead_of_guessing(monkeypatch: pytest.MonkeyPat
         def rank(self, text: str) -> list[Scored]:
             return [Scored("broadcast", 0.8), Scored("alerts", 0.1)]
 
-    monkeypatch.setattr(understand_mod, "shared_classifier", Sure)
+    monkeypatch.setattr(understand_mod, "shared_classifier", lambda heard=False: Sure())
     assert not understand("昨天那个情况说一下", TODAY).confirm
 
 

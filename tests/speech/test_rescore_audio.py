@@ -29,10 +29,11 @@ def said(text: str) -> np.ndarray:
 def test_a_misheard_short_command_is_recovered_from_the_audio(whisper: WhisperASR) -> None:
     pcm = said("闭嘴")
     heard = whisper.transcribe(pcm).text
-    first = understand(heard, TODAY) if heard else None
+    first = understand(heard, TODAY, heard=True) if heard else None
     done = rescore(heard, first, partial(whisper.score_texts, pcm), TODAY)
     assert done.understanding.intent.name == "stop", (heard, done.reason)
-    # base hears this voice say "鼻尊" (chat): the stop came from the audio, not from the text
+    # base hears this voice say "鼻尊": the stop came from the audio, or from the classifier for transcripts,
+    # which has learnt that slip (data/heard_asr.tsv)
     assert done.changed or (first is not None and first.intent.name == "stop")
     scores = {s.text: s.per_token for s in whisper.score_texts(pcm, ["闭嘴", "帮助", "播报日志"])}
     assert scores["闭嘴"] > max(scores["帮助"], scores["播报日志"])  # the audio itself says which
@@ -41,7 +42,7 @@ def test_a_misheard_short_command_is_recovered_from_the_audio(whisper: WhisperAS
 def test_chat_stays_chat(whisper: WhisperASR) -> None:
     pcm = said("今天中午吃什么")
     heard = whisper.transcribe(pcm).text
-    done = rescore(heard, understand(heard, TODAY), partial(whisper.score_texts, pcm), TODAY)
+    done = rescore(heard, understand(heard, TODAY, heard=True), partial(whisper.score_texts, pcm), TODAY)
     assert done.understanding.intent.name == "chat" and not done.changed, (heard, done.reason)
 
 
@@ -50,6 +51,9 @@ def test_noise_is_not_made_into_a_command(whisper: WhisperASR) -> None:
     pcm = rng.normal(0, 0.05 * 32767, int(16000 * 1.5)).astype(np.int16)
     heard = whisper.transcribe(pcm).text
     done = rescore(
-        heard, understand(heard, TODAY) if heard else None, partial(whisper.score_texts, pcm), TODAY
+        heard,
+        understand(heard, TODAY, heard=True) if heard else None,
+        partial(whisper.score_texts, pcm),
+        TODAY,
     )
     assert not done.changed and not done.understanding.known, (heard, done.reason)
