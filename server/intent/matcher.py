@@ -541,6 +541,10 @@ def parse_volume(u: _Utterance) -> dict[str, int] | None:
         return {"volume": 0}
     if u.has("最大"):
         return {"volume": 100}
+    # a direction word as written outranks a sound-alike ("声音小一点，我在打电话": 打电 sounds like 大点)
+    written = [w for w in (*VOLUME_UP, *VOLUME_DOWN) if w in u.text]
+    if written:
+        return {"delta": 10} if min(written, key=u.text.index) in VOLUME_UP else {"delta": -10}
     if u.has(*VOLUME_UP):
         return {"delta": 10}
     if u.has(*VOLUME_DOWN):

@@ -40,7 +40,10 @@ _MARKER = re.compile(
 _BARE = rf"(?:(?<![A-Za-z0-9])[0-9]+%?(?![A-Za-z])|[零〇二两三四五六七八九十百][{_NUM}]*|一[{_NUM}]+)"
 # ("两个钟", "半个钟": southern Mandarin hours)
 _AMOUNT = rf"(?:[{_NUM}]+(?:个)?(?:分钟|小时|钟头|天|刻钟)|[{_NUM}]+个钟|半(?:个)?(?:小时|钟头)|半个钟|百分之[{_NUM}]+|{_BARE})"
-_FILLER_CLAUSE = re.compile(rf"(?:^|(?<={_SEP}))(?:就是|那个|这个|呃+|嗯+|额+|然后|就是那个|就那个)+{_SEP}+")
+# (唔 alone before a pause is a hesitation, "唔……要，回滚"; 唔 before a word is Cantonese 不: "唔好回滚")
+_FILLER_CLAUSE = re.compile(
+    rf"(?:^|(?<={_SEP}))(?:就是|那个|这个|呃+|嗯+|额+|唔+|然后|就是那个|就那个)+{_SEP}+"
+)
 
 
 class ValueKind(StrEnum):

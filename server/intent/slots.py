@@ -37,7 +37,7 @@ _CLOCK_ACT = re.compile(r"播|念|读|汇报|报告|提醒|叫我|通知")  # wh
 # No one says 九点零八 as "九点八", and a lone digit is usually something else: "三点一下日报" is 三点念一下日报 with 念
 # lost, "九点八给我播" is 九点吧 with 吧 heard as 八.
 _CLOCK = re.compile(
-    r"(早上|上午|中午|下午|傍晚|晚上|夜里|凌晨|晚)?(\d{1,2})[点:](半|([13])[刻克课颗可科]|(\d{2}|\d(?=分))分?)?"
+    r"(早上|上午|中午|下午|傍晚|晚上|夜里|半夜|午夜|深夜|凌晨|晚)?(\d{1,2})[点:](半|([13])[刻克课颗可科]|(\d{2}|\d(?=分))分?)?"
 )
 
 
@@ -81,6 +81,10 @@ def parse_minutes(u: _Utterance) -> int | None:
 # "差一刻十点" (a quarter to ten) → 09:45, "晚上差五分十点" → 21:55: the minutes before the hour named
 _BEFORE_HOUR = re.compile(r"(早上|上午|中午|下午|傍晚|晚上|夜里|凌晨|晚)?差(\d{1,2})(分|刻)钟?(\d{1,2})点")
 _EVENING = ("下午", "傍晚", "晚上", "夜里", "晚")
+# Twelve at night is midnight, 00:00 ("晚上十二点", "半夜十二点", "凌晨十二点"); 半夜/深夜 before nine to eleven is
+# late evening ("深夜十一点" → 23:00), before one to five the small hours ("半夜三点" → 03:00).
+_MIDNIGHT = ("晚上", "夜里", "晚", "半夜", "午夜", "深夜", "凌晨")
+_LATE_NIGHT = ("半夜", "午夜", "深夜")
 
 
 def parse_clock(u: _Utterance) -> str | None:
@@ -99,7 +103,9 @@ def parse_clock(u: _Utterance) -> str | None:
         m = min(found, key=lambda c: min((a - c.end() for a in acts if a >= c.end()), default=10**6))
     hour = int(m.group(2))
     minute = 30 if m.group(3) == "半" else 15 * int(m.group(4)) if m.group(4) else int(m.group(5) or 0)
-    if m.group(1) in _EVENING and hour < 12:  # 每晚十点, 今晚八点
+    if hour == 12 and m.group(1) in _MIDNIGHT:
+        hour = 0
+    elif (m.group(1) in _EVENING or (m.group(1) in _LATE_NIGHT and hour >= 6)) and hour < 12:  # 每晚十点
         hour += 12
     if hour > 23 or minute > 59:
         return None

@@ -352,6 +352,8 @@ def understand(
         return order
     if (after := _after_a_wait(text, whole, today, expect, workloads, heard)) is not None:
         return after
+    if (last := _answer_said_last(text, whole, today, expect, workloads, heard)) is not None:
+        return last
     clear = _clear_clause(text, whole, today, expect, workloads, candidate, heard)
     if clear is not None:
         return clear
@@ -441,6 +443,28 @@ def _request_after_answer(
         asked = _understand(rest, today, Expect.NOTHING, workloads, None, heard)
         if _is_a_request(asked):
             return asked
+    return None
+
+
+# Under "是否回滚？" people often give their reasons first and the answer last: "这个嘛，我觉得现在流量这么高，贸然
+# 回滚风险也不小，还是先不要了吧". When the whole reads as no answer, a last clause that alone answers is the answer —
+# a refusal always (leaving things as they are costs nothing), an approval only when it names the rollback
+# ("…那就回滚吧"), never a bare "好的" after a story.
+def _answer_said_last(
+    text: str, whole: Understanding, today: date, expect: Expect, workloads: tuple[str, ...], heard: bool
+) -> Understanding | None:
+    if expect is not Expect.ROLLBACK or whole.intent.source == "followup":
+        return None
+    clauses = [c for c in _CLAUSE.split(text) if core_text(normalize(c))]
+    if len(clauses) < 2:
+        return None
+    last = _understand(clauses[-1], today, expect, workloads, None, heard)
+    if last.intent.source != "followup" or last.confirm:
+        return None
+    if last.intent.name == "rollback_deny":
+        return last
+    if last.intent.name == "rollback_confirm" and _ROLLBACK_WORD.search(clauses[-1]):
+        return last
     return None
 
 

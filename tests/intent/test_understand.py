@@ -1614,3 +1614,76 @@ def test_a_flooding_text_is_not_read_as_a_command() -> None:
     assert (
         understand("不用，" + "告警" * 20, TODAY, Expect.DRILL).intent.name != "chat"
     )  # a real length is read
+
+
+# --- round 10: semantic slips found on the r26 blind sets, fixed as rules of meaning (not as phrasings) ---
+
+
+@pytest.mark.parametrize(
+    ("said", "delta"),
+    [
+        ("小智，声音小一点，我在打电话", -10),  # 打电 sounds like 大点: the word as written wins
+        ("我在打电话，声音小点", -10),
+        ("你说话大点声", 10),
+        ("声音调大一点", 10),
+    ],
+)
+def test_a_volume_direction_as_written_outranks_a_sound_alike(said: str, delta: int) -> None:
+    u = understand(said, TODAY)
+    assert (u.intent.name, u.intent.args) == ("volume", {"delta": delta})
+
+
+@pytest.mark.parametrize(
+    ("said", "time"),
+    [
+        ("每天半夜十二点播一次日报", "00:00"),
+        ("每天晚上十二点播日报", "00:00"),
+        ("每天凌晨十二点播日报", "00:00"),
+        ("每天午夜12点播日报", "00:00"),
+        ("每天中午十二点播日报", "12:00"),
+        ("每天深夜十一点播日报", "23:00"),
+        ("每晚十点播日报", "22:00"),
+    ],
+)
+def test_twelve_at_night_is_midnight(said: str, time: str) -> None:
+    u = understand(said, TODAY)
+    assert (u.intent.name, u.intent.args.get("time")) == ("schedule_create", time)
+
+
+def test_a_midnight_schedule_is_cancelled_by_its_time() -> None:
+    u = understand("那个每天半夜十二点的自动播报，我看就先撤掉吧", TODAY)
+    assert (u.intent.name, u.intent.args.get("time")) == ("schedule_cancel", "00:00")
+
+
+@pytest.mark.parametrize(
+    ("said", "name"),
+    [
+        ("唔……要，回滚", "rollback_confirm"),  # 唔 alone before a pause: a hesitation
+        ("唔，要回滚", "rollback_confirm"),
+        ("唔好回滚", "rollback_deny"),  # 唔 before a word: Cantonese 不
+        ("唔要回滚", "rollback_deny"),
+        ("唔，唔好回滚", "rollback_deny"),
+    ],
+)
+def test_a_hesitating_um_is_no_cantonese_no(said: str, name: str) -> None:
+    assert understand(said, TODAY, Expect.ROLLBACK).intent.name == name
+
+
+@pytest.mark.parametrize(
+    ("said", "name"),
+    [
+        ("这个嘛，我觉得现在流量这么高，贸然回滚风险也不小，还是先不要了吧", "rollback_deny"),
+        ("我跟老王商量了一下，流量还在涨，算了", "rollback_deny"),
+        ("我刚问了老王，他说没问题，那就回滚吧", "rollback_confirm"),
+    ],
+)
+def test_under_the_rollback_question_an_answer_said_last_after_reasons_is_the_answer(
+    said: str, name: str
+) -> None:
+    u = understand(said, TODAY, Expect.ROLLBACK)
+    assert (u.intent.name, u.confirm) == (name, False)
+
+
+def test_a_bare_yes_after_a_story_approves_no_rollback() -> None:
+    u = understand("我刚问了老王，好的", TODAY, Expect.ROLLBACK)
+    assert u.intent.name != "rollback_confirm"
