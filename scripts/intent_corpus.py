@@ -16,10 +16,10 @@ the reported ``test``/``fresh`` splits and the blind set of the round never are.
 
 ``heard_asr.tsv`` holds what the recognizer made of the same tuning rows: the spoken bench (bench/intents.py
 ``--spoken``) has the synthetic voices say each row and Whisper transcribe it, and each transcript that differs
-from the row is a training example with the row's label ("再播再一个" said as "小智，在不在？"). A classifier
-that has seen how Whisper mishears this vocabulary reads a mishearing of a sentence it never saw: with the
-tuning sets r23b and r24a left out of both files, their 2,058 clips read 85.0 % → 90.4 % (bench/RESULTS.md,
-round 10). Only tuning rows are used here too, transcripts further than ``MAX_HEARD_CER`` from what was said
+from the row is a training example with the row's label ("博报一下昨天的意志" for "播报一下昨天的日志"). A
+classifier that has seen how Whisper mishears this vocabulary reads a mishearing of a sentence it never saw:
+with the tuning sets r23b and r24a left out of both files, their 2,058 clips read 85.0 % → 91.4 %
+(bench/RESULTS.md, round 10). Only tuning rows are used here too, transcripts further than ``MAX_HEARD_CER`` from what was said
 (the recognizer lost the sentence) or keeping less than ``MIN_HEARD_SHARE`` of it are left out, and so are
 transcripts that read as something people wrote (that label stands) and the code-switching speakers' (reported
 apart).
@@ -37,7 +37,6 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 BANK = REPO / "tests" / "intent" / "phrasebank"
 OUT = REPO / "server" / "intent" / "data" / "heard.tsv"
-HEARD = "heard.tsv"
 CATALOGUE = "catalogue.tsv"
 HEARD_ASR_OUT = REPO / "server" / "intent" / "data" / "heard_asr.tsv"
 # Transcripts further than this from what was said are left out (chosen on the left-out tuning sets r23b + r24a:
@@ -154,7 +153,7 @@ def heard_corpus(transcripts: dict[str, str]) -> str:
     # what people wrote outranks what the recognizer made of something else: a transcript that reads as a
     # written utterance ("好了") is not taught again under another label
     written = {_spoken_form(text) for text in label_of} | {
-        _spoken_form(text) for _, text in load_catalogue(CATALOGUE) + load_catalogue(HEARD)
+        _spoken_form(text) for _, text in load_catalogue(CATALOGUE)
     }
     seen: set[tuple[str, str]] = set()
     lines = [HEARD_ASR_HEADER]

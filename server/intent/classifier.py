@@ -5,12 +5,14 @@ homophone ("神技日志" for "审计日志", "告井" for "告警") lands on th
 for, and *concepts*: words that mean the same thing to this robot ("静默/屏蔽/静音/压制" → MUTE, "定时/闹钟/
 每天/工作日" → SCHED, "取消/删掉/撤销/停掉" → CANCEL), with the pairs of concepts an utterance holds, so a
 paraphrase built from synonyms the catalogue never used still lands near its intent. Days, numbers and
-workload names are replaced by placeholders first, so "前天的业务日志" and "11月20号的业务日志" look alike. Logistic regression gives calibrated scores, which the caller uses to ask back when the
-two best intents are close. The training data is the paraphrase catalogue and the utterances other engineers
+workload names are replaced by placeholders first, so "前天的业务日志" and "11月20号的业务日志" look alike.
+Logistic regression gives calibrated scores, which the caller uses to ask back when the two best intents are
+close. The training data is the paraphrase catalogue and the utterances other engineers
 wrote for the phrase bank's tuning sets (data/heard.tsv, ~5,200 rows); the classifier for transcripts is also
 trained on Whisper's transcripts of those utterances said by the synthetic voices (data/heard_asr.tsv, ~16,000
-rows), so it has seen how the recognizer mishears this vocabulary. Training (saga, tol 1e-3) takes 5 s, or 25–35 s with the transcripts, on
-this 2-core machine, so the server keeps trained models on disk (``trained``) and loads them in under a second.
+rows), so it has seen how the recognizer mishears this vocabulary. Training (saga, tol 1e-3) takes 5 s, or
+25–35 s with the transcripts, on this 2-core machine, so the server keeps trained models on disk (``trained``)
+and loads them in under a second.
 """
 
 from __future__ import annotations
@@ -243,9 +245,9 @@ def model_digest(examples: list[tuple[str, str]], c: float = C) -> str:
 
 def trained(examples: list[tuple[str, str]], cache_dir: Path | None = None) -> IntentClassifier:
     """The classifier for ``examples``: loaded from ``cache_dir`` when a model of exactly these examples and
-    this code was saved there (training takes 25–35 s on a 2-core machine, loading < 1 s), else trained and
-    saved (atomically; only the newest ``KEEP_MODELS`` are kept). A cache that cannot be read or written only costs the
-    training: the reason is logged and the trained model is used."""
+    this code was saved there (training takes up to 35 s on a 2-core machine, loading < 1 s), else trained and
+    saved (atomically; only the newest ``KEEP_MODELS`` are kept). A cache that cannot be read or written only
+    costs the training: the reason is logged and the trained model is used."""
     if cache_dir is None:
         return IntentClassifier(examples)
     path = cache_dir / MODEL_FILE.format(digest=model_digest(examples))
