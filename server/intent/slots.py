@@ -81,8 +81,8 @@ def parse_minutes(u: _Utterance) -> int | None:
 # "差一刻十点" (a quarter to ten) → 09:45, "晚上差五分十点" → 21:55: the minutes before the hour named
 _BEFORE_HOUR = re.compile(r"(早上|上午|中午|下午|傍晚|晚上|夜里|凌晨|晚)?差(\d{1,2})(分|刻)钟?(\d{1,2})点")
 _EVENING = ("下午", "傍晚", "晚上", "夜里", "晚")
-# Twelve at night is midnight, 00:00 ("晚上十二点", "半夜十二点", "凌晨十二点"); 半夜/深夜 before nine to eleven is
-# late evening ("深夜十一点" → 23:00), before one to five the small hours ("半夜三点" → 03:00).
+# Twelve at night is midnight, 00:00 ("晚上十二点", "半夜十二点", "凌晨十二点"); 半夜/深夜 before six to eleven is
+# the evening ("深夜十一点" → 23:00), before one to five the small hours ("半夜三点" → 03:00).
 _MIDNIGHT = ("晚上", "夜里", "晚", "半夜", "午夜", "深夜", "凌晨")
 _LATE_NIGHT = ("半夜", "午夜", "深夜")
 
