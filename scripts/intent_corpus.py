@@ -34,6 +34,9 @@ import re
 import sys
 from pathlib import Path
 
+from server.intent.classifier import load_catalogue
+from server.speech.cer import edit_distance
+
 REPO = Path(__file__).resolve().parents[1]
 BANK = REPO / "tests" / "intent" / "phrasebank"
 OUT = REPO / "server" / "intent" / "data" / "heard.tsv"
@@ -130,16 +133,8 @@ def _spoken_form(text: str) -> str:
     return _NOT_SPOKEN.sub("", text.lower())
 
 
-def load_catalogue(name: str) -> list[tuple[str, str]]:
-    from server.intent.classifier import load_catalogue as load
-
-    return load(name)
-
-
 def heard_cer(said: str, heard: str) -> float:
     """Character error rate of a transcript, punctuation, spaces and case ignored."""
-    from server.speech.cer import edit_distance
-
     a, b = _spoken_form(said), _spoken_form(heard)
     return edit_distance(a, b) / max(len(a), 1)
 
@@ -160,9 +155,9 @@ def heard_corpus(transcripts: dict[str, str]) -> str:
     for key in sorted(transcripts):
         voice, _, said = key.split("\t", 2)
         heard = " ".join(transcripts[key].split())
-        if voice.startswith("mixed") or said not in label_of or not _spoken_form(heard):
-            continue
         form = _spoken_form(heard)
+        if voice.startswith("mixed") or said not in label_of or not form:
+            continue
         if form in written or heard_cer(said, heard) > MAX_HEARD_CER:
             continue
         if len(form) < MIN_HEARD_SHARE * len(_spoken_form(said)):
