@@ -91,6 +91,10 @@ TRAINING_FILES = (
     "heldout_r23a",
     "heldout_r23b",
     "heldout_r24a",
+    "heldout_r26a",
+    "heldout_r26b",
+    "heldout_r27a",
+    "heldout_r27b",
 )
 WORKLOADS = ("payment-api", "order-service", "user-center")
 HEADER = (

@@ -181,7 +181,12 @@ SYNONYMS: tuple[tuple[str, str], ...] = (
     ("压住的", "静默的"),
     ("给整没", "给删掉"),  # north-eastern 整 = do: "那个定时播报给整没了" = 删掉了
     ("么子", "什么"),  # Hunan (湘语) 么子 = 什么: "你会些么子", "搞么子"
+    ("幺子", "什么"),  # (what zhconv makes of 么子 on the way to simplified script)
     ("介个", "这个"),  # Tianjin 介 = 这: "介个我管了"
+    ("您了", "您"),  # Tianjin polite 您: "您了好"
+    ("在线不", "在不在"),  # "小智，在线不？" asks whether the robot is there
+    ("在线吗", "在吗"),
+    ("在线么", "在吗"),
     ("俩", "两个"),  # 俩钟头 = 两个钟头
     ("俺们", "我们"),  # northern 俺 = 我
     ("俺", "我"),
@@ -365,6 +370,17 @@ ENGLISH_WORDS: dict[str, str] = {
     "good afternoon": "下午好",
     "good evening": "晚上好",
     "emo": "心累",  # slang for feeling low
+    "alert": "告警",
+    "alerts": "告警",
+    "cue": "提醒",  # office slang: "10分钟后再cue我" = remind me
+    "min": "分钟",  # "10min后"
+    "mins": "分钟",
+    "minute": "分钟",
+    "minutes": "分钟",
+    "hour": "小时",
+    "hours": "小时",
+    "hr": "小时",
+    "hrs": "小时",
 }
 _ENGLISH = re.compile(
     "(?<![a-z])(?:" + "|".join(sorted(map(re.escape, ENGLISH_WORDS), key=len, reverse=True)) + ")(?![a-z])"
@@ -520,14 +536,22 @@ def _infer_year(year: int | None, month: int, day: int, today: date) -> date | N
 
 
 # "大一点" becomes "大1点" in the digits copy: a number followed by 点/些/下 is not a level
+# a level said as a number ("调到65", "调整至百分之三十" → "调整至%30"); 至 is the written 到
 _VOLUME_NUMBER = re.compile(
-    r"(?:音量|声音|调到|调成|设为|设成|设置为|设置成|改成|改为|到)\D{0,3}?(\d{1,3})(?![\d点些下])"
+    r"(?:音量|声音|调到|调至|调成|设为|设成|设置为|设置成|改成|改为|到|至|%)\D{0,3}?(\d{1,3})(?![\d点些下])"
 )
 
 
-def parse_volume(u: _Utterance) -> dict[str, int] | None:
+def volume_level(u: _Utterance) -> int | None:
+    """The level a volume request names as a number (0–100), or None."""
     if m := _VOLUME_NUMBER.search(u.digits):
-        return {"volume": max(0, min(100, int(m.group(1))))}
+        return max(0, min(100, int(m.group(1))))
+    return None
+
+
+def parse_volume(u: _Utterance) -> dict[str, int] | None:
+    if (level := volume_level(u)) is not None:
+        return {"volume": level}
     if any(w in u.text for w in TOO_LOUD):
         # "这告警吵死了，压掉它": the alert is what is too loud, not the robot's voice
         if u.has(*ALERT_WORDS) and not u.has("音量", "声音", "你"):
@@ -646,10 +670,18 @@ _PROPOSED_REFUSAL = re.compile(r"要不(?:咱|我们)?还是(?:先)?(?:不|别|�
 _WORRY = re.compile(r"(?<!不)怕|担心|担忧|万一")
 
 
+# the release judged no good before the rollback ("这版本不行，回滚吧"): a reason to roll back, not a refusal
+_RELEASE_JUDGED_BAD = re.compile(
+    r"(?:版本|这版|新版|这一版|发布|上线|代码|镜像|改动|变更)(?:太|真|实在|确实|根本|完全|明显)?不(?:行|好|稳|对劲|靠谱)了?"
+)
+
+
 def _rollback_answer(u: _Utterance) -> str | None:
     where = min(p for w in ROLLBACK_WORDS if (p := u.find(w)) >= 0)
     proposed = _PROPOSAL.search(u.text[:where]) is not None
     before = _PROPOSAL.sub("", _A_NOT_A.sub(r"\1", u.text[:where]))
+    judged_bad = _RELEASE_JUDGED_BAD.search(before) is not None
+    before = _RELEASE_JUDGED_BAD.sub("", before)
     if any(q in u.text for q in ("吗", "要不要", "是否", "为什么", "什么", "怎么")):
         return None  # a question about rolling back, not an answer
     if FIRST_THEN.search(u.text):
@@ -663,7 +695,12 @@ def _rollback_answer(u: _Utterance) -> str | None:
     after = u.text[where:]
     if ROLLBACK_DENY_AFTER.search(after[2:8]):
         return "rollback_deny"
-    if any(w in before for w in ROLLBACK_CONFIRM) or proposed or len(u.text.strip(FILLERS)) <= 3:
+    if (
+        any(w in before for w in ROLLBACK_CONFIRM)
+        or proposed
+        or judged_bad
+        or len(u.text.strip(FILLERS)) <= 3
+    ):
         return "rollback_confirm"
     return None
 

@@ -22,7 +22,9 @@ _DAY = (
     rf"|[{_NUM}]+月[{_NUM}]+[日号]|[{_NUM}]+[日号])"
 )
 _CLOCK = rf"(?:[{_NUM}]+[点:：](?:半|[一三]刻|[{_NUM}]+分?)?)"
-_VALUE_NEXT = rf"(?:{_DAY}|{_CLOCK}|[{_NUM}]+(?:个)?(?:分钟|小时|钟头|天))"
+# the part of the day a clock may be said with ("早上七点，不是，早上七点四十五的那个")
+_PART_OF_DAY = re.compile(r"(?:早上|上午|中午|下午|傍晚|晚上|夜里|半夜|凌晨)$")
+_VALUE_NEXT = rf"(?:{_DAY}|(?:早上|上午|中午|下午|傍晚|晚上|夜里|半夜|凌晨)?{_CLOCK}|[{_NUM}]+(?:个)?(?:分钟|小时|钟头|天))"
 # "，不对，" / "，呃不对，" / "，说错了，" / "，不是不是，": a correction marker between clauses
 _MARKER = re.compile(
     rf"{_SEP}+(?:呃|嗯|额|啊|哦|噢)?(?:不对不对|不对|说错了|我说错了|讲错了|错了|不是不是|更正一下|纠正一下"
@@ -159,7 +161,10 @@ def resolve_corrections(text: str) -> str:
             text = before + "，" + after
             continue
         # the old value goes; the rest of what was said before it stays, the correction follows it
-        text = before[: old.start] + after[: value.end] + before[old.end :] + after[value.end :]
+        kept = before[: old.start]
+        if _PART_OF_DAY.search(after[: value.start]):
+            kept = _PART_OF_DAY.sub("", kept)  # the part of the day said again goes with the old clock
+        text = kept + after[: value.end] + before[old.end :] + after[value.end :]
     return text
 
 

@@ -39,6 +39,7 @@ from server.intent.matcher import (
     is_question,
     normalize,
     strip_wake_word,
+    volume_level,
 )
 from server.intent.models import Expect, Intent
 from server.intent.self_correction import drop_filler_clauses, resolve_corrections
@@ -161,7 +162,7 @@ _DID_IT = re.compile(
 )
 # Words that address the robot: with one of them the story carries a request ("我同事说挂了，帮我看看告警").
 _REQUEST = re.compile(
-    r"帮我|帮忙|你帮|给我|帮他|给他|帮她|给她|请你|你给|你把|你看|你能|你会|你可以|看看|看一下|看一眼|查一下|查查|播报(?!员)|念一下|读一下|讲一下|说一下"
+    r"帮我|帮忙|你帮|给我|帮他|给他|帮她|给她|(?<![申邀聘宴])请(?![假客柬])|你给|你把|你看|你能|你会|你可以|看看|看一下|看一眼|查一下|查查|播报(?!员)|念一下|读一下|讲一下|说一下"
     r"|讲讲|说说|告诉我|提醒我|(?:再|晚点|稍后|待会儿?|等会儿?)提醒|叫我|重新录|录一下|录一遍|录个|(?:念|读|播)(?:一?下|一遍)?(?:日报|日志|报告)"
 )
 # "我都给她定了闹钟": what the speaker did for someone, not the robot asked to do it for them
@@ -212,10 +213,10 @@ _SOCIAL = re.compile(
 _HELLO_STRIP = partial(_HELLO.sub, "")
 _SOCIAL_STRIP = partial(_SOCIAL.sub, "")
 _INTERJECTION_STRIP = partial(_INTERJECTION.sub, "")
-# "别问了" / "莫等了" / "不用再犹豫了" next to a rollback: hurry, not a refusal
+# "别问了" / "莫等了" / "不用再犹豫了" / "别摆烂了" next to a rollback: hurry, not a refusal
 _URGE = re.compile(
     # ("先别等等" is "no, wait": 等等 said twice is a wait, not "don't wait")
-    r"(?:别|甭|莫|不用|不要|不必)(?:再)?(?:问|等(?!等(?!了))|犹豫|磨叽|墨迹|[摸磨墨][击机鸡叽]|啰嗦|废话)了?|还等(?:什么|啥)呢?|等(?:什么|啥)呢"
+    r"(?:别|甭|莫|不用|不要|不必)(?:再)?(?:问|等(?!等(?!了))|犹豫|磨叽|墨迹|[摸磨墨][击机鸡叽]|啰嗦|废话|摆烂|磨蹭|拖(?:拉|延)?|纠结|慌)了?|还等(?:什么|啥)呢?|等(?:什么|啥)呢"
 )
 # "我手机静音了没看到": a clause about the speaker's own phone or computer is no command to the robot
 _OWN_DEVICE = re.compile(r"^(?:我|我的)(?:手机|电话|电脑|耳机|笔记本)")
@@ -354,6 +355,8 @@ def understand(
         return after
     if (last := _answer_said_last(text, whole, today, expect, workloads, heard)) is not None:
         return last
+    if (called := _called_after_a_preamble(text, whole, today, expect, workloads, heard)) is not None:
+        return called
     clear = _clear_clause(text, whole, today, expect, workloads, candidate, heard)
     if clear is not None:
         return clear
@@ -408,6 +411,23 @@ def _turned_to_the_robot(text: str) -> str | None:
     return None
 
 
+def _called_after_a_preamble(
+    text: str, whole: Understanding, today: date, expect: Expect, workloads: tuple[str, ...], heard: bool
+) -> Understanding | None:
+    """ "新人求带，小智咋用啊，有说明书没": something said first, then the robot called by name after a pause and
+    asked; what follows the call is the request (when the whole reads as chat)."""
+    if whole.intent.name != "chat" or expect is not Expect.NOTHING:
+        return None
+    for m in _ASIDE_BREAK.finditer(text):
+        rest = text[m.end() :]
+        if m.start() > 0 and _LATER_WAKE.match(rest):
+            asked = _understand(rest, today, expect, workloads, None, heard)
+            if _reads_clearly(asked, _PASSED_ON_INTENTS_OUT):
+                return with_context_slots(asked, _Utterance.of(core_text(normalize(text))), today, workloads)
+            return None
+    return None
+
+
 # "先不用，你声音调小一点", "暂时不用啦，现在还有告警吗": under a question whose answer costs nothing (a
 # drill-down, an asked-back guess) a yes or no and then a request of its own is that request. Under "是否回滚?"
 # the answer stands: it is what the case waits for, and a request after it can be asked again.
@@ -450,6 +470,11 @@ def _request_after_answer(
 # 回滚风险也不小，还是先不要了吧". When the whole reads as no answer, a last clause that alone answers is the answer —
 # a refusal always (leaving things as they are costs nothing), an approval only when it names the rollback
 # ("…那就回滚吧"), never a bare "好的" after a story.
+_IF = re.compile(
+    r"的话|如果|要是|假如|万一|否则|不然"
+)  # "不回滚的话损失更大": a condition weighed, no answer
+
+
 def _answer_said_last(
     text: str, whole: Understanding, today: date, expect: Expect, workloads: tuple[str, ...], heard: bool
 ) -> Understanding | None:
@@ -459,12 +484,22 @@ def _answer_said_last(
     if len(clauses) < 2:
         return None
     last = _understand(clauses[-1], today, expect, workloads, None, heard)
-    if last.intent.source != "followup" or last.confirm:
-        return None
-    if last.intent.name == "rollback_deny":
-        return last
-    if last.intent.name == "rollback_confirm" and _ROLLBACK_WORD.search(clauses[-1]):
-        return last
+    if last.intent.source == "followup" and not last.confirm:
+        if last.intent.name == "rollback_deny":
+            return last
+        if last.intent.name == "rollback_confirm" and _ROLLBACK_WORD.search(clauses[-1]):
+            return last
+    # a refusal in the middle, with the reasons around it and no approval anywhere ("等等，先别回，用户刚涌进来，
+    # 我再看一眼"): the refusal is the answer
+    answers = [
+        last,
+        *(_understand(c, today, expect, workloads, None, heard) for c in clauses[:-1] if not _IF.search(c)),
+    ]
+    approved = any(r.intent.name == "rollback_confirm" for r in (whole, *answers))
+    if not approved and any(
+        r.intent.name == "rollback_deny" and r.intent.source == "followup" for r in answers
+    ):
+        return next(r for r in answers if r.intent.name == "rollback_deny" and r.intent.source == "followup")
     return None
 
 
@@ -663,13 +698,14 @@ def _understand(
             "ROLLBACK" not in concepts(core) or names_rollback_as_a_thing(text) or not is_rollback_order(text)
         )
     ) or (best.name == "rollback_confirm" and expect is not Expect.ROLLBACK and not is_rollback_order(text))
-    tail = request_tail(text) if long_statement else None
-    if tail and tail != core and len(mask_workloads(tail, workloads)) <= LONG_UTTERANCE:
-        # "我刚开完会，你帮我看一下…有告警吗"; a day or workload named before the request still counts
-        # ("上周四谁改了payment-api的配置，你把那天的审计日志讲一下")
-        return with_context_slots(
-            understand(tail, today, Expect.NOTHING, workloads, heard=heard), u, today, workloads
-        )
+    # a long statement with the request in it: the clauses from a later one that asks ("我刚开完会，你帮我看一下…
+    # 有告警吗"), or the first when it opens with a polite request and the rest say why; a day or workload named
+    # elsewhere still counts ("上周四谁改了payment-api的配置，你把那天的审计日志讲一下")
+    for part in (request_tail(text), request_head(text)) if long_statement else ():
+        if part and part != core and len(mask_workloads(part, workloads)) <= LONG_UTTERANCE:
+            asked = understand(part, today, Expect.NOTHING, workloads, heard=heard)
+            if asked.intent.name != "chat":
+                return with_context_slots(asked, u, today, workloads)
     if ranked[0].score < MIN_SCORE or long_statement or unasked_rollback:
         return Understanding(make("chat", "classifier"), score=ranked[0].score, known=False)
     second = _complete(ranked[1], u, today, workloads, make) if len(ranked) > 1 else None
@@ -702,9 +738,9 @@ _ROOM_ASIDE = re.compile(
 )
 
 
-# a later clause that only urges the robot to answer what was just asked ("你会些啥子嘛，说来听一哈")
+# a later clause that only urges the robot to answer what was just asked ("你会些啥子嘛，说来听一哈", "整出来听听")
 # (its 一哈 is often heard as a word: "说来听遗憾")
-_URGING = re.compile(r"^(?:你|那你)?(?:说|讲)(?:来|出来|给我)?听.{0,3}$|^(?:说说|讲讲)看[吧嘛呗呀]*$")
+_URGING = re.compile(r"^(?:你|那你)?(?:说|讲|整|弄)(?:来|出来|给我)?听.{0,3}$|^(?:说说|讲讲)看[吧嘛呗呀]*$")
 
 
 def drop_asides(text: str) -> str:
@@ -830,7 +866,13 @@ def is_narrative(core: str) -> bool:
         return True  # "我以前在上家公司，每天早上九点都会听一遍日志播报": where one used to be, told
     if _REQUEST.search(core) or (_OPS_OBJECT.search(core) and _YES_NO_ASKED.search(core)):
         return False
-    return bool(_THIRD_PARTY.search(core) or _DID_IT.search(core) or _OFF_DOMAIN.search(core))
+    return bool(_THIRD_PARTY.search(core) or _DID_IT.search(core) or _off_domain(core))
+
+
+def _off_domain(core: str) -> bool:
+    """Life outside the robot's work; an alert that floods the screen ("这告警一直刷屏") is its work."""
+    alert = "ALERT" in concepts(core)
+    return any(not (alert and m.group() == "刷屏") for m in _OFF_DOMAIN.finditer(core))
 
 
 def is_rollback_order(text: str) -> bool:
@@ -889,6 +931,20 @@ def request_tail(text: str) -> str | None:
         if _REQUEST.search(clause):
             return "".join(clauses[i:])
     return None
+
+
+# A formal request says what it wants first and why after ("请就今日的业务日志进行详细分析，重点说明报错的分布",
+# "请列出当前所有静默的告警规则，包括到期时间，以便评估…"): the first clause is the request.
+_POLITE_HEAD = re.compile(r"^(?:请你?|麻烦你?|劳驾|烦请|烦劳|恳请|帮我|帮忙)(?![问假客柬])")
+
+
+def request_head(text: str) -> str | None:
+    """The first clause when it opens with a polite request and more clauses follow, normalised; else None."""
+    clauses = [c for c in (normalize(c) for c in _CLAUSE.split(text)) if c]
+    if len(clauses) < 2:
+        return None
+    first = strip_wake_word(clauses[0])
+    return first if _POLITE_HEAD.match(first) else None
 
 
 def mask_workloads(text: str, workloads: tuple[str, ...]) -> str:
@@ -1033,6 +1089,8 @@ def _volume(u: _Utterance) -> dict[str, int] | None:
         return None  # "静音列表", "有哪些静音", "把这个告警静音": the alert silences, not the speaker
     if any(u.text[i + 2 : i + 3] in ("过", "国") for i in u.positions("静音")):
         return None  # "我之前静音过什么" (heard 进英国): what was silenced, asked
+    if (level := volume_level(u)) is not None:
+        return {"volume": level}  # a level said outranks a hedge about it: "调到65就行，别整太大"
     if u.has("最大", "最响", "最高"):
         return {"volume": 100}  # "开到最大，我这边听不清": the level said wins over the complaint
     if u.has("最小", "最低", "最轻") and u.has("调到", "调成", "开到", "设成", "设为", "调至"):

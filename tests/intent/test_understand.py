@@ -1687,3 +1687,107 @@ def test_under_the_rollback_question_an_answer_said_last_after_reasons_is_the_an
 def test_a_bare_yes_after_a_story_approves_no_rollback() -> None:
     u = understand("我刚问了老王，好的", TODAY, Expect.ROLLBACK)
     assert u.intent.name != "rollback_confirm"
+
+
+# --- round 11: semantic slips found on the r27 blind sets, fixed as rules of meaning (not as phrasings) ---
+
+
+@pytest.mark.parametrize(
+    ("said", "level"),
+    [
+        ("音量调到六十五就行，别整太大", 65),  # the level said outranks a hedge about it
+        ("请把音量调整至百分之四十左右", 40),  # 至 is the written 到; 百分之 a level
+        ("声音调至30，太吵了", 30),
+    ],
+)
+def test_a_volume_level_said_as_a_number_wins(said: str, level: int) -> None:
+    u = understand(said, TODAY)
+    assert (u.intent.name, u.intent.args) == ("volume", {"volume": level})
+
+
+@pytest.mark.parametrize(
+    ("said", "name", "args"),
+    [
+        ("15min后再cue我一下", "snooze", {"minutes": 15}),  # English units and office slang
+        ("过1 hour再提醒我", "snooze", {"minutes": 60}),
+        ("现在有没有alert", "alerts", {}),
+        ("小智，您了好", "greeting", {}),  # Tianjin polite 您了
+        ("小智在线不", "greeting", {}),
+        ("你会些么子", "help", {}),  # Hunan 么子 (which zhconv writes 幺子)
+    ],
+)
+def test_words_people_use_for_units_alerts_and_hellos(said: str, name: str, args: dict[str, object]) -> None:
+    u = understand(said, TODAY)
+    assert (u.intent.name, u.intent.args) == (name, args)
+
+
+@pytest.mark.parametrize(
+    ("said", "name", "args"),
+    [
+        (
+            "请对昨天的审计日志做一次全面梳理，重点关注配置变更的操作人，以便后续追责和复盘",
+            "drill_down",
+            {"kind": "audit", "day": "2026-11-26"},
+        ),
+        ("麻烦列一下目前所有被静默的告警规则，包括到期时间，我们要逐条核对一遍", "silence_list", {}),
+        ("这条告警是压测期间的已知波动，不影响线上，请将其静默处理一小时", "silence_create", {"minutes": 60}),
+    ],
+)
+def test_a_formal_request_is_read_where_it_asks(said: str, name: str, args: dict[str, object]) -> None:
+    u = understand(said, TODAY)
+    assert (u.intent.name, u.intent.args) == (name, args)
+
+
+def test_a_story_with_a_polite_word_in_it_stays_chat() -> None:
+    assert understand("我上周请了假，回来发现系统一堆问题，心好累啊真的是", TODAY).intent.name == "chat"
+
+
+@pytest.mark.parametrize(
+    ("said", "expect", "name"),
+    [
+        ("直接回滚，别磨蹭了", Expect.NOTHING, "rollback_confirm"),  # 别 urges; it refuses nothing
+        ("新版本太不稳定了，回滚吧", Expect.NOTHING, "rollback_confirm"),  # the release judged bad: a reason
+        ("这个版本不行，回滚", Expect.ROLLBACK, "rollback_confirm"),
+        (
+            "等一下，先别回，订单还在往上涨，我再盯一会儿",
+            Expect.ROLLBACK,
+            "rollback_deny",
+        ),  # a refusal mid-way
+        ("等一下哈……算了，还是回滚吧", Expect.ROLLBACK, "rollback_confirm"),
+    ],
+)
+def test_what_the_negation_in_a_rollback_answer_is_about(said: str, expect: Expect, name: str) -> None:
+    u = understand(said, TODAY, expect)
+    assert (u.intent.name, u.confirm) == (name, False)
+
+
+def test_a_bad_release_without_a_rollback_asked_is_no_approval() -> None:
+    assert understand("这版本不行，但是回滚的话更麻烦", TODAY).intent.name != "rollback_confirm"
+
+
+@pytest.mark.parametrize(
+    ("said", "name", "time"),
+    [
+        ("那个定时播报，下午三点，不是，下午三点半的那个，帮我删了", "schedule_cancel", "15:30"),
+        (
+            "每天早上八点，不是，早上八点半播日报",
+            "schedule_create",
+            "08:30",
+        ),  # the part of the day said again
+        ("每天晚上七点，不对，七点半播日报", "schedule_create", "19:30"),  # … or kept from the first clock
+    ],
+)
+def test_a_clock_corrected_with_its_part_of_the_day(said: str, name: str, time: str) -> None:
+    u = understand(said, TODAY)
+    assert (u.intent.name, u.intent.args.get("time")) == (name, time)
+
+
+def test_an_alert_flooding_the_screen_is_work_not_life() -> None:
+    u = understand("这个告警一直在刷屏，屏蔽它一小时", TODAY)
+    assert (u.intent.name, u.intent.args) == ("silence_create", {"minutes": 60})
+    assert understand("朋友圈都被年终奖刷屏了", TODAY).intent.name == "chat"
+
+
+def test_the_robot_called_after_a_preamble_is_asked_what_follows() -> None:
+    assert understand("新人报到，小智咋用啊，有说明书没", TODAY).intent.name == "help"
+    assert understand("我跟你说，小智今天表现不错", TODAY).intent.name == "chat"
