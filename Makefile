@@ -35,4 +35,4 @@ clean:
 # Rewrite the classifier's second training file from the phrase bank's tuning sets (scripts/intent_corpus.py);
 # with RECOGNIZER=<the spoken bench's heard-pad*.json> also its third, what Whisper heard of those sets.
 intent-corpus:
-	.venv/bin/python scripts/intent_corpus.py $(if $(RECOGNIZER),--recognizer $(RECOGNIZER))
+	.venv/bin/python scripts/intent_corpus.py $(if $(RECOGNIZER),--recognizer $(RECOGNIZER)) $(if $(KEEP),--keep)

@@ -5,6 +5,8 @@
     .venv/bin/python scripts/intent_corpus.py --recognizer /tmp/xiaozhi-bench-intents/heard-pad300.json
                                                        # also rewrite heard_asr.tsv from the spoken bench's
                                                        # transcripts
+    .venv/bin/python scripts/intent_corpus.py --recognizer … --keep
+                                                       # … adding them to the transcripts it holds
 
 The paraphrase catalogue (server/intent/data/catalogue.tsv) says each intent the way this team would. The
 phrase-bank rows written by other people say it the way *they* would, and a classifier trained on both reads
@@ -143,6 +145,19 @@ def heard_cer(said: str, heard: str) -> float:
     return edit_distance(a, b) / max(len(a), 1)
 
 
+def kept_transcripts(path: Path = HEARD_ASR_OUT) -> dict[str, str]:
+    """The transcripts ``heard_asr.tsv`` holds, keyed like the bench's cache (voice ``kept``), so that a cache
+    of new clips adds to what earlier caches gave rather than replacing it."""
+    if not path.exists():
+        return {}
+    out: dict[str, str] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line and not line.startswith("#"):
+            _, heard, said = line.split("\t")
+            out[f"kept\t{len(out):06d}\t{said}"] = heard
+    return out
+
+
 def heard_corpus(transcripts: dict[str, str]) -> str:
     """``transcripts``: the spoken bench's cache, ``voice\tasr-config\tsaid`` → heard."""
     label_of: dict[str, str] = {}
@@ -195,9 +210,15 @@ def main() -> int:
         type=Path,
         help="the spoken bench's transcript cache (heard-pad*.json): also rewrite heard_asr.tsv from it",
     )
+    ap.add_argument(
+        "--keep",
+        action="store_true",
+        help="with --recognizer: keep the transcripts heard_asr.tsv holds and add the cache's",
+    )
     args = ap.parse_args()
     if args.recognizer:
-        heard = heard_corpus(json.loads(args.recognizer.read_text(encoding="utf-8")))
+        cached = json.loads(args.recognizer.read_text(encoding="utf-8"))
+        heard = heard_corpus({**kept_transcripts(), **cached} if args.keep else cached)
         HEARD_ASR_OUT.write_text(heard, encoding="utf-8")
         print(f"{HEARD_ASR_OUT}: {heard.count(chr(10)) - 1} transcripts")
     text = corpus()

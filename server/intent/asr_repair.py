@@ -56,7 +56,25 @@ _ALERT_CUES = (
     *("告警", "报警", "警报", "提醒", "规则", "这条", "这个", "这类", "分钟", "小时", "一下", "掉"),
     *("几条", "哪些", "列表", "所有"),
 )
-_SCHEDULE_CUES = ("播报", "提醒", "定时", "日志", "汇报", "念", "叫我", "闹钟", "每天", "每周", "工作日")
+_SCHEDULE_CUES = (
+    *(
+        "播报",
+        "提醒",
+        "定时",
+        "日志",
+        "日报",
+        "汇报",
+        "念",
+        "叫我",
+        "闹钟",
+        "每天",
+        "每日",
+        "天天",
+        "每周",
+        "工作日",
+    ),
+    "订时",  # 定时 as heard (repaired after the clock)
+)
 _VOLUME_CUES = (
     "调到",
     "调成",
@@ -355,7 +373,9 @@ _DECIMAL_CLOCK = re.compile(
 # 上午十点 heard as 上五十点: 午 and 五 are both "wu", and the clock number follows
 # (its 点 may be written as a full stop: "下53.的定时" is 下午三点的定时)
 _NOON_AS_FIVE = re.compile(r"([上中下])[五5](?=(?:[一二两三四六七八九十]{1,3}|1?\d)(?:点|\.(?!\d)))")
-_HOUR_STOP = re.compile(r"(?<=午)(1?\d)\.(?!\d)")
+# ... and an hour alone may be written so too, wherever a schedule is spoken of: "22.那个定时播报取消" is 22点
+# (not a decimal, a list's "1." or a sentence's end after a bigger number: "调到30.")
+_HOUR_STOP = re.compile(r"(?:(?<=午)|(?<![\d.第]))(1?\d|2[0-4])\.(?![\d.])(?=[\u4e00-\u9fff])")
 # ... and 中午十二点 as 中52点: 午十二 (wu shi er) is 五十二, written 52. Before noon and at noon the hour that
 # follows 午 is ten to twelve (nobody says 上午两点), so 上/中 + 5 + 0..2 is 午 + 10..12.
 _NOON_TEN_AS_FIFTY = re.compile(r"([上中])5([0-2])(?=点|\.)")  # (上50.30分: 上午10.30分)

@@ -387,6 +387,9 @@ _ENGLISH = re.compile(
 )
 
 
+_PERCENT = re.compile(r"(\d+(?:\.\d+)?)%")
+
+
 def normalize(text: str) -> str:
     """Simplified script, half-width, lower case, only Han characters, ASCII letters and digits; English
     words of the trade and colloquial and regional words replaced by the common one (``ENGLISH_WORDS``,
@@ -394,7 +397,7 @@ def normalize(text: str) -> str:
     s = _CLOCK_COLON.sub(r"\1点\2", unicodedata.normalize("NFKC", text))  # "9:15" → "9点15" before ":" goes
     s = _ENGLISH.sub(lambda m: ENGLISH_WORDS[m.group(0)], zhconv.convert(s, "zh-cn").lower())
     s = _SHANGHAI_NOT.sub("不", _SHANGHAI_WE.sub("我们", _SHANGHAI_QUESTION.sub("吗", s)))
-    s = _KEEP.sub("", s)
+    s = _KEEP.sub("", _PERCENT.sub(r"百分之\1", s))  # "30%" as the recognizer writes 百分之三十
     for word, common in SYNONYMS:
         if word in s:
             s = s.replace(word, common)
@@ -536,16 +539,18 @@ def _infer_year(year: int | None, month: int, day: int, today: date) -> date | N
 
 
 # "大一点" becomes "大1点" in the digits copy: a number followed by 点/些/下 is not a level
-# a level said as a number ("调到65", "调整至百分之三十" → "调整至%30"); 至 is the written 到
+# a level said as a number ("调到65", "调整至百分之三十" → "调整至%30", "音量30%" as the recognizer writes it);
+# 至 is the written 到
 _VOLUME_NUMBER = re.compile(
     r"(?:音量|声音|调到|调至|调成|设为|设成|设置为|设置成|改成|改为|到|至|%)\D{0,3}?(\d{1,3})(?![\d点些下])"
+    r"|(?<!\d)(\d{1,3})%"
 )
 
 
 def volume_level(u: _Utterance) -> int | None:
     """The level a volume request names as a number (0–100), or None."""
     if m := _VOLUME_NUMBER.search(u.digits):
-        return max(0, min(100, int(m.group(1))))
+        return max(0, min(100, int(m.group(1) or m.group(2))))
     return None
 
 

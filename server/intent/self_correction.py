@@ -86,7 +86,7 @@ def _last_value(text: str, kind: ValueKind) -> Value | None:
 # ("音量调到六十，部队七十", "下午三点，我不三点半": amounts too, and 哦不 heard as 我不 right before the value)
 _HEARD_MARKER = re.compile(
     rf"(?P<old>{_DAY}|{_CLOCK}|{_AMOUNT})[的得地等]?{_SEP}*(?:啊|阿|而|呃|额)?"
-    rf"(?:部队|步队|不对|[哦噢我]不(?={_SEP}|[{_NUM}]|{_DAY}))"
+    rf"(?:部队|步队|不对|窝布|[哦噢我窝喔]不(?={_SEP}|[{_NUM}]|{_DAY}))"
 )
 
 

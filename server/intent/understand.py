@@ -1134,6 +1134,15 @@ def _complete(scored: Scored, u: _Utterance, today: date, workloads: Iterable[st
     return make(name, "classifier", **args, **slot_args(name, u, today, workloads))
 
 
+_UP_CHARS, _DOWN_CHARS = frozenset("大响高"), frozenset("小轻低")
+
+
+def _direction_only(u: _Utterance) -> dict[str, int] | None:
+    """A volume request read from what is left of it ("大点声" heard as "大"): one direction said, that way."""
+    up, down = bool(_UP_CHARS & set(u.text)), bool(_DOWN_CHARS & set(u.text))
+    return None if up == down else {"delta": 10 if up else -10}
+
+
 def slot_args(name: str, u: _Utterance, today: date, workloads: Iterable[str]) -> dict[str, object]:
     """The slots intent ``name`` takes that the utterance carries (None where it says none); the log kind
     is the caller's."""
@@ -1147,7 +1156,7 @@ def slot_args(name: str, u: _Utterance, today: date, workloads: Iterable[str]) -
     if name == "drill_down":
         args["workload"] = find_workload(u.text, workloads)
     elif name == "volume":
-        args.update(_volume(u) or {})
+        args.update(_volume(u) or _direction_only(u) or {})
     elif name in ("snooze", "silence_create"):
         args["minutes"] = parse_minutes(u)
     elif name in ("schedule_create", "schedule_cancel"):

@@ -79,3 +79,16 @@ def test_recognizer_transcripts_keep_only_what_is_fit_to_learn_from() -> None:
     }
     rows = [line.split("\t") for line in corpus.heard_corpus(transcripts).splitlines()[1:]]
     assert rows == [["broadcast", "博报一下昨天的意志", said]]
+
+
+def test_the_transcripts_kept_read_back_as_the_file_and_new_clips_add_to_them() -> None:
+    """``--keep``: a cache of this round's clips adds to the transcripts earlier caches gave (the file is
+    consistent with today's tuning rows and limits: read back through them, it is unchanged)."""
+    corpus = _corpus_module()
+    kept = corpus.kept_transcripts()
+    current = corpus.HEARD_ASR_OUT.read_text(encoding="utf-8")
+    assert corpus.heard_corpus(kept) == current
+    said = "播报一下昨天的日志"
+    assert said in {r["text"] for r in corpus.training_rows()}
+    grown = corpus.heard_corpus({**kept, f"neural-1.0\tcfg\t{said}": "博报一下昨天的意志啊"})
+    assert grown.startswith(current) and grown.count("\n") == current.count("\n") + 1

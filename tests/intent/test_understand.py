@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from server.intent import understand as understand_mod
-from server.intent.asr_repair import repair
+from server.intent.asr_repair import repair, repair_clock
 from server.intent.classifier import Scored, load_catalogue
 from server.intent.matcher import normalize
 from server.intent.models import INTENT_NAMES, Expect, Intent
@@ -1791,3 +1791,33 @@ def test_an_alert_flooding_the_screen_is_work_not_life() -> None:
 def test_the_robot_called_after_a_preamble_is_asked_what_follows() -> None:
     assert understand("新人报到，小智咋用啊，有说明书没", TODAY).intent.name == "help"
     assert understand("我跟你说，小智今天表现不错", TODAY).intent.name == "chat"
+
+
+# --- round 11: what the recognizer writes for clocks, levels and corrections (r26/r27 spoken misses) ---
+
+
+@pytest.mark.parametrize(
+    ("heard", "name", "args"),
+    [
+        ("22.那个定时播报取消", "schedule_cancel", {"time": "22:00"}),  # 点 written as a full stop
+        ("8.半那个订时播报撤了吧", "schedule_cancel", {"time": "08:30"}),  # … next to a misheard 定时
+        ("音量30%", "volume", {"volume": 30}),  # 百分之三十 as written by the recognizer
+        ("音量调到60，窝布，40", "volume", {"volume": 40}),  # 哦不 heard as 窝布
+    ],
+)
+def test_clocks_levels_and_corrections_as_the_recognizer_writes_them(
+    heard: str, name: str, args: dict[str, object]
+) -> None:
+    u = understand(heard, TODAY, heard=True)
+    assert (u.intent.name, u.intent.args) == (name, args)
+
+
+def test_a_list_number_is_no_clock() -> None:
+    assert repair_clock("第1.播报日志") == "第1.播报日志"
+    assert repair_clock("音量调到30.") == "音量调到30."
+
+
+@pytest.mark.parametrize(("heard", "delta"), [("大", 10), ("响", 10)])
+def test_a_volume_request_read_from_its_remains_goes_the_way_it_says(heard: str, delta: int) -> None:
+    u = understand(heard, TODAY, heard=True)  # "大点声" heard as "大"
+    assert (u.intent.name, u.intent.args) == ("volume", {"delta": delta})
