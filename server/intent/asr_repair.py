@@ -413,6 +413,11 @@ _TWO_AS_THAT = re.compile(r"(?<![一-龥])那(?=小时(?!候)|钟头|分钟)|(?<
 
 # 周 (zhou) heard as 中 (zhong) before a weekday: "中三部队，中四的告警" (初中三年级, 高中三年 keep theirs)
 _WEEK_AS_MIDDLE = re.compile(r"(?<![初高上])中(?=[一二三四五六日天](?![年月个点号级班]))")
+# ... and after 上 with the weekday as a digit: "上中6有几条报警" is 上周六 (上中 + a digit is no phrase)
+_LAST_WEEK_AS_MIDDLE = re.compile(r"(?<=上)中(?=[1-7](?![0-9年月个点号级班.]))")
+# 半夜 (ban-ye) heard as 半月 (ban-yue) right before a clock: "每天半月12点播一次日报" (half a month at twelve
+# o'clock is nothing anyone says)
+_MIDNIGHT_AS_HALF_MONTH = re.compile(r"半月(?=[0-9一二两三四五六七八九十]{1,3}[点.:])")
 # 定时 (ding-shi) heard as 电视 (dian-shi, "TV") before what a schedule is: "把电视播报都关了"
 _SCHEDULE_AS_TV = re.compile(r"电视(?=播报|任务|列表|提醒)|电时")  # (电时 is no word)
 # ... and its final 呀 heard as 员, making an announcer of it: "我们设了几个电视播报员" (a 定时播报员 is no one)
@@ -428,6 +433,7 @@ def repair_time_words(text: str) -> str:
     俩小时以后, "中四的告警" is 周四的. Run on the raw transcript before corrections are settled, so
     "15分钟，部队还是半个中" corrects one amount by another."""
     text = _WEEK_AS_MIDDLE.sub("周", _ANNOUNCER_AS_YA.sub("呀", _SCHEDULE_AS_TV.sub("定时", text)))
+    text = _MIDNIGHT_AS_HALF_MONTH.sub("半夜", _LAST_WEEK_AS_MIDDLE.sub("周", text))
     text = _HALF_AS_SHIFT.sub("半", _HOUR_AS_DAY.sub(r"\1点", text))
     return _TWO_AS_THAT.sub("俩", _HOUR_AS_MIDDLE.sub("钟", text))
 

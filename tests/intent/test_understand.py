@@ -1803,6 +1803,8 @@ def test_the_robot_called_after_a_preamble_is_asked_what_follows() -> None:
         ("8.半那个订时播报撤了吧", "schedule_cancel", {"time": "08:30"}),  # … next to a misheard 定时
         ("音量30%", "volume", {"volume": 30}),  # 百分之三十 as written by the recognizer
         ("音量调到60，窝布，40", "volume", {"volume": 40}),  # 哦不 heard as 窝布
+        ("上中5的告警有哪些", "alerts", {"day": "2026-11-20"}),  # 上周五 heard as 上中5
+        ("每天半月十二点播一下日报", "schedule_create", {"time": "00:00"}),  # 半夜 heard as 半月
     ],
 )
 def test_clocks_levels_and_corrections_as_the_recognizer_writes_them(
