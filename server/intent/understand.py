@@ -162,7 +162,7 @@ _DID_IT = re.compile(
 )
 # Words that address the robot: with one of them the story carries a request ("我同事说挂了，帮我看看告警").
 _REQUEST = re.compile(
-    r"帮我|帮忙|你帮|给我|帮他|给他|帮她|给她|(?<![申邀聘宴])请(?![假客柬])|你给|你把|你看|你能|你会|你可以|看看|看一下|看一眼|查一下|查查|播报(?!员)|念一下|读一下|讲一下|说一下"
+    r"帮我|帮忙|你帮|给我|帮他|给他|帮她|给她|请你|^请(?![假客柬问])|你给|你把|你看|你能|你会|你可以|看看|看一下|看一眼|查一下|查查|播报(?!员)|念一下|读一下|讲一下|说一下"
     r"|讲讲|说说|告诉我|提醒我|(?:再|晚点|稍后|待会儿?|等会儿?)提醒|叫我|重新录|录一下|录一遍|录个|(?:念|读|播)(?:一?下|一遍)?(?:日报|日志|报告)"
 )
 # "我都给她定了闹钟": what the speaker did for someone, not the robot asked to do it for them
@@ -656,6 +656,9 @@ def _understand(
     elif norm and is_greeting(woke):
         return Understanding(Intent("greeting", {}, text=norm))
     if not core:
+        return Understanding(Intent("chat", {}, text=norm), score=0.0, known=False)
+    if core.isdigit():
+        # only a number ("12345678990", the digits of an enrolment phrase): nothing asked, whatever it resembles
         return Understanding(Intent("chat", {}, text=norm), score=0.0, known=False)
     u = _Utterance.of(core)
 

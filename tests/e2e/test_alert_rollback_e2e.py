@@ -14,7 +14,7 @@ from aiohttp import web
 from agents.sample_day import generate_day
 from firmware_bridge.virtual_device import VirtualDevice
 from tests.alerts.bodies import tke_pod_alarm
-from tests.e2e.voice import challenge_digits, command, enrolment_clips, one_to_six, speak
+from tests.e2e.voice import challenge_digits, command, enrolment_clips, one_to_nine, speak
 
 TZ = ZoneInfo("Asia/Shanghai")
 
@@ -89,15 +89,15 @@ async def test_bad_rollout_alert_is_explained_and_rolled_back_once_by_voice(star
             assert "回滚" in said and said.rstrip().endswith("是否需要回滚？")
 
             # The shared recordings hold the owner's voice saying only "一…十" in order, so the test fixes the
-            # challenge to 123456; randomness, wrong digits, replay and a wrong voice are covered in
+            # challenge to 123456789; randomness, wrong digits, replay and a wrong voice are covered in
             # tests/voiceprint/test_challenge.py.
-            app.challenges.draw_digits = lambda lo, hi: "123456"
+            app.challenges.draw_digits = lambda lo, hi: "123456789"
             app.challenges.ttl_s = (
                 300.0  # the spoken read-back under a loaded CI machine; expiry is unit-tested
             )
             prompt = await speak(device, command("rollback_yes.wav"))
-            assert challenge_digits(prompt) == "123456", prompt
-            answer = await speak(device, one_to_six(str(s.whisper_path)))
+            assert challenge_digits(prompt) == "123456789", prompt
+            answer = await speak(device, one_to_nine(str(s.whisper_path)))
             assert any("验证通过" in t for t in answer), answer
 
             for _ in range(100):

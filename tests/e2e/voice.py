@@ -48,12 +48,18 @@ def _digit_cuts(model_dir: str) -> dict[str, tuple[int, int]]:
     return cuts
 
 
-def one_to_six(model_dir: str) -> np.ndarray:
-    """The owner saying "一二三四五六": the natural start of their recorded 一…十, cut before 七."""
+def one_to_nine(model_dir: str) -> np.ndarray:
+    """The owner saying "一二三四五六七八九": their recorded 一…十, cut where Whisper places 十.
+
+    Cut before 十, not earlier: word timestamps move by tens of milliseconds from one CPU to another (int8
+    kernels), and only this cut leaves a margin on both sides. Cut anywhere from 1.60 s to 1.75 s, the clip still
+    reads "123456789" and matches the owner's voice and pitch band after Opus. Cut before 七 (the earlier
+    "一二三四五六"), it passed only between 1.05 s and 1.08 s: on an AMD EPYC Whisper put 七 at 1.00 s, where the
+    clip's pitch (+3.85 st) fell outside the owner's band (±3.7 st)."""
     cuts = _digit_cuts(model_dir)
     pcm = command("enroll_phrase_3.wav")
     pad = np.zeros(int(0.2 * RATE), dtype=np.int16)
-    return np.concatenate([pad, pcm[: cuts["七"][0]], pad])
+    return np.concatenate([pad, pcm[: cuts["十"][0]], pad])
 
 
 def challenge_digits(texts: list[str]) -> str | None:

@@ -1823,3 +1823,15 @@ def test_a_list_number_is_no_clock() -> None:
 def test_a_volume_request_read_from_its_remains_goes_the_way_it_says(heard: str, delta: int) -> None:
     u = understand(heard, TODAY, heard=True)  # "大点声" heard as "大"
     assert (u.intent.name, u.intent.args) == ("volume", {"delta": delta})
+
+
+def test_a_notice_to_the_listener_and_a_bare_number_ask_nothing() -> None:
+    """The robot's own summary heard back ("…发现三条异常请及时处理", 请 inside a clause: a notice) and the digits
+    of an enrolment phrase are no commands, typed or heard."""
+    for heard in (False, True):
+        notice = understand(
+            "今天系统院行正常共处理一万两千条业务日志，其周审计日志发现三条异常请及时处理", TODAY, heard=heard
+        )
+        assert not notice.known and notice.intent.name == "chat"
+        digits = understand("12345678990", TODAY, heard=heard)
+        assert not digits.known and digits.intent.name == "chat"

@@ -18,7 +18,7 @@ from agents.sample_day import generate_day
 from firmware_bridge.mqtt_device import MqttSettings, MqttVirtualDevice, fetch_ota
 from tests.alerts.bodies import tke_pod_alarm
 from tests.e2e.test_alert_rollback_e2e import start_executor
-from tests.e2e.voice import RATE, challenge_digits, command, enrolment_clips, one_to_six
+from tests.e2e.voice import RATE, challenge_digits, command, enrolment_clips, one_to_nine
 
 TZ = ZoneInfo("Asia/Shanghai")
 DEVICE = "aa:bb:cc:14:14:01"
@@ -112,14 +112,14 @@ async def test_alarm_reaches_idle_mqtt_robot_by_notify_then_voice_approval(start
             )
             assert incident["workload"] in spoken and "回滚" in spoken, spoken
             await device.drain()
-            # the recordings say 一…六 (see the rollback e2e)
-            app.challenges.draw_digits = lambda lo, hi: "123456"
+            # the recordings say 一…九 (see the rollback e2e)
+            app.challenges.draw_digits = lambda lo, hi: "123456789"
             app.challenges.ttl_s = (
                 300.0  # the spoken read-back under a loaded CI machine; expiry is unit-tested
             )
             prompt = await speak(device, command("rollback_yes.wav"))
-            assert challenge_digits(prompt) == "123456", prompt
-            verdict = await speak(device, one_to_six(str(s.whisper_path)))
+            assert challenge_digits(prompt) == "123456789", prompt
+            verdict = await speak(device, one_to_nine(str(s.whisper_path)))
             heard = [e.message.get("text") for e in device.received("stt") if e.message]
             assert any("验证通过" in t for t in verdict), (verdict, heard)
             for _ in range(100):
