@@ -23,8 +23,9 @@ _DAY = (
 )
 _CLOCK = rf"(?:[{_NUM}]+[点:：](?:半|[一三]刻|[{_NUM}]+分?)?)"
 # the part of the day a clock may be said with ("早上七点，不是，早上七点四十五的那个")
-_PART_OF_DAY = re.compile(r"(?:早上|上午|中午|下午|傍晚|晚上|夜里|半夜|凌晨)$")
-_VALUE_NEXT = rf"(?:{_DAY}|(?:早上|上午|中午|下午|傍晚|晚上|夜里|半夜|凌晨)?{_CLOCK}|[{_NUM}]+(?:个)?(?:分钟|小时|钟头|天))"
+_PARTS_OF_DAY = "早上|上午|中午|下午|傍晚|晚上|夜里|半夜|凌晨"
+_PART_OF_DAY = re.compile(rf"(?:{_PARTS_OF_DAY})$")
+_VALUE_NEXT = rf"(?:{_DAY}|(?:{_PARTS_OF_DAY})?{_CLOCK}|[{_NUM}]+(?:个)?(?:分钟|小时|钟头|天))"
 # "，不对，" / "，呃不对，" / "，说错了，" / "，不是不是，": a correction marker between clauses
 _MARKER = re.compile(
     rf"{_SEP}+(?:呃|嗯|额|啊|哦|噢)?(?:不对不对|不对|说错了|我说错了|讲错了|错了|不是不是|更正一下|纠正一下"

@@ -466,15 +466,14 @@ def _request_after_answer(
     return None
 
 
+# "不回滚的话损失更大": a condition weighed, no answer
+_IF = re.compile(r"的话|如果|要是|假如|万一|否则|不然")
+
+
 # Under "是否回滚？" people often give their reasons first and the answer last: "这个嘛，我觉得现在流量这么高，贸然
 # 回滚风险也不小，还是先不要了吧". When the whole reads as no answer, a last clause that alone answers is the answer —
 # a refusal always (leaving things as they are costs nothing), an approval only when it names the rollback
 # ("…那就回滚吧"), never a bare "好的" after a story.
-_IF = re.compile(
-    r"的话|如果|要是|假如|万一|否则|不然"
-)  # "不回滚的话损失更大": a condition weighed, no answer
-
-
 def _answer_said_last(
     text: str, whole: Understanding, today: date, expect: Expect, workloads: tuple[str, ...], heard: bool
 ) -> Understanding | None:
