@@ -183,6 +183,7 @@ SYNONYMS: tuple[tuple[str, str], ...] = (
     ("么子", "什么"),  # Hunan (湘语) 么子 = 什么: "你会些么子", "搞么子"
     ("幺子", "什么"),  # (what zhconv makes of 么子 on the way to simplified script)
     ("介个", "这个"),  # Tianjin 介 = 这: "介个我管了"
+    ("小智儿", "小智"),  # the name with the northern 儿: "小智儿，晚上好啊"
     ("您了", "您"),  # Tianjin polite 您: "您了好"
     ("在线不", "在不在"),  # "小智，在线不？" asks whether the robot is there
     ("在线吗", "在吗"),
@@ -240,7 +241,10 @@ _MISHEARD_LAST_WEEK = re.compile(r"上中(?=[一二三四五六日天])")
 # Shanghainese 伐 ends a question as 吗 does ("在伐？", "好伐")
 _SHANGHAI_QUESTION = re.compile(r"(?<![砍征讨采杀])伐(?=\s*(?:$|[？?！!。，,、]))")  # (not 砍伐, 征伐)
 # ... 勿 is 不 before a verb or a complement ("勿要", "听勿清", "勿晓得"; the written 请勿/切勿 stay)
-_SHANGHAI_NOT = re.compile(r"(?<![请切])勿(?=要|清|到|见|动|用|好|对|晓得|来|行|灵|播|念|讲|响|急|忙|想)")
+# (Hangzhou says 伐 for 不 before 要: "那个定时播报伐要了")
+_SHANGHAI_NOT = re.compile(
+    r"(?<![请切])勿(?=要|清|到|见|动|用|好|对|晓得|来|行|灵|播|念|讲|响|急|忙|想)|(?<![砍征讨采杀])伐(?=要)"
+)
 # ... and 阿拉 is 我们, but not in 阿拉伯 (Arabic), 阿拉斯加, 阿拉丁
 _SHANGHAI_WE = re.compile(r"阿拉(?![伯斯丁])")
 # 定时 is separable too: "有没有定了时的播报" (not 定好时间, 定时炸弹 stays 定时)

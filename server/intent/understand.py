@@ -113,6 +113,8 @@ GO_BACK = (
     "滚呗",
 )
 # "待会儿再说" / "过十分钟再问我" under a question: ask again later (a snooze), not a refusal
+_STOP_TALKING = re.compile(r"(?:别|不要|莫|甭|不用)(?:再)?(?:说|念|讲|播|叨叨?)了|闭嘴|住口")
+_TAKE_IT_ON = re.compile(r"(?:我|咱|俺)来(?:处理|搞|弄|跟|负责|接)|交给我|我接了|我负责|归我")
 _ASK_LATER = re.compile(r"稍后|待会|等会|一会儿?|晚点|晚一点|回头|过会|过一会|[0-9数十百]+分钟[以之]?后|再问")
 YES_NO_QUESTIONS = (Expect.ROLLBACK, Expect.CONFIRM, Expect.DRILL)
 _DAY_WORD = (
@@ -972,6 +974,13 @@ def follow_up(
     answer = yes_no(core)
     if expect is Expect.ROLLBACK and _ASK_LATER.search(core) and not core.startswith(NO_PREFIXES):
         return Intent("snooze", {"minutes": parse_minutes(u)} if parse_minutes(u) else {}, "followup", norm)
+    if expect is Expect.ROLLBACK and not u.has(*ROLLBACK_WORDS):
+        # what answers another question than the one asked: "别说了别说了" stops the robot talking, and
+        # "得嘞，这个告警我来处理" takes the alert on (neither approves nor refuses the rollback)
+        if _STOP_TALKING.search(core):
+            return Intent("stop", {}, source="followup", text=norm)
+        if _TAKE_IT_ON.search(core):
+            return Intent("acknowledge", {}, source="followup", text=norm)
     if expect is Expect.ROLLBACK:
         if _YES_THEN_ROLLBACK.match(core):
             return Intent("rollback_confirm", {}, source="followup", text=norm)
@@ -1161,6 +1170,8 @@ def slot_args(name: str, u: _Utterance, today: date, workloads: Iterable[str]) -
         args.update(_volume(u) or _direction_only(u) or {})
     elif name in ("snooze", "silence_create"):
         args["minutes"] = parse_minutes(u)
+        if name == "snooze" and args["minutes"] is None and "明天" in u.text:
+            args["minutes"] = 1440  # "明天再提醒我": a day from now
     elif name in ("schedule_create", "schedule_cancel"):
         args["time"] = parse_clock(u)
     return args

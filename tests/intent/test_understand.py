@@ -1835,3 +1835,34 @@ def test_a_notice_to_the_listener_and_a_bare_number_ask_nothing() -> None:
         assert not notice.known and notice.intent.name == "chat"
         digits = understand("12345678990", TODAY, heard=heard)
         assert not digits.known and digits.intent.name == "chat"
+
+
+# --- round 11, after the r28 reading: families from its typed misses (r28 is tuning material from here on) ---
+
+
+@pytest.mark.parametrize(
+    ("said", "name"),
+    [
+        ("不要再念了不要再念了", "stop"),  # stop talking answers no rollback question
+        ("行，这个我来跟", "acknowledge"),  # taking the alert on approves nothing
+        ("好的，交给我", "acknowledge"),
+        ("别念了，不回滚", "rollback_deny"),  # … unless the rollback is named
+    ],
+)
+def test_under_the_rollback_question_another_question_answered_is_not_a_rollback_answer(
+    said: str, name: str
+) -> None:
+    assert understand(said, TODAY, Expect.ROLLBACK).intent.name == name
+
+
+@pytest.mark.parametrize(
+    ("said", "name", "args"),
+    [
+        ("明天再叫我", "snooze", {"minutes": 1440}),  # tomorrow is a day from now
+        ("小智儿，早上好", "greeting", {}),  # the name with the northern 儿
+        ("下午三点那个定时播报伐要了", "schedule_cancel", {"time": "15:00"}),  # Hangzhou 伐 = 不 before 要
+    ],
+)
+def test_tomorrow_the_northern_name_and_hangzhou_no(said: str, name: str, args: dict[str, object]) -> None:
+    u = understand(said, TODAY)
+    assert (u.intent.name, u.intent.args) == (name, args)
