@@ -21,10 +21,11 @@ the reported ``test``/``fresh`` splits and the blind set of the round never are.
 from the row is a training example with the row's label ("博报一下昨天的意志" for "播报一下昨天的日志"). A
 classifier that has seen how Whisper mishears this vocabulary reads a mishearing of a sentence it never saw:
 with the tuning sets r23b and r24a left out of both files, their 2,058 clips read 85.0 % → 91.4 %
-(bench/RESULTS.md, round 10). Only tuning rows are used here too, transcripts further than ``MAX_HEARD_CER`` from what was said
-(the recognizer lost the sentence) or keeping less than ``MIN_HEARD_SHARE`` of it are left out, and so are
-transcripts that read as something people wrote (that label stands) and the code-switching speakers' (reported
-apart).
+(bench/RESULTS.md, round 10). Only tuning rows are used here too; transcripts further than ``MAX_HEARD_CER``
+from what was said (the recognizer lost the sentence) or keeping less than ``MIN_HEARD_SHARE`` of it are left
+out, and so are transcripts that read as something people wrote (that label stands) and the code-switching
+speakers' (reported apart). ``--keep`` adds a new cache's transcripts to those the file holds, so the file does
+not depend on one machine's cache.
 """
 
 from __future__ import annotations
